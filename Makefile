@@ -1,0 +1,34 @@
+# backupwatch: `make run` starts it on the embedded store, `make test` runs
+# every test (installing what the tests need first), `make bench` measures.
+GO        ?= go
+BIN       := bin/backupwatch
+STORE_DIR ?= $(CURDIR)/data/records
+export BACKUPWATCH_VAULTDEV := $(CURDIR)/bin/vaultdev
+
+.PHONY: all build run test test-go deps lint bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/backupwatch
+
+run: build
+	$(BIN) --store.dir=$(STORE_DIR) serve
+
+deps:
+	./scripts/install-deps.sh
+
+include tools/vaultdev/vaultdev.mk
+
+test: deps vaultdev lint test-go
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+test-go:
+	$(GO) test -count=1 -timeout 30m ./...
+
+clean:
+	rm -rf bin data

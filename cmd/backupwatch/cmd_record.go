@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/golemtrust/backupwatch/internal/status"
+)
+
+type recordOptions struct {
+	status   string
+	host     string
+	at       string
+	exitCode int64
+	duration time.Duration
+	message  string
+}
+
+func addRecordCommand(app *kingpin.Application, g *globals) command {
+	o := &recordOptions{}
+	c := app.Command("record", "Record a host's backup outcome (replaces the runbook's `vault kv put`).")
+	c.Flag("status", "Outcome of the backup.").Required().EnumVar(&o.status, status.Success, status.Failed)
+	c.Flag("host", "Host the backup is of; default: this machine's short host name.").StringVar(&o.host)
+	c.Flag("at", "When the backup ended (RFC 3339); default: now.").StringVar(&o.at)
+	c.Flag("exit-code", "Exit code of the backup program.").Default("-1").Int64Var(&o.exitCode)
+	c.Flag("duration", "How long the backup took (e.g. 12m30s).").DurationVar(&o.duration)
+	c.Flag("message", "A short message, such as the last error line.").StringVar(&o.message)
+	return command{c, func(ctx context.Context) error { return runRecord(ctx, g, o) }}
+}
+
+func runRecord(ctx context.Context, g *globals, o *recordOptions) error {
+	res, err := o.result(time.Now())
+	if err != nil {
+		return err
+	}
+	st, err := g.store.open(g, 1)
+	if err != nil {
+		return err
+	}
+	if err := deliver(ctx, g, st, res); err != nil {
+		return err
+	}
+	g.logger.Info("backup outcome recorded", "host", res.Host, "status", res.Outcome, "at", status.FormatTime(res.At), "store", st.String())
+	return nil
+}
+
+func (o *recordOptions) result(now time.Time) (status.Result, error) {
+	host, err := resolveHost(o.host)
+	if err != nil {
+		return status.Result{}, err
+	}
+	res := status.Result{Host: host, Outcome: o.status, At: now, Message: o.message}
+	if o.at != "" {
+		if res.At, err = status.ParseTime(o.at); err != nil {
+			return status.Result{}, usageError{fmt.Errorf("--at: %w", err)}
+		}
+	}
+	if o.exitCode >= 0 {
+		res.ExitCode = &o.exitCode
+	}
+	if o.duration > 0 {
+		secs := o.duration.Seconds()
+		res.Duration = &secs
+	}
+	return res, nil
+}
+
+// deliver writes one result, merging it into the stored record so that
+// nothing else in it is lost and nothing moves backwards.
+func deliver(ctx context.Context, g *globals, st recordStore, res status.Result) error {
+	return st.Update(ctx, res.Host, func(old map[string]any) (map[string]any, bool, error) {
+		doc, changed := status.Apply(old, res)
+		return doc, changed, nil
+	})
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/golemtrust/backupwatch/internal/status"
+)
+
+type restoreTestRecordOptions struct {
+	result        string
+	hostTested    string
+	timeToRestore time.Duration
+	notes         string
+	at            string
+}
+
+func addRestoreTestCommands(app *kingpin.Application, g *globals) command {
+	o := &restoreTestRecordOptions{}
+	rt := app.Command("restore-test", "Record restore tests.")
+	c := rt.Command("record", "Record the outcome of a restore test, with the runbook's fields.")
+	c.Flag("result", "Outcome of the restore test.").Required().EnumVar(&o.result, status.Passed, status.Failed)
+	c.Flag("host-tested", "Host whose backup was restored.").Required().StringVar(&o.hostTested)
+	c.Flag("time-to-restore", "How long the restore took (e.g. 47m).").Required().DurationVar(&o.timeToRestore)
+	c.Flag("notes", "Free text, as in the runbook.").StringVar(&o.notes)
+	c.Flag("at", "When the test was done (RFC 3339); default: now.").StringVar(&o.at)
+	return command{c, func(ctx context.Context) error { return runRestoreTestRecord(ctx, g, o) }}
+}
+
+func runRestoreTestRecord(ctx context.Context, g *globals, o *restoreTestRecordOptions) error {
+	at := time.Now()
+	if o.at != "" {
+		var err error
+		if at, err = status.ParseTime(o.at); err != nil {
+			return usageError{fmt.Errorf("--at: %w", err)}
+		}
+	}
+	if o.timeToRestore < 0 {
+		return usageError{errors.New("--time-to-restore must not be negative")}
+	}
+	mins := o.timeToRestore.Minutes()
+	rt := status.RestoreTest{LastTest: at, Result: o.result, HostTested: o.hostTested, TimeToRestoreMinutes: &mins, Notes: o.notes}
+	st, err := g.store.open(g, 1)
+	if err != nil {
+		return err
+	}
+	if err := writeRestoreTest(ctx, st, rt); err != nil {
+		return err
+	}
+	g.logger.Info("restore test recorded", "result", rt.Result, "host_tested", rt.HostTested, "store", st.String())
+	return nil
+}
+
+func writeRestoreTest(ctx context.Context, st recordStore, rt status.RestoreTest) error {
+	return st.Update(ctx, status.RestoreTestKey, func(old map[string]any) (map[string]any, bool, error) {
+		doc, changed := status.ApplyRestoreTest(old, rt)
+		return doc, changed, nil
+	})
+}

@@ -1,0 +1,132 @@
+// Command backupwatch tells an operations team, loudly and on time, when
+// their backups stop protecting them.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+)
+
+// Exit codes, decided here and nowhere else.
+const (
+	exitOK        = 0
+	exitError     = 1 // the command could not do its work
+	exitUsage     = 2 // bad flags or arguments
+	exitUnhealthy = 3 // `status`: a host is overdue, failed or unknown
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// exitCode carries a specific exit status out of a command: the child's
+// status for `run`, exitUnhealthy for `status`.
+type exitCode struct {
+	code int
+	err  error // printed when not nil
+}
+
+func (e *exitCode) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return fmt.Sprintf("exit status %d", e.code)
+}
+
+// usageError marks a problem with what the operator asked for.
+type usageError struct{ error }
+
+// globals are the flags and values every command shares.
+type globals struct {
+	store  storeOptions
+	log    promslog.Config
+	logger *slog.Logger
+	stdout io.Writer
+	stderr io.Writer
+	// terminated is set when --help or --version has done its work.
+	terminated *int
+}
+
+// command is one subcommand's clause and what it does.
+type command struct {
+	clause *kingpin.CmdClause
+	run    func(ctx context.Context) error
+}
+
+func newApp(g *globals) (*kingpin.Application, []command) {
+	app := kingpin.New("backupwatch", "Tells you, loudly and on time, when your backups stop protecting you.")
+	app.Version(version.Print("backupwatch"))
+	app.HelpFlag.Short('h')
+	app.UsageWriter(g.stdout)
+	app.ErrorWriter(g.stderr)
+	app.Terminate(func(code int) { g.terminated = &code })
+	g.store.addFlags(app)
+	promslogflag.AddFlags(app, &g.log)
+	cmds := []command{
+		addRecordCommand(app, g),
+		addRestoreTestCommands(app, g),
+		addStatusCommand(app, g),
+		addForgetCommand(app, g),
+	}
+	cmds = append(cmds, extraCommands(app, g)...)
+	return app, cmds
+}
+
+// extraCommands is where further subcommands are registered.
+var extraCommands = func(app *kingpin.Application, g *globals) []command { return nil }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	g := &globals{
+		log:    promslog.Config{Level: promslog.NewLevel(), Format: promslog.NewFormat(), Writer: stderr},
+		stdout: stdout,
+		stderr: stderr,
+	}
+	app, cmds := newApp(g)
+	selected, err := app.Parse(args)
+	if g.terminated != nil {
+		return *g.terminated
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "backupwatch: %v (try --help)\n", err)
+		return exitUsage
+	}
+	g.logger = promslog.New(&g.log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	for _, c := range cmds {
+		if c.clause.FullCommand() == selected {
+			return exitStatus(c.run(ctx), stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "backupwatch: unknown command %q\n", selected)
+	return exitUsage
+}
+
+func exitStatus(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	var ec *exitCode
+	if errors.As(err, &ec) {
+		if ec.err != nil {
+			fmt.Fprintf(stderr, "backupwatch: %v\n", ec.err)
+		}
+		return ec.code
+	}
+	fmt.Fprintf(stderr, "backupwatch: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitError
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/golemtrust/backupwatch/internal/localstore"
+	"github.com/golemtrust/backupwatch/internal/vaultkv"
+)
+
+// recordStore is everything the commands need from a store.
+type recordStore interface {
+	List(ctx context.Context) ([]string, error)
+	Get(ctx context.Context, key string) (map[string]any, error)
+	Update(ctx context.Context, key string, fn func(old map[string]any) (map[string]any, bool, error)) error
+	Delete(ctx context.Context, key string) error
+	String() string
+}
+
+var (
+	_ recordStore = (*vaultkv.Store)(nil)
+	_ recordStore = (*localstore.Store)(nil)
+)
+
+// storeOptions choose the store: Vault when an address is configured, the
+// embedded local store otherwise.
+type storeOptions struct {
+	vault    vaultkv.Config
+	localDir string
+}
+
+func (o *storeOptions) addFlags(app *kingpin.Application) {
+	v := &o.vault
+	app.Flag("vault.address", "Vault address; without one, records are kept in the local store.").Envar("VAULT_ADDR").StringVar(&v.Address)
+	app.Flag("vault.ca-cert", "PEM file of the CA that signed Vault's certificate.").Envar("VAULT_CACERT").StringVar(&v.CACert)
+	app.Flag("vault.namespace", "Vault Enterprise namespace.").Envar("VAULT_NAMESPACE").StringVar(&v.Namespace)
+	app.Flag("vault.tls-skip-verify", "Do not verify Vault's TLS certificate (insecure).").BoolVar(&v.TLSSkipVerify)
+	app.Flag("vault.token-file", "Read the Vault token from this file (a Vault Agent sink); otherwise VAULT_TOKEN.").Envar("BACKUPWATCH_VAULT_TOKEN_FILE").StringVar(&v.TokenFile)
+	app.Flag("vault.role-id-file", "Log in with AppRole using the role id in this file (the runbook's /etc/vault/role-id).").Envar("BACKUPWATCH_VAULT_ROLE_ID_FILE").StringVar(&v.RoleIDFile)
+	app.Flag("vault.secret-id-file", "AppRole secret id file (the runbook's /etc/vault/secret-id).").Envar("BACKUPWATCH_VAULT_SECRET_ID_FILE").StringVar(&v.SecretIDFile)
+	app.Flag("vault.secret-id-wrapped", "The secret id file holds a response-wrapping token to unwrap.").BoolVar(&v.SecretIDWrapped)
+	app.Flag("vault.approle-mount", "Mount path of the AppRole auth method.").Default("approle").StringVar(&v.AppRoleMount)
+	app.Flag("vault.allow-insecure-file-perms", "Accept token and secret id files that group or others can read.").BoolVar(&v.AllowInsecureFilePerms)
+	app.Flag("vault.mount", "KV mount holding the records.").Default("kv").StringVar(&v.Mount)
+	app.Flag("vault.prefix", "Path under the mount; each host's record is <prefix>/<host>.").Default("golemtrust/backup-status").StringVar(&v.Prefix)
+	app.Flag("vault.kv-version", "KV engine version, 1 or 2; 0 detects it as the vault CLI does.").Default("0").IntVar(&v.KVVersion)
+	app.Flag("vault.timeout", "Deadline of each request to Vault.").Default("10s").DurationVar(&v.Timeout)
+	app.Flag("store.dir", "Directory of the local store, used when no Vault address is set.").Default(defaultStoreDir()).StringVar(&o.localDir)
+}
+
+// defaultStoreDir follows the usual places: /var/lib for root, the XDG
+// state directory otherwise.
+func defaultStoreDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/backupwatch/records"
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "backupwatch", "records")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "backupwatch", "records")
+	}
+	return "backupwatch-records"
+}
+
+// usesVault reports whether records live in Vault.
+func (o *storeOptions) usesVault() bool { return o.vault.Address != "" }
+
+func (o *storeOptions) open(g *globals, maxConns int) (recordStore, error) {
+	if !o.usesVault() {
+		return localstore.Open(o.localDir)
+	}
+	switch o.vault.KVVersion {
+	case 0, 1, 2:
+	default:
+		return nil, usageError{errors.New("--vault.kv-version must be 0, 1 or 2")}
+	}
+	if strings.TrimSpace(o.vault.Mount) == "" || strings.TrimSpace(o.vault.Prefix) == "" {
+		return nil, usageError{errors.New("--vault.mount and --vault.prefix must not be empty")}
+	}
+	cfg := o.vault
+	cfg.Logger = g.logger
+	cfg.MaxConns = maxConns
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	return vaultkv.New(cfg)
+}

@@ -1,0 +1,102 @@
+package status
+
+import (
+	"maps"
+	"strconv"
+	"time"
+)
+
+// Result is one backup outcome to be recorded. An empty Outcome records only
+// an attempt (the start of a run), so that a hung or killed run is visible.
+type Result struct {
+	Host     string
+	Outcome  string // Success, Failed, or "" for an attempt
+	At       time.Time
+	ExitCode *int64
+	Duration *float64 // seconds
+	Message  string
+	// Extra holds further result fields (restic's snapshot summary).
+	Extra map[string]string
+}
+
+// resultFields describe the latest result and are replaced as a whole when
+// a newer result arrives, so a failure never carries a stale snapshot id.
+var resultFields = []string{
+	FieldExitCode, FieldDuration, FieldMessage,
+	FieldSnapshotID, FieldBytesAdded, FieldFilesNew, FieldFilesChanged, FieldFilesUnmodified,
+}
+
+// Apply merges res into the stored document old and returns the document to
+// write, and whether it differs from old. Fields it does not know are kept.
+// It never moves a host backwards: a result older than what is stored only
+// advances the timestamps it is newer than, and never the status.
+func Apply(old map[string]any, res Result) (map[string]any, bool) {
+	cur := Parse("", old)
+	doc := maps.Clone(old)
+	if doc == nil {
+		doc = map[string]any{}
+	}
+	changed := false
+	set := func(k, v string) {
+		if s, ok := doc[k].(string); !ok || s != v {
+			doc[k] = v
+			changed = true
+		}
+	}
+	at := res.At.Truncate(time.Second)
+
+	switch res.Outcome {
+	case "":
+		if at.After(cur.LastAttempt) {
+			set(FieldLastAttempt, FormatTime(at))
+		}
+		return doc, changed
+	case Success:
+		if at.After(cur.LastSuccess) {
+			set(FieldLastSuccess, FormatTime(at))
+		}
+	case Failed:
+		if at.After(cur.LastFailure) {
+			set(FieldLastFailure, FormatTime(at))
+		}
+	}
+	if at.Before(cur.LastResult()) {
+		return doc, changed // an older result replayed late: status stays
+	}
+
+	failures := int64(0)
+	if res.Outcome == Failed {
+		failures = 1
+		if cur.Status == Failed && cur.ConsecutiveFailures != nil && at.After(cur.LastFailure) {
+			failures = *cur.ConsecutiveFailures + 1
+		} else if cur.Status == Failed && cur.ConsecutiveFailures != nil {
+			failures = *cur.ConsecutiveFailures // the same failure delivered twice
+		}
+	}
+	set(FieldStatus, res.Outcome)
+	set(FieldConsecutiveFailures, strconv.FormatInt(failures, 10))
+
+	fields := map[string]string{}
+	if res.ExitCode != nil {
+		fields[FieldExitCode] = strconv.FormatInt(*res.ExitCode, 10)
+	}
+	if res.Duration != nil {
+		fields[FieldDuration] = strconv.FormatFloat(*res.Duration, 'f', 3, 64)
+	}
+	if res.Message != "" {
+		fields[FieldMessage] = Truncate(res.Message, maxMessage)
+	}
+	maps.Copy(fields, res.Extra)
+	for _, k := range resultFields {
+		if _, keep := fields[k]; !keep {
+			if _, had := doc[k]; had {
+				delete(doc, k)
+				changed = true
+			}
+		}
+	}
+	for k, v := range fields {
+		set(k, v)
+	}
+	return doc, changed
+}

@@ -1,0 +1,176 @@
+// Package status is backupwatch's model of a backup status record: the fields
+// the runbook writes to Vault, how to read them tolerantly and how to merge a
+// new outcome into them without losing or rewinding anything.
+package status
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// RestoreTestKey is the key, beside the hosts, that holds the restore test.
+const RestoreTestKey = "restore-test"
+
+// ErrNotFound is returned by stores when a key has no record.
+var ErrNotFound = errors.New("no record")
+
+// Field names. The first three are the runbook's and keep its meaning.
+const (
+	FieldStatus              = "status"
+	FieldLastSuccess         = "last_success"
+	FieldLastFailure         = "last_failure"
+	FieldLastAttempt         = "last_attempt"
+	FieldExitCode            = "exit_code"
+	FieldDuration            = "duration_seconds"
+	FieldMessage             = "message"
+	FieldConsecutiveFailures = "consecutive_failures"
+	FieldSnapshotID          = "snapshot_id"
+	FieldBytesAdded          = "bytes_added"
+	FieldFilesNew            = "files_new"
+	FieldFilesChanged        = "files_changed"
+	FieldFilesUnmodified     = "files_unmodified"
+	FieldWriter              = "written_by"
+)
+
+// Status values as exported in backup_status{status=...}.
+const (
+	Success = "success"
+	Failed  = "failed"
+	Unknown = "unknown"
+)
+
+// Statuses lists every status value the exporter emits, in a stable order.
+var Statuses = []string{Success, Failed, Unknown}
+
+// maxHostLen bounds a host name as DNS bounds a name.
+const maxHostLen = 253
+
+// ValidateHost refuses names that are not DNS-style host names, and the
+// reserved restore-test key.
+func ValidateHost(h string) error {
+	if h == "" {
+		return errors.New("host name is empty")
+	}
+	if len(h) > maxHostLen {
+		return fmt.Errorf("host name is %d characters long, more than %d", len(h), maxHostLen)
+	}
+	if h == RestoreTestKey {
+		return fmt.Errorf("host name %q is reserved for the restore test record", h)
+	}
+	for _, label := range strings.Split(h, ".") {
+		if err := validateLabel(label); err != nil {
+			return fmt.Errorf("host name %q: %w", Truncate(h, 80), err)
+		}
+	}
+	return nil
+}
+
+func validateLabel(l string) error {
+	if l == "" {
+		return errors.New("empty label")
+	}
+	if len(l) > 63 {
+		return errors.New("a label is longer than 63 characters")
+	}
+	if l[0] == '-' || l[len(l)-1] == '-' {
+		return errors.New("a label starts or ends with '-'")
+	}
+	for _, c := range l {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return fmt.Errorf("character %q is not allowed (letters, digits, '-', '_' and '.')", c)
+		}
+	}
+	return nil
+}
+
+// timeLayout is what `date -Iseconds` prints: UTC as +00:00, never Z.
+const timeLayout = "2006-01-02T15:04:05-07:00"
+
+// FormatTime formats t as `date -Iseconds` does, so the runbook's readers
+// (`date -d "$LAST_SUCCESS"`) keep working.
+func FormatTime(t time.Time) string {
+	return t.Truncate(time.Second).Format(timeLayout)
+}
+
+// parseLayouts are tried in order; the ones with no zone are taken as UTC.
+var parseLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999-0700", // date +%Y-%m-%dT%H:%M:%S%z
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999 -0700",
+	"2006-01-02 15:04:05.999999999 -0700 MST", // Go's time.String
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999",
+	time.RFC1123Z,
+	time.RFC1123,
+	time.UnixDate,
+	"2006-01-02",
+}
+
+// earliest and latest bound what is taken as a real backup time: anything
+// outside is a typo or garbage, not a date.
+var (
+	earliest = time.Date(1970, 1, 1, 0, 0, 1, 0, time.UTC)
+	latest   = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// ParseTime reads a time written by the runbook, by other tools or by hand.
+// It accepts RFC 3339 with or without fractional seconds, Z or an offset,
+// zone-less forms (as UTC) and Unix seconds.
+func ParseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, errors.New("empty time")
+	}
+	if len(s) > 64 {
+		return time.Time{}, fmt.Errorf("not a time: %q", Truncate(s, 64))
+	}
+	if secs, ok := unixSeconds(s); ok {
+		return checkRange(time.Unix(secs, 0).UTC(), s)
+	}
+	for _, l := range parseLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return checkRange(t, s)
+		}
+	}
+	return time.Time{}, fmt.Errorf("not a time: %q", s)
+}
+
+func unixSeconds(s string) (int64, bool) {
+	if len(s) < 9 || len(s) > 12 { // 1973 to 33658: plausibly seconds, not a year or a date
+		return 0, false
+	}
+	var n int64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+func checkRange(t time.Time, s string) (time.Time, error) {
+	if t.Before(earliest) || t.After(latest) {
+		return time.Time{}, fmt.Errorf("time %q is out of range", s)
+	}
+	return t, nil
+}
+
+// Truncate shortens s to at most n bytes on a rune boundary, marking the cut.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !isRuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

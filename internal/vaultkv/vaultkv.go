@@ -1,0 +1,338 @@
+// Package vaultkv stores backup status records in Vault's KV engine, version
+// 1 or 2, with Vault's official client: token, token file or AppRole login,
+// renewal and re-login, and atomic updates on KV v2.
+package vaultkv
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/golemtrust/backupwatch/internal/status"
+)
+
+// Config says where the records are and how to log in. Empty fields take
+// Vault's usual environment (VAULT_ADDR, VAULT_CACERT, VAULT_NAMESPACE...).
+type Config struct {
+	Address       string
+	CACert        string
+	Namespace     string
+	TLSSkipVerify bool
+
+	Token                  string // else VAULT_TOKEN
+	TokenFile              string // e.g. a Vault Agent sink
+	RoleIDFile             string // AppRole, as the runbook logs in
+	SecretIDFile           string
+	SecretIDWrapped        bool
+	AppRoleMount           string
+	AllowInsecureFilePerms bool
+
+	Mount     string // "kv"
+	Prefix    string // "golemtrust/backup-status"
+	KVVersion int    // 1 or 2; 0 detects it as the vault CLI does
+
+	Timeout  time.Duration // per request
+	MaxConns int           // keep-alive connections kept for concurrent reads
+
+	Logger *slog.Logger
+}
+
+// Store is a record store on a Vault KV mount.
+type Store struct {
+	cfg     Config
+	client  *api.Client
+	address string
+	log     *slog.Logger
+	now     func() time.Time
+
+	mu          sync.Mutex // guards what follows
+	loggedIn    bool
+	secretID    string
+	ttl         time.Duration
+	expiry      time.Time
+	renewable   bool
+	lastRelogin time.Time
+	version     int
+}
+
+// New builds a store. It does not touch the network: login and KV version
+// detection happen on first use, so a process can start while Vault is down.
+func New(cfg Config) (*Store, error) {
+	if cfg.Mount == "" || cfg.Prefix == "" {
+		return nil, errors.New("vault: mount and prefix must be set")
+	}
+	cfg.Mount = strings.Trim(cfg.Mount, "/")
+	cfg.Prefix = strings.Trim(cfg.Prefix, "/")
+	if cfg.AppRoleMount == "" {
+		cfg.AppRoleMount = "approle"
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RoleIDFile != "" && cfg.SecretIDFile == "" {
+		return nil, errors.New("vault: --vault.role-id-file needs --vault.secret-id-file")
+	}
+	vc := api.DefaultConfig()
+	if vc.Error != nil {
+		return nil, fmt.Errorf("vault: %w", vc.Error)
+	}
+	if cfg.Address != "" {
+		vc.Address = cfg.Address
+	}
+	if cfg.CACert != "" || cfg.TLSSkipVerify {
+		if err := vc.ConfigureTLS(&api.TLSConfig{CACert: cfg.CACert, Insecure: cfg.TLSSkipVerify}); err != nil {
+			return nil, fmt.Errorf("vault: TLS configuration: %w", err)
+		}
+	}
+	vc.Timeout = cfg.Timeout
+	vc.MaxRetries = 1
+	if t, ok := vc.HttpClient.Transport.(*http.Transport); ok && cfg.MaxConns > 0 {
+		t.MaxIdleConnsPerHost = cfg.MaxConns
+		t.MaxIdleConns = cfg.MaxConns * 2
+	}
+	c, err := api.NewClient(vc)
+	if err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
+	}
+	c.ClearToken() // the token comes from login, never implicitly
+	if cfg.Namespace != "" {
+		c.SetNamespace(cfg.Namespace)
+	}
+	s := &Store{cfg: cfg, client: c, address: vc.Address, log: cfg.Logger, now: time.Now, version: cfg.KVVersion}
+	return s, nil
+}
+
+// String names the store in messages: its address and location, never a credential.
+func (s *Store) String() string {
+	return "vault " + s.address + " " + s.cfg.Mount + "/" + s.cfg.Prefix
+}
+
+// Location is the path of a key as an operator writes it with the vault CLI.
+func (s *Store) Location(key string) string {
+	if key == "" {
+		return s.cfg.Mount + "/" + s.cfg.Prefix
+	}
+	return s.cfg.Mount + "/" + s.cfg.Prefix + "/" + key
+}
+
+// Ping logs in and detects the KV version: everything short of a read.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.ready(ctx)
+	return err
+}
+
+// ready makes sure there is a live token and a known KV version.
+func (s *Store) ready(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	if err := s.ensureToken(ctx); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.version != 0 {
+		return s.version, nil
+	}
+	v, err := s.detectVersion(ctx)
+	if err != nil {
+		return 0, err
+	}
+	s.version = v
+	return v, nil
+}
+
+// detectVersion asks sys/internal/ui/mounts/<path>, as `vault kv` does; a
+// Vault that does not know that endpoint has only KV v1.
+func (s *Store) detectVersion(ctx context.Context) (int, error) {
+	p := "sys/internal/ui/mounts/" + s.cfg.Mount + "/" + s.cfg.Prefix
+	sec, err := s.client.Logical().ReadWithContext(ctx, p)
+	if err != nil {
+		var re *api.ResponseError
+		if errors.As(err, &re) && re.StatusCode == 404 {
+			return 1, nil
+		}
+		e := s.wrap("detect KV version of", s.cfg.Mount, err)
+		var ve *Error
+		if errors.As(e, &ve) && ve.Kind == KindDenied {
+			ve.Reason += " (grant read on sys/internal/ui/mounts, or set --vault.kv-version)"
+		}
+		return 0, e
+	}
+	if sec == nil || sec.Data == nil {
+		return 1, nil
+	}
+	if mp, _ := sec.Data["path"].(string); mp != "" && strings.Trim(mp, "/") != s.cfg.Mount {
+		return 0, &Error{Op: "detect KV version of", Path: s.cfg.Mount, Reason: fmt.Sprintf("%s is not a mount; the mount holding it is %s (set --vault.mount)", s.cfg.Mount, mp)}
+	}
+	if t, _ := sec.Data["type"].(string); t != "" && t != "kv" && t != "generic" {
+		return 0, &Error{Op: "detect KV version of", Path: s.cfg.Mount, Reason: fmt.Sprintf("mount is of type %q, not kv", t)}
+	}
+	if opts, ok := sec.Data["options"].(map[string]any); ok {
+		if v, _ := opts["version"].(string); v == "2" {
+			return 2, nil
+		}
+	}
+	return 1, nil
+}
+
+func (s *Store) dataPath(v int, key string) string {
+	if v == 2 {
+		return path.Join(s.cfg.Mount, "data", s.cfg.Prefix, key)
+	}
+	return path.Join(s.cfg.Mount, s.cfg.Prefix, key)
+}
+
+func (s *Store) metaPath(v int, key string) string {
+	if v == 2 {
+		return path.Join(s.cfg.Mount, "metadata", s.cfg.Prefix, key)
+	}
+	return path.Join(s.cfg.Mount, s.cfg.Prefix, key)
+}
+
+// do runs one request with a deadline; a denied request is tried once more
+// after a fresh login, for a token that expired behind our back.
+func (s *Store) do(ctx context.Context, op, key string, f func(ctx context.Context, v int) error) error {
+	v, err := s.ready(ctx)
+	if err != nil {
+		return err
+	}
+	call := func() error {
+		rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+		defer cancel()
+		return f(rctx, v)
+	}
+	err = call()
+	var re *api.ResponseError
+	if errors.As(err, &re) && re.StatusCode == 403 && s.relogin(ctx) {
+		err = call()
+	}
+	return s.wrap(op, s.Location(key), err)
+}
+
+// List returns the keys under the prefix, sorted. Sub-folders are returned
+// with their trailing slash so that a caller can report them.
+func (s *Store) List(ctx context.Context) ([]string, error) {
+	var keys []string
+	err := s.do(ctx, "list", "", func(ctx context.Context, v int) error {
+		sec, err := s.client.Logical().ListWithContext(ctx, s.metaPath(v, ""))
+		if err != nil || sec == nil {
+			return err // nil, nil: nothing written yet
+		}
+		raw, _ := sec.Data["keys"].([]any)
+		for _, k := range raw {
+			if ks, ok := k.(string); ok {
+				keys = append(keys, ks)
+			}
+		}
+		return nil
+	})
+	sort.Strings(keys)
+	return keys, err
+}
+
+// Get reads the record at key, or an error wrapping status.ErrNotFound.
+func (s *Store) Get(ctx context.Context, key string) (map[string]any, error) {
+	var doc map[string]any
+	err := s.do(ctx, "read", key, func(ctx context.Context, v int) error {
+		var err error
+		doc, _, err = s.read(ctx, v, key)
+		return err
+	})
+	if err == nil && doc == nil {
+		return nil, fmt.Errorf("read %s: %w", s.Location(key), status.ErrNotFound)
+	}
+	return doc, err
+}
+
+// read returns the current data and, on KV v2, the version to check-and-set
+// against (0 when the key has never been written).
+func (s *Store) read(ctx context.Context, v int, key string) (map[string]any, int64, error) {
+	sec, err := s.client.Logical().ReadWithContext(ctx, s.dataPath(v, key))
+	if err != nil || sec == nil {
+		return nil, 0, err
+	}
+	if v == 1 {
+		return sec.Data, 0, nil
+	}
+	var version int64
+	if md, ok := sec.Data["metadata"].(map[string]any); ok {
+		if n, ok := md["version"].(json.Number); ok {
+			version, _ = n.Int64()
+		}
+	}
+	data, _ := sec.Data["data"].(map[string]any) // nil when deleted or destroyed
+	return data, version, nil
+}
+
+const casMismatch = "check-and-set parameter did not match"
+
+// Update reads the record, lets fn compute the new one, and writes it. On
+// KV v2 the write is a check-and-set against the version read, retried on
+// a concurrent change, so two writers never lose each other's fields. On
+// KV v1 it is a plain read-modify-write: KV v1 offers nothing better.
+func (s *Store) Update(ctx context.Context, key string, fn func(old map[string]any) (map[string]any, bool, error)) error {
+	const attempts = 50
+	for i := 0; i < attempts; i++ {
+		retry := false
+		var fnErr error
+		err := s.do(ctx, "write", key, func(ctx context.Context, v int) error {
+			old, version, err := s.read(ctx, v, key)
+			if err != nil {
+				return err
+			}
+			doc, write, err := fn(old)
+			if err != nil || !write {
+				fnErr = err
+				return nil
+			}
+			if v == 1 {
+				_, err = s.client.Logical().WriteWithContext(ctx, s.dataPath(v, key), doc)
+				return err
+			}
+			_, err = s.client.Logical().WriteWithContext(ctx, s.dataPath(v, key), map[string]any{
+				"options": map[string]any{"cas": version},
+				"data":    doc,
+			})
+			var re *api.ResponseError
+			if errors.As(err, &re) && re.StatusCode == 400 && strings.Contains(strings.Join(re.Errors, " "), casMismatch) {
+				retry = true
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if fnErr != nil {
+			return fnErr
+		}
+		if !retry {
+			return nil
+		}
+		time.Sleep(time.Duration(rand.IntN(10*(i+1))) * time.Millisecond)
+	}
+	return &Error{Op: "write", Path: s.Location(key), Reason: fmt.Sprintf("gave up after %d concurrent changes", attempts)}
+}
+
+// Delete removes the record at key; on KV v2 its metadata and every version
+// go too, so a decommissioned host leaves nothing to list.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	return s.do(ctx, "delete", key, func(ctx context.Context, v int) error {
+		_, err := s.client.Logical().DeleteWithContext(ctx, s.metaPath(v, key))
+		return err
+	})
+}
