@@ -168,7 +168,7 @@ func (s *Store) detectVersion(ctx context.Context) (int, error) {
 		e := s.wrap("detect KV version of", s.cfg.Mount, err)
 		var ve *Error
 		if errors.As(e, &ve) && ve.Kind == KindDenied {
-			ve.Reason += " (grant read on sys/internal/ui/mounts, or set --vault.kv-version)"
+			ve.Reason += " (no access under this mount, or no such mount; --vault.kv-version skips detection)"
 		}
 		return 0, e
 	}

@@ -1,0 +1,22 @@
+# backupwatch-writer: lets each host write its own record and nobody else's.
+# One policy for the whole fleet: the host name is the AppRole role name
+# (`vault write auth/approle/role/db ...` for host db), and Vault fills it in
+# at request time from the login's entity alias.
+#
+# Replace AUTH_APPROLE_ACCESSOR with your AppRole mount's accessor:
+#   vault auth list -format=json | jq -r '."approle/".accessor'
+# (`backupwatch config print vault-writer-policy` prints this file.)
+
+# KV v2: read (for check-and-set), create and update its own key.
+path "kv/data/golemtrust/backup-status/{{identity.entity.aliases.AUTH_APPROLE_ACCESSOR.metadata.role_name}}" {
+  capabilities = ["create", "read", "update", "patch"]
+}
+
+# KV v1
+path "kv/golemtrust/backup-status/{{identity.entity.aliases.AUTH_APPROLE_ACCESSOR.metadata.role_name}}" {
+  capabilities = ["create", "read", "update"]
+}
+
+path "sys/internal/ui/mounts/kv/*" {
+  capabilities = ["read"]
+}
