@@ -15,7 +15,7 @@ type recordOptions struct {
 	host     string
 	at       string
 	exitCode int64
-	duration time.Duration
+	duration string
 	message  string
 }
 
@@ -26,7 +26,7 @@ func addRecordCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("host", "Host the backup is of; default: this machine's short host name.").StringVar(&o.host)
 	c.Flag("at", "When the backup ended (RFC 3339); default: now.").StringVar(&o.at)
 	c.Flag("exit-code", "Exit code of the backup program.").Default("-1").Int64Var(&o.exitCode)
-	c.Flag("duration", "How long the backup took (e.g. 12m30s).").DurationVar(&o.duration)
+	c.Flag("duration", "How long the backup took (e.g. 12m30s).").StringVar(&o.duration)
 	c.Flag("message", "A short message, such as the last error line.").StringVar(&o.message)
 	return command{c, func(ctx context.Context) error { return runRecord(ctx, g, o) }}
 }
@@ -61,8 +61,12 @@ func (o *recordOptions) result(now time.Time) (status.Result, error) {
 	if o.exitCode >= 0 {
 		res.ExitCode = &o.exitCode
 	}
-	if o.duration > 0 {
-		secs := o.duration.Seconds()
+	if o.duration != "" {
+		d, err := parseDuration("--duration", o.duration)
+		if err != nil {
+			return status.Result{}, err
+		}
+		secs := d.Seconds()
 		res.Duration = &secs
 	}
 	return res, nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -14,7 +13,7 @@ import (
 type restoreTestRecordOptions struct {
 	result        string
 	hostTested    string
-	timeToRestore time.Duration
+	timeToRestore string
 	notes         string
 	at            string
 }
@@ -25,24 +24,24 @@ func addRestoreTestCommands(app *kingpin.Application, g *globals) command {
 	c := rt.Command("record", "Record the outcome of a restore test, with the runbook's fields.")
 	c.Flag("result", "Outcome of the restore test.").Required().EnumVar(&o.result, status.Passed, status.Failed)
 	c.Flag("host-tested", "Host whose backup was restored.").Required().StringVar(&o.hostTested)
-	c.Flag("time-to-restore", "How long the restore took (e.g. 47m).").Required().DurationVar(&o.timeToRestore)
+	c.Flag("time-to-restore", "How long the restore took (e.g. 47m).").Required().StringVar(&o.timeToRestore)
 	c.Flag("notes", "Free text, as in the runbook.").StringVar(&o.notes)
 	c.Flag("at", "When the test was done (RFC 3339); default: now.").StringVar(&o.at)
 	return command{c, func(ctx context.Context) error { return runRestoreTestRecord(ctx, g, o) }}
 }
 
 func runRestoreTestRecord(ctx context.Context, g *globals, o *restoreTestRecordOptions) error {
+	ttr, err := parseDuration("--time-to-restore", o.timeToRestore)
+	if err != nil {
+		return err
+	}
 	at := time.Now()
 	if o.at != "" {
-		var err error
 		if at, err = status.ParseTime(o.at); err != nil {
 			return usageError{fmt.Errorf("--at: %w", err)}
 		}
 	}
-	if o.timeToRestore < 0 {
-		return usageError{errors.New("--time-to-restore must not be negative")}
-	}
-	mins := o.timeToRestore.Minutes()
+	mins := ttr.Minutes()
 	rt := status.RestoreTest{LastTest: at, Result: o.result, HostTested: o.hostTested, TimeToRestoreMinutes: &mins, Notes: o.notes}
 	st, err := g.store.open(g, 1)
 	if err != nil {

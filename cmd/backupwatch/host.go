@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/golemtrust/backupwatch/internal/status"
 )
@@ -22,4 +24,20 @@ func resolveHost(h string) (string, error) {
 		return "", usageError{err}
 	}
 	return h, nil
+}
+
+// parseDuration reads a duration flag: Go's form (47m, 1h2m) or seconds.
+func parseDuration(flag, s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		secs, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil {
+			return 0, usageError{fmt.Errorf("%s: not a duration: %q (use e.g. 47m or 1h30m)", flag, status.Truncate(s, 40))}
+		}
+		d = time.Duration(secs * float64(time.Second))
+	}
+	if d < 0 {
+		return 0, usageError{fmt.Errorf("%s must not be negative", flag)}
+	}
+	return d, nil
 }
