@@ -115,7 +115,10 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 				default:
 					fail(err)
 					if p, ok := prevByHost[h]; ok {
-						p.Problems = append(append([]string(nil), p.Problems...), "stale: "+err.Error())
+						// The record as last read, problems and all: the
+						// failure is the store's (snap.Err), not the
+						// record's, and appending it here would grow the
+						// list at every refresh while the failure lasts.
 						snap.Hosts[i] = p
 					} else {
 						snap.Hosts[i] = status.Record{Host: h, Status: status.Unknown, Problems: []string{err.Error()}}

@@ -1,0 +1,332 @@
+// Package collector exports the fleet's backup status records as Prometheus
+// metrics, from a snapshot that a background refresher keeps up to date.
+package collector
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/golemtrust/backupwatch/internal/fleet"
+	"github.com/golemtrust/backupwatch/internal/status"
+)
+
+var _ prometheus.Collector = (*Collector)(nil)
+
+// Options configure a Collector. Zero values take the defaults below.
+type Options struct {
+	Source   fleet.Source
+	Expected []string      // hosts exported even when they have no record
+	Workers  int           // concurrent reads per refresh
+	Timeout  time.Duration // deadline of one whole refresh
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Defaults, in one place.
+const (
+	DefaultWorkers  = 8
+	DefaultInterval = 60 * time.Second
+	// DefaultTimeout bounds a refresh when none is given; serve sets it to
+	// the refresh interval so that refreshes never pile up.
+	DefaultTimeout = 60 * time.Second
+)
+
+// Collector is a prometheus.Collector over the latest fleet snapshot. Ages
+// are computed from timestamps at scrape time, so they keep growing while
+// the store is unreachable.
+type Collector struct {
+	opts Options
+	log  *slog.Logger
+	now  func() time.Time
+
+	refreshMu sync.Mutex // one refresh at a time
+
+	mu        sync.RWMutex // guards what follows
+	snap      *fleet.Snapshot
+	refreshes uint64
+	failures  uint64
+}
+
+// New returns a collector that has not refreshed yet.
+func New(opts Options) *Collector {
+	if opts.Workers <= 0 {
+		opts.Workers = DefaultWorkers
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Collector{opts: opts, log: opts.Logger, now: opts.Now}
+}
+
+// State is what the collector knows, for the status page.
+type State struct {
+	Snapshot  *fleet.Snapshot // nil before the first refresh
+	Refreshes uint64
+	Failures  uint64
+}
+
+// StoreUp reports whether the last refresh reached the store completely.
+func (s State) StoreUp() bool { return s.Snapshot != nil && s.Snapshot.Err == nil }
+
+// State returns the latest snapshot and counters.
+func (c *Collector) State() State {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return State{Snapshot: c.snap, Refreshes: c.refreshes, Failures: c.failures}
+}
+
+// Ready reports whether a first refresh has been attempted, successful or not.
+func (c *Collector) Ready() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.snap != nil
+}
+
+// Refresh reads every record once and makes the result the snapshot that
+// scrapes see. When the store fails, the previous values are kept (see
+// fleet.Load) and the failure shows in the self-health metrics.
+func (c *Collector) Refresh(ctx context.Context) *fleet.Snapshot {
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
+
+	prev := c.State().Snapshot
+	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	snap := fleet.Load(ctx, c.opts.Source, fleet.Options{Expected: c.opts.Expected, Workers: c.opts.Workers, Now: c.now}, prev)
+
+	c.mu.Lock()
+	c.snap = snap
+	c.refreshes++
+	if snap.Err != nil {
+		c.failures++
+	}
+	c.mu.Unlock()
+
+	switch {
+	case snap.Err != nil && (prev == nil || prev.Err == nil):
+		c.log.Warn("store not reached; serving the last known records", "err", snap.Err, "hosts", len(snap.Hosts))
+	case snap.Err != nil:
+		c.log.Debug("store still not reached", "err", snap.Err)
+	case prev != nil && prev.Err != nil:
+		c.log.Info("store reached again", "hosts", len(snap.Hosts), "duration", snap.Duration)
+	default:
+		c.log.Debug("refreshed", "hosts", len(snap.Hosts), "duration", snap.Duration)
+	}
+	return snap
+}
+
+// Run refreshes at once and then every interval until ctx is done. A
+// refresh that takes longer than the interval is followed by the next at
+// once, never by two at a time.
+func (c *Collector) Run(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = DefaultInterval
+	}
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		start := time.Now()
+		c.Refresh(ctx)
+		t.Reset(max(0, interval-time.Since(start)))
+	}
+}
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, labels, nil)
+}
+
+var (
+	lastSuccessAge = desc("backup_last_success_age_seconds",
+		"Seconds since the host's last successful backup, at scrape time; since the epoch when none is established.", "host")
+	backupStatus = desc("backup_status",
+		"Outcome of the host's latest backup: 1 for the current status, 0 for the others.", "host", "status")
+	lastSuccessTS = desc("backup_last_success_timestamp_seconds",
+		"Time of the host's last successful backup.", "host")
+	lastFailureTS = desc("backup_last_failure_timestamp_seconds",
+		"Time of the host's last failed backup.", "host")
+	lastAttemptTS = desc("backup_last_attempt_timestamp_seconds",
+		"Time the host's latest backup run started.", "host")
+	consecutiveFailures = desc("backup_consecutive_failures",
+		"Number of failed backups of the host since its last success.", "host")
+	lastExitCode = desc("backup_last_exit_code",
+		"Exit code of the host's latest backup program.", "host")
+	lastDuration = desc("backup_last_duration_seconds",
+		"How long the host's latest backup took.", "host")
+	bytesAdded = desc("backup_last_snapshot_bytes_added",
+		"Bytes added to the repository by the host's latest snapshot (restic summary).", "host")
+	snapshotFiles = desc("backup_last_snapshot_files",
+		"Files in the host's latest snapshot by kind (restic summary).", "host", "kind")
+	snapshotInfo = desc("backup_last_snapshot_info",
+		"The host's latest snapshot id, as a label; always 1.", "host", "snapshot_id")
+
+	restoreTestAge = desc("backup_restore_test_age_seconds",
+		"Seconds since the last restore test, at scrape time; since the epoch when none is established.")
+	restoreTestTS = desc("backup_restore_test_timestamp_seconds",
+		"Time of the last restore test.")
+	restoreTestPassed = desc("backup_restore_test_passed",
+		"1 when the last restore test passed, 0 otherwise (failed or result unknown).")
+	restoreTestResult = desc("backup_restore_test_result",
+		"Result of the last restore test: 1 for the current result, 0 for the others.", "result")
+	restoreTestTime = desc("backup_restore_test_time_to_restore_seconds",
+		"How long the last restore test took to restore.")
+	restoreTestInfo = desc("backup_restore_test_info",
+		"The host whose backup the last restore test restored, as a label; always 1.", "host_tested")
+
+	storeUp = desc("backupwatch_store_up",
+		"1 when the last refresh reached the record store completely, 0 otherwise.")
+	lastRefreshSuccess = desc("backupwatch_last_refresh_success_timestamp_seconds",
+		"Time the last complete refresh ended.")
+	refreshDuration = desc("backupwatch_refresh_duration_seconds",
+		"How long the last refresh took.")
+	refreshesTotal = desc("backupwatch_refreshes_total",
+		"Refreshes attempted.")
+	refreshFailuresTotal = desc("backupwatch_refresh_failures_total",
+		"Refreshes that did not reach the record store completely.")
+	hostsGauge = desc("backupwatch_hosts",
+		"Hosts exported: the expected ones and those found in the store.")
+	recordProblems = desc("backupwatch_record_problems",
+		"Problems found in the host's record (0 for a clean record); `backupwatch status` lists them.", "host")
+	storeProblems = desc("backupwatch_store_problems",
+		"Problems found in the store beside the records, such as a folder under the prefix.")
+)
+
+var allDescs = []*prometheus.Desc{
+	lastSuccessAge, backupStatus, lastSuccessTS, lastFailureTS, lastAttemptTS,
+	consecutiveFailures, lastExitCode, lastDuration, bytesAdded, snapshotFiles, snapshotInfo,
+	restoreTestAge, restoreTestTS, restoreTestPassed, restoreTestResult, restoreTestTime, restoreTestInfo,
+	storeUp, lastRefreshSuccess, refreshDuration, refreshesTotal, refreshFailuresTotal,
+	hostsGauge, recordProblems, storeProblems,
+}
+
+// Describe sends every metric's description.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range allDescs {
+		ch <- d
+	}
+}
+
+// restoreResults are the values of backup_restore_test_result{result}.
+var restoreResults = []string{status.Passed, status.Failed, status.Unknown}
+
+// Collect sends the metrics of the latest snapshot, ages as of now.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	st := c.State()
+	now := c.now()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	ts := func(t time.Time) float64 { return float64(t.Unix()) }
+	age := func(t time.Time) float64 {
+		// The runbook's script takes a missing time as the epoch:
+		// `date -d 1970-01-01...` then `now - 0`.
+		if t.IsZero() {
+			return float64(now.Unix())
+		}
+		return float64(now.Unix() - t.Unix())
+	}
+
+	gauge(storeUp, float64(boolInt(st.StoreUp())))
+	ch <- prometheus.MustNewConstMetric(refreshesTotal, prometheus.CounterValue, float64(st.Refreshes))
+	ch <- prometheus.MustNewConstMetric(refreshFailuresTotal, prometheus.CounterValue, float64(st.Failures))
+	snap := st.Snapshot
+	if snap == nil {
+		return
+	}
+	if !snap.LastSuccess.IsZero() {
+		gauge(lastRefreshSuccess, float64(snap.LastSuccess.UnixMilli())/1e3)
+	}
+	gauge(refreshDuration, snap.Duration.Seconds())
+	gauge(hostsGauge, float64(len(snap.Hosts)))
+	gauge(storeProblems, float64(len(snap.Problems)))
+
+	for i := range snap.Hosts {
+		r := &snap.Hosts[i]
+		host := labelValue(r.Host)
+		gauge(lastSuccessAge, age(r.LastSuccess), host)
+		for _, s := range status.Statuses {
+			gauge(backupStatus, float64(boolInt(r.Status == s)), host, s)
+		}
+		if !r.LastSuccess.IsZero() {
+			gauge(lastSuccessTS, ts(r.LastSuccess), host)
+		}
+		if !r.LastFailure.IsZero() {
+			gauge(lastFailureTS, ts(r.LastFailure), host)
+		}
+		if !r.LastAttempt.IsZero() {
+			gauge(lastAttemptTS, ts(r.LastAttempt), host)
+		}
+		optInt(gauge, consecutiveFailures, r.ConsecutiveFailures, host)
+		optInt(gauge, lastExitCode, r.ExitCode, host)
+		if r.DurationSeconds != nil {
+			gauge(lastDuration, *r.DurationSeconds, host)
+		}
+		optInt(gauge, bytesAdded, r.BytesAdded, host)
+		optInt(gauge, snapshotFiles, r.FilesNew, host, "new")
+		optInt(gauge, snapshotFiles, r.FilesChanged, host, "changed")
+		optInt(gauge, snapshotFiles, r.FilesUnmodified, host, "unmodified")
+		if r.SnapshotID != "" {
+			gauge(snapshotInfo, 1, host, labelValue(r.SnapshotID))
+		}
+		gauge(recordProblems, float64(len(r.Problems)), host)
+	}
+
+	rt := snap.RestoreTest
+	if rt == nil {
+		gauge(restoreTestAge, age(time.Time{}))
+		return
+	}
+	gauge(restoreTestAge, age(rt.LastTest))
+	if !rt.LastTest.IsZero() {
+		gauge(restoreTestTS, ts(rt.LastTest))
+	}
+	gauge(restoreTestPassed, float64(boolInt(rt.Passed())))
+	for _, res := range restoreResults {
+		gauge(restoreTestResult, float64(boolInt(rt.Result == res)), res)
+	}
+	if rt.TimeToRestoreMinutes != nil {
+		gauge(restoreTestTime, *rt.TimeToRestoreMinutes*60)
+	}
+	if rt.HostTested != "" {
+		gauge(restoreTestInfo, 1, labelValue(rt.HostTested))
+	}
+}
+
+func optInt(gauge func(*prometheus.Desc, float64, ...string), d *prometheus.Desc, v *int64, labels ...string) {
+	if v != nil {
+		gauge(d, float64(*v), labels...)
+	}
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// labelValue makes a stored string a valid label value. The client library
+// escapes quotes, backslashes and newlines; it refuses invalid UTF-8, which
+// a store could hold, so that is replaced here rather than failing a scrape.
+func labelValue(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
