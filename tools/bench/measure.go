@@ -1,0 +1,369 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/golemtrust/backupwatch/internal/fleet"
+	"github.com/golemtrust/backupwatch/internal/status"
+	"github.com/golemtrust/backupwatch/internal/vaultkv"
+)
+
+// bareLoop is the limit: one LIST, then one GET per key with a fixed
+// number of workers over keep-alive connections, decoding each answer and
+// nothing else.
+type bareLoop struct {
+	addr    string
+	token   string
+	workers int
+	hc      *http.Client
+}
+
+func newBareLoop(addr, token string, workers int) *bareLoop {
+	return &bareLoop{addr: addr, token: token, workers: workers, hc: &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: workers},
+	}}
+}
+
+func (b *bareLoop) get(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", b.addr+"/v1/"+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Vault-Token", b.token)
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, resp.Body)
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
+	}
+	io.Copy(io.Discard, resp.Body) // to EOF, so the connection is reused
+	return nil
+}
+
+// run reads every record and returns how many it read.
+func (b *bareLoop) run(ctx context.Context) (int, error) {
+	var list struct {
+		Data struct {
+			Keys []string `json:"keys"`
+		} `json:"data"`
+	}
+	if err := b.get(ctx, mount+"/metadata/"+prefix+"?list=true", &list); err != nil {
+		return 0, err
+	}
+	keys := list.Data.Keys
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		read  int
+		first error
+	)
+	work := make(chan string)
+	for range b.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range work {
+				var rec struct {
+					Data struct {
+						Data map[string]any `json:"data"`
+					} `json:"data"`
+				}
+				err := b.get(ctx, mount+"/data/"+prefix+"/"+url.PathEscape(k), &rec)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+				}
+				if err == nil && rec.Data.Data != nil {
+					read++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, k := range keys {
+		work <- k
+	}
+	close(work)
+	wg.Wait()
+	return read, first
+}
+
+// refresher is backupwatch's refresh as the exporter runs it: one store,
+// logged in once, and fleet.Load for every refresh.
+type refresher struct {
+	store   *vaultkv.Store
+	workers int
+}
+
+func newRefresher(ctx context.Context, v *vault, workers int, root bool) (*refresher, error) {
+	cfg := vaultkv.Config{
+		Address:      v.addr,
+		RoleIDFile:   v.roleIDFile,
+		SecretIDFile: v.secretIDFile,
+		Mount:        mount,
+		Prefix:       prefix,
+		Timeout:      10 * time.Second,
+		MaxConns:     workers,
+	}
+	if root {
+		cfg.RoleIDFile, cfg.SecretIDFile, cfg.Token = "", "", v.rootToken
+	}
+	store, err := vaultkv.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// The login and KV version detection a long-running exporter does once.
+	if err := store.Ping(ctx); err != nil {
+		return nil, err
+	}
+	return &refresher{store: store, workers: workers}, nil
+}
+
+func (r *refresher) run(ctx context.Context, f *fleetData) error {
+	snap := fleet.Load(ctx, r.store, fleet.Options{Workers: r.workers}, nil)
+	if snap.Err != nil {
+		return snap.Err
+	}
+	failed := 0
+	for _, h := range snap.Hosts {
+		if h.Status == status.Failed {
+			failed++
+		}
+	}
+	switch {
+	case len(snap.Hosts) != len(f.hosts):
+		return fmt.Errorf("backupwatch read %d hosts, want %d", len(snap.Hosts), len(f.hosts))
+	case failed != f.failed:
+		return fmt.Errorf("backupwatch found %d failed hosts, want %d", failed, f.failed)
+	case snap.RestoreTest == nil:
+		return errors.New("backupwatch found no restore test")
+	}
+	return nil
+}
+
+// runScript runs the runbook replay over every host and checks its output.
+func runScript(ctx context.Context, script string, v *vault, f *fleetData, dir string) error {
+	out := filepath.Join(dir, "backup.prom")
+	cmd := exec.CommandContext(ctx, "bash", append([]string{script}, f.hosts...)...)
+	cmd.Env = append(cleanEnv(),
+		"VAULT_ADDR="+v.addr,
+		"ROLE_ID_FILE="+v.roleIDFile,
+		"SECRET_ID_FILE="+v.secretIDFile,
+		"METRICS_FILE="+out,
+	)
+	// Its own process group, so that a cancelled run takes its curls and
+	// jqs with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w: %s", script, err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		return err
+	}
+	lines := strings.Count(string(b), "\n")
+	failed := strings.Count(string(b), `status="failed"} 1`)
+	if want := 2*len(f.hosts) + 1; lines != want || failed != f.failed {
+		return fmt.Errorf("%s wrote %d lines with %d failed hosts, want %d lines with %d", script, lines, failed, want, f.failed)
+	}
+	return nil
+}
+
+// cleanEnv is the bench's environment without Vault's variables, so that
+// nothing outside the bench decides where a child goes or who it is.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "VAULT_") && !strings.HasPrefix(kv, "BACKUPWATCH_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// serveResult is what the bench measured of `backupwatch serve`.
+type serveResult struct {
+	firstRefresh time.Duration // from start to the first complete refresh
+	scrapes      []time.Duration
+	bodyBytes    int
+	peakRSS      int64 // bytes, VmHWM
+}
+
+// measureServe starts `backupwatch serve` against the filled Vault, waits
+// for a complete refresh of n hosts, times scrapes of /metrics and reads
+// the process's peak resident memory.
+func measureServe(ctx context.Context, procs *procs, bin string, v *vault, root bool, n, scrapes int, dir string) (*serveResult, error) {
+	token, err := v.readerToken(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	listen := "127.0.0.1:" + port
+	cmd := exec.Command(bin, "--vault.address="+v.addr, "serve",
+		"--web.listen-address="+listen, "--refresh.interval=1h")
+	cmd.Env = append(cleanEnv(), "VAULT_TOKEN="+token)
+	logPath := filepath.Join(dir, "serve.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	started := time.Now()
+	p, err := procs.start("backupwatch serve", cmd, logPath)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w (run `make build`)", bin, err)
+	}
+	defer p.stop()
+
+	hc := &http.Client{Timeout: 30 * time.Second}
+	base := "http://" + listen
+	res := &serveResult{}
+	deadline := time.Now().Add(5 * time.Minute)
+	wait := func(what string, ok func() bool) error {
+		for !ok() {
+			select {
+			case <-p.done:
+				return fmt.Errorf("backupwatch serve exited while waiting for %s: %v\n%s", what, p.cmd.ProcessState, tail(logPath))
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("backupwatch serve: no %s after 5 minutes\n%s", what, tail(logPath))
+			}
+		}
+		return nil
+	}
+	if err := wait("/-/ready", func() bool {
+		resp, err := hc.Get(base + "/-/ready")
+		if err != nil {
+			return false
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}); err != nil {
+		return nil, err
+	}
+	want := fmt.Sprintf("backupwatch_hosts %d", n)
+	if err := wait("complete refresh ("+want+")", func() bool {
+		body, err := scrape(ctx, hc, base)
+		return err == nil && refreshed(body, want)
+	}); err != nil {
+		return nil, err
+	}
+	res.firstRefresh = time.Since(started)
+
+	for i := 0; i <= scrapes; i++ { // the first is a warm-up
+		t0 := time.Now()
+		body, err := scrape(ctx, hc, base)
+		d := time.Since(t0)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			res.scrapes = append(res.scrapes, d)
+		}
+		res.bodyBytes = len(body)
+	}
+	res.peakRSS, err = peakRSS(p.cmd.Process.Pid)
+	return res, err
+}
+
+// scrape fetches /metrics as Prometheus does: the text format, gzipped on
+// the wire (net/http asks for gzip and unpacks it).
+func scrape(ctx context.Context, hc *http.Client, base string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	return body, nil
+}
+
+// refreshed reports whether a scrape shows a complete refresh: the
+// expected host count and a successful refresh on record.
+func refreshed(body []byte, hostsLine string) bool {
+	hosts, success := false, false
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == hostsLine {
+			hosts = true
+		}
+		if v, ok := strings.CutPrefix(line, "backupwatch_last_refresh_success_timestamp_seconds "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			success = err == nil && f > 0
+		}
+	}
+	return hosts && success
+}
+
+// peakRSS reads VmHWM, the peak resident set size, of a process.
+func peakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc/PID/status")
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	_, port, err := net.SplitHostPort(ln.Addr().String())
+	return port, err
+}
