@@ -30,5 +30,11 @@ lint:
 test-go:
 	$(GO) test -count=1 -timeout 30m ./...
 
+# A few minutes: a real Vault with 100, 1,000 and 10,000 hosts; the report
+# is printed and saved to bench-results/latest.txt. BENCH_FLAGS, e.g.
+# -root-token or -sizes=100,1000, tune it (go run ./tools/bench -h).
+bench: build vaultdev
+	$(GO) run ./tools/bench -vaultdev=bin/vaultdev -backupwatch=$(BIN) $(BENCH_FLAGS)
+
 clean:
 	rm -rf bin data
