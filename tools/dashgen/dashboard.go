@@ -1,0 +1,265 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/common"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+	"github.com/grafana/grafana-foundation-sdk/go/stat"
+)
+
+// UID is the dashboard's fixed uid, so links and re-provisioning keep
+// pointing at the same dashboard.
+const UID = "backupwatch-backups"
+
+// The runbook's panel thresholds, in seconds: green under 25 hours, amber
+// from 25 hours, red from 48 hours.
+const (
+	amberAfter = 90000
+	redAfter   = 172800
+)
+
+// restoreTestOverdue is the runbook's 90 days (RestoreTestOverdue).
+const restoreTestOverdue = 7776000
+
+// datasource is the dashboard variable every query goes through, so the
+// provisioned dashboard works whatever the site named its Prometheus.
+var datasource = common.DataSourceRef{Type: cog.ToPtr("prometheus"), Uid: cog.ToPtr("${datasource}")}
+
+// Render returns the dashboard as the JSON file Grafana provisions:
+// indented, with a final newline, identical on every run.
+func Render() ([]byte, error) {
+	d, err := Build()
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode dashboard: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// Build builds the backup dashboard: the runbook's Stat panel first, then
+// the restore test, the failed and unknown hosts, and the exporter's health.
+func Build() (dashboard.Dashboard, error) {
+	b := dashboard.NewDashboardBuilder("Backups").
+		Uid(UID).
+		Description("Backup health from backupwatch (kv/golemtrust/backup-status): the runbook's panel, restore tests, and whether the monitoring itself works.").
+		Tags([]string{"backup", "backupwatch", "restic"}).
+		Refresh("1m").
+		Time("now-24h", "now").
+		Timezone(common.TimeZoneBrowser).
+		Readonly().
+		WithVariable(dashboard.NewDatasourceVariableBuilder("datasource").
+			Label("Prometheus").
+			Type("prometheus")).
+		WithRow(dashboard.NewRowBuilder("Backups").GridPos(pos(0, 0, 24, 1))).
+		WithPanel(lastSuccessAge()).
+		WithRow(dashboard.NewRowBuilder("Restore test and hosts needing attention").GridPos(pos(0, 9, 24, 1))).
+		WithPanel(restoreTestAge()).
+		WithPanel(restoreTestResult()).
+		WithPanel(hostsWithStatus("Failed backups", "failed", "red",
+			"Hosts whose most recent backup attempt failed (BackupFailed).")).
+		WithPanel(hostsWithStatus("Backup status unknown", "unknown", "orange",
+			"Hosts with no readable backup status (BackupStatusUnknown fires after 1h).")).
+		WithRow(dashboard.NewRowBuilder("Monitoring health").GridPos(pos(0, 16, 24, 1))).
+		WithPanel(upDown("Exporter", `up{job="backupwatch"}`, pos(0, 17, 4, 4),
+			"Prometheus can scrape backupwatch (job backupwatch). Empty in textfile mode.")).
+		WithPanel(upDown("Vault store", `backupwatch_store_up`, pos(4, 17, 4, 4),
+			"The exporter's last refresh read every record from Vault KV.")).
+		WithPanel(sinceRefresh()).
+		WithPanel(count("Record problems", `sum(backupwatch_record_problems) + sum(backupwatch_store_problems)`, pos(12, 17, 4, 4),
+			"Diagnostics for unreadable or odd records and store-level problems; the status page lists them.")).
+		WithPanel(count("Hosts exported", `backupwatch_hosts`, pos(16, 17, 4, 4),
+			"Hosts the exporter reports on.")).
+		WithPanel(textfileAge())
+	return b.Build()
+}
+
+// lastSuccessAge is the runbook's panel: Stat, one value per host from
+// backup_last_success_age_seconds, green/amber/red at 25 and 48 hours.
+func lastSuccessAge() *stat.PanelBuilder {
+	return stat.NewPanelBuilder().
+		Title("Time since last successful backup").
+		Description("Per host: green under 25 hours, amber from 25 hours (90,000 s), red from 48 hours (172,800 s). BackupNotRunIn24Hours fires past 24 hours.").
+		Datasource(datasource).
+		GridPos(pos(0, 1, 24, 8)).
+		WithTarget(query(`backup_last_success_age_seconds`, "{{host}}")).
+		Unit("dtdurations").
+		Thresholds(thresholds(step(nil, "green"), step(f(amberAfter), "orange"), step(f(redAfter), "red"))).
+		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
+		ColorMode(common.BigValueColorModeBackground).
+		GraphMode(common.BigValueGraphModeNone).
+		TextMode(common.BigValueTextModeValueAndName).
+		JustifyMode(common.BigValueJustifyModeAuto).
+		Orientation(common.VizOrientationAuto).
+		ReduceOptions(lastValue())
+}
+
+func restoreTestAge() *stat.PanelBuilder {
+	return stat.NewPanelBuilder().
+		Title("Last restore test").
+		Description("Age of the last restore test; RestoreTestOverdue fires past 90 days.").
+		Datasource(datasource).
+		GridPos(pos(0, 10, 6, 6)).
+		WithTarget(query(`backup_restore_test_age_seconds`, "age")).
+		Unit("dtdurations").
+		Thresholds(thresholds(step(nil, "green"), step(f(restoreTestOverdue*80/90), "orange"), step(f(restoreTestOverdue), "red"))).
+		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
+		ColorMode(common.BigValueColorModeBackground).
+		GraphMode(common.BigValueGraphModeNone).
+		TextMode(common.BigValueTextModeValue).
+		ReduceOptions(lastValue())
+}
+
+func restoreTestResult() *stat.PanelBuilder {
+	return stat.NewPanelBuilder().
+		Title("Restore test result").
+		Description("Result of the last restore test; RestoreTestFailed fires unless it passed.").
+		Datasource(datasource).
+		GridPos(pos(6, 10, 6, 6)).
+		WithTarget(query(`backup_restore_test_passed`, "result")).
+		Mappings([]dashboard.ValueMapping{valueMap(map[string][2]string{
+			"1": {"passed", "green"},
+			"0": {"NOT PASSED", "red"},
+		})}).
+		NoValue("no restore test recorded").
+		Thresholds(thresholds(step(nil, "red"), step(f(1), "green"))).
+		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
+		ColorMode(common.BigValueColorModeBackground).
+		GraphMode(common.BigValueGraphModeNone).
+		TextMode(common.BigValueTextModeValue).
+		ReduceOptions(lastValue())
+}
+
+// hostsWithStatus shows one tile per host in the given status, "none" otherwise.
+func hostsWithStatus(title, status, color, desc string) *stat.PanelBuilder {
+	x := uint32(12)
+	if status == "unknown" {
+		x = 18
+	}
+	return stat.NewPanelBuilder().
+		Title(title).
+		Description(desc).
+		Datasource(datasource).
+		GridPos(pos(x, 10, 6, 6)).
+		WithTarget(query(fmt.Sprintf(`backup_status{status=%q} == 1`, status), "{{host}}")).
+		NoValue("none").
+		Thresholds(thresholds(step(nil, "green"), step(f(1), color))).
+		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
+		ColorMode(common.BigValueColorModeBackground).
+		GraphMode(common.BigValueGraphModeNone).
+		TextMode(common.BigValueTextModeName).
+		ReduceOptions(lastValue())
+}
+
+func upDown(title, expr string, gp dashboard.GridPos, desc string) *stat.PanelBuilder {
+	return stat.NewPanelBuilder().
+		Title(title).
+		Description(desc).
+		Datasource(datasource).
+		GridPos(gp).
+		WithTarget(query(expr, "{{instance}}")).
+		Mappings([]dashboard.ValueMapping{valueMap(map[string][2]string{
+			"1": {"up", "green"},
+			"0": {"DOWN", "red"},
+		})}).
+		Thresholds(thresholds(step(nil, "red"), step(f(1), "green"))).
+		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
+		ColorMode(common.BigValueColorModeBackground).
+		GraphMode(common.BigValueGraphModeNone).
+		TextMode(common.BigValueTextModeValue).
+		ReduceOptions(lastValue())
+}
+
+func sinceRefresh() *stat.PanelBuilder {
+	return stat.NewPanelBuilder().
+		Title("Since last good refresh").
+		Description("Time since the exporter last read the store completely; BackupStoreUnreachable fires after 15 minutes.").
+		Datasource(datasource).
+		GridPos(pos(8, 17, 4, 4)).
+		WithTarget(query(`time() - backupwatch_last_refresh_success_timestamp_seconds`, "{{instance}}")).
+		Unit("dtdurations").
+		Thresholds(thresholds(step(nil, "green"), step(f(300), "orange"), step(f(900), "red"))).
+		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
+		ColorMode(common.BigValueColorModeBackground).
+		GraphMode(common.BigValueGraphModeNone).
+		TextMode(common.BigValueTextModeValue).
+		ReduceOptions(lastValue())
+}
+
+func count(title, expr string, gp dashboard.GridPos, desc string) *stat.PanelBuilder {
+	return stat.NewPanelBuilder().
+		Title(title).
+		Description(desc).
+		Datasource(datasource).
+		GridPos(gp).
+		WithTarget(query(expr, title)).
+		Unit("none").
+		Decimals(0).
+		Thresholds(thresholds(step(nil, "green"))).
+		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
+		ColorMode(common.BigValueColorModeValue).
+		GraphMode(common.BigValueGraphModeNone).
+		TextMode(common.BigValueTextModeValue).
+		ReduceOptions(lastValue())
+}
+
+// textfileAge is for sites that run the textfile mode instead of serve.
+func textfileAge() *stat.PanelBuilder {
+	return stat.NewPanelBuilder().
+		Title("backup.prom age (textfile mode)").
+		Description("Time since node_exporter's textfile backup.prom was rewritten; BackupTextfileStale fires past 1 hour. Empty when serve is used.").
+		Datasource(datasource).
+		GridPos(pos(20, 17, 4, 4)).
+		WithTarget(query(`time() - node_textfile_mtime_seconds{file=~"(.*/)?backup\\.prom"}`, "{{instance}}")).
+		Unit("dtdurations").
+		Thresholds(thresholds(step(nil, "green"), step(f(1800), "orange"), step(f(3600), "red"))).
+		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
+		ColorMode(common.BigValueColorModeBackground).
+		GraphMode(common.BigValueGraphModeNone).
+		TextMode(common.BigValueTextModeValue).
+		ReduceOptions(lastValue())
+}
+
+func query(expr, legend string) *prometheus.DataqueryBuilder {
+	return prometheus.NewDataqueryBuilder().
+		Datasource(datasource).
+		Expr(expr).
+		LegendFormat(legend).
+		Instant().
+		RefId("A")
+}
+
+func lastValue() *common.ReduceDataOptionsBuilder {
+	return common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}).Values(false).Fields("")
+}
+
+func thresholds(steps ...dashboard.Threshold) *dashboard.ThresholdsConfigBuilder {
+	return dashboard.NewThresholdsConfigBuilder().Mode(dashboard.ThresholdsModeAbsolute).Steps(steps)
+}
+
+// step is one threshold; a nil value is Grafana's base step (-Infinity).
+func step(v *float64, color string) dashboard.Threshold {
+	return dashboard.Threshold{Value: v, Color: color}
+}
+
+func f(v float64) *float64 { return &v }
+
+func valueMap(m map[string][2]string) dashboard.ValueMapping {
+	opts := map[string]dashboard.ValueMappingResult{}
+	var i int32
+	for _, k := range []string{"0", "1"} {
+		if r, ok := m[k]; ok {
+			opts[k] = dashboard.ValueMappingResult{Text: cog.ToPtr(r[0]), Color: cog.ToPtr(r[1]), Index: cog.ToPtr(i)}
+			i++
+		}
+	}
+	return dashboard.ValueMapping{ValueMap: &dashboard.ValueMap{Type: dashboard.MappingTypeValueToText, Options: opts}}
+}
+
+func pos(x, y, w, h uint32) dashboard.GridPos { return dashboard.GridPos{X: x, Y: y, W: w, H: h} }
