@@ -1,0 +1,77 @@
+// Package deploy holds backupwatch's operational files (alert rules,
+// Alertmanager route, Grafana dashboard, logrotate policy, systemd units,
+// Vault policies), embedded so that `backupwatch config print` can print
+// them. Each is checked by its own tool in this package's tests.
+package deploy
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+)
+
+//go:embed prometheus/backup.yml alertmanager/alertmanager.yml grafana/backupwatch.json grafana/provisioning/backupwatch.yml logrotate/restic-backup systemd vault
+var files embed.FS
+
+// File is one artefact: where it lives in deploy/ and where it goes on a host.
+type File struct {
+	Name    string // short name for `config print`
+	Path    string // path under deploy/
+	Install string // where a Debian host keeps it
+	About   string
+}
+
+// Files lists every embedded artefact, in the order a deployment uses them.
+var Files = []File{
+	{"rules", "prometheus/backup.yml", "/etc/prometheus/rules/backup.yml", "Prometheus alert rules"},
+	{"alertmanager", "alertmanager/alertmanager.yml", "/etc/prometheus/alertmanager.yml", "Alertmanager route: Slack #infrastructure-alerts and the backup owner's email"},
+	{"dashboard", "grafana/backupwatch.json", "/var/lib/grafana/dashboards/backupwatch/backupwatch.json", "Grafana dashboard (built by tools/dashgen)"},
+	{"dashboard-provisioning", "grafana/provisioning/backupwatch.yml", "/etc/grafana/provisioning/dashboards/backupwatch.yml", "Grafana provisioning for the dashboard"},
+	{"logrotate", "logrotate/restic-backup", "/etc/logrotate.d/restic-backup", "logrotate policy for /var/log/restic-backup.log"},
+	{"service", "systemd/backupwatch.service", "/etc/systemd/system/backupwatch.service", "the exporter (backupwatch serve), hardened"},
+	{"textfile-service", "systemd/backupwatch-textfile.service", "/etc/systemd/system/backupwatch-textfile.service", "writes backup.prom for node_exporter (textfile mode)"},
+	{"textfile-timer", "systemd/backupwatch-textfile.timer", "/etc/systemd/system/backupwatch-textfile.timer", "every 15 minutes, replacing the runbook's cron"},
+	{"backup-service", "systemd/restic-backup.service", "/etc/systemd/system/restic-backup.service", "example: a restic backup run through backupwatch"},
+	{"backup-timer", "systemd/restic-backup.timer", "/etc/systemd/system/restic-backup.timer", "example: nightly backup timer"},
+	{"vault-exporter-policy", "vault/backupwatch-exporter.hcl", "vault policy write backupwatch-exporter -", "Vault policy: read every record (serve, textfile, status)"},
+	{"vault-writer-policy", "vault/backupwatch-writer.hcl", "vault policy write backupwatch-writer -", "Vault policy: each host writes its own record"},
+	{"vault-restore-tester-policy", "vault/backupwatch-restore-tester.hcl", "vault policy write backupwatch-restore-tester -", "Vault policy: write the restore test record"},
+}
+
+// FS returns the embedded files, by their path under deploy/.
+func FS() fs.FS { return files }
+
+// Lookup finds a file by its short name, its path under deploy/, or its
+// base name when that is unique.
+func Lookup(name string) (File, error) {
+	var byBase []File
+	for _, f := range Files {
+		if name == f.Name || name == f.Path {
+			return f, nil
+		}
+		if name == path.Base(f.Path) {
+			byBase = append(byBase, f)
+		}
+	}
+	if len(byBase) == 1 {
+		return byBase[0], nil
+	}
+	names := make([]string, len(Files))
+	for i, f := range Files {
+		names[i] = f.Name
+	}
+	sort.Strings(names)
+	return File{}, fmt.Errorf("no deploy file %q (one of: %s; see `backupwatch config list`)", name, strings.Join(names, ", "))
+}
+
+// Read returns a file's content by any name Lookup accepts.
+func Read(name string) ([]byte, error) {
+	f, err := Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return fs.ReadFile(files, f.Path)
+}
