@@ -77,6 +77,7 @@ func newApp(g *globals) (*kingpin.Application, []command) {
 		addStatusCommand(app, g),
 		addForgetCommand(app, g),
 	}
+	cmds = append(cmds, addConfigCommands(app, g)...)
 	cmds = append(cmds, extraCommands(app, g)...)
 	return app, cmds
 }
