@@ -5,7 +5,7 @@ BIN       := bin/backupwatch
 STORE_DIR ?= $(CURDIR)/data/records
 export BACKUPWATCH_VAULTDEV := $(CURDIR)/bin/vaultdev
 
-.PHONY: all build run test test-go deps lint bench clean
+.PHONY: all build run test test-go test-tools deps lint bench clean
 
 all: build
 
@@ -20,7 +20,7 @@ deps:
 
 include tools/vaultdev/vaultdev.mk
 
-test: deps vaultdev lint test-go
+test: deps vaultdev lint test-go test-tools
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -29,6 +29,11 @@ lint:
 
 test-go:
 	$(GO) test -count=1 -timeout 30m ./...
+
+# Test-only tools with their own Go modules (and committed go.sum):
+# tools/dashgen checks deploy/grafana/backupwatch.json against the code.
+test-tools:
+	cd tools/dashgen && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # A few minutes: a real Vault with 100, 1,000 and 10,000 hosts; the report
 # is printed and saved to bench-results/latest.txt. BENCH_FLAGS, e.g.
