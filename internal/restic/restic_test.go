@@ -1,0 +1,104 @@
+package restic
+
+import (
+	"bufio"
+	"maps"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// lastSummary reads a captured restic --json output file as `run` does:
+// line by line, keeping the last summary.
+func lastSummary(t *testing.T, name string) (Summary, bool) {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var got Summary
+	found := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if s, ok := ParseSummary(sc.Bytes()); ok {
+			got, found = s, true
+		}
+	}
+	return got, found
+}
+
+func TestSummaryFromRealOutput(t *testing.T) {
+	tests := []struct {
+		file      string
+		found     bool
+		fields    map[string]string
+		durationS float64
+	}{
+		{"backup-0.14.jsonl", true, map[string]string{
+			"snapshot_id": "bc5bb2ac", "bytes_added": "702", "files_new": "2", "files_changed": "0", "files_unmodified": "0",
+		}, 0.209142561},
+		{"backup-exit3-0.14.jsonl", true, map[string]string{
+			"snapshot_id": "38594a04", "bytes_added": "714", "files_new": "1", "files_changed": "0", "files_unmodified": "0",
+		}, 93.169423163},
+		// A bad snapshot id is dropped, missing counts are left out, a
+		// count of the wrong type makes the line not a summary.
+		{"bad.jsonl", true, map[string]string{"bytes_added": "5"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			s, found := lastSummary(t, tt.file)
+			if found != tt.found {
+				t.Fatalf("summary found = %v, want %v", found, tt.found)
+			}
+			if got := s.Fields(); !maps.Equal(got, tt.fields) {
+				t.Errorf("fields = %v, want %v", got, tt.fields)
+			}
+			if s.TotalDuration != tt.durationS {
+				t.Errorf("duration = %v, want %v", s.TotalDuration, tt.durationS)
+			}
+		})
+	}
+}
+
+func TestParseSummaryRejects(t *testing.T) {
+	for _, line := range []string{
+		``, `Files: 1 new`, `{"message_type":"status","percent_done":0.5}`, `{"message_type":"summary"`,
+		`["summary"]`, `{"message_type":"summary","files_new":"many"}`, `{"message_type":"summary","total_duration":"x"}`,
+	} {
+		if s, ok := ParseSummary([]byte(line)); ok {
+			t.Errorf("ParseSummary(%q) = %+v, true; want not a summary", line, s)
+		}
+	}
+}
+
+func TestHumanError(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"message_type":"error","error":{"Op":"open","Path":"/srv/b","Err":13},"during":"archival","item":"/srv/b"}`,
+			"error during archival of /srv/b: open /srv/b: permission denied"},
+		{`{"message_type":"error","error":"boom","item":"/x"}`, "error on /x: boom"},
+		{`{"message_type":"error","error":{"Message":"no luck"}}`, "error: no luck"},
+		{`{"message_type":"error","error":{"x":1},"during":"scan","item":"/y"}`, `error during scan of /y: {"x":1}`},
+		{`Fatal: all target directories/files do not exist`, `Fatal: all target directories/files do not exist`},
+		{`{"message_type":"status"}`, `{"message_type":"status"}`},
+		{`{broken`, `{broken`},
+	}
+	for _, tt := range tests {
+		if got := HumanError(tt.in); got != tt.want {
+			t.Errorf("HumanError(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestLastLines(t *testing.T) {
+	got := lastLines("a\n\nb\nc\n\n", 2)
+	if want := "b; c"; got != want {
+		t.Errorf("lastLines = %q, want %q", got, want)
+	}
+	tb := &tailBuffer{max: 4}
+	tb.Write([]byte("0123456789"))
+	tb.Write([]byte("ab"))
+	if got, want := tb.String(), "89ab"; got != want {
+		t.Errorf("tailBuffer = %q, want %q", got, want)
+	}
+}
