@@ -7,6 +7,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/golemtrust/backupwatch/internal/spool"
 	"github.com/golemtrust/backupwatch/internal/status"
 )
 
@@ -73,10 +74,10 @@ func (o *recordOptions) result(now time.Time) (status.Result, error) {
 }
 
 // deliver writes one result, merging it into the stored record so that
-// nothing else in it is lost and nothing moves backwards.
+// nothing else in it is lost and nothing moves backwards. Whatever waits in
+// the spool is delivered first; when the store cannot take the result, it
+// is kept in the spool (see deliverEntry) and deliver succeeds.
 func deliver(ctx context.Context, g *globals, st recordStore, res status.Result) error {
-	return st.Update(ctx, res.Host, func(old map[string]any) (map[string]any, bool, error) {
-		doc, changed := status.Apply(old, res)
-		return doc, changed, nil
-	})
+	_, err := deliverEntry(ctx, g, st, spool.Entry{Result: &res}, g.spool.retryPolicy())
+	return err
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/golemtrust/backupwatch/internal/spool"
 	"github.com/golemtrust/backupwatch/internal/status"
 )
 
@@ -47,7 +48,7 @@ func runRestoreTestRecord(ctx context.Context, g *globals, o *restoreTestRecordO
 	if err != nil {
 		return err
 	}
-	if err := writeRestoreTest(ctx, st, rt); err != nil {
+	if _, err := deliverEntry(ctx, g, st, spool.Entry{RestoreTest: &rt}, g.spool.retryPolicy()); err != nil {
 		return err
 	}
 	g.logger.Info("restore test recorded", "result", rt.Result, "host_tested", rt.HostTested, "store", st.String())

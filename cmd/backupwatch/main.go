@@ -48,6 +48,7 @@ type usageError struct{ error }
 // globals are the flags and values every command shares.
 type globals struct {
 	store  storeOptions
+	spool  spoolOptions
 	log    promslog.Config
 	logger *slog.Logger
 	stdout io.Writer
@@ -70,12 +71,16 @@ func newApp(g *globals) (*kingpin.Application, []command) {
 	app.ErrorWriter(g.stderr)
 	app.Terminate(func(code int) { g.terminated = &code })
 	g.store.addFlags(app)
+	g.spool.addFlags(app)
 	promslogflag.AddFlags(app, &g.log)
 	cmds := []command{
 		addRecordCommand(app, g),
 		addRestoreTestCommands(app, g),
 		addStatusCommand(app, g),
 		addForgetCommand(app, g),
+		addRunCommand(app, g),
+		addFlushCommand(app, g),
+		addRestoreTestRunCommand(app, g),
 	}
 	cmds = append(cmds, addConfigCommands(app, g)...)
 	cmds = append(cmds, extraCommands(app, g)...)
