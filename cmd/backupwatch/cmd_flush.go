@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/golemtrust/backupwatch/internal/spool"
 	"github.com/golemtrust/backupwatch/internal/status"
+	"github.com/golemtrust/backupwatch/internal/vaultkv"
 )
 
 // spoolOptions say where results wait when the store cannot take them.
@@ -68,53 +72,109 @@ func writeEntry(ctx context.Context, st recordStore, e spool.Entry) error {
 	return errors.New("empty spool entry")
 }
 
+// delivery says where a result went.
+type delivery struct {
+	spooled  string // the spool file holding it, when the store could not take it
+	storeErr error  // why the store could not take it
+}
+
+// spoolErr is the one-line error of a result kept in the spool.
+func (d delivery) spoolErr() error {
+	return fmt.Errorf("%w; the result is kept in %s and will be delivered by the next record, run or flush", d.storeErr, d.spooled)
+}
+
+// storeSpool is the spool of the store st: each store has its own folder
+// under --spool.dir, so that a result is only ever delivered to the store
+// it was meant for, whatever the flags of a later command. Only Vault has
+// a spool: the local store is on the same disk as a spool would be.
+func storeSpool(g *globals, st recordStore) (*spool.Spool, bool, error) {
+	if g.spool.dir == "" || !g.store.usesVault() {
+		return nil, false, nil
+	}
+	sp, err := spool.Open(filepath.Join(g.spool.dir, spoolName(st.String())))
+	return sp, err == nil, err
+}
+
+// spoolName is a folder name for a store, readable and unique.
+func spoolName(store string) string {
+	sum := sha256.Sum256([]byte(store))
+	var b strings.Builder
+	for _, c := range store {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '-':
+			b.WriteRune(c)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	name := b.String()
+	if len(name) > 80 {
+		name = name[:80]
+	}
+	return name + "-" + hex.EncodeToString(sum[:4])
+}
+
+// storeRetry retries only what may pass: a store that is down or sealed,
+// not a refusal.
+func storeRetry(r spool.Retry) spool.Retry {
+	if r.Retryable == nil {
+		r.Retryable = func(err error) bool {
+			var ve *vaultkv.Error
+			return !errors.As(err, &ve) || vaultkv.IsUnavailable(err)
+		}
+	}
+	return r
+}
+
 // deliverEntry writes e to the store after whatever waits in the spool, so
 // that results arrive in the order they were produced. When the store
 // cannot take it (unreachable, sealed, a token problem), e is kept in the
-// spool and spooled is true; the error is only for a result that could
-// neither be written nor kept.
-func deliverEntry(ctx context.Context, g *globals, st recordStore, e spool.Entry, r spool.Retry) (spooled bool, err error) {
+// spool and the delivery says where; the error is only for a result that
+// could neither be written nor kept.
+func deliverEntry(ctx context.Context, g *globals, st recordStore, e spool.Entry, r spool.Retry) (delivery, error) {
+	r = storeRetry(r)
 	write := func(ctx context.Context, e spool.Entry) error { return writeEntry(ctx, st, e) }
 	direct := func() error {
 		return r.Try(ctx, func(ctx context.Context) error { return write(ctx, e) })
 	}
-	if g.spool.dir == "" {
-		return false, direct()
-	}
-	sp, err := spool.Open(g.spool.dir)
+	sp, ok, err := storeSpool(g, st)
 	if err != nil {
 		g.logger.Warn("spool unusable: writing without it", "err", err)
-		if werr := direct(); werr != nil {
-			return false, fmt.Errorf("%w; and the result could not be spooled: %v", werr, err)
-		}
-		return false, nil
+	}
+	if !ok {
+		return delivery{}, direct()
 	}
 	var storeErr error
-	lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	unlock, lerr := sp.Lock(lctx)
-	cancel()
-	if lerr != nil {
-		// Another process is delivering (or the lock is broken): leave
-		// this one to it, behind what it is delivering.
-		storeErr = lerr
+	if !sp.Exists() {
+		// Nothing waits: the common case costs no lock and no file.
+		if storeErr = direct(); storeErr == nil {
+			return delivery{}, nil
+		}
 	} else {
-		defer unlock()
-		fr := sp.Flush(ctx, r, write)
-		logFlush(g, sp, st, fr)
-		if fr.Remaining == 0 && fr.Err == nil {
-			if storeErr = direct(); storeErr == nil {
-				return false, nil
-			}
+		lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		unlock, lerr := sp.Lock(lctx)
+		cancel()
+		if lerr != nil {
+			// Another process is delivering: queue behind what it delivers.
+			storeErr = lerr
 		} else {
-			storeErr = fr.Err
+			defer unlock()
+			fr := sp.Flush(ctx, r, write)
+			logFlush(g, sp, st, fr)
+			if fr.Remaining == 0 && fr.Err == nil {
+				if storeErr = direct(); storeErr == nil {
+					return delivery{}, nil
+				}
+			} else {
+				storeErr = fr.Err
+			}
 		}
 	}
 	name, serr := sp.Add(e)
 	if serr != nil {
-		return false, fmt.Errorf("%s: could not write it (%v) nor keep it: %w", e, storeErr, serr)
+		return delivery{}, fmt.Errorf("%w; and the result could not be kept either: %w", storeErr, serr)
 	}
-	g.logger.Warn("store unavailable: result kept in the spool for later delivery", "result", e.String(), "file", filepath.Join(sp.Dir(), name), "err", storeErr)
-	return true, nil
+	return delivery{spooled: filepath.Join(sp.Dir(), name), storeErr: storeErr}, nil
 }
 
 func logFlush(g *globals, sp *spool.Spool, st recordStore, fr spool.FlushResult) {
@@ -156,16 +216,25 @@ func runFlush(ctx context.Context, g *globals, o *flushOptions) error {
 	if err != nil {
 		return err
 	}
-	sp, err := spool.Open(g.spool.dir)
+	sp, ok, err := storeSpool(g, st)
 	if err != nil {
 		return err
+	}
+	if !ok {
+		g.logger.Info("nothing to flush: only results for Vault are spooled", "store", st.String())
+		return nil
+	}
+	warnOtherSpools(g, sp)
+	if !sp.Exists() {
+		g.logger.Info("spool empty", "spool", sp.Dir())
+		return nil
 	}
 	unlock, err := sp.Lock(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	fr := sp.Flush(ctx, spool.Retry{Attempts: o.attempts, Backoff: o.backoff}, func(ctx context.Context, e spool.Entry) error {
+	fr := sp.Flush(ctx, storeRetry(spool.Retry{Attempts: o.attempts, Backoff: o.backoff}), func(ctx context.Context, e spool.Entry) error {
 		return writeEntry(ctx, st, e)
 	})
 	logFlush(g, sp, st, fr)
@@ -174,4 +243,24 @@ func runFlush(ctx context.Context, g *globals, o *flushOptions) error {
 	}
 	g.logger.Info("spool flushed", "delivered", len(fr.Delivered), "set_aside", len(fr.Problems), "store", st.String())
 	return nil
+}
+
+// warnOtherSpools points out results waiting for another store (the flags
+// changed since they were spooled): flush them with that store's flags.
+func warnOtherSpools(g *globals, sp *spool.Spool) {
+	des, err := os.ReadDir(g.spool.dir)
+	if err != nil {
+		return
+	}
+	for _, de := range des {
+		dir := filepath.Join(g.spool.dir, de.Name())
+		if !de.IsDir() || dir == sp.Dir() {
+			continue
+		}
+		if other, err := spool.Open(dir); err == nil {
+			if n, _ := other.Count(); n > 0 {
+				g.logger.Warn("results wait for another store: flush with that store's flags", "spool", dir, "count", n)
+			}
+		}
+	}
 }

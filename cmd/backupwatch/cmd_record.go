@@ -75,9 +75,12 @@ func (o *recordOptions) result(now time.Time) (status.Result, error) {
 
 // deliver writes one result, merging it into the stored record so that
 // nothing else in it is lost and nothing moves backwards. Whatever waits in
-// the spool is delivered first; when the store cannot take the result, it
-// is kept in the spool (see deliverEntry) and deliver succeeds.
+// the spool is delivered first; when Vault cannot take the result, it is
+// kept in the spool (see deliverEntry) and the error says so.
 func deliver(ctx context.Context, g *globals, st recordStore, res status.Result) error {
-	_, err := deliverEntry(ctx, g, st, spool.Entry{Result: &res}, g.spool.retryPolicy())
+	d, err := deliverEntry(ctx, g, st, spool.Entry{Result: &res}, g.spool.retryPolicy())
+	if err == nil && d.spooled != "" {
+		return d.spoolErr()
+	}
 	return err
 }

@@ -48,8 +48,10 @@ func runRestoreTestRecord(ctx context.Context, g *globals, o *restoreTestRecordO
 	if err != nil {
 		return err
 	}
-	if _, err := deliverEntry(ctx, g, st, spool.Entry{RestoreTest: &rt}, g.spool.retryPolicy()); err != nil {
+	if d, err := deliverEntry(ctx, g, st, spool.Entry{RestoreTest: &rt}, g.spool.retryPolicy()); err != nil {
 		return err
+	} else if d.spooled != "" {
+		return d.spoolErr()
 	}
 	g.logger.Info("restore test recorded", "result", rt.Result, "host_tested", rt.HostTested, "store", st.String())
 	return nil

@@ -92,9 +92,13 @@ func runRestoreTestRun(ctx context.Context, g *globals, o *restoreTestRunOptions
 
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	spooled, rerr := deliverEntry(rctx, g, st, spool.Entry{RestoreTest: &rt}, g.spool.retryPolicy())
+	d, rerr := deliverEntry(rctx, g, st, spool.Entry{RestoreTest: &rt}, g.spool.retryPolicy())
 	if rerr != nil {
 		g.logger.Error("could not record the restore test", "err", rerr)
+	}
+	spooled := d.spooled != ""
+	if spooled {
+		g.logger.Warn("store unavailable: restore test kept in the spool", "file", d.spooled, "err", d.storeErr)
 	}
 	var mins any = "-"
 	if rt.TimeToRestoreMinutes != nil {

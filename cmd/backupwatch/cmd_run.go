@@ -71,8 +71,12 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 	// an interrupted run is exactly what must not be lost.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	record := func(res status.Result, r spool.Retry) (bool, error) {
-		return deliverEntry(rctx, g, st, spool.Entry{Result: &res}, r)
+	record := func(res status.Result, r spool.Retry) (spooled bool, err error) {
+		d, err := deliverEntry(rctx, g, st, spool.Entry{Result: &res}, r)
+		if d.spooled != "" {
+			g.logger.Warn("store unavailable: result kept in the spool", "host", host, "file", d.spooled, "err", d.storeErr)
+		}
+		return d.spooled != "", err
 	}
 
 	lockPath := o.lockFile

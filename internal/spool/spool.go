@@ -177,15 +177,28 @@ type Spool struct {
 	seq  uint64
 }
 
-// Open creates dir (and its corrupt/ folder) if needed.
+// Open returns the spool in dir. The directory is created when the first
+// entry is added (or the lock taken), so a host whose store never fails
+// never has one.
 func Open(dir string) (*Spool, error) {
 	if dir == "" {
 		return nil, errors.New("open spool: no directory")
 	}
-	if err := os.MkdirAll(filepath.Join(dir, corruptDir), 0o700); err != nil {
-		return nil, fmt.Errorf("open spool: %w", err)
-	}
 	return &Spool{dir: dir, now: time.Now}, nil
+}
+
+// Exists reports whether the spool directory exists: without it, nothing
+// can be waiting.
+func (s *Spool) Exists() bool {
+	fi, err := os.Stat(s.dir)
+	return err == nil && fi.IsDir()
+}
+
+func (s *Spool) create() error {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return fmt.Errorf("create spool: %w", err)
+	}
+	return nil
 }
 
 // Dir is the spool directory.
@@ -218,7 +231,11 @@ func (s *Spool) Add(e Entry) (string, error) {
 	s.seq++
 	name := fmt.Sprintf("%020d-%07d-%06d%s", stamp, os.Getpid(), s.seq, ext)
 	s.mu.Unlock()
-	if err := atomicfile.Write(filepath.Join(s.dir, name), b, 0o600); err != nil {
+	err = s.create()
+	if err == nil {
+		err = atomicfile.Write(filepath.Join(s.dir, name), b, 0o600)
+	}
+	if err != nil {
 		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 			return "", fmt.Errorf("spool %s in %s: %w (no space left on the device)", e, s.dir, ErrFull)
 		}
@@ -246,6 +263,9 @@ func (p Problem) Error() string {
 // never stops the others.
 func (s *Spool) Pending() ([]Item, []Problem, error) {
 	des, err := os.ReadDir(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("read spool %s: %w", s.dir, err)
 	}
@@ -299,6 +319,7 @@ func (s *Spool) read(name string) (Entry, error) {
 
 func (s *Spool) setAside(name string, cause error) Problem {
 	dst := filepath.Join(corruptDir, name)
+	os.Mkdir(filepath.Join(s.dir, corruptDir), 0o700)
 	if err := os.Rename(filepath.Join(s.dir, name), filepath.Join(s.dir, dst)); err != nil {
 		return Problem{Name: name, Err: cause}
 	}
@@ -317,6 +338,9 @@ func (s *Spool) Remove(name string) error {
 // holds it delivers the pending entries before its own, so their order is
 // kept. It waits for the lock until ctx is done.
 func (s *Spool) Lock(ctx context.Context) (unlock func(), err error) {
+	if err := s.create(); err != nil {
+		return nil, err
+	}
 	f, err := os.OpenFile(filepath.Join(s.dir, lockName), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock spool: %w", err)
@@ -344,6 +368,9 @@ type Retry struct {
 	Attempts int           // at least 1
 	Backoff  time.Duration // before the second attempt, doubled each time
 	MaxDelay time.Duration // cap of the backoff; 0 is 30s
+	// Retryable says whether an error is worth another attempt (a store
+	// that is down is; a refusal is not); nil retries every error.
+	Retryable func(error) bool
 }
 
 // Try calls f until it succeeds, Attempts times at most, sleeping between
@@ -365,6 +392,9 @@ func (r Retry) Try(ctx context.Context, f func(ctx context.Context) error) error
 		}
 		if err = f(ctx); err == nil {
 			return nil
+		}
+		if r.Retryable != nil && !r.Retryable(err) {
+			return err
 		}
 	}
 	return err
@@ -410,6 +440,9 @@ func (s *Spool) Flush(ctx context.Context, r Retry, deliver func(ctx context.Con
 // Count is the number of entries waiting, without reading them.
 func (s *Spool) Count() (int, error) {
 	des, err := os.ReadDir(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, err
 	}
