@@ -81,6 +81,9 @@ func newApp(g *globals) (*kingpin.Application, []command) {
 		addRunCommand(app, g),
 		addFlushCommand(app, g),
 		addRestoreTestRunCommand(app, g),
+		addServeCommand(app, g),
+		addTextfileCommand(app, g),
+		addCheckCommand(app, g),
 	}
 	cmds = append(cmds, addConfigCommands(app, g)...)
 	cmds = append(cmds, extraCommands(app, g)...)

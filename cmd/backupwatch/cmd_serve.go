@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	toolkitweb "github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/golemtrust/backupwatch/internal/collector"
+	"github.com/golemtrust/backupwatch/internal/config"
+	"github.com/golemtrust/backupwatch/internal/fleet"
+	"github.com/golemtrust/backupwatch/internal/status"
+	"github.com/golemtrust/backupwatch/internal/web"
+)
+
+// defaultListenAddress is where `serve` listens unless told otherwise.
+//
+// Prometheus exporters take their default port from the project's wiki of
+// default port allocations, so that exporters sharing a machine never
+// collide. Its 9100-9999 range is fully allocated, so there is no free slot
+// left there to claim; 10036 is just above it, is not in /etc/services or
+// the IANA registry's well-known uses (Webmin 10000, Zabbix 10050/10051,
+// Amanda 10080-10083 are its neighbours), and is below Linux's ephemeral
+// range, so an outgoing connection never holds it. Register it on the wiki
+// before a public release.
+const defaultListenAddress = ":10036"
+
+// fleetOptions are the flags that choose which hosts are exported; serve,
+// textfile and check share them.
+type fleetOptions struct {
+	hosts      []string
+	configFile string
+}
+
+func (o *fleetOptions) addFlags(c *kingpin.CmdClause) {
+	c.Flag("host", "A host expected to report (repeatable): exported as unknown while it has no record. Hosts found in the store are always exported.").StringsVar(&o.hosts)
+	c.Flag("config.file", "Optional YAML file listing expected hosts (see `backupwatch check`).").StringVar(&o.configFile)
+}
+
+// load validates the flags and reads the config file: the expected hosts
+// (flags and file together) and the file's content.
+func (o *fleetOptions) load() ([]string, *config.Config, error) {
+	cfg := &config.Config{}
+	if o.configFile != "" {
+		var err error
+		if cfg, err = config.Load(o.configFile); err != nil {
+			return nil, nil, usageError{err}
+		}
+	}
+	var errs []error
+	for _, h := range o.hosts {
+		if err := status.ValidateHost(h); err != nil {
+			errs = append(errs, fmt.Errorf("--host: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, usageError{err}
+	}
+	hosts := append(slices.Clone(cfg.Hosts), o.hosts...)
+	slices.Sort(hosts)
+	return slices.Compact(hosts), cfg, nil
+}
+
+type serveOptions struct {
+	fleet       fleetOptions
+	web         *toolkitweb.FlagConfig
+	interval    time.Duration
+	concurrency int
+}
+
+func addServeCommand(app *kingpin.Application, g *globals) command {
+	o := &serveOptions{}
+	c := app.Command("serve", "Run the exporter: /metrics for Prometheus, a status page at /, /-/healthy and /-/ready.")
+	o.web = kingpinflag.AddFlags(c, defaultListenAddress)
+	c.Flag("refresh.interval", "How often to read every record from the store.").Default(collector.DefaultInterval.String()).DurationVar(&o.interval)
+	c.Flag("refresh.concurrency", "Records read at once during a refresh; also the keep-alive connections kept to Vault.").Default(fmt.Sprint(collector.DefaultWorkers)).IntVar(&o.concurrency)
+	o.fleet.addFlags(c)
+	return command{c, func(ctx context.Context) error { return runServe(ctx, g, o) }}
+}
+
+// validate checks what serve's own flags say, before anything starts.
+func (o *serveOptions) validate() error {
+	var errs []error
+	if o.interval < time.Second {
+		errs = append(errs, fmt.Errorf("--refresh.interval must be at least 1s, not %v", o.interval))
+	}
+	if o.concurrency < 1 || o.concurrency > 256 {
+		errs = append(errs, fmt.Errorf("--refresh.concurrency must be between 1 and 256, not %d", o.concurrency))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
+// refreshTimeout bounds one refresh: never past the next one, and never so
+// short that a slow but working store cannot answer (every request has its
+// own deadline besides, --vault.timeout).
+func refreshTimeout(interval time.Duration) time.Duration {
+	return max(interval, 30*time.Second)
+}
+
+func runServe(ctx context.Context, g *globals, o *serveOptions) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	hosts, cfg, err := o.fleet.load()
+	if err != nil {
+		return err
+	}
+	if o.web.WebConfigFile != nil && *o.web.WebConfigFile != "" {
+		if err := toolkitweb.Validate(*o.web.WebConfigFile); err != nil {
+			return usageError{fmt.Errorf("--web.config.file: %w", err)}
+		}
+	}
+	st, err := g.store.open(g, o.concurrency)
+	if err != nil {
+		return err
+	}
+	c := collector.New(collector.Options{
+		Source:   st,
+		Expected: hosts,
+		Workers:  o.concurrency,
+		Timeout:  refreshTimeout(o.interval),
+		Logger:   g.logger,
+	})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		c,
+		versioncollector.NewCollector("backupwatch"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	handler := newServeMux(g.logger, reg, c, web.New(web.Options{
+		Snapshot: func() *fleet.Snapshot { return c.State().Snapshot },
+		Store:    st.String(),
+		Reload:   max(o.interval, 30*time.Second),
+		Title:    cfg.Title,
+		Logger:   g.logger,
+	}))
+
+	g.logger.Info("starting backupwatch", "store", st.String(), "expected_hosts", len(hosts),
+		"refresh_interval", o.interval, "refresh_concurrency", o.concurrency)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	refreshed := make(chan struct{})
+	go func() {
+		defer close(refreshed)
+		c.Run(ctx, o.interval)
+	}()
+
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- toolkitweb.ListenAndServe(srv, o.web, g.logger) }()
+
+	select {
+	case err = <-served:
+		cancel()
+		<-refreshed
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	g.logger.Info("shutting down")
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		g.logger.Warn("shutdown", "err", err)
+	}
+	<-refreshed
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// newServeMux routes the exporter's endpoints.
+func newServeMux(logger *slog.Logger, reg *prometheus.Registry, c *collector.Collector, page http.Handler) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		ErrorHandling:       promhttp.ContinueOnError,
+		MaxRequestsInFlight: 4,
+		Timeout:             30 * time.Second,
+	})))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "Healthy.")
+	})
+	// Ready once the first refresh has been attempted, whether or not it
+	// reached the store: store health is reported by backupwatch_store_up,
+	// and an exporter that is not ready is not scraped at all.
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !c.Ready() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "Not ready: first refresh in progress.")
+			return
+		}
+		fmt.Fprintln(w, "Ready.")
+	})
+	mux.Handle("/", page)
+	return mux
+}
