@@ -443,6 +443,15 @@ func TestAlertsReachPeople(t *testing.T) {
 	s.slack.failing.Store(false)
 	s.waitSlack(m, "BackupFailed", "web", false)
 
+	t.Log("Vault stops: BackupStoreUnreachable, and no host turns unknown")
+	m = s.mark()
+	s.vault.Stop(t)
+	s.waitSlack(m, "BackupStoreUnreachable", "", false)
+	s.waitEmail(m, "BackupStoreUnreachable", "", false)
+	if got := s.promQuery(`count(backup_status{status="unknown"} == 1) or vector(0)`); got != "0" {
+		t.Errorf("hosts exported as unknown while Vault is down: %s, want 0 (the last values read are kept)", got)
+	}
+
 	t.Log("the exporter stops: BackupExporterDown")
 	m = s.mark()
 	s.serve.stop(t)
