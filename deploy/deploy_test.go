@@ -469,6 +469,37 @@ func TestSystemdUnits(t *testing.T) {
 			}
 		})
 	}
+	// The command lines use backupwatch's real subcommands and flags.
+	for _, u := range units {
+		args := execStart(t, u)
+		if len(args) == 0 || args[0] != "/usr/local/bin/backupwatch" {
+			continue
+		}
+		t.Run("flags/"+filepath.Base(u), func(t *testing.T) {
+			var sub string
+			var flags []string
+			for _, a := range args[1:] {
+				if a == "--" {
+					break
+				}
+				if name, ok := strings.CutPrefix(a, "--"); ok {
+					name, _, _ = strings.Cut(name, "=")
+					flags = append(flags, "--"+name)
+				} else if sub == "" && !strings.HasPrefix(a, "$") {
+					sub = a
+				}
+			}
+			out, err := exec.Command(bin, "help", sub).CombinedOutput()
+			if err != nil {
+				t.Fatalf("backupwatch help %s: %v\n%s", sub, err, out)
+			}
+			for _, f := range flags {
+				if !bytes.Contains(out, []byte(f+"=")) && !bytes.Contains(out, []byte(f+" ")) {
+					t.Errorf("%s: backupwatch %s has no flag %s", filepath.Base(u), sub, f)
+				}
+			}
+		})
+	}
 	for _, svc := range []string{"backupwatch.service", "backupwatch-textfile.service"} {
 		t.Run("security/"+svc, func(t *testing.T) {
 			// Exposure is 0.0 (locked down) to 10.0; 2.0 and below is "OK".
@@ -525,4 +556,21 @@ func TestGrafanaFiles(t *testing.T) {
 	if len(prov.Providers) != 1 || prov.Providers[0].Type != "file" || prov.Providers[0].Options.Path != filepath.Dir(dash.Install) {
 		t.Errorf("provisioning: %+v, want one file provider at %s", prov, filepath.Dir(dash.Install))
 	}
+}
+
+// execStart returns the words of a unit's ExecStart line, continuation
+// lines joined.
+func execStart(t *testing.T, unit string) []string {
+	t.Helper()
+	b, err := os.ReadFile(unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.ReplaceAll(string(b), "\\\n", " ")
+	for line := range strings.Lines(joined) {
+		if rest, ok := strings.CutPrefix(line, "ExecStart="); ok {
+			return strings.Fields(rest)
+		}
+	}
+	return nil
 }
