@@ -435,16 +435,16 @@ func TestServeMalformedRecordsInVault(t *testing.T) {
 	good := map[string]any{"status": "success", "last_success": now.Add(-time.Hour).Format("2006-01-02T15:04:05-07:00")}
 	putRecord(t, vc, "good", good)
 	bad := map[string]map[string]any{
-		"missing-fields":  {"note": "nothing useful"},
-		"empty-strings":   {"status": "", "last_success": "", "last_failure": ""},
-		"other-format":    {"status": "SUCCESS", "last_success": now.Add(-time.Hour).Format(time.RFC1123Z), "exit_code": "oops"},
-		"not-a-time":      {"status": "success", "last_success": "the day before yesterday"},
-		"unknown-status":  {"status": "partially", "last_success": now.Format(time.RFC3339)},
-		"json-types":      {"status": true, "last_success": 12, "exit_code": map[string]any{"x": 1}, "duration_seconds": []any{1, 2}},
-		"huge":            {"status": "success", "last_success": strings.Repeat("9", 5000), "bytes_added": "1e999", "message": strings.Repeat("x", 100000)},
-		"hostile":         {"status": "failed\"}\n", "snapshot_id": "\"}\n# HELP x\n", "last_failure": now.Format(time.RFC3339)},
+		"missing-fields":   {"note": "nothing useful"},
+		"empty-strings":    {"status": "", "last_success": "", "last_failure": ""},
+		"other-format":     {"status": "SUCCESS", "last_success": now.Add(-time.Hour).Format(time.RFC1123Z), "exit_code": "oops"},
+		"not-a-time":       {"status": "success", "last_success": "the day before yesterday"},
+		"unknown-status":   {"status": "partially", "last_success": now.Format(time.RFC3339)},
+		"json-types":       {"status": true, "last_success": 12, "exit_code": map[string]any{"x": 1}, "duration_seconds": []any{1, 2}},
+		"huge":             {"status": "success", "last_success": strings.Repeat("9", 5000), "bytes_added": "1e999", "message": strings.Repeat("x", 100000)},
+		"hostile":          {"status": "failed\"}\n", "snapshot_id": "\"}\n# HELP x\n", "last_failure": now.Format(time.RFC3339)},
 		`back\slash"quote`: {"status": "success", "last_success": now.Format(time.RFC3339)},
-		"unicode-ünï":     {"status": "success", "last_success": now.Format(time.RFC3339), "snapshot_id": "\u202eevil\u0000"},
+		"unicode-ünï":      {"status": "success", "last_success": now.Format(time.RFC3339), "snapshot_id": "\u202eevil\u0000"},
 	}
 	for h, d := range bad {
 		putRecord(t, vc, h, d)
