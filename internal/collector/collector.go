@@ -116,7 +116,7 @@ func (c *Collector) Refresh(ctx context.Context) *fleet.Snapshot {
 
 	switch {
 	case snap.Err != nil && (prev == nil || prev.Err == nil):
-		c.log.Warn("store not reached; serving the last known records", "err", snap.Err, "hosts", len(snap.Hosts))
+		c.log.Warn("store not reached; keeping the last known records", "err", snap.Err, "hosts_known", len(snap.Hosts))
 	case snap.Err != nil:
 		c.log.Debug("store still not reached", "err", snap.Err)
 	case prev != nil && prev.Err != nil:
