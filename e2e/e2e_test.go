@@ -389,6 +389,14 @@ func TestAlertsReachPeople(t *testing.T) {
 		return up == "1" && st == "1", fmt.Sprintf("up=%q backup_status{db,success}=%q", up, st)
 	})
 
+	// Every backup metric the shipped rules and dashboard use is one the
+	// real exporter exports (the metric contract, checked from both ends).
+	for _, name := range referencedMetrics(t, "../deploy/prometheus/backup.yml", "../deploy/grafana/backupwatch.json") {
+		if got := s.promQuery("count(" + name + ")"); got == "" {
+			t.Errorf("%s is used by the rules or the dashboard but backupwatch does not export it", name)
+		}
+	}
+
 	t.Log("db records a failed backup: BackupFailed reaches Slack and email")
 	m := s.mark()
 	s.bw("record", "--status=failed", "--host=db", "--exit-code=1", "--message=Fatal: unable to open repository")
@@ -411,7 +419,10 @@ func TestAlertsReachPeople(t *testing.T) {
 	t.Log("a restore test recorded as failed: RestoreTestFailed")
 	m = s.mark()
 	s.bw("restore-test", "record", "--result=failed", "--host-tested=db.golemtrust.am", "--time-to-restore=47m", "--notes=checksum mismatch in pack")
-	s.waitSlack(m, "RestoreTestFailed", "", false)
+	post = s.waitSlack(m, "RestoreTestFailed", "", false)
+	if !strings.Contains(post.Attachments[0].Text, "(host tested: db.golemtrust.am)") {
+		t.Errorf("RestoreTestFailed text lacks the host tested (from backup_restore_test_info): %q", post.Attachments[0].Text)
+	}
 	s.waitEmail(m, "RestoreTestFailed", "", false)
 
 	t.Log("db records a success: the BackupFailed notification resolves")
@@ -470,4 +481,27 @@ func TestAlertsReachPeople(t *testing.T) {
 	if strings.Contains(seen.String(), s.vault.RootToken) {
 		t.Errorf("the Vault token appears in a log or notification")
 	}
+}
+
+// referencedMetrics returns the backup_* and backupwatch_* metric names the
+// given files use.
+func referencedMetrics(t *testing.T, files ...string) []string {
+	t.Helper()
+	re := regexp.MustCompile(`\bbackup(?:watch)?_[a-z_]+`)
+	seen := map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllString(string(b), -1) {
+			seen[m] = true
+		}
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
