@@ -24,7 +24,7 @@ type Options struct {
 	Args   []string // the command and its arguments
 	Env    []string // the child's environment; this process's when nil
 	Dir    string
-	Stdin  io.Reader
+	Stdin  io.Reader // an *os.File is passed as it is; another reader must reach EOF for Run to return
 	Stdout io.Writer // pass-through of the child's stdout (scrubbed)
 	Stderr io.Writer // pass-through of the child's stderr (scrubbed)
 	// Log receives every line of both streams with a timestamp and the
