@@ -60,8 +60,8 @@ func IsSecretName(name string) bool {
 
 // Scrubber removes known secret values from text.
 type Scrubber struct {
-	r *strings.Replacer
-	n int
+	r       *strings.Replacer
+	secrets []string
 }
 
 // urlPassword finds the password of credentials in a URL, as in
@@ -143,15 +143,22 @@ func NewScrubber(env, args []string, extra ...string) *Scrubber {
 	for _, s := range secrets {
 		pairs = append(pairs, s, Redacted)
 	}
-	return &Scrubber{r: strings.NewReplacer(pairs...), n: len(secrets)}
+	return &Scrubber{r: strings.NewReplacer(pairs...), secrets: secrets}
 }
 
 // Scrub returns s with every known secret replaced by Redacted.
 func (s *Scrubber) Scrub(text string) string {
-	if s == nil || s.n == 0 {
+	if s == nil {
 		return text
 	}
-	return s.r.Replace(text)
+	// Most lines hold no secret: a search per secret is far quicker than
+	// the replacer's generic matching.
+	for _, secret := range s.secrets {
+		if strings.Contains(text, secret) {
+			return s.r.Replace(text)
+		}
+	}
+	return text
 }
 
 // Len is the number of secret values known, for diagnostics (never the values).
@@ -159,5 +166,5 @@ func (s *Scrubber) Len() int {
 	if s == nil {
 		return 0
 	}
-	return s.n
+	return len(s.secrets)
 }
