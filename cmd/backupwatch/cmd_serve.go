@@ -135,9 +135,10 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		Timeout:  refreshTimeout(o.interval),
 		Logger:   g.logger,
 	})
+	// The exporter's own metrics; the collector's are served beside them
+	// by collector.Handler, which encodes each snapshot once.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
-		c,
 		versioncollector.NewCollector("backupwatch"),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -191,12 +192,7 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 // newServeMux routes the exporter's endpoints.
 func newServeMux(logger *slog.Logger, reg *prometheus.Registry, c *collector.Collector, page http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelError),
-		ErrorHandling:       promhttp.ContinueOnError,
-		MaxRequestsInFlight: 4,
-		Timeout:             30 * time.Second,
-	})))
+	mux.Handle("/metrics", promhttp.InstrumentMetricHandler(reg, collector.NewHandler(c, reg, logger)))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "Healthy.")

@@ -47,10 +47,11 @@ type Collector struct {
 
 	refreshMu sync.Mutex // one refresh at a time
 
-	mu        sync.RWMutex // guards what follows
-	snap      *fleet.Snapshot
-	refreshes uint64
-	failures  uint64
+	mu           sync.RWMutex // guards what follows
+	snap         *fleet.Snapshot
+	refreshes    uint64
+	failures     uint64
+	afterRefresh func() // set by NewHandler
 }
 
 // New returns a collector that has not refreshed yet.
@@ -112,7 +113,11 @@ func (c *Collector) Refresh(ctx context.Context) *fleet.Snapshot {
 	if snap.Err != nil {
 		c.failures++
 	}
+	after := c.afterRefresh
 	c.mu.Unlock()
+	if after != nil {
+		after()
+	}
 
 	switch {
 	case snap.Err != nil && (prev == nil || prev.Err == nil):
@@ -228,21 +233,49 @@ var restoreResults = []string{status.Passed, status.Failed, status.Unknown}
 // Collect sends the metrics of the latest snapshot, ages as of now.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.State()
-	now := c.now()
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
-	ts := func(t time.Time) float64 { return float64(t.Unix()) }
+	collectSnapshot(ch, st)
+	collectAges(ch, st.Snapshot, c.now())
+}
+
+// ageDescs are the families that change between refreshes: the ages,
+// computed at each scrape. Everything else changes only with the snapshot.
+var ageDescs = []*prometheus.Desc{lastSuccessAge, restoreTestAge}
+
+func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+// collectAges sends the ages as of now. The runbook's script takes a
+// missing time as the epoch (`date -d 1970-01-01...`, then now - 0), so an
+// unknown last success pages as overdue.
+func collectAges(ch chan<- prometheus.Metric, snap *fleet.Snapshot, now time.Time) {
 	age := func(t time.Time) float64 {
-		// The runbook's script takes a missing time as the epoch:
-		// `date -d 1970-01-01...` then `now - 0`.
 		if t.IsZero() {
 			return float64(now.Unix())
 		}
 		return float64(now.Unix() - t.Unix())
 	}
+	if snap == nil {
+		return
+	}
+	for i := range snap.Hosts {
+		r := &snap.Hosts[i]
+		gauge(ch, lastSuccessAge, age(r.LastSuccess), labelValue(r.Host))
+	}
+	var lastTest time.Time
+	if snap.RestoreTest != nil {
+		lastTest = snap.RestoreTest.LastTest
+	}
+	gauge(ch, restoreTestAge, age(lastTest))
+}
 
-	gauge(storeUp, float64(boolInt(st.StoreUp())))
+// collectSnapshot sends everything but the ages: what st holds, unchanged
+// until the next refresh.
+func collectSnapshot(ch chan<- prometheus.Metric, st State) {
+	g := func(d *prometheus.Desc, v float64, labels ...string) { gauge(ch, d, v, labels...) }
+	ts := func(t time.Time) float64 { return float64(t.Unix()) }
+
+	g(storeUp, float64(boolInt(st.StoreUp())))
 	ch <- prometheus.MustNewConstMetric(refreshesTotal, prometheus.CounterValue, float64(st.Refreshes))
 	ch <- prometheus.MustNewConstMetric(refreshFailuresTotal, prometheus.CounterValue, float64(st.Failures))
 	snap := st.Snapshot
@@ -250,61 +283,58 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	if !snap.LastSuccess.IsZero() {
-		gauge(lastRefreshSuccess, float64(snap.LastSuccess.UnixMilli())/1e3)
+		g(lastRefreshSuccess, float64(snap.LastSuccess.UnixMilli())/1e3)
 	}
-	gauge(refreshDuration, snap.Duration.Seconds())
-	gauge(hostsGauge, float64(len(snap.Hosts)))
-	gauge(storeProblems, float64(len(snap.Problems)))
+	g(refreshDuration, snap.Duration.Seconds())
+	g(hostsGauge, float64(len(snap.Hosts)))
+	g(storeProblems, float64(len(snap.Problems)))
 
 	for i := range snap.Hosts {
 		r := &snap.Hosts[i]
 		host := labelValue(r.Host)
-		gauge(lastSuccessAge, age(r.LastSuccess), host)
 		for _, s := range status.Statuses {
-			gauge(backupStatus, float64(boolInt(r.Status == s)), host, s)
+			g(backupStatus, float64(boolInt(r.Status == s)), host, s)
 		}
 		if !r.LastSuccess.IsZero() {
-			gauge(lastSuccessTS, ts(r.LastSuccess), host)
+			g(lastSuccessTS, ts(r.LastSuccess), host)
 		}
 		if !r.LastFailure.IsZero() {
-			gauge(lastFailureTS, ts(r.LastFailure), host)
+			g(lastFailureTS, ts(r.LastFailure), host)
 		}
 		if !r.LastAttempt.IsZero() {
-			gauge(lastAttemptTS, ts(r.LastAttempt), host)
+			g(lastAttemptTS, ts(r.LastAttempt), host)
 		}
-		optInt(gauge, consecutiveFailures, r.ConsecutiveFailures, host)
-		optInt(gauge, lastExitCode, r.ExitCode, host)
+		optInt(g, consecutiveFailures, r.ConsecutiveFailures, host)
+		optInt(g, lastExitCode, r.ExitCode, host)
 		if r.DurationSeconds != nil {
-			gauge(lastDuration, *r.DurationSeconds, host)
+			g(lastDuration, *r.DurationSeconds, host)
 		}
-		optInt(gauge, bytesAdded, r.BytesAdded, host)
-		optInt(gauge, snapshotFiles, r.FilesNew, host, "new")
-		optInt(gauge, snapshotFiles, r.FilesChanged, host, "changed")
-		optInt(gauge, snapshotFiles, r.FilesUnmodified, host, "unmodified")
+		optInt(g, bytesAdded, r.BytesAdded, host)
+		optInt(g, snapshotFiles, r.FilesNew, host, "new")
+		optInt(g, snapshotFiles, r.FilesChanged, host, "changed")
+		optInt(g, snapshotFiles, r.FilesUnmodified, host, "unmodified")
 		if r.SnapshotID != "" {
-			gauge(snapshotInfo, 1, host, labelValue(r.SnapshotID))
+			g(snapshotInfo, 1, host, labelValue(r.SnapshotID))
 		}
-		gauge(recordProblems, float64(len(r.Problems)), host)
+		g(recordProblems, float64(len(r.Problems)), host)
 	}
 
 	rt := snap.RestoreTest
 	if rt == nil {
-		gauge(restoreTestAge, age(time.Time{}))
 		return
 	}
-	gauge(restoreTestAge, age(rt.LastTest))
 	if !rt.LastTest.IsZero() {
-		gauge(restoreTestTS, ts(rt.LastTest))
+		g(restoreTestTS, ts(rt.LastTest))
 	}
-	gauge(restoreTestPassed, float64(boolInt(rt.Passed())))
+	g(restoreTestPassed, float64(boolInt(rt.Passed())))
 	for _, res := range restoreResults {
-		gauge(restoreTestResult, float64(boolInt(rt.Result == res)), res)
+		g(restoreTestResult, float64(boolInt(rt.Result == res)), res)
 	}
 	if rt.TimeToRestoreMinutes != nil {
-		gauge(restoreTestTime, *rt.TimeToRestoreMinutes*60)
+		g(restoreTestTime, *rt.TimeToRestoreMinutes*60)
 	}
 	if rt.HostTested != "" {
-		gauge(restoreTestInfo, 1, labelValue(rt.HostTested))
+		g(restoreTestInfo, 1, labelValue(rt.HostTested))
 	}
 }
 

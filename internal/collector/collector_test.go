@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -305,4 +307,43 @@ func between(s, from, to string) string {
 	_, rest, _ := strings.Cut(s, from)
 	v, _, _ := strings.Cut(rest, to)
 	return v
+}
+
+// BenchmarkScrape measures a /metrics answer at 10,000 hosts with every
+// field recorded, from the cache, gzipped (as Prometheus asks) and plain.
+func BenchmarkScrape(b *testing.B) {
+	dir := b.TempDir()
+	for i := 0; i < 10000; i++ {
+		doc := fmt.Sprintf(`{"status":"success","last_success":"2026-11-25T02:00:00+00:00","last_failure":"2026-11-20T02:00:00+00:00",
+			"last_attempt":"2026-11-25T01:40:00+00:00","exit_code":"0","duration_seconds":"1200.5","consecutive_failures":"0",
+			"snapshot_id":"%08x","bytes_added":"1048576","files_new":"12","files_changed":"3","files_unmodified":"40000"}`, i)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("host-%05d.json", i)), []byte(doc), 0o640); err != nil {
+			b.Fatal(err)
+		}
+	}
+	st, err := localstore.Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := New(Options{Source: st})
+	h := NewHandler(c, nil, nil)
+	if snap := c.Refresh(context.Background()); snap.Err != nil || len(snap.Hosts) != 10000 {
+		b.Fatalf("refresh: %v, %d hosts", snap.Err, len(snap.Hosts))
+	}
+	for _, gz := range []bool{true, false} {
+		b.Run(fmt.Sprintf("gzip=%v", gz), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				req := httptest.NewRequest("GET", "/metrics", nil)
+				if gz {
+					req.Header.Set("Accept-Encoding", "gzip")
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					b.Fatalf("status %d", rec.Code)
+				}
+				b.SetBytes(int64(rec.Body.Len()))
+			}
+		})
+	}
 }
