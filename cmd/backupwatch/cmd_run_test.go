@@ -514,6 +514,50 @@ func TestRecordSpoolsAndTheNextDelivers(t *testing.T) {
 	if sec.VersionMetadata.Version != 2 {
 		t.Errorf("record version %d, want 2 (the spooled failure, then the success)", sec.VersionMetadata.Version)
 	}
+
+	// A sealed Vault is the same: kept, then delivered by flush.
+	v.Seal(t)
+	code, _, errOut = cli(t, append(vault, "record", "--status=failed", "--host=db", "--message=sealed meanwhile")...)
+	if code != exitError || !strings.Contains(errOut, "sealed") || !strings.Contains(errOut, "kept in") {
+		t.Fatalf("record with Vault sealed: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := cli(t, append(vault, "flush", "--attempts=1")...); code != exitError || !strings.Contains(errOut, "1 results still waiting") {
+		t.Errorf("flush while sealed: exit %d, stderr %q; want %d and 1 waiting", code, errOut, exitError)
+	}
+	v.Unseal(t)
+	if code, _, errOut := cli(t, append(vault, "flush")...); code != exitOK {
+		t.Fatalf("flush after unseal: exit %d: %s", code, errOut)
+	}
+	sec, err = v.Client(t).KVv2("kv").Get(context.Background(), "golemtrust/backup-status/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sec.Data["status"] != "failed" || sec.Data["message"] != "sealed meanwhile" {
+		t.Errorf("after flush: %v, want the failure recorded while sealed", sec.Data)
+	}
+	des, _ := os.ReadDir(spoolDir)
+	for _, de := range des {
+		if n, _ := os.ReadDir(filepath.Join(spoolDir, de.Name())); len(n) > 1 { // the lock file stays
+			t.Errorf("spool %s still holds %d files", de.Name(), len(n))
+		}
+	}
+}
+
+func TestFlushBadInputAndLocalStore(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"flush", "--attempts=0"}, exitUsage, "--attempts"},
+		{[]string{"flush", "--backoff=-1s"}, exitUsage, "--backoff"},
+		{[]string{"flush"}, exitOK, "only results for Vault are spooled"},
+	} {
+		code, _, errOut := cli(t, append([]string{"--store.dir=" + t.TempDir(), "--spool.dir=" + t.TempDir()}, tc.args...)...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, errOut, tc.code, tc.want)
+		}
+	}
 }
 
 // Many hosts, several writers per host, one Vault: every result counts.
