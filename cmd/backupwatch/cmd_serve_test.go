@@ -493,3 +493,98 @@ func TestServeMalformedRecordsInVault(t *testing.T) {
 		t.Errorf("status page: %d, or an unescaped value", code)
 	}
 }
+
+// hangingProxy forwards TCP connections to a backend until told to hang:
+// then it drops the connections it forwards and holds new ones open without
+// ever answering, as a Vault stuck behind a load balancer does.
+type hangingProxy struct {
+	l       net.Listener
+	backend string
+
+	mu    sync.Mutex
+	hang  bool
+	conns map[net.Conn]bool
+}
+
+func startHangingProxy(t *testing.T, backend string) *hangingProxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &hangingProxy{l: l, backend: backend, conns: map[net.Conn]bool{}}
+	t.Cleanup(func() {
+		l.Close()
+		p.setHang(false)
+	})
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(c)
+		}
+	}()
+	return p
+}
+
+func (p *hangingProxy) addr() string { return "http://" + p.l.Addr().String() }
+
+func (p *hangingProxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.conns[c] = true
+	return p.hang
+}
+
+func (p *hangingProxy) serve(c net.Conn) {
+	defer c.Close()
+	if p.track(c) {
+		io.Copy(io.Discard, c) // never answer; wait for the client to give up
+		return
+	}
+	up, err := net.Dial("tcp", p.backend)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	go io.Copy(up, c)
+	io.Copy(c, up)
+}
+
+// setHang switches modes; hanging closes every connection in progress.
+func (p *hangingProxy) setHang(hang bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hang = hang
+	if hang {
+		for c := range p.conns {
+			c.Close()
+		}
+	}
+	p.conns = map[net.Conn]bool{}
+}
+
+// TestServeVaultHangs puts a Vault that accepts connections and never
+// answers behind the exporter: every request meets its deadline, the
+// exporter keeps answering with the last records, and recovers after.
+func TestServeVaultHangs(t *testing.T) {
+	v := vaulttest.Start(t)
+	putRecord(t, v.Client(t), "db", map[string]any{"status": "failed", "last_failure": time.Now().UTC().Format(time.RFC3339)})
+	p := startHangingProxy(t, strings.TrimPrefix(v.Addr, "http://"))
+	t.Setenv("VAULT_TOKEN", v.RootToken)
+	e := startExporter(t, []string{"--vault.address=" + p.addr(), "--vault.timeout=1s"}, "--refresh.interval=1s")
+	e.waitFor(t, "a complete refresh", func(s scrape) bool { return storeUp(1)(s) && s.status("db") == "failed" })
+
+	p.setHang(true)
+	s := e.waitFor(t, "store_up 0 while vault hangs", storeUp(0))
+	if got := s.status("db"); got != "failed" {
+		t.Errorf("db while vault hangs: status %q, want the last known failed", got)
+	}
+	if !strings.Contains(e.log.String(), "did not answer in time") {
+		t.Errorf("the log does not say vault did not answer in time")
+	}
+	p.setHang(false)
+	e.waitFor(t, "recovery after vault answers again", storeUp(1))
+}
