@@ -63,7 +63,7 @@ func run() int {
 	flag.StringVar(&o.backupwatch, "backupwatch", "bin/backupwatch", "backupwatch binary (`make build`)")
 	flag.StringVar(&o.script, "script", "tools/bench/runbook-replay.sh", "the runbook replay script")
 	flag.StringVar(&o.out, "out", "bench-results/latest.txt", "where the report is saved as well")
-	flag.IntVar(&o.runs, "runs", 7, "timed refreshes per size and token, after one warm-up")
+	flag.IntVar(&o.runs, "runs", 5, "timed refreshes per size and token, after one warm-up")
 	flag.IntVar(&o.scriptRuns, "script-runs", 3, "timed runs of the runbook script per size")
 	flag.IntVar(&o.scriptMax, "script-max", 1000, "largest fleet the runbook script is timed on")
 	flag.IntVar(&o.scrapes, "scrapes", 20, "timed scrapes of /metrics, after one warm-up")
@@ -117,6 +117,9 @@ func run() int {
 	res := &results{opts: o, load: loadAverage(), commit: commit()}
 	err = bench(ctx, o, ps, dir, res)
 	ps.stopAll()
+	if ctx.Err() != nil {
+		err = errors.New("interrupted")
+	}
 	res.elapsed = time.Since(started)
 
 	var report bytes.Buffer
