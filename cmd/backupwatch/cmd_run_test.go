@@ -521,8 +521,12 @@ func TestRecordSpoolsAndTheNextDelivers(t *testing.T) {
 	if code != exitError || !strings.Contains(errOut, "sealed") || !strings.Contains(errOut, "kept in") {
 		t.Fatalf("record with Vault sealed: exit %d, stderr %q", code, errOut)
 	}
-	if code, _, errOut := cli(t, append(vault, "flush", "--attempts=1")...); code != exitError || !strings.Contains(errOut, "1 results still waiting") {
-		t.Errorf("flush while sealed: exit %d, stderr %q; want %d and 1 waiting", code, errOut, exitError)
+	code, _, errOut = cli(t, append(vault, "restore-test", "record", "--result=passed", "--host-tested=db.golemtrust.am", "--time-to-restore=47m")...)
+	if code != exitError || !strings.Contains(errOut, "kept in") {
+		t.Fatalf("restore-test record with Vault sealed: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := cli(t, append(vault, "flush", "--attempts=1")...); code != exitError || !strings.Contains(errOut, "2 results still waiting") {
+		t.Errorf("flush while sealed: exit %d, stderr %q; want %d and 2 waiting", code, errOut, exitError)
 	}
 	v.Unseal(t)
 	if code, _, errOut := cli(t, append(vault, "flush")...); code != exitOK {
@@ -534,6 +538,10 @@ func TestRecordSpoolsAndTheNextDelivers(t *testing.T) {
 	}
 	if sec.Data["status"] != "failed" || sec.Data["message"] != "sealed meanwhile" {
 		t.Errorf("after flush: %v, want the failure recorded while sealed", sec.Data)
+	}
+	rt, err := v.Client(t).KVv2("kv").Get(context.Background(), "golemtrust/backup-status/restore-test")
+	if err != nil || rt.Data["result"] != "passed" || rt.Data["time_to_restore_minutes"] != "47" {
+		t.Errorf("restore test after flush: %v, %v", rt, err)
 	}
 	des, _ := os.ReadDir(spoolDir)
 	for _, de := range des {
