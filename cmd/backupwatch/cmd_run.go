@@ -135,6 +135,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 		stdin = os.Stdin
 	}
 	var summary *restic.Summary
+	var savedID string // restic without --json names the snapshot only
 	r, startErr := backuprun.Run(backuprun.Options{
 		Args: o.args, Env: o.env, Stdin: stdin,
 		Stdout: g.stdout, Stderr: g.stderr, Log: logw,
@@ -142,11 +143,16 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 		OnStdout: func(line string) {
 			if s, ok := restic.ParseSummary([]byte(line)); ok {
 				summary = &s
+			} else if id, ok := restic.ParseSnapshotSaved(line); ok {
+				savedID = id
 			}
 		},
 		Signals:     signals,
 		SysProcAttr: o.sysProcAttr,
 	})
+	if summary == nil && savedID != "" {
+		summary = &restic.Summary{SnapshotID: savedID}
+	}
 	res := runOutcome(host, r, startErr, summary, o.exit3)
 	spooled, rerr := record(res, g.spool.retryPolicy())
 	where := "recorded"

@@ -165,6 +165,9 @@ func TestRunRestic(t *testing.T) {
 	backup := func(path string) []string {
 		return slices.Concat(nobody(), []string{"restic", "--no-cache", "backup", "--json", path})
 	}
+	plain := func(path string) []string {
+		return slices.Concat(nobody(), []string{"restic", "--no-cache", "backup", path})
+	}
 
 	tests := []struct {
 		name    string
@@ -178,6 +181,8 @@ func TestRunRestic(t *testing.T) {
 	}{
 		{"success with --json summary", backup(src), status.Failed, 0, status.Success, nil,
 			map[string]string{"exit_code": "0", "files_new": "2", "files_changed": "0", "files_unmodified": "0"}, true},
+		{"success without --json: the snapshot id only", plain(src), status.Failed, 0, status.Success, nil,
+			map[string]string{"exit_code": "0", "files_new": ""}, false},
 		{"missing source", backup(filepath.Join(dir, "no-such-dir")), status.Failed, 1, status.Failed,
 			[]string{"exit status 1", "do not exist"}, map[string]string{"exit_code": "1", "consecutive_failures": "1"}, false},
 		{"unreadable file: exit 3 is failed", backup(unreadable), status.Failed, 3, status.Failed,
@@ -212,8 +217,9 @@ func TestRunRestic(t *testing.T) {
 			if tt.status == status.Success && tt.code == 0 && rec["message"] != "" {
 				t.Errorf("message on success = %q, want none", rec["message"])
 			}
-			if id := rec["snapshot_id"]; tt.summary != (id != "") || tt.summary && rec["bytes_added"] == "" {
-				t.Errorf("snapshot_id %q, bytes_added %q; want them: %v", id, rec["bytes_added"], tt.summary)
+			wantID := tt.summary || tt.code == 0
+			if id := rec["snapshot_id"]; wantID != (id != "") || tt.summary != (rec["bytes_added"] != "") {
+				t.Errorf("snapshot_id %q, bytes_added %q; want an id: %v, a summary: %v", id, rec["bytes_added"], wantID, tt.summary)
 			}
 			if rec["last_attempt"] == "" || rec["duration_seconds"] == "" {
 				t.Errorf("last_attempt %q, duration_seconds %q: want both", rec["last_attempt"], rec["duration_seconds"])

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/golemtrust/backupwatch/internal/status"
@@ -69,6 +70,20 @@ func isHex(s string) bool {
 		}
 	}
 	return true
+}
+
+// ParseSnapshotSaved reads the last line of restic backup without --json,
+// "snapshot 1a2b3c4d saved", and returns the snapshot id.
+func ParseSnapshotSaved(line string) (string, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(line), "snapshot ")
+	if !ok {
+		return "", false
+	}
+	id, ok := strings.CutSuffix(rest, " saved")
+	if !ok || len(id) < 8 || len(id) > 64 || !isHex(id) {
+		return "", false
+	}
+	return id, true
 }
 
 // Fields are the summary as record fields (status.Result.Extra).

@@ -102,3 +102,24 @@ func TestLastLines(t *testing.T) {
 		t.Errorf("tailBuffer = %q, want %q", got, want)
 	}
 }
+
+func TestParseSnapshotSaved(t *testing.T) {
+	tests := []struct {
+		line string
+		id   string
+		ok   bool
+	}{
+		{"snapshot ef85de86 saved", "ef85de86", true},
+		{"snapshot ef85de86 saved\r", "ef85de86", true},
+		{"snapshot ../etc saved", "", false},
+		{"snapshot ef85 saved", "", false},
+		{"processed 3 files, 16 B in 0:00", "", false},
+		{"snapshot ef85de86 not saved", "", false},
+	}
+	for _, tt := range tests {
+		id, ok := ParseSnapshotSaved(tt.line)
+		if id != tt.id || ok != tt.ok {
+			t.Errorf("ParseSnapshotSaved(%q) = %q, %v; want %q, %v", tt.line, id, ok, tt.id, tt.ok)
+		}
+	}
+}
