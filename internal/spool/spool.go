@@ -29,6 +29,8 @@ const (
 	// maxEntrySize bounds what is read from one file: a result is small,
 	// anything bigger is not one of ours.
 	maxEntrySize = 1 << 20
+	maxText      = 8 << 10 // message or notes kept in an entry
+	maxExtra     = 32      // extra fields of a result
 )
 
 // Entry is one result waiting for delivery: a backup result or a restore test.
@@ -86,15 +88,17 @@ type record struct {
 
 func encode(e Entry, now time.Time) ([]byte, error) {
 	r := record{Version: version, SpooledAt: now.UTC().Format(time.RFC3339Nano)}
+	// Free text is bounded here as the store bounds it, so that an entry
+	// is always small enough to be read back.
 	switch {
 	case e.Result != nil && e.RestoreTest == nil:
 		res := e.Result
 		r.Kind, r.Host, r.Outcome, r.At = "result", res.Host, res.Outcome, res.At.UTC().Format(time.RFC3339Nano)
-		r.ExitCode, r.Duration, r.Message, r.Extra = res.ExitCode, res.Duration, res.Message, res.Extra
+		r.ExitCode, r.Duration, r.Message, r.Extra = res.ExitCode, res.Duration, status.Truncate(res.Message, maxText), res.Extra
 	case e.RestoreTest != nil && e.Result == nil:
 		rt := e.RestoreTest
 		r.Kind, r.LastTest, r.Result, r.HostTested = "restore_test", rt.LastTest.UTC().Format(time.RFC3339Nano), rt.Result, rt.HostTested
-		r.TimeToRestoreMinutes, r.Notes = rt.TimeToRestoreMinutes, rt.Notes
+		r.TimeToRestoreMinutes, r.Notes = rt.TimeToRestoreMinutes, status.Truncate(rt.Notes, maxText)
 	default:
 		return nil, errors.New("an entry holds exactly one result or restore test")
 	}
@@ -148,6 +152,14 @@ func validate(r record) error {
 		default:
 			return fmt.Errorf("outcome %q is not success, failed or empty", status.Truncate(r.Outcome, 32))
 		}
+		if len(r.Extra) > maxExtra {
+			return fmt.Errorf("%d extra fields, more than %d", len(r.Extra), maxExtra)
+		}
+		for k, v := range r.Extra {
+			if k == "" || len(k) > 64 || len(v) > 256 {
+				return fmt.Errorf("extra field %q: name or value too long", status.Truncate(k, 32))
+			}
+		}
 		return validTime("at", r.At)
 	case "restore_test":
 		if r.Result != status.Passed && r.Result != status.Failed {
@@ -197,6 +209,19 @@ func (s *Spool) Exists() bool {
 func (s *Spool) create() error {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return fmt.Errorf("create spool: %w", err)
+	}
+	return s.checkPerm()
+}
+
+// checkPerm refuses a spool others may write to: whoever can add a file
+// to it can have a result written to the store.
+func (s *Spool) checkPerm() error {
+	fi, err := os.Stat(s.dir)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return fmt.Errorf("spool %s is writable by group or others (mode %04o): chmod 700 it", s.dir, perm)
 	}
 	return nil
 }
@@ -268,6 +293,9 @@ func (s *Spool) Pending() ([]Item, []Problem, error) {
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("read spool %s: %w", s.dir, err)
+	}
+	if err := s.checkPerm(); err != nil {
+		return nil, nil, err
 	}
 	var names []string
 	for _, de := range des {

@@ -373,3 +373,40 @@ func TestReplayNeverMovesBackwards(t *testing.T) {
 		})
 	}
 }
+
+func TestRefusesASpoolOthersCanWrite(t *testing.T) {
+	dir := t.TempDir()
+	sp, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sp.Add(result("db", status.Failed, t0)); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o777)
+	if _, _, err := sp.Pending(); err == nil || !strings.Contains(err.Error(), "writable by group or others") {
+		t.Errorf("Pending on a world-writable spool: %v, want a refusal", err)
+	}
+	if _, err := sp.Lock(context.Background()); err == nil {
+		t.Error("Lock on a world-writable spool succeeded")
+	}
+}
+
+func TestLongMessageIsBounded(t *testing.T) {
+	sp, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := result("db", status.Failed, t0)
+	e.Result.Message = strings.Repeat("é", 2<<20)
+	if _, err := sp.Add(e); err != nil {
+		t.Fatal(err)
+	}
+	items, problems, err := sp.Pending()
+	if err != nil || len(problems) != 0 || len(items) != 1 {
+		t.Fatalf("Pending: %d items, problems %v, err %v", len(items), problems, err)
+	}
+	if n := len(items[0].Entry.Result.Message); n > maxText+4 {
+		t.Errorf("message of %d bytes kept, want at most %d", n, maxText)
+	}
+}
