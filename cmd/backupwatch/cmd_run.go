@@ -79,24 +79,6 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 		return d.spooled != "", err
 	}
 
-	lockPath := o.lockFile
-	if lockPath == "" {
-		lockPath = defaultLockPath(host)
-	}
-	lock, err := backuprun.TryLock(lockPath)
-	if err != nil {
-		err = fmt.Errorf("run for host %s refused: %w", host, err)
-		if errors.Is(err, backuprun.ErrLocked) {
-			err = fmt.Errorf("%w; not starting %s", err, filepath.Base(o.args[0]))
-		}
-		res := status.Result{Host: host, Outcome: status.Failed, At: time.Now(), Message: status.Truncate(err.Error(), maxRunMessage)}
-		if _, rerr := record(res, g.spool.retryPolicy()); rerr != nil {
-			g.logger.Error("could not record the refused run", "host", host, "err", rerr)
-		}
-		return &exitCode{code: exitError, err: err}
-	}
-	defer lock.Unlock()
-
 	var logw io.Writer
 	if o.logFile != "" {
 		f, err := os.OpenFile(o.logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
@@ -113,6 +95,25 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 			backuprun.Line(logw, time.Now(), text)
 		}
 	}
+
+	lockPath := o.lockFile
+	if lockPath == "" {
+		lockPath = defaultLockPath(host)
+	}
+	lock, err := backuprun.TryLock(lockPath)
+	if err != nil {
+		err = fmt.Errorf("run for host %s refused: %w", host, err)
+		if errors.Is(err, backuprun.ErrLocked) {
+			err = fmt.Errorf("%w; not starting %s", err, filepath.Base(o.args[0]))
+		}
+		logLine(scrub(err.Error()))
+		res := status.Result{Host: host, Outcome: status.Failed, At: time.Now(), Message: status.Truncate(err.Error(), maxRunMessage)}
+		if _, rerr := record(res, g.spool.retryPolicy()); rerr != nil {
+			g.logger.Error("could not record the refused run", "host", host, "err", rerr)
+		}
+		return &exitCode{code: exitError, err: err}
+	}
+	defer lock.Unlock()
 
 	started := time.Now()
 	// The attempt is tried once: the backup is not held up by a store

@@ -312,13 +312,17 @@ func TestRunRefusesAnOverlappingRun(t *testing.T) {
 	}
 	defer held.Unlock()
 	marker := filepath.Join(t.TempDir(), "ran")
-	o := &runOptions{host: "db", exit3: status.Failed, lockFile: lockFile, args: []string{"touch", marker}}
+	logFile := filepath.Join(t.TempDir(), "log")
+	o := &runOptions{host: "db", exit3: status.Failed, lockFile: lockFile, logFile: logFile, args: []string{"touch", marker}}
 	err = runRun(context.Background(), e.g, o)
 	if got := exitStatus(err, io.Discard); got != exitError || !strings.Contains(err.Error(), "refused") || !strings.Contains(err.Error(), lockFile) {
 		t.Fatalf("second run: exit %d, %v; want %d, refused, naming %s", got, err, exitError, lockFile)
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("the refused run ran its command")
+	}
+	if b, _ := os.ReadFile(logFile); !strings.Contains(string(b), "refused") {
+		t.Errorf("the backup log does not say the run was refused: %q", b)
 	}
 	if rec := e.record(t, "db"); rec["status"] != status.Failed || !strings.Contains(rec["message"], "another run is in progress") {
 		t.Errorf("record = %v, want failed with the reason", rec)
