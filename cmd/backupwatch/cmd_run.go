@@ -29,10 +29,9 @@ type runOptions struct {
 	args     []string
 
 	// Set by tests; the process's own when zero.
-	env         []string
-	stdin       io.Reader
-	signals     <-chan os.Signal
-	sysProcAttr *syscall.SysProcAttr
+	env     []string
+	stdin   io.Reader
+	signals <-chan os.Signal
 }
 
 func addRunCommand(app *kingpin.Application, g *globals) command {
@@ -53,6 +52,15 @@ const recordTimeout = 2 * time.Minute
 func runRun(ctx context.Context, g *globals, o *runOptions) error {
 	if len(o.args) == 0 || o.args[0] == "" {
 		return usageError{errors.New("no command to run: give it after --, e.g. backupwatch run -- restic backup /srv")}
+	}
+	// Signals are caught from the start: one that arrives before the
+	// program starts is passed to it as soon as it does.
+	signals := o.signals
+	if signals == nil {
+		ch := make(chan os.Signal, 4)
+		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(ch)
+		signals = ch
 	}
 	host, err := resolveHost(o.host)
 	if err != nil {
@@ -124,13 +132,6 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 	logLine(fmt.Sprintf("run of host %s started: %s", host, scrub(strings.Join(o.args, " "))))
 	g.logger.Info("backup started", "host", host, "command", filepath.Base(o.args[0]))
 
-	signals := o.signals
-	if signals == nil {
-		ch := make(chan os.Signal, 4)
-		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-		defer signal.Stop(ch)
-		signals = ch
-	}
 	stdin := o.stdin
 	if stdin == nil {
 		stdin = os.Stdin
@@ -148,8 +149,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 				savedID = id
 			}
 		},
-		Signals:     signals,
-		SysProcAttr: o.sysProcAttr,
+		Signals: signals,
 	})
 	if summary == nil && savedID != "" {
 		summary = &restic.Summary{SnapshotID: savedID}

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -641,5 +643,44 @@ func TestConcurrentRecordingLosesNothing(t *testing.T) {
 		if got["last_success"] != status.FormatTime(w.success) || got["last_failure"] != status.FormatTime(w.failure) || got["status"] != wantStatus {
 			t.Errorf("host-%d = %v; want last_success %s, last_failure %s, status %s", h, got, status.FormatTime(w.success), status.FormatTime(w.failure), wantStatus)
 		}
+	}
+}
+
+// The real process: SIGTERM to backupwatch reaches the program, and
+// backupwatch exits as it did, after recording it.
+func TestRunProcessForwardsSIGTERM(t *testing.T) {
+	storeDir, dir := t.TempDir(), t.TempDir()
+	cmd := exec.Command(os.Args[0], "--store.dir="+storeDir, "run", "--host=db", "--log.file="+filepath.Join(dir, "log"),
+		"--lock.file="+filepath.Join(dir, "lock"), "--", "sleep", "60")
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stderr.String(), "backup started") {
+		if time.Now().After(deadline) {
+			t.Fatalf("run never started:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 128+15 {
+		t.Fatalf("backupwatch ended with %v, want exit status 143\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(filepath.Join(storeDir, "db.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]string
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec["status"] != status.Failed || rec["exit_code"] != "143" || !strings.Contains(rec["message"], "interrupted by SIGTERM") {
+		t.Errorf("record = %v, want failed, 143, interrupted by SIGTERM", rec)
 	}
 }
