@@ -34,6 +34,13 @@ func init() {
 	if os.Getenv(runMainEnv) == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
+	// Tests that leave --spool.dir to its default must not spool into
+	// the machine's /var/spool/backupwatch.
+	if os.Getenv("BACKUPWATCH_SPOOL_DIR") == "" {
+		if dir, err := os.MkdirTemp("", "backupwatch-test-spool-"); err == nil {
+			os.Setenv("BACKUPWATCH_SPOOL_DIR", dir)
+		}
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for the goroutines of a run.
