@@ -13,6 +13,8 @@ declare -A need=(
   [logrotate]=logrotate
   [chromium]=chromium
   [systemd-analyze]=systemd
+  [curl]=curl # curl and jq: the runbook replay of tools/bench
+  [jq]=jq
 )
 missing=()
 for cmd in "${!need[@]}"; do
