@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"io"
 	"io/fs"
 	"os"
@@ -26,6 +27,10 @@ func backedUp(t *testing.T) (repo string, env []string, src string) {
 	os.MkdirAll(filepath.Join(src, "emptydir"), 0o755)
 	os.WriteFile(filepath.Join(src, "data", "base.sql"), bytes.Repeat([]byte("INSERT INTO guild VALUES (1);\n"), 4000), 0o644)
 	os.WriteFile(filepath.Join(src, "empty.log"), nil, 0o644)
+	// Incompressible, so that its pack is the biggest one.
+	noise := make([]byte, 256<<10)
+	rand.Read(noise)
+	os.WriteFile(filepath.Join(src, "data", "blob.bin"), noise, 0o644)
 	cmd := exec.Command("restic", "backup", "--host", "db.golemtrust.am", src)
 	cmd.Env = env
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -42,12 +47,21 @@ func copyDir(t *testing.T, from, to string) {
 	}
 }
 
-// damagePacks flips bytes in the middle of every pack file.
-func damagePacks(t *testing.T, repo string) {
+// damagePacks flips bytes in the middle of every pack file, or only in
+// the biggest one: the data of blob.bin, which restic check does not read
+// unless told to.
+func damagePacks(t *testing.T, repo string, biggestOnly bool) {
 	t.Helper()
+	biggest, size := "", int64(-1)
+	filepath.WalkDir(filepath.Join(repo, "data"), func(p string, d fs.DirEntry, err error) error {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Size() > size {
+			biggest, size = p, fi.Size()
+		}
+		return nil
+	})
 	n := 0
 	filepath.WalkDir(filepath.Join(repo, "data"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
+		if err != nil || !d.Type().IsRegular() || biggestOnly && p != biggest {
 			return err
 		}
 		b, err := os.ReadFile(p)
@@ -74,7 +88,10 @@ func TestRestoreTestRun(t *testing.T) {
 	repo, env, src := backedUp(t)
 	damaged := filepath.Join(t.TempDir(), "damaged")
 	copyDir(t, repo, damaged)
-	damagePacks(t, damaged)
+	damagePacks(t, damaged, false)
+	damagedData := filepath.Join(t.TempDir(), "damaged-data")
+	copyDir(t, repo, damagedData)
+	damagePacks(t, damagedData, true)
 	tests := []struct {
 		name   string
 		repo   string
@@ -87,7 +104,8 @@ func TestRestoreTestRun(t *testing.T) {
 		{"missing expected path", repo, []string{filepath.Join(src, "no-such-file")}, status.Failed, []string{"no-such-file is missing"}},
 		{"empty expected file and directory", repo, []string{filepath.Join(src, "empty.log"), filepath.Join(src, "emptydir")}, status.Failed,
 			[]string{"empty.log is an empty file", "emptydir is an empty directory"}},
-		{"damaged repository", damaged, nil, status.Failed, []string{"failed: "}},
+		{"damaged repository", damaged, nil, status.Failed, []string{"failed: restic check"}},
+		{"damaged data: the restore finds it", damagedData, nil, status.Failed, []string{"failed: restore snapshot"}},
 		{"no such repository", filepath.Join(t.TempDir(), "nothing"), nil, status.Failed, []string{"find snapshot latest"}},
 	}
 	for _, tt := range tests {
