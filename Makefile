@@ -4,13 +4,19 @@ GO        ?= go
 BIN       := bin/backupwatch
 STORE_DIR ?= $(CURDIR)/data/records
 export BACKUPWATCH_VAULTDEV := $(CURDIR)/bin/vaultdev
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VPKG      := github.com/prometheus/common/version
+LDFLAGS   := -X $(VPKG).Version=$(VERSION) \
+             -X $(VPKG).Revision=$(shell git rev-parse HEAD 2>/dev/null) \
+             -X $(VPKG).Branch=$(shell git rev-parse --abbrev-ref HEAD 2>/dev/null) \
+             -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
 .PHONY: all build run test test-go test-tools deps lint bench clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/backupwatch
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/backupwatch
 
 run: build
 	$(BIN) --store.dir=$(STORE_DIR) serve

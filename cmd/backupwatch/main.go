@@ -53,8 +53,6 @@ type globals struct {
 	logger *slog.Logger
 	stdout io.Writer
 	stderr io.Writer
-	// terminated is set when --help or --version has done its work.
-	terminated *int
 }
 
 // command is one subcommand's clause and what it does.
@@ -69,7 +67,8 @@ func newApp(g *globals) (*kingpin.Application, []command) {
 	app.HelpFlag.Short('h')
 	app.UsageWriter(g.stdout)
 	app.ErrorWriter(g.stderr)
-	app.Terminate(func(code int) { g.terminated = &code })
+	// --help and --version end parsing at once, without exiting the process.
+	app.Terminate(func(code int) { panic(terminate(code)) })
 	g.store.addFlags(app)
 	g.spool.addFlags(app)
 	promslogflag.AddFlags(app, &g.log)
@@ -100,9 +99,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		stderr: stderr,
 	}
 	app, cmds := newApp(g)
-	selected, err := app.Parse(args)
-	if g.terminated != nil {
-		return *g.terminated
+	selected, done, err := parse(app, args)
+	if done != nil {
+		return int(*done)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "backupwatch: %v (try --help)\n", err)
@@ -119,6 +118,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "backupwatch: unknown command %q\n", selected)
 	return exitUsage
+}
+
+// terminate is what --help and --version end parsing with.
+type terminate int
+
+func parse(app *kingpin.Application, args []string) (selected string, done *terminate, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			t, ok := r.(terminate)
+			if !ok {
+				panic(r)
+			}
+			done = &t
+		}
+	}()
+	selected, err = app.Parse(args)
+	return selected, nil, err
 }
 
 func exitStatus(err error, stderr io.Writer) int {
