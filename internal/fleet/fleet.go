@@ -112,6 +112,9 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 					}
 				case errors.Is(err, status.ErrNotFound):
 					snap.Hosts[i] = status.Record{Host: h, Status: status.Unknown, Problems: []string{"no record"}}
+				case errors.Is(err, status.ErrMalformed):
+					// The store answered; this one record is unreadable.
+					snap.Hosts[i] = status.Record{Host: h, Status: status.Unknown, Problems: []string{err.Error()}}
 				default:
 					fail(err)
 					if p, ok := prevByHost[h]; ok {
@@ -140,6 +143,10 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 			rt := status.ParseRestoreTest(data)
 			snap.RestoreTest = &rt
 		case errors.Is(err, status.ErrNotFound):
+		case errors.Is(err, status.ErrMalformed):
+			rt := status.ParseRestoreTest(nil)
+			rt.Problems = []string{err.Error()}
+			snap.RestoreTest = &rt
 		default:
 			fail(err)
 			if prev != nil {

@@ -2,6 +2,8 @@ package fleet
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -99,5 +101,36 @@ func TestStoreOutageKeepsWhatWasKnown(t *testing.T) {
 	cold := Load(ctx, s, Options{Expected: []string{"db", "metrics"}}, nil)
 	if cold.Err == nil || hosts(cold) != "db=unknown,metrics=unknown" {
 		t.Errorf("cold start during an outage: err %v, hosts %s", cold.Err, hosts(cold))
+	}
+}
+
+// TestMalformedRecordIsTheRecordsProblem: a file another tool broke makes
+// that host's record unreadable, not the whole store unreachable.
+func TestMalformedRecordIsTheRecordsProblem(t *testing.T) {
+	dir := t.TempDir()
+	s, err := localstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, s, "db", map[string]any{"status": "success", "last_success": status.FormatTime(time.Now())})
+	for name, body := range map[string]string{"auth.json": "{not json", `we\ird.json`: "{}", "restore-test.json": "[]"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap := Load(context.Background(), s, Options{}, nil)
+	if snap.Err != nil {
+		t.Fatalf("Err = %v, want none: the store answered", snap.Err)
+	}
+	if got, want := hosts(snap), `auth=unknown,db=success,we\ird=unknown`; got != want {
+		t.Errorf("hosts %s, want %s", got, want)
+	}
+	for _, r := range snap.Hosts {
+		if r.Host != "db" && (len(r.Problems) == 0 || !strings.Contains(r.Problems[0], "malformed record")) {
+			t.Errorf("%s: problems %q, want the malformed record named", r.Host, r.Problems)
+		}
+	}
+	if snap.RestoreTest == nil || snap.RestoreTest.Passed() || len(snap.RestoreTest.Problems) == 0 {
+		t.Errorf("restore test = %+v, want one with a problem", snap.RestoreTest)
 	}
 }

@@ -66,7 +66,7 @@ func (s *Store) List(ctx context.Context) ([]string, error) {
 func (s *Store) Get(ctx context.Context, key string) (map[string]any, error) {
 	p, err := s.path(key)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%v: %w", err, status.ErrMalformed)
 	}
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -83,7 +83,7 @@ func decode(key string, b []byte) (map[string]any, error) {
 	dec.UseNumber()
 	var doc map[string]any
 	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("read %s: not a JSON object: %w", key, err)
+		return nil, fmt.Errorf("read %s: %w: not a JSON object: %v", key, status.ErrMalformed, err)
 	}
 	return doc, nil
 }

@@ -84,7 +84,7 @@ func TestListGetDelete(t *testing.T) {
 	if got, want := strings.Join(keys, ","), "auth,broken,db,restore-test"; got != want {
 		t.Errorf("List = %s, want %s", got, want)
 	}
-	if _, err := s.Get(ctx, "broken"); err == nil || !strings.Contains(err.Error(), "read broken: not a JSON object") {
+	if _, err := s.Get(ctx, "broken"); err == nil || !strings.Contains(err.Error(), "read broken: malformed record: not a JSON object") {
 		t.Errorf("Get(broken) = %v, want a clear error", err)
 	}
 	if err := s.Delete(ctx, "db"); err != nil {

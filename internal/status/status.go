@@ -16,6 +16,10 @@ const RestoreTestKey = "restore-test"
 // ErrNotFound is returned by stores when a key has no record.
 var ErrNotFound = errors.New("no record")
 
+// ErrMalformed is returned by stores when a record exists but cannot be
+// decoded at all: a problem of that record, not of the store.
+var ErrMalformed = errors.New("malformed record")
+
 // Field names. The first three are the runbook's and keep its meaning.
 const (
 	FieldStatus              = "status"
