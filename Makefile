@@ -11,7 +11,7 @@ LDFLAGS   := -X $(VPKG).Version=$(VERSION) \
              -X $(VPKG).Branch=$(shell git rev-parse --abbrev-ref HEAD 2>/dev/null) \
              -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: all build run test test-go test-tools deps lint bench clean
+.PHONY: all build run test test-go test-race test-tools deps lint bench clean
 
 all: build
 
@@ -26,7 +26,7 @@ deps:
 
 include tools/vaultdev/vaultdev.mk
 
-test: deps vaultdev lint test-go test-tools
+test: deps vaultdev lint test-go test-race test-tools
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -35,6 +35,11 @@ lint:
 
 test-go:
 	$(GO) test -count=1 -timeout 30m ./...
+
+# The packages that run things concurrently, again under the race detector.
+test-race:
+	$(GO) test -race -count=1 ./internal/vaultkv/ ./internal/fleet/ ./internal/collector/ \
+	  ./internal/localstore/ ./internal/spool/ ./internal/backuprun/ ./internal/web/
 
 # Test-only tools with their own Go modules (and committed go.sum):
 # tools/dashgen checks deploy/grafana/backupwatch.json against the code.
