@@ -22,6 +22,7 @@ func TestIsSecretName(t *testing.T) {
 		"SSH_KEY": true, "ENCRYPTION_KEY_V2": true, "restic_password": true, "AZURE_ACCOUNT_SAS": true,
 		"RESTIC_PASSWORD_FILE": false, "GOOGLE_APPLICATION_CREDENTIALS": false, "PATH": false, "HOME": false,
 		"RESTIC_REPOSITORY": false, "AWS_ACCESS_KEY_ID": true, "KEYBOARD": false, "MONKEY": false, "TERM": false,
+		"RCLONE_CONFIG_OFFSITE_PASS": true, "PASSAGE": false, "COMPASS": false,
 	}
 	for name, want := range tests {
 		if got := IsSecretName(name); got != want {
@@ -43,6 +44,8 @@ func TestScrubber(t *testing.T) {
 		"FEATURE_TOKEN_ENABLED=true", // a setting, not a secret
 		"SHORT_TOKEN=abc",            // too short to scrub without wrecking text
 		"PATH=/usr/bin:/bin",
+		`B2_ACCOUNT_KEY=b2<key>&"q\`, // JSON escapes all of <, >, &, " and \
+		"RCLONE_CONFIG_OFFSITE_PASS=rclone-obscured-pass",
 	}
 	s := NewScrubber(env, []string{"restic", "-r", "s3:https://key:argsecret@s3.example/bucket"}, "extra-secret")
 	tests := []struct{ in, want string }{
@@ -54,6 +57,10 @@ func TestScrubber(t *testing.T) {
 		{"s3:https://key:argsecret@s3.example", "s3:https://key:[redacted]@s3.example"},
 		{"it is true that abc is in /usr/bin:/bin", "it is true that abc is in /usr/bin:/bin"},
 		{"extra-secret", "[redacted]"},
+		{`{"message_type":"error","error":{"message":"key b2\u003ckey\u003e\u0026\"q\\ refused"}}`, `{"message_type":"error","error":{"message":"key [redacted] refused"}}`},
+		{`{"error":"key b2<key>&\"q\\"}`, `{"error":"key [redacted]"}`},
+		{`key b2<key>&"q\ refused`, "key [redacted] refused"},
+		{"pass rclone-obscured-pass", "pass [redacted]"},
 	}
 	for _, tt := range tests {
 		if got := s.Scrub(tt.in); got != tt.want {

@@ -1,9 +1,12 @@
 package backuprun
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -37,7 +40,7 @@ var (
 
 // IsSecretName reports whether the environment variable name holds a
 // secret: RESTIC_PASSWORD, cloud keys, GOOGLE_*, *_PASSWORD, *_TOKEN,
-// *_SECRET*, *_KEY... Names ending in _FILE hold a path, not a secret (the
+// *_SECRET*, *_KEY, *_PASS (rclone)... Names ending in _FILE hold a path, not a secret (the
 // file's content is scrubbed instead, see NewScrubber).
 func IsSecretName(name string) bool {
 	n := strings.ToUpper(name)
@@ -55,7 +58,7 @@ func IsSecretName(name string) bool {
 			return true
 		}
 	}
-	return n == "KEY" || strings.HasSuffix(n, "_KEY") || strings.Contains(n, "_KEY_") || strings.HasSuffix(n, "_SAS")
+	return n == "KEY" || strings.HasSuffix(n, "_KEY") || strings.HasSuffix(n, "_PASS") || strings.Contains(n, "_KEY_") || strings.HasSuffix(n, "_SAS")
 }
 
 // Scrubber removes known secret values from text.
@@ -128,9 +131,21 @@ func NewScrubber(env, args []string, extra ...string) *Scrubber {
 	for _, v := range extra {
 		add(v)
 	}
-	secrets := make([]string, 0, len(set))
+	secrets := make([]string, 0, 2*len(set))
 	for s := range set {
 		secrets = append(secrets, s)
+	}
+	// restic's --json messages escape what JSON escapes (", \, control
+	// characters, and <, > and & as \u003c...): a secret holding one of
+	// those appears there escaped, and is scrubbed in that form too, or
+	// it would pass through and be decoded back by whoever reads the JSON.
+	for _, s := range secrets { // the originals: range reads the slice once
+		for _, esc := range jsonForms(s) {
+			if !set[esc] {
+				set[esc] = true
+				secrets = append(secrets, esc)
+			}
+		}
 	}
 	// Longest first, so a secret that contains another is replaced whole.
 	sort.Slice(secrets, func(i, j int) bool {
@@ -144,6 +159,25 @@ func NewScrubber(env, args []string, extra ...string) *Scrubber {
 		pairs = append(pairs, s, Redacted)
 	}
 	return &Scrubber{r: strings.NewReplacer(pairs...), secrets: secrets}
+}
+
+// jsonForms are s as it appears inside a JSON string, with and without
+// HTML escaping, when that differs from s.
+func jsonForms(s string) []string {
+	var forms []string
+	for _, html := range []bool{true, false} {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(html)
+		if enc.Encode(s) != nil {
+			continue
+		}
+		q := strings.TrimSuffix(b.String(), "\n")
+		if f := q[1 : len(q)-1]; f != s && !slices.Contains(forms, f) {
+			forms = append(forms, f)
+		}
+	}
+	return forms
 }
 
 // Scrub returns s with every known secret replaced by Redacted.
