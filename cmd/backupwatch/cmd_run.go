@@ -169,7 +169,8 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 
 	switch {
 	case r.ExitCode != 0:
-		return &exitCode{code: r.ExitCode, err: rerr}
+		// A program that could not start says why, not only 126 or 127.
+		return &exitCode{code: r.ExitCode, err: errors.Join(startErr, rerr)}
 	case rerr != nil:
 		return rerr
 	}

@@ -388,8 +388,12 @@ func TestRunBadInput(t *testing.T) {
 	// A program that is not there: 127, as a shell says, and recorded.
 	e := newRunEnv(t, nil)
 	o := &runOptions{host: "db", exit3: status.Failed, lockFile: filepath.Join(t.TempDir(), "l"), args: []string{"/nonexistent/restic", "backup"}}
-	if got := exitStatus(runRun(context.Background(), e.g, o), io.Discard); got != 127 {
+	var stderr bytes.Buffer
+	if got := exitStatus(runRun(context.Background(), e.g, o), &stderr); got != 127 {
 		t.Errorf("missing program: exit %d, want 127", got)
+	}
+	if !strings.Contains(stderr.String(), "start /nonexistent/restic") {
+		t.Errorf("missing program: stderr %q does not say what could not start", stderr.String())
 	}
 	if rec := e.record(t, "db"); rec["status"] != status.Failed || !strings.Contains(rec["message"], "/nonexistent/restic") {
 		t.Errorf("record = %v", rec)
