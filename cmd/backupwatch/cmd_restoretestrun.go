@@ -181,17 +181,28 @@ func verifyRestore(scratch string, expect []string) (int, error) {
 	if err != nil {
 		return files, fmt.Errorf("read the restore: %w", err)
 	}
+	// The expected paths are looked up inside the restore only: a symlink
+	// restored in the snapshot (data -> /srv/data) must not make a path on
+	// this machine count as restored.
+	root, err := os.OpenRoot(scratch)
+	if err != nil {
+		return files, fmt.Errorf("read the restore: %w", err)
+	}
+	defer root.Close()
 	var missing []string
 	for _, p := range expect {
-		full := filepath.Join(scratch, filepath.Clean("/"+p))
-		fi, err := os.Lstat(full)
+		rel := strings.TrimPrefix(filepath.Clean("/"+p), "/")
+		if rel == "" {
+			rel = "."
+		}
+		fi, err := root.Stat(rel)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			missing = append(missing, p+" is missing")
 		case err != nil:
-			missing = append(missing, fmt.Sprintf("%s: %v", p, err))
+			missing = append(missing, fmt.Sprintf("%s: not in the restore (%v)", p, err))
 		case fi.IsDir():
-			if des, err := os.ReadDir(full); err != nil || len(des) == 0 {
+			if !dirHasEntries(root, rel) {
 				missing = append(missing, p+" is an empty directory")
 			}
 		case fi.Mode().IsRegular() && fi.Size() == 0:
@@ -211,6 +222,17 @@ func verifyRestore(scratch string, expect []string) (int, error) {
 		}
 	}
 	return files, nil
+}
+
+// dirHasEntries reports whether the directory name in root lists anything.
+func dirHasEntries(root *os.Root, name string) bool {
+	f, err := root.Open(name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	des, err := f.ReadDir(1)
+	return err == nil && len(des) > 0
 }
 
 // prepareScratch returns an empty directory to restore into and how to

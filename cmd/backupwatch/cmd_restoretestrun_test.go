@@ -201,3 +201,38 @@ func TestRestoreTestRunScratch(t *testing.T) {
 		t.Errorf("--expect with ..: exit %d, want %d", got, exitUsage)
 	}
 }
+
+// A symlink in the snapshot never makes a path of this machine count as
+// restored: expected paths are looked up inside the restore only.
+func TestRestoreTestRunExpectStaysInTheRestore(t *testing.T) {
+	dir := t.TempDir()
+	repo, env := resticRepo(t, dir, false)
+	src := filepath.Join(dir, "srv")
+	os.MkdirAll(filepath.Join(src, "data"), 0o755)
+	os.WriteFile(filepath.Join(src, "data", "real.txt"), []byte("restored\n"), 0o644)
+	os.Symlink("/etc", filepath.Join(src, "outside"))
+	os.Symlink("/etc/passwd", filepath.Join(src, "passwd"))
+	os.Symlink("data", filepath.Join(src, "inside"))
+	cmd := exec.Command("restic", "backup", "--host", "db", src)
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("restic backup: %v: %s", err, out)
+	}
+	for _, tt := range []struct {
+		expect string
+		result string
+	}{
+		{filepath.Join(src, "outside", "passwd"), status.Failed}, // /etc/passwd of this machine
+		{filepath.Join(src, "passwd"), status.Failed},
+		{filepath.Join(src, "inside", "real.txt"), status.Passed}, // a symlink within the restore
+		{filepath.Join(src, "inside"), status.Passed},
+	} {
+		e := newRunEnv(t, nil)
+		t.Setenv("TMPDIR", t.TempDir())
+		o := &restoreTestRunOptions{repo: repo, snapshot: "latest", expect: []string{tt.expect}, binary: "restic", env: env}
+		runRestoreTestRun(context.Background(), e.g, o)
+		if rec := e.record(t, status.RestoreTestKey); rec["result"] != tt.result {
+			t.Errorf("--expect %s: result %q, want %q (notes %q)", tt.expect, rec["result"], tt.result, rec["notes"])
+		}
+	}
+}
