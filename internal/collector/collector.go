@@ -245,16 +245,27 @@ func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ..
 	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 }
 
-// collectAges sends the ages as of now. The runbook's script takes a
-// missing time as the epoch (`date -d 1970-01-01...`, then now - 0), so an
-// unknown last success pages as overdue.
-func collectAges(ch chan<- prometheus.Metric, snap *fleet.Snapshot, now time.Time) {
-	age := func(t time.Time) float64 {
-		if t.IsZero() {
-			return float64(now.Unix())
-		}
-		return float64(now.Unix() - t.Unix())
+// MaxFutureSkew is how far in the future a recorded time may lie and
+// still count as established: a host's clock a little fast. Beyond it the
+// time cannot be a real success or test, and it would keep its age
+// negative, silencing BackupNotRunIn24Hours or RestoreTestOverdue for as
+// long (records never move backwards, so newer outcomes do not replace it).
+const MaxFutureSkew = 24 * time.Hour
+
+// Age is the age in seconds of a recorded time t at now, as the runbook's
+// script computes it: a time that is not established (zero, or further in
+// the future than MaxFutureSkew) counts as the epoch, so it pages as
+// overdue.
+func Age(t, now time.Time) int64 {
+	if t.IsZero() || t.After(now.Add(MaxFutureSkew)) {
+		return now.Unix()
 	}
+	return now.Unix() - t.Unix()
+}
+
+// collectAges sends the ages as of now (see Age).
+func collectAges(ch chan<- prometheus.Metric, snap *fleet.Snapshot, now time.Time) {
+	age := func(t time.Time) float64 { return float64(Age(t, now)) }
 	if snap == nil {
 		return
 	}

@@ -231,6 +231,38 @@ func TestAgesMoveAtScrapeTime(t *testing.T) {
 	}
 }
 
+// TestFutureTimes: a clock a little fast gives a small negative age, but a
+// time far in the future is not established and counts as the epoch, so it
+// cannot keep BackupNotRunIn24Hours or RestoreTestOverdue quiet for good.
+func TestFutureTimes(t *testing.T) {
+	tests := []struct {
+		name    string
+		at      time.Time
+		wantAge float64
+	}{
+		{"an hour ahead", testNow.Add(time.Hour), -3600},
+		{"at the skew limit", testNow.Add(MaxFutureSkew), -MaxFutureSkew.Seconds()},
+		{"beyond the skew limit", testNow.Add(MaxFutureSkew + time.Second), float64(testNow.Unix())},
+		{"years ahead", testNow.AddDate(10, 0, 0), float64(testNow.Unix())},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			at := tt.at.Format(time.RFC3339)
+			c := newTestCollector(writeStore(t, map[string]string{
+				"db":           `{"status":"success","last_success":"` + at + `"}`,
+				"restore-test": `{"last_test":"` + at + `","result":"passed"}`,
+			}))
+			c.Refresh(context.Background())
+			if got := value(t, c, "backup_last_success_age_seconds", "host", "db"); got != tt.wantAge {
+				t.Errorf("backup_last_success_age_seconds = %v, want %v", got, tt.wantAge)
+			}
+			if got := value(t, c, "backup_restore_test_age_seconds"); got != tt.wantAge {
+				t.Errorf("backup_restore_test_age_seconds = %v, want %v", got, tt.wantAge)
+			}
+		})
+	}
+}
+
 func TestRestoreTest(t *testing.T) {
 	tests := []struct {
 		name   string

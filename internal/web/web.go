@@ -13,6 +13,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/golemtrust/backupwatch/internal/collector"
 	"github.com/golemtrust/backupwatch/internal/fleet"
 	"github.com/golemtrust/backupwatch/internal/status"
 )
@@ -156,13 +157,11 @@ func Build(snap *fleet.Snapshot, opts Options) View {
 		v.LastRefreshAge = human(now.Sub(snap.LastSuccess))
 	}
 	for _, r := range snap.Hosts {
-		t := Tile{Host: r.Host, Status: r.Status, Message: r.Message, Problems: r.Problems}
-		if r.LastSuccess.IsZero() {
-			t.AgeSeconds = now.Unix()
-		} else {
-			t.AgeSeconds = now.Unix() - r.LastSuccess.Unix()
+		// The age the exporter exports, so tile and alert agree.
+		t := Tile{Host: r.Host, Status: r.Status, Message: r.Message, Problems: r.Problems, AgeSeconds: collector.Age(r.LastSuccess, now)}
+		if !r.LastSuccess.IsZero() {
 			t.LastSuccess = status.FormatTime(r.LastSuccess)
-			t.Age = human(time.Duration(t.AgeSeconds) * time.Second)
+			t.Age = ageText(r.LastSuccess, now)
 		}
 		if !r.LastFailure.IsZero() {
 			t.LastFailure = status.FormatTime(r.LastFailure)
@@ -195,11 +194,10 @@ func Build(snap *fleet.Snapshot, opts Options) View {
 		return a.Host < b.Host
 	})
 	if rt := snap.RestoreTest; rt != nil {
-		rv := &RestoreView{Result: rt.Result, HostTested: rt.HostTested, Notes: rt.Notes, Problems: rt.Problems, AgeSeconds: now.Unix()}
+		rv := &RestoreView{Result: rt.Result, HostTested: rt.HostTested, Notes: rt.Notes, Problems: rt.Problems, AgeSeconds: collector.Age(rt.LastTest, now)}
 		if !rt.LastTest.IsZero() {
 			rv.Date = status.FormatTime(rt.LastTest)
-			rv.AgeSeconds = now.Unix() - rt.LastTest.Unix()
-			rv.Age = human(time.Duration(rv.AgeSeconds) * time.Second)
+			rv.Age = ageText(rt.LastTest, now)
 		}
 		if m := rt.TimeToRestoreMinutes; m != nil {
 			rv.TimeToRestore = human(time.Duration(*m * float64(time.Minute)))
@@ -207,6 +205,19 @@ func Build(snap *fleet.Snapshot, opts Options) View {
 		v.Restore = rv
 	}
 	return v
+}
+
+// ageText says how long ago t was, or that it is too far in the future to
+// be believed (it then counts as never, as in the exported age).
+func ageText(t, now time.Time) string {
+	switch {
+	case t.After(now.Add(collector.MaxFutureSkew)):
+		return "in the future (" + human(t.Sub(now)) + " ahead: a wrong clock or record), counted as never"
+	case t.After(now):
+		return human(t.Sub(now)) + " in the future"
+	default:
+		return human(now.Sub(t)) + " ago"
+	}
 }
 
 // Colour is the runbook's panel colour for the age of a last success.

@@ -68,6 +68,36 @@ func TestBuildOrder(t *testing.T) {
 	}
 }
 
+// TestFutureLastSuccess: a last success far in the future counts as never,
+// as in backup_last_success_age_seconds, and the tile says why.
+func TestFutureLastSuccess(t *testing.T) {
+	snap := &fleet.Snapshot{Hosts: []status.Record{
+		{Host: "fast-clock", Status: status.Success, LastSuccess: testNow.Add(time.Hour)},
+		{Host: "year-2036", Status: status.Success, LastSuccess: testNow.AddDate(10, 0, 0)},
+	}, RestoreTest: &status.RestoreTest{Result: status.Passed, LastTest: testNow.AddDate(1, 0, 0)}, LastSuccess: testNow}
+	v := Build(snap, Options{Now: func() time.Time { return testNow }})
+	tiles := map[string]Tile{}
+	for _, tl := range v.Tiles {
+		tiles[tl.Host] = tl
+	}
+	tests := []struct {
+		host, colour, age string
+		ageSeconds        int64
+	}{
+		{"fast-clock", "green", "1h 0m in the future", -3600},
+		{"year-2036", "red", "counted as never", testNow.Unix()},
+	}
+	for _, tt := range tests {
+		tl := tiles[tt.host]
+		if tl.Colour != tt.colour || tl.AgeSeconds != tt.ageSeconds || !strings.Contains(tl.Age, tt.age) {
+			t.Errorf("%s: colour %q, age %d %q; want %q, %d, containing %q", tt.host, tl.Colour, tl.AgeSeconds, tl.Age, tt.colour, tt.ageSeconds, tt.age)
+		}
+	}
+	if v.Restore.AgeSeconds != testNow.Unix() || !strings.Contains(v.Restore.Age, "counted as never") {
+		t.Errorf("restore test a year ahead: age %d %q, want %d, counted as never", v.Restore.AgeSeconds, v.Restore.Age, testNow.Unix())
+	}
+}
+
 func TestHandlerRoutes(t *testing.T) {
 	h := New(Options{Snapshot: func() *fleet.Snapshot { return nil }})
 	tests := []struct {
