@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -104,11 +105,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 		}
 	}
 
-	lockPath := o.lockFile
-	if lockPath == "" {
-		lockPath = defaultLockPath(host)
-	}
-	lock, err := backuprun.TryLock(lockPath)
+	lock, err := lockRun(o.lockFile, host)
 	if err != nil {
 		err = fmt.Errorf("run for host %s refused: %w", host, err)
 		if errors.Is(err, backuprun.ErrLocked) {
@@ -261,15 +258,48 @@ func signalName(s os.Signal) string {
 	return fmt.Sprintf("signal %d", int(sig))
 }
 
+// lockRun takes the run's lock: path, or the host's default.
+func lockRun(path, host string) (*backuprun.Lock, error) {
+	if path == "" {
+		var err error
+		if path, err = defaultLockPath(host); err != nil {
+			return nil, err
+		}
+	}
+	return backuprun.TryLock(path)
+}
+
 // defaultLockPath is a lock per host (per job): /run/lock for root, the
-// user's runtime directory otherwise.
-func defaultLockPath(host string) string {
+// user's runtime directory otherwise, or a private directory in /tmp.
+func defaultLockPath(host string) (string, error) {
 	name := host + ".lock"
 	if os.Geteuid() == 0 {
-		return filepath.Join("/run/lock/backupwatch", name)
+		return filepath.Join("/run/lock/backupwatch", name), nil
 	}
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "backupwatch", name)
+		return filepath.Join(d, "backupwatch", name), nil
 	}
-	return filepath.Join(os.TempDir(), "backupwatch-"+strconv.Itoa(os.Getuid()), name)
+	dir := filepath.Join(os.TempDir(), "backupwatch-"+strconv.Itoa(os.Getuid()))
+	if err := ownDir(dir); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, name), nil
+}
+
+// ownDir makes dir, in a directory every user can write to, this user's
+// own, and refuses it when it is not: another user who made it first
+// could hold the lock forever, or plant files in it.
+func ownDir(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("lock directory: %w", err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("lock directory: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("lock directory %s is not this user's own private directory: remove it, or give --lock.file", dir)
+	}
+	return nil
 }

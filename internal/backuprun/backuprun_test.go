@@ -234,3 +234,19 @@ func TestLockRefusesASecondHolder(t *testing.T) {
 	}
 	l2.Unlock()
 }
+
+// A lock file that is a symlink is refused, its target left as it was.
+func TestLockRefusesASymlink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("precious\n"), 0o600)
+	link := filepath.Join(dir, "db.lock")
+	os.Symlink(victim, link)
+	if l, err := TryLock(link); err == nil {
+		l.Unlock()
+		t.Fatal("TryLock through a symlink: no error")
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
+		t.Errorf("the symlink's target changed: %q", b)
+	}
+}
