@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -62,6 +63,9 @@ func (r Repo) command(ctx context.Context, args ...string) (*exec.Cmd, error) {
 	cmd := exec.CommandContext(ctx, bin, full...)
 	cmd.Env = r.Env
 	cmd.Stdin = nil // never prompt: a missing password is an error, not a hang
+	// Interrupted, restic is asked to stop as on Ctrl-C, so that it
+	// removes its lock from the repository; killed only if it lingers.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
 	return cmd, nil
 }

@@ -2,10 +2,13 @@ package restic
 
 import (
 	"bufio"
+	"context"
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // lastSummary reads a captured restic --json output file as `run` does:
@@ -121,5 +124,34 @@ func TestParseSnapshotSaved(t *testing.T) {
 		if id != tt.id || ok != tt.ok {
 			t.Errorf("ParseSnapshotSaved(%q) = %q, %v; want %q, %v", tt.line, id, ok, tt.id, tt.ok)
 		}
+	}
+}
+
+// An interrupted restic is sent SIGINT, as on Ctrl-C, so that it removes
+// its repository lock; not SIGKILL, which leaves the lock behind.
+func TestInterruptedResticGetsSIGINT(t *testing.T) {
+	dir := t.TempDir()
+	started, stopped := filepath.Join(dir, "started"), filepath.Join(dir, "stopped")
+	bin := filepath.Join(dir, "restic")
+	script := "#!/bin/sh\ntrap 'echo SIGINT > " + stopped + "; exit 130' INT\ntouch " + started + "\nwhile :; do sleep 0.05; done\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(started); err == nil {
+				break
+			}
+		}
+		cancel()
+	}()
+	err := Repo{Binary: bin, Repository: dir}.Check(ctx, false, "")
+	if err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Errorf("Check = %v, want interrupted", err)
+	}
+	if b, _ := os.ReadFile(stopped); string(b) != "SIGINT\n" {
+		t.Errorf("restic was not sent SIGINT (trap wrote %q)", b)
 	}
 }
