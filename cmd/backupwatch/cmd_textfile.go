@@ -56,8 +56,10 @@ func runTextfile(ctx context.Context, g *globals, o *textfileOptions) error {
 	if err != nil {
 		return err
 	}
-	if fi, err := os.Stat(filepath.Dir(o.output)); err != nil || !fi.IsDir() {
-		return fmt.Errorf("--output %s: the directory %s does not exist", o.output, filepath.Dir(o.output))
+	if fi, err := os.Stat(filepath.Dir(o.output)); err != nil {
+		return fmt.Errorf("--output %s: %w", o.output, err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("--output %s: %s is not a directory", o.output, filepath.Dir(o.output))
 	}
 	st, err := g.store.open(g, o.concurrency)
 	if err != nil {

@@ -119,18 +119,21 @@ func TestTextfileLocal(t *testing.T) {
 	}
 
 	tests := []struct {
-		name string
-		args []string
-		want int
+		name    string
+		args    []string
+		want    int
+		wantErr string // in what it prints
 	}{
-		{"not .prom", []string{store, "textfile", "--output=" + filepath.Join(t.TempDir(), "backup.txt")}, exitUsage},
-		{"no such directory", []string{store, "textfile", "--output=/nonexistent/dir/backup.prom"}, exitError},
-		{"bad host", []string{store, "textfile", "--output=" + out, "--host=bad host"}, exitUsage},
-		{"no output", []string{store, "textfile"}, exitUsage},
+		{"not .prom", []string{store, "textfile", "--output=" + filepath.Join(t.TempDir(), "backup.txt")}, exitUsage, "*.prom"},
+		{"no such directory", []string{store, "textfile", "--output=/nonexistent/dir/backup.prom"}, exitError, "no such file or directory"},
+		{"directory is a file", []string{store, "textfile", "--output=" + out + "/backup.prom"}, exitError, out + " is not a directory"},
+		{"bad host", []string{store, "textfile", "--output=" + out, "--host=bad host"}, exitUsage, "bad host"},
+		{"no output", []string{store, "textfile"}, exitUsage, "--output"},
 	}
 	for _, tt := range tests {
-		if code, _, errOut := cli(t, tt.args...); code != tt.want {
-			t.Errorf("%s: exit %d, want %d: %s", tt.name, code, tt.want, errOut)
+		code, _, errOut := cli(t, tt.args...)
+		if code != tt.want || !strings.Contains(errOut, tt.wantErr) {
+			t.Errorf("%s: exit %d, want %d, saying %q: %s", tt.name, code, tt.want, tt.wantErr, errOut)
 		}
 	}
 }
