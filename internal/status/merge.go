@@ -2,6 +2,7 @@ package status
 
 import (
 	"maps"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -15,7 +16,8 @@ type Result struct {
 	ExitCode *int64
 	Duration *float64 // seconds
 	Message  string
-	// Extra holds further result fields (restic's snapshot summary).
+	// Extra holds further result fields (restic's snapshot summary); other
+	// keys are ignored.
 	Extra map[string]string
 }
 
@@ -86,7 +88,13 @@ func Apply(old map[string]any, res Result) (map[string]any, bool) {
 	if res.Message != "" {
 		fields[FieldMessage] = Truncate(res.Message, maxMessage)
 	}
-	maps.Copy(fields, res.Extra)
+	for k, v := range res.Extra {
+		// Only result fields: an extra "status" or "last_success" (from a
+		// spool file, say) must not overrule the merge above.
+		if slices.Contains(resultFields, k) {
+			fields[k] = v
+		}
+	}
 	for _, k := range resultFields {
 		if _, keep := fields[k]; !keep {
 			if _, had := doc[k]; had {

@@ -201,6 +201,17 @@ func TestApplyMergesAndNeverMovesBackwards(t *testing.T) {
 	}
 }
 
+// Extra carries result fields only: it can neither set the status nor
+// move a time backwards, nor add fields nothing would ever clear.
+func TestApplyExtraIsResultFieldsOnly(t *testing.T) {
+	doc := map[string]any{"status": "success", "last_success": "2026-11-25T03:00:00+00:00"}
+	doc, _ = Apply(doc, Result{Outcome: Failed, At: at("2026-11-25T04:00:00Z"), Extra: map[string]string{
+		FieldStatus: "success", FieldLastSuccess: "2020-01-01T00:00:00+00:00", FieldConsecutiveFailures: "0", "owner": "x", FieldSnapshotID: "abcd1234",
+	}})
+	want := map[string]string{"status": "failed", "last_success": "2026-11-25T03:00:00+00:00", "last_failure": "2026-11-25T04:00:00+00:00", "consecutive_failures": "1", "snapshot_id": "abcd1234"}
+	check(t, "extra", doc, true, want)
+}
+
 func TestApplyOverBadRecord(t *testing.T) {
 	doc, _ := Apply(map[string]any{"status": 42, "last_success": "garbage", "last_failure": []any{}}, Result{Outcome: Success, At: at("2026-11-25T03:00:00Z")})
 	if doc["status"] != "success" || doc["last_success"] != "2026-11-25T03:00:00+00:00" {
