@@ -214,7 +214,8 @@ func (s *Spool) create() error {
 }
 
 // checkPerm refuses a spool others may write to: whoever can add a file
-// to it can have a result written to the store.
+// to it can have a result written to the store. That includes another
+// user who made the directory first.
 func (s *Spool) checkPerm() error {
 	fi, err := os.Stat(s.dir)
 	if err != nil {
@@ -222,6 +223,9 @@ func (s *Spool) checkPerm() error {
 	}
 	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
 		return fmt.Errorf("spool %s is writable by group or others (mode %04o): chmod 700 it", s.dir, perm)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("spool %s belongs to uid %d, not to this user (uid %d): chown it, or remove it", s.dir, st.Uid, os.Geteuid())
 	}
 	return nil
 }

@@ -392,6 +392,25 @@ func TestRefusesASpoolOthersCanWrite(t *testing.T) {
 	}
 }
 
+// A spool another user made (and so can fill) is refused too.
+func TestRefusesASpoolOfAnotherUser(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	os.Mkdir(dir, 0o700)
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatalf("chown (the tests run as root, `make test`): %v", err)
+	}
+	sp, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sp.Pending(); err == nil || !strings.Contains(err.Error(), "not to this user") {
+		t.Errorf("Pending on another user's spool: %v, want a refusal", err)
+	}
+	if _, err := sp.Add(result("db", status.Failed, t0)); err == nil {
+		t.Error("Add to another user's spool succeeded")
+	}
+}
+
 func TestLongMessageIsBounded(t *testing.T) {
 	sp, err := Open(t.TempDir())
 	if err != nil {
