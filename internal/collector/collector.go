@@ -4,6 +4,8 @@ package collector
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"strings"
 	"sync"
@@ -271,7 +273,7 @@ func collectAges(ch chan<- prometheus.Metric, snap *fleet.Snapshot, now time.Tim
 	}
 	for i := range snap.Hosts {
 		r := &snap.Hosts[i]
-		gauge(ch, lastSuccessAge, age(r.LastSuccess), labelValue(r.Host))
+		gauge(ch, lastSuccessAge, age(r.LastSuccess), hostLabel(r.Host))
 	}
 	var lastTest time.Time
 	if snap.RestoreTest != nil {
@@ -302,7 +304,7 @@ func collectSnapshot(ch chan<- prometheus.Metric, st State) {
 
 	for i := range snap.Hosts {
 		r := &snap.Hosts[i]
-		host := labelValue(r.Host)
+		host := hostLabel(r.Host)
 		for _, s := range status.Statuses {
 			g(backupStatus, float64(boolInt(r.Status == s)), host, s)
 		}
@@ -360,6 +362,25 @@ func boolInt(b bool) int64 {
 		return 1
 	}
 	return 0
+}
+
+// maxHostLabel bounds the host label. A key under the prefix is a host,
+// and a store takes keys far longer than any host name (Vault's raft
+// storage some 32 KiB): one such key would repeat itself in every series
+// of its host and, on a Prometheus with label_value_length_limit, fail the
+// whole scrape, silencing every backup alert.
+const maxHostLabel = 253
+
+// hostLabel is the host label of a host name: the name itself, or, past
+// maxHostLabel, its start and a hash of the whole that keeps it unique.
+// Such a host's record already has a problem saying its name is too long.
+func hostLabel(h string) string {
+	h = labelValue(h)
+	if len(h) <= maxHostLabel {
+		return h
+	}
+	sum := sha256.Sum256([]byte(h))
+	return status.Truncate(h, maxHostLabel-32) + hex.EncodeToString(sum[:8])
 }
 
 // labelValue makes a stored string a valid label value. The client library

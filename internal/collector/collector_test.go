@@ -263,6 +263,66 @@ func TestFutureTimes(t *testing.T) {
 	}
 }
 
+// mapSource is a store of records in memory, for keys no real store in a
+// test can hold (the local store and Vault's file storage refuse names
+// longer than a file name).
+type mapSource map[string]map[string]any
+
+func (m mapSource) List(context.Context) ([]string, error) {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+func (m mapSource) Get(_ context.Context, key string) (map[string]any, error) {
+	return m[key], nil
+}
+
+// TestLongHostKeys: keys far longer than a host name get a bounded host
+// label, still one per key, and are reported as record problems.
+func TestLongHostKeys(t *testing.T) {
+	long := strings.Repeat("h", 30000)
+	rec := map[string]any{"status": "success", "last_success": "2026-11-25T11:00:00+00:00"}
+	src := mapSource{"db": rec, long + "a": rec, long + "b": rec, strings.Repeat("x", maxHostLabel): rec}
+	c := New(Options{Source: src, Now: func() time.Time { return testNow }})
+	if snap := c.Refresh(context.Background()); snap.Err != nil {
+		t.Fatal(snap.Err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	hosts := map[string]bool{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() != "host" {
+					continue
+				}
+				if len(lp.GetValue()) > maxHostLabel {
+					t.Errorf("%s: host label of %d bytes, want at most %d", mf.GetName(), len(lp.GetValue()), maxHostLabel)
+				}
+				if mf.GetName() == "backup_status" && lp.GetValue() != "db" && m.GetGauge().GetValue() == 1 {
+					hosts[lp.GetValue()] = true
+					if got := value(t, c, "backupwatch_record_problems", "host", lp.GetValue()); got < 1 {
+						t.Errorf("host %.20q...: %v record problems, want at least 1", lp.GetValue(), got)
+					}
+				}
+			}
+		}
+	}
+	if len(hosts) != 3 {
+		t.Errorf("got %d distinct labels for the 3 other hosts, want 3", len(hosts))
+	}
+	if _, ok := hosts[strings.Repeat("x", maxHostLabel)]; !ok {
+		t.Errorf("a %d-byte host name is not exported as it is", maxHostLabel)
+	}
+}
+
 func TestRestoreTest(t *testing.T) {
 	tests := []struct {
 		name   string
