@@ -105,9 +105,14 @@ func (c *Collector) Refresh(ctx context.Context) *fleet.Snapshot {
 	defer c.refreshMu.Unlock()
 
 	prev := c.State().Snapshot
-	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	rctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	snap := fleet.Load(ctx, c.opts.Source, fleet.Options{Expected: c.opts.Expected, Workers: c.opts.Workers, Now: c.now}, prev)
+	snap := fleet.Load(rctx, c.opts.Source, fleet.Options{Expected: c.opts.Expected, Workers: c.opts.Workers, Now: c.now}, prev)
+	if snap.Err != nil && ctx.Err() != nil {
+		// Stopped (serve shutting down), not failed: the store is not to
+		// blame, and scrapes keep the last snapshot until the end.
+		return snap
+	}
 
 	c.mu.Lock()
 	c.snap = snap

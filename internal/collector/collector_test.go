@@ -280,6 +280,36 @@ func (m mapSource) Get(_ context.Context, key string) (map[string]any, error) {
 	return m[key], nil
 }
 
+// ctxSource fails as a network store does once its context is done.
+type ctxSource struct{ mapSource }
+
+func (s ctxSource) List(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s.mapSource.List(ctx)
+}
+
+// TestRefreshStopped: a refresh cut short because the exporter is stopping
+// is not a store failure: no failure counted, the last snapshot kept.
+func TestRefreshStopped(t *testing.T) {
+	src := ctxSource{mapSource{"db": {"status": "success", "last_success": "2026-11-25T11:00:00+00:00"}}}
+	c := New(Options{Source: src, Now: func() time.Time { return testNow }})
+	good := c.Refresh(context.Background())
+	if good.Err != nil {
+		t.Fatal(good.Err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if snap := c.Refresh(ctx); snap.Err == nil {
+		t.Errorf("refresh with its context done: no error, want one (textfile must not write)")
+	}
+	st := c.State()
+	if st.Snapshot != good || st.Failures != 0 || !st.StoreUp() {
+		t.Errorf("after a stopped refresh: snapshot kept %v, failures %d, store up %v; want true, 0, true", st.Snapshot == good, st.Failures, st.StoreUp())
+	}
+}
+
 // TestLongHostKeys: keys far longer than a host name get a bounded host
 // label, still one per key, and are reported as record problems.
 func TestLongHostKeys(t *testing.T) {
