@@ -4,6 +4,7 @@
 package spool
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -111,7 +112,7 @@ func encode(e Entry, now time.Time) ([]byte, error) {
 
 func decode(b []byte) (Entry, error) {
 	var r record
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
 		return Entry{}, fmt.Errorf("not a spool entry: %w", err)
@@ -302,16 +303,21 @@ func (s *Spool) Pending() ([]Item, []Problem, error) {
 		return nil, nil, err
 	}
 	var names []string
+	var problems []Problem
 	for _, de := range des {
 		n := de.Name()
-		if strings.HasPrefix(n, ".") || !strings.HasSuffix(n, ext) || de.IsDir() {
+		if !isEntryName(n) || de.IsDir() {
+			continue
+		}
+		if !de.Type().IsRegular() {
+			// Not opened: a FIFO would block, a symlink leads elsewhere.
+			problems = append(problems, s.setAside(n, errors.New("not a regular file")))
 			continue
 		}
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	var items []Item
-	var problems []Problem
 	for _, n := range names {
 		e, err := s.read(n)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -480,9 +486,15 @@ func (s *Spool) Count() (int, error) {
 	}
 	n := 0
 	for _, de := range des {
-		if name := de.Name(); !de.IsDir() && !strings.HasPrefix(name, ".") && strings.HasSuffix(name, ext) {
+		if !de.IsDir() && isEntryName(de.Name()) {
 			n++
 		}
 	}
 	return n, nil
+}
+
+// isEntryName tells an entry's file from the lock, temporary files of
+// interrupted writes and anything else.
+func isEntryName(name string) bool {
+	return !strings.HasPrefix(name, ".") && strings.HasSuffix(name, ext)
 }
