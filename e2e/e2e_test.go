@@ -43,6 +43,10 @@ func TestMain(m *testing.M) {
 // and Alertmanager; it is a deadline, not a performance claim.
 const waitLong = 90 * time.Second
 
+// httpClient bounds every request to a part, so that one that accepts a
+// connection and never answers cannot hold a wait past its deadline.
+var httpClient = &http.Client{Timeout: 10 * time.Second}
+
 // debian finds one of Debian's binaries, or fails with how to get it.
 func debian(t *testing.T, name string) string {
 	t.Helper()
@@ -237,7 +241,7 @@ func (s *stack) waitReady(p *process, u string) {
 		if done, err := p.exited(); done {
 			s.t.Fatalf("%s exited: %v\n%s", p.name, err, p.out.String())
 		}
-		resp, err := http.Get(u)
+		resp, err := httpClient.Get(u)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -267,7 +271,7 @@ func (s *stack) report() {
 
 // promQuery returns the value of an instant query's only series, or "".
 func (s *stack) promQuery(q string) string {
-	resp, err := http.Get(s.promURL + "/api/v1/query?query=" + url.QueryEscape(q))
+	resp, err := httpClient.Get(s.promURL + "/api/v1/query?query=" + url.QueryEscape(q))
 	if err != nil {
 		return ""
 	}
@@ -288,7 +292,7 @@ func (s *stack) promQuery(q string) string {
 
 // promAlerts summarises Prometheus's alerts, for wait messages.
 func (s *stack) promAlerts() string {
-	resp, err := http.Get(s.promURL + "/api/v1/alerts")
+	resp, err := httpClient.Get(s.promURL + "/api/v1/alerts")
 	if err != nil {
 		return err.Error()
 	}
