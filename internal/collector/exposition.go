@@ -44,7 +44,7 @@ func NewHandler(c *Collector, extra prometheus.Gatherer, logger *slog.Logger) *H
 	}
 	h := &Handler{c: c, extra: extra, log: logger}
 	c.mu.Lock()
-	c.afterRefresh = func() { h.cached(c.State()) }
+	c.afterRefresh = func() { h.cached() }
 	c.mu.Unlock()
 	return h
 }
@@ -60,13 +60,16 @@ func gather(f funcCollector) (prometheus.Gatherer, error) {
 	return reg, reg.Register(f)
 }
 
-// cached returns the encoded snapshot families of st, encoding them if st
-// is not the state last encoded.
-func (h *Handler) cached(st State) (text, deflated []byte, crc uint32) {
+// cached returns the collector's current state and its encoded snapshot
+// families, encoding them if that state is not the one last encoded. The
+// state is read under h.mu, so a scrape that began before a refresh never
+// replaces the newer encoding with an older one.
+func (h *Handler) cached() (st State, text, deflated []byte, crc uint32) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	st = h.c.State()
 	if h.valid && h.cacheFor == st {
-		return h.text, h.deflated, h.crc
+		return st, h.text, h.deflated, h.crc
 	}
 	g, err := gather(func(ch chan<- prometheus.Metric) { collectSnapshot(ch, st) })
 	var buf bytes.Buffer
@@ -82,7 +85,7 @@ func (h *Handler) cached(st State) (text, deflated []byte, crc uint32) {
 	fw.Flush() // byte-aligned and not final: more deflate blocks may follow
 	h.valid, h.cacheFor = true, st
 	h.text, h.deflated, h.crc = buf.Bytes(), z.Bytes(), crc32.ChecksumIEEE(buf.Bytes())
-	return h.text, h.deflated, h.crc
+	return st, h.text, h.deflated, h.crc
 }
 
 func encode(buf *bytes.Buffer, g prometheus.Gatherer) error {
@@ -97,8 +100,7 @@ func encode(buf *bytes.Buffer, g prometheus.Gatherer) error {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	st := h.c.State()
-	text, deflated, crc := h.cached(st)
+	st, text, deflated, crc := h.cached()
 
 	// What changes at each scrape: the ages, and the extra collectors.
 	var live bytes.Buffer
