@@ -148,6 +148,9 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 		},
 		Signals: signals,
 	})
+	if r.LogErr != nil {
+		g.logger.Warn("backup log incomplete: lines after this error were not written", "file", o.logFile, "err", r.LogErr)
+	}
 	if summary == nil && savedID != "" {
 		summary = &restic.Summary{SnapshotID: savedID}
 	}

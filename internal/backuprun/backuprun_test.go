@@ -250,3 +250,29 @@ func TestLockRefusesASymlink(t *testing.T) {
 		t.Errorf("the symlink's target changed: %q", b)
 	}
 }
+
+type failingWriter struct{ n int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.n == 0 {
+		return 0, syscall.ENOSPC
+	}
+	w.n--
+	return len(p), nil
+}
+
+// A log that fails (a full disk) does not stop the run, and says so.
+func TestRunReportsALogThatFailed(t *testing.T) {
+	var out bytes.Buffer
+	res, err := Run(Options{Args: []string{"sh", "-c", "echo one; echo two; echo three"}, Stdout: &out, Log: &failingWriter{n: 1}})
+	if err != nil || res.ExitCode != 0 || out.String() != "one\ntwo\nthree\n" {
+		t.Fatalf("Run = %d, %v, stdout %q; want the run to go on", res.ExitCode, err, out.String())
+	}
+	if !errors.Is(res.LogErr, syscall.ENOSPC) {
+		t.Errorf("LogErr = %v, want the log's write error", res.LogErr)
+	}
+	res, _ = Run(Options{Args: []string{"true"}, Log: &bytes.Buffer{}})
+	if res.LogErr != nil {
+		t.Errorf("LogErr = %v for a log that worked", res.LogErr)
+	}
+}

@@ -51,6 +51,9 @@ type Result struct {
 	Started   time.Time
 	Ended     time.Time
 	Tail      []string // last lines of its stderr, scrubbed
+	// LogErr is the first error writing to Log; the lines after it were
+	// not logged (the run went on: the backup matters more than its log).
+	LogErr error
 }
 
 // Duration is how long the child ran.
@@ -144,6 +147,7 @@ func Run(o Options) (Result, error) {
 		// status is still the child's.
 		log.line("backupwatch", "output: "+scrub(err.Error()))
 	}
+	res.LogErr = log.error()
 	return res, nil
 }
 
@@ -165,6 +169,12 @@ func (l *logWriter) line(stream, text string) {
 		return
 	}
 	_, l.err = io.WriteString(l.w, status.FormatTime(l.now())+" "+stream+": "+text+"\n")
+}
+
+func (l *logWriter) error() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
 }
 
 // Line writes one line of backupwatch's own to the log.
