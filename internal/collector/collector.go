@@ -376,16 +376,18 @@ func boolInt(b bool) int64 {
 // whole scrape, silencing every backup alert.
 const maxHostLabel = 253
 
-// hostLabel is the host label of a host name: the name itself, or, past
-// maxHostLabel, its start and a hash of the whole that keeps it unique.
-// Such a host's record already has a problem saying its name is too long.
+// hostLabel is the host label of a host name: the name itself or, when
+// that is longer than maxHostLabel or not valid UTF-8, its start made
+// valid and a hash of the whole, so that two such names never share a
+// label (a duplicate series fails the scrape). Such a host's record
+// already has a problem saying what is wrong with its name.
 func hostLabel(h string) string {
-	h = labelValue(h)
-	if len(h) <= maxHostLabel {
+	v := labelValue(h)
+	if v == h && len(h) <= maxHostLabel {
 		return h
 	}
 	sum := sha256.Sum256([]byte(h))
-	return status.Truncate(h, maxHostLabel-32) + hex.EncodeToString(sum[:8])
+	return status.Truncate(v, maxHostLabel-32) + hex.EncodeToString(sum[:8])
 }
 
 // labelValue makes a stored string a valid label value. The client library

@@ -310,12 +310,14 @@ func TestRefreshStopped(t *testing.T) {
 	}
 }
 
-// TestLongHostKeys: keys far longer than a host name get a bounded host
-// label, still one per key, and are reported as record problems.
+// TestLongHostKeys: keys far longer than a host name, or not UTF-8, get a
+// bounded, valid host label, still one per key, and are reported as record
+// problems.
 func TestLongHostKeys(t *testing.T) {
 	long := strings.Repeat("h", 30000)
 	rec := map[string]any{"status": "success", "last_success": "2026-11-25T11:00:00+00:00"}
-	src := mapSource{"db": rec, long + "a": rec, long + "b": rec, strings.Repeat("x", maxHostLabel): rec}
+	src := mapSource{"db": rec, long + "a": rec, long + "b": rec, strings.Repeat("x", maxHostLabel): rec,
+		"bad\xff": rec, "bad\xfe": rec} // both invalid UTF-8: one "bad\uFFFD" label would be a duplicate
 	c := New(Options{Source: src, Now: func() time.Time { return testNow }})
 	if snap := c.Refresh(context.Background()); snap.Err != nil {
 		t.Fatal(snap.Err)
@@ -345,8 +347,8 @@ func TestLongHostKeys(t *testing.T) {
 			}
 		}
 	}
-	if len(hosts) != 3 {
-		t.Errorf("got %d distinct labels for the 3 other hosts, want 3", len(hosts))
+	if len(hosts) != 5 {
+		t.Errorf("got %d distinct labels for the 5 other hosts, want 5", len(hosts))
 	}
 	if _, ok := hosts[strings.Repeat("x", maxHostLabel)]; !ok {
 		t.Errorf("a %d-byte host name is not exported as it is", maxHostLabel)
