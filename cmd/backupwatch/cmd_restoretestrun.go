@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -260,6 +261,11 @@ func prepareScratch(dir string) (string, func() error, error) {
 	}
 	if !fi.IsDir() {
 		return "", nil, usageError{fmt.Errorf("--scratch %s is not a directory", dir)}
+	}
+	// Whoever else can write to it could swap what restic restores into
+	// for a symlink while it runs, and have it write anywhere.
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
+		return "", nil, usageError{fmt.Errorf("refusing to restore into %s: another user owns it or may write to it; give a new directory", dir)}
 	}
 	des, err := os.ReadDir(dir)
 	if err != nil {
