@@ -154,10 +154,18 @@ func deliverEntry(ctx context.Context, g *globals, st recordStore, e spool.Entry
 		lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		unlock, lerr := sp.Lock(lctx)
 		cancel()
-		if lerr != nil {
+		switch {
+		case lerr != nil && (errors.Is(lerr, context.DeadlineExceeded) || errors.Is(lerr, context.Canceled)):
 			// Another process is delivering: queue behind what it delivers.
 			storeErr = lerr
-		} else {
+		case lerr != nil:
+			// The spool is unusable (its mode, its owner): the store may
+			// still take the result, which must not be lost for that.
+			g.logger.Error("spool unusable: writing without it", "spool", sp.Dir(), "err", lerr)
+			if storeErr = direct(); storeErr == nil {
+				return delivery{}, nil
+			}
+		default:
 			defer unlock()
 			fr := sp.Flush(ctx, r, write)
 			logFlush(g, sp, st, fr)

@@ -574,6 +574,30 @@ func TestRecordSpoolsAndTheNextDelivers(t *testing.T) {
 	}
 }
 
+// A spool that cannot be used (others may write to it) does not cost a
+// result the store can take.
+func TestUnusableSpoolDoesNotLoseAResult(t *testing.T) {
+	v := vaulttest.Start(t)
+	e := newRunEnv(t, v)
+	st, err := e.g.store.open(e.g, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := filepath.Join(e.g.spool.dir, spoolName(st.String()))
+	os.MkdirAll(sp, 0o700)
+	os.Chmod(sp, 0o777)
+	res := status.Result{Host: "db", Outcome: status.Success, At: time.Now()}
+	if err := deliver(context.Background(), e.g, st, res); err != nil {
+		t.Fatalf("deliver with an unusable spool and Vault up: %v", err)
+	}
+	if rec := e.record(t, "db"); rec["status"] != status.Success {
+		t.Errorf("record = %v, want the success written", rec)
+	}
+	if !strings.Contains(e.err.String(), "spool unusable") || !strings.Contains(e.err.String(), "writable by group or others") {
+		t.Errorf("log does not say the spool is unusable and why:\n%s", e.err)
+	}
+}
+
 func TestFlushBadInputAndLocalStore(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
