@@ -194,11 +194,3 @@ func (s *Scrubber) Scrub(text string) string {
 	}
 	return text
 }
-
-// Len is the number of secret values known, for diagnostics (never the values).
-func (s *Scrubber) Len() int {
-	if s == nil {
-		return 0
-	}
-	return len(s.secrets)
-}

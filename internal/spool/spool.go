@@ -40,17 +40,6 @@ type Entry struct {
 	RestoreTest *status.RestoreTest
 }
 
-// Key is the store key the entry is written to.
-func (e Entry) Key() string {
-	if e.RestoreTest != nil {
-		return status.RestoreTestKey
-	}
-	if e.Result != nil {
-		return e.Result.Host
-	}
-	return ""
-}
-
 // String describes the entry for messages, never with its free text.
 func (e Entry) String() string {
 	switch {
