@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 )
@@ -16,7 +17,7 @@ import (
 // Repo runs restic against one repository.
 type Repo struct {
 	Binary       string   // "restic" if empty
-	Repository   string   // passed as -r; RESTIC_REPOSITORY when empty
+	Repository   string   // passed as RESTIC_REPOSITORY; the environment's when empty
 	PasswordFile string   // passed as --password-file when set
 	Env          []string // the child's environment; this process's when nil
 	// Scrub removes secrets from restic's messages before they go into
@@ -52,9 +53,6 @@ func (r Repo) command(ctx context.Context, args ...string) (*exec.Cmd, error) {
 		return nil, err
 	}
 	var full []string
-	if r.Repository != "" {
-		full = append(full, "--repo", r.Repository)
-	}
 	if r.PasswordFile != "" {
 		full = append(full, "--password-file", r.PasswordFile)
 	}
@@ -62,6 +60,14 @@ func (r Repo) command(ctx context.Context, args ...string) (*exec.Cmd, error) {
 	full = append(full, args...)
 	cmd := exec.CommandContext(ctx, bin, full...)
 	cmd.Env = r.Env
+	if r.Repository != "" {
+		// In the environment, not on the command line, which every user
+		// can read: a repository URL may hold a password (rest:, s3:).
+		if cmd.Env == nil {
+			cmd.Env = os.Environ()
+		}
+		cmd.Env = append(slices.Clip(cmd.Env), "RESTIC_REPOSITORY="+r.Repository)
+	}
 	cmd.Stdin = nil // never prompt: a missing password is an error, not a hang
 	// Interrupted, restic is asked to stop as on Ctrl-C, so that it
 	// removes its lock from the repository; killed only if it lingers.

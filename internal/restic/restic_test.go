@@ -155,3 +155,25 @@ func TestInterruptedResticGetsSIGINT(t *testing.T) {
 		t.Errorf("restic was not sent SIGINT (trap wrote %q)", b)
 	}
 }
+
+// The repository, whose URL may hold a password, is given to restic in
+// its environment, never on the command line that every user can read.
+func TestRepositoryNotOnTheCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	seen := filepath.Join(dir, "seen")
+	bin := filepath.Join(dir, "restic")
+	script := "#!/bin/sh\necho \"args: $*\" > " + seen + "\necho \"repo: $RESTIC_REPOSITORY\" >> " + seen + "\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const repo = "rest:https://backup:s3cr3t-pw@rest.example:8000/db"
+	for _, env := range [][]string{nil, {"PATH=/usr/bin:/bin", "RESTIC_REPOSITORY=/some/other"}} {
+		if err := (Repo{Binary: bin, Repository: repo, Env: env}).Check(context.Background(), false, ""); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(seen)
+		if want := "args: --no-cache check\nrepo: " + repo + "\n"; string(b) != want {
+			t.Errorf("env %v: restic saw %q, want %q", env, b, want)
+		}
+	}
+}
