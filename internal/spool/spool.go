@@ -171,8 +171,9 @@ func validTime(field, s string) error {
 
 // Spool is a spool directory.
 type Spool struct {
-	dir string
-	now func() time.Time
+	dir  string
+	now  func() time.Time
+	open func(name string) (*os.File, error) // os.Open; tests fail it
 
 	mu   sync.Mutex
 	last int64 // last name stamp used by this process
@@ -186,7 +187,7 @@ func Open(dir string) (*Spool, error) {
 	if dir == "" {
 		return nil, errors.New("open spool: no directory")
 	}
-	return &Spool{dir: dir, now: time.Now}, nil
+	return &Spool{dir: dir, now: time.Now, open: os.Open}, nil
 }
 
 // Exists reports whether the spool directory exists: without it, nothing
@@ -309,20 +310,31 @@ func (s *Spool) Pending() ([]Item, []Problem, error) {
 	var items []Item
 	for _, n := range names {
 		e, err := s.read(n)
-		if errors.Is(err, fs.ErrNotExist) {
+		var bad corruptError
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			continue // delivered by another process meanwhile
-		}
-		if err != nil {
-			problems = append(problems, s.setAside(n, err))
+		case errors.As(err, &bad):
+			problems = append(problems, s.setAside(n, bad.err))
 			continue
+		case err != nil:
+			// Not the file's fault (too many open files, an I/O error):
+			// it stays, and nothing after it overtakes it.
+			return nil, problems, fmt.Errorf("read spool file %s (left in place): %w", filepath.Join(s.dir, n), err)
 		}
 		items = append(items, Item{Name: n, Entry: e})
 	}
 	return items, problems, nil
 }
 
+// corruptError is a file that is not an entry, as opposed to one that
+// could not be read.
+type corruptError struct{ err error }
+
+func (c corruptError) Error() string { return c.err.Error() }
+
 func (s *Spool) read(name string) (Entry, error) {
-	f, err := os.Open(filepath.Join(s.dir, name))
+	f, err := s.open(filepath.Join(s.dir, name))
 	if err != nil {
 		return Entry{}, err
 	}
@@ -332,16 +344,20 @@ func (s *Spool) read(name string) (Entry, error) {
 		return Entry{}, err
 	}
 	if !fi.Mode().IsRegular() {
-		return Entry{}, errors.New("not a regular file")
+		return Entry{}, corruptError{errors.New("not a regular file")}
 	}
 	if fi.Size() > maxEntrySize {
-		return Entry{}, fmt.Errorf("%d bytes, more than an entry can be", fi.Size())
+		return Entry{}, corruptError{fmt.Errorf("%d bytes, more than an entry can be", fi.Size())}
 	}
 	b := make([]byte, fi.Size())
 	if _, err := f.ReadAt(b, 0); err != nil && fi.Size() > 0 {
 		return Entry{}, err
 	}
-	return decode(b)
+	e, err := decode(b)
+	if err != nil {
+		return Entry{}, corruptError{err}
+	}
+	return e, nil
 }
 
 func (s *Spool) setAside(name string, cause error) Problem {

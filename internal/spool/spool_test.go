@@ -226,6 +226,38 @@ func TestSpecialFilesSetAsideUnopened(t *testing.T) {
 	}
 }
 
+// A file that cannot be read for a reason of the moment (too many open
+// files, an I/O error) is not corrupt: it stays where it is, and nothing
+// after it is delivered before it.
+func TestUnreadableFileIsNotSetAside(t *testing.T) {
+	dir := t.TempDir()
+	sp, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := sp.Add(result("db", status.Failed, t0))
+	second, _ := sp.Add(result("db", status.Success, t0.Add(time.Hour)))
+	sp.open = func(name string) (*os.File, error) {
+		if filepath.Base(name) == first {
+			return nil, &os.PathError{Op: "open", Path: name, Err: syscall.EMFILE}
+		}
+		return os.Open(name)
+	}
+	items, problems, err := sp.Pending()
+	if !errors.Is(err, syscall.EMFILE) || len(items) != 0 || len(problems) != 0 {
+		t.Errorf("Pending = %d items, problems %v, err %v; want nothing and the error", len(items), problems, err)
+	}
+	fr := sp.Flush(context.Background(), Retry{Attempts: 1}, func(context.Context, Entry) error { return nil })
+	if len(fr.Delivered) != 0 || fr.Err == nil {
+		t.Errorf("Flush delivered %d, err %v; want none delivered and the error", len(fr.Delivered), fr.Err)
+	}
+	sp.open = os.Open
+	items, problems, err = sp.Pending()
+	if err != nil || len(problems) != 0 || len(items) != 2 || items[0].Name != first || items[1].Name != second {
+		t.Errorf("Pending once readable = %v, %v, %v; want both, in order", items, problems, err)
+	}
+}
+
 func TestFlushStopsAtFirstFailureAndKeepsOrder(t *testing.T) {
 	sp, err := Open(t.TempDir())
 	if err != nil {
