@@ -379,8 +379,8 @@ func TestServeThroughVaultFaults(t *testing.T) {
 }
 
 // TestServeVaultDownAtStart starts the exporter while Vault is down: it
-// serves at once, reports the store down, shows the expected hosts as
-// unknown (never seen), and picks the records up when Vault comes.
+// serves at once, reports the store down, exports no status for hosts it
+// has never read, and picks the records up when Vault comes.
 func TestServeVaultDownAtStart(t *testing.T) {
 	v := vaulttest.Start(t)
 	putRecord(t, v.Client(t), "db", map[string]any{"status": "success", "last_success": time.Now().UTC().Format(time.RFC3339)})
@@ -402,13 +402,21 @@ func TestServeVaultDownAtStart(t *testing.T) {
 	if up, ok := s.value("backupwatch_store_up"); !ok || up != 0 {
 		t.Errorf("backupwatch_store_up = %v (present %v), want 0", up, ok)
 	}
+	// Nothing has been read: no status and no age rather than false ones,
+	// so one alert (the store unreachable) fires, not one per host.
 	for _, h := range []string{"db", "auth"} {
-		if got := s.status(h); got != "unknown" {
-			t.Errorf("%s: status %q with vault down since start, want unknown", h, got)
+		if got := s.status(h); got != "" {
+			t.Errorf("%s: status %q with vault down since start, want none", h, got)
 		}
-		if got, _ := s.value("backup_last_success_age_seconds", "host", h); got < float64(time.Now().Unix()-60) {
-			t.Errorf("%s: age %v, want the runbook's now - 0", h, got)
+		if got, ok := s.value("backup_last_success_age_seconds", "host", h); ok {
+			t.Errorf("%s: age %v with vault down since start, want none", h, got)
 		}
+		if got, ok := s.value("backupwatch_record_problems", "host", h); !ok || got != 1 {
+			t.Errorf("%s: record problems %v (present %v), want 1 (store not reached)", h, got, ok)
+		}
+	}
+	if got, ok := s.value("backup_restore_test_age_seconds"); ok {
+		t.Errorf("restore test age %v with vault down since start, want none", got)
 	}
 	if _, ok := s.value("backupwatch_last_refresh_success_timestamp_seconds"); ok {
 		t.Errorf("backupwatch_last_refresh_success_timestamp_seconds is set before any refresh succeeded")

@@ -278,7 +278,12 @@ func collectAges(ch chan<- prometheus.Metric, snap *fleet.Snapshot, now time.Tim
 	}
 	for i := range snap.Hosts {
 		r := &snap.Hosts[i]
-		gauge(ch, lastSuccessAge, age(r.LastSuccess), hostLabel(r.Host))
+		if !r.Unread {
+			gauge(ch, lastSuccessAge, age(r.LastSuccess), hostLabel(r.Host))
+		}
+	}
+	if !snap.Listed {
+		return // not known to be missing: the store was never reached
 	}
 	var lastTest time.Time
 	if snap.RestoreTest != nil {
@@ -310,6 +315,13 @@ func collectSnapshot(ch chan<- prometheus.Metric, st State) {
 	for i := range snap.Hosts {
 		r := &snap.Hosts[i]
 		host := hostLabel(r.Host)
+		g(recordProblems, float64(len(r.Problems)), host)
+		if r.Unread {
+			// Nothing read yet: no status rather than a false one, so a
+			// restart during a Vault outage pages once (the store is
+			// unreachable), not once per host.
+			continue
+		}
 		for _, s := range status.Statuses {
 			g(backupStatus, float64(boolInt(r.Status == s)), host, s)
 		}
@@ -334,7 +346,6 @@ func collectSnapshot(ch chan<- prometheus.Metric, st State) {
 		if r.SnapshotID != "" {
 			g(snapshotInfo, 1, host, labelValue(r.SnapshotID))
 		}
-		g(recordProblems, float64(len(r.Problems)), host)
 	}
 
 	rt := snap.RestoreTest

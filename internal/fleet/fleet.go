@@ -25,6 +25,9 @@ type Source interface {
 type Snapshot struct {
 	Hosts       []status.Record     // sorted by host name
 	RestoreTest *status.RestoreTest // nil when none is recorded
+	// Listed is set once the store's listing has been read, in this
+	// refresh or an earlier one: until then nothing is known of the fleet.
+	Listed bool
 	// Problems are store-level diagnostics (a sub-folder under the prefix).
 	Problems []string
 	// Err is set when the refresh did not reach the store completely; the
@@ -53,7 +56,7 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 	}
 	snap := &Snapshot{Started: now()}
 	if prev != nil {
-		snap.LastSuccess = prev.LastSuccess
+		snap.LastSuccess, snap.Listed = prev.LastSuccess, prev.Listed
 	}
 	defer func() { snap.Duration = now().Sub(snap.Started) }()
 
@@ -65,11 +68,12 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 			return snap
 		}
 		for _, h := range dedupe(opts.Expected) {
-			snap.Hosts = append(snap.Hosts, status.Record{Host: h, Status: status.Unknown, Problems: []string{"store not reached"}})
+			snap.Hosts = append(snap.Hosts, status.Record{Host: h, Status: status.Unknown, Unread: true, Problems: []string{"store not reached"}})
 		}
 		return snap
 	}
 
+	snap.Listed = true
 	hosts, hasRestoreTest := hostsToRead(keys, opts.Expected, snap)
 	snap.Hosts = make([]status.Record, len(hosts))
 	var prevByHost map[string]status.Record
@@ -124,7 +128,7 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 						// list at every refresh while the failure lasts.
 						snap.Hosts[i] = p
 					} else {
-						snap.Hosts[i] = status.Record{Host: h, Status: status.Unknown, Problems: []string{err.Error()}}
+						snap.Hosts[i] = status.Record{Host: h, Status: status.Unknown, Unread: true, Problems: []string{err.Error()}}
 					}
 				}
 			}

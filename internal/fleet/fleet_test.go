@@ -99,8 +99,16 @@ func TestStoreOutageKeepsWhatWasKnown(t *testing.T) {
 	// shown, as unknown, and the snapshot says why.
 	v.Stop(t)
 	cold := Load(ctx, s, Options{Expected: []string{"db", "metrics"}}, nil)
-	if cold.Err == nil || hosts(cold) != "db=unknown,metrics=unknown" {
-		t.Errorf("cold start during an outage: err %v, hosts %s", cold.Err, hosts(cold))
+	if cold.Err == nil || hosts(cold) != "db=unknown,metrics=unknown" || cold.Listed {
+		t.Errorf("cold start during an outage: err %v, hosts %s, listed %v", cold.Err, hosts(cold), cold.Listed)
+	}
+	for _, r := range cold.Hosts {
+		if !r.Unread {
+			t.Errorf("%s: not marked unread though nothing was read", r.Host)
+		}
+	}
+	if !down.Listed || down.Hosts[0].Unread {
+		t.Errorf("an outage after a good refresh marked known hosts unread")
 	}
 }
 

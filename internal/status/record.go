@@ -29,6 +29,11 @@ type Record struct {
 	FilesChanged        *int64
 	FilesUnmodified     *int64
 
+	// Unread is set when nothing has been read for this host yet because
+	// the store could not be reached: there is no status to report, and
+	// reporting "never succeeded" would page for the whole fleet.
+	Unread bool
+
 	// Problems are per-field diagnostics: what was wrong with the record
 	// as written. A record with problems is still used as far as it goes.
 	Problems []string
