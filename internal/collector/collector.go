@@ -255,9 +255,10 @@ func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ..
 // MaxFutureSkew is how far in the future a recorded time may lie and
 // still count as established: a host's clock a little fast. Beyond it the
 // time cannot be a real success or test, and it would keep its age
-// negative, silencing BackupNotRunIn24Hours or RestoreTestOverdue for as
-// long (records never move backwards, so newer outcomes do not replace it).
-const MaxFutureSkew = 24 * time.Hour
+// negative, silencing BackupNotRunIn24Hours or RestoreTestOverdue; such a
+// time counts as the epoch here, and the next real result replaces it
+// (status.Apply).
+const MaxFutureSkew = status.MaxFutureSkew
 
 // Age is the age in seconds of a recorded time t at now, as the runbook's
 // script computes it: a time that is not established (zero, or further in

@@ -34,6 +34,14 @@ var resultFields = []string{
 // advances the timestamps it is newer than, and never the status.
 func Apply(old map[string]any, res Result) (map[string]any, bool) {
 	cur := Parse("", old)
+	// A stored time too far in the future would win every comparison
+	// forever: it counts as never, so this result replaces it.
+	limit := time.Now().Add(MaxFutureSkew)
+	for _, t := range []*time.Time{&cur.LastSuccess, &cur.LastFailure, &cur.LastAttempt} {
+		if t.After(limit) {
+			*t = time.Time{}
+		}
+	}
 	doc := maps.Clone(old)
 	if doc == nil {
 		doc = map[string]any{}

@@ -48,6 +48,12 @@ const (
 // Statuses lists every status value the exporter emits, in a stable order.
 var Statuses = []string{Success, Failed, Unknown}
 
+// MaxFutureSkew is how far in the future a recorded time may lie and still
+// be believed: clocks drift, but a time beyond this is a wrong clock or a
+// wrong record. Such a time counts as never (so the overdue alert fires)
+// and is replaced by the next real result.
+const MaxFutureSkew = 24 * time.Hour
+
 // maxHostLen bounds a host name as DNS bounds a name.
 const maxHostLen = 253
 
