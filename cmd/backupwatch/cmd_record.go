@@ -74,11 +74,16 @@ func (o *recordOptions) result(now time.Time) (status.Result, error) {
 }
 
 // deliver writes one result, merging it into the stored record so that
-// nothing else in it is lost and nothing moves backwards. Whatever waits in
-// the spool is delivered first; when Vault cannot take the result, it is
-// kept in the spool (see deliverEntry) and the error says so.
+// nothing else in it is lost and nothing moves backwards.
 func deliver(ctx context.Context, g *globals, st recordStore, res status.Result) error {
-	d, err := deliverEntry(ctx, g, st, spool.Entry{Result: &res}, g.spool.retryPolicy())
+	return deliverOrSpool(ctx, g, st, spool.Entry{Result: &res})
+}
+
+// deliverOrSpool writes e after whatever waits in the spool; when Vault
+// cannot take it, it is kept in the spool (see deliverEntry) and the error
+// says where, so a command that records exits non-zero but loses nothing.
+func deliverOrSpool(ctx context.Context, g *globals, st recordStore, e spool.Entry) error {
+	d, err := deliverEntry(ctx, g, st, e, g.spool.retryPolicy())
 	if err == nil && d.spooled != "" {
 		return d.spoolErr()
 	}

@@ -48,10 +48,8 @@ func runRestoreTestRecord(ctx context.Context, g *globals, o *restoreTestRecordO
 	if err != nil {
 		return err
 	}
-	if d, err := deliverEntry(ctx, g, st, spool.Entry{RestoreTest: &rt}, g.spool.retryPolicy()); err != nil {
+	if err := deliverOrSpool(ctx, g, st, spool.Entry{RestoreTest: &rt}); err != nil {
 		return err
-	} else if d.spooled != "" {
-		return d.spoolErr()
 	}
 	g.logger.Info("restore test recorded", "result", rt.Result, "host_tested", rt.HostTested, "store", st.String())
 	return nil
