@@ -83,57 +83,45 @@ func Build() (dashboard.Dashboard, error) {
 // lastSuccessAge is the runbook's panel: Stat, one value per host from
 // backup_last_success_age_seconds, green/amber/red at 25 and 48 hours.
 func lastSuccessAge() *stat.PanelBuilder {
-	return stat.NewPanelBuilder().
-		Title("Time since last successful backup").
-		Description("Per host: green under 25 hours, amber from 25 hours (90,000 s), red from 48 hours (172,800 s). BackupNotRunIn24Hours fires past 24 hours.").
-		Datasource(datasource).
-		GridPos(pos(0, 1, 24, 8)).
-		WithTarget(query(`backup_last_success_age_seconds`, "{{host}}")).
+	return statPanel(
+		"Time since last successful backup",
+		"Per host: green under 25 hours, amber from 25 hours (90,000 s), red from 48 hours (172,800 s). BackupNotRunIn24Hours fires past 24 hours.",
+		pos(0, 1, 24, 8),
+		query(`backup_last_success_age_seconds`, "{{host}}"),
+	).
 		Unit("dtdurations").
 		Thresholds(thresholds(step(nil, "green"), step(f(amberAfter), "orange"), step(f(redAfter), "red"))).
-		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
-		ColorMode(common.BigValueColorModeBackground).
-		GraphMode(common.BigValueGraphModeNone).
 		TextMode(common.BigValueTextModeValueAndName).
 		JustifyMode(common.BigValueJustifyModeAuto).
-		Orientation(common.VizOrientationAuto).
-		ReduceOptions(lastValue())
+		Orientation(common.VizOrientationAuto)
 }
 
 func restoreTestAge() *stat.PanelBuilder {
-	return stat.NewPanelBuilder().
-		Title("Last restore test").
-		Description("Age of the last restore test; RestoreTestOverdue fires past 90 days.").
-		Datasource(datasource).
-		GridPos(pos(0, 10, 6, 6)).
-		WithTarget(query(`backup_restore_test_age_seconds`, "age")).
+	return statPanel(
+		"Last restore test",
+		"Age of the last restore test; RestoreTestOverdue fires past 90 days.",
+		pos(0, 10, 6, 6),
+		query(`backup_restore_test_age_seconds`, "age"),
+	).
 		Unit("dtdurations").
 		Thresholds(thresholds(step(nil, "green"), step(f(restoreTestOverdue*80/90), "orange"), step(f(restoreTestOverdue), "red"))).
-		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
-		ColorMode(common.BigValueColorModeBackground).
-		GraphMode(common.BigValueGraphModeNone).
-		TextMode(common.BigValueTextModeValue).
-		ReduceOptions(lastValue())
+		TextMode(common.BigValueTextModeValue)
 }
 
 func restoreTestResult() *stat.PanelBuilder {
-	return stat.NewPanelBuilder().
-		Title("Restore test result").
-		Description("Result of the last restore test; RestoreTestFailed fires unless it passed.").
-		Datasource(datasource).
-		GridPos(pos(6, 10, 6, 6)).
-		WithTarget(query(`backup_restore_test_passed`, "result")).
+	return statPanel(
+		"Restore test result",
+		"Result of the last restore test; RestoreTestFailed fires unless it passed.",
+		pos(6, 10, 6, 6),
+		query(`backup_restore_test_passed`, "result"),
+	).
 		Mappings([]dashboard.ValueMapping{valueMap(map[string][2]string{
 			"1": {"passed", "green"},
 			"0": {"NOT PASSED", "red"},
 		})}).
 		NoValue("no restore test recorded").
 		Thresholds(thresholds(step(nil, "red"), step(f(1), "green"))).
-		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
-		ColorMode(common.BigValueColorModeBackground).
-		GraphMode(common.BigValueGraphModeNone).
-		TextMode(common.BigValueTextModeValue).
-		ReduceOptions(lastValue())
+		TextMode(common.BigValueTextModeValue)
 }
 
 // hostsWithStatus shows one tile per host in the given status, "none" otherwise.
@@ -142,88 +130,69 @@ func hostsWithStatus(title, status, color, desc string) *stat.PanelBuilder {
 	if status == "unknown" {
 		x = 18
 	}
-	return stat.NewPanelBuilder().
-		Title(title).
-		Description(desc).
-		Datasource(datasource).
-		GridPos(pos(x, 10, 6, 6)).
-		WithTarget(query(fmt.Sprintf(`backup_status{status=%q} == 1`, status), "{{host}}")).
+	return statPanel(
+		title,
+		desc,
+		pos(x, 10, 6, 6),
+		query(fmt.Sprintf(`backup_status{status=%q} == 1`, status), "{{host}}"),
+	).
 		NoValue("none").
 		Thresholds(thresholds(step(nil, "green"), step(f(1), color))).
-		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
-		ColorMode(common.BigValueColorModeBackground).
-		GraphMode(common.BigValueGraphModeNone).
-		TextMode(common.BigValueTextModeName).
-		ReduceOptions(lastValue())
+		TextMode(common.BigValueTextModeName)
 }
 
 func upDown(title, expr string, gp dashboard.GridPos, desc string) *stat.PanelBuilder {
-	return stat.NewPanelBuilder().
-		Title(title).
-		Description(desc).
-		Datasource(datasource).
-		GridPos(gp).
-		WithTarget(query(expr, "{{instance}}")).
+	return statPanel(
+		title,
+		desc,
+		gp,
+		query(expr, "{{instance}}"),
+	).
 		Mappings([]dashboard.ValueMapping{valueMap(map[string][2]string{
 			"1": {"up", "green"},
 			"0": {"DOWN", "red"},
 		})}).
 		Thresholds(thresholds(step(nil, "red"), step(f(1), "green"))).
-		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
-		ColorMode(common.BigValueColorModeBackground).
-		GraphMode(common.BigValueGraphModeNone).
-		TextMode(common.BigValueTextModeValue).
-		ReduceOptions(lastValue())
+		TextMode(common.BigValueTextModeValue)
 }
 
 func sinceRefresh() *stat.PanelBuilder {
-	return stat.NewPanelBuilder().
-		Title("Since last good refresh").
-		Description("Time since the exporter last read the store completely; BackupStoreUnreachable fires after 15 minutes.").
-		Datasource(datasource).
-		GridPos(pos(8, 17, 4, 4)).
-		WithTarget(query(`time() - backupwatch_last_refresh_success_timestamp_seconds`, "{{instance}}")).
+	return statPanel(
+		"Since last good refresh",
+		"Time since the exporter last read the store completely; BackupStoreUnreachable fires after 15 minutes.",
+		pos(8, 17, 4, 4),
+		query(`time() - backupwatch_last_refresh_success_timestamp_seconds`, "{{instance}}"),
+	).
 		Unit("dtdurations").
 		Thresholds(thresholds(step(nil, "green"), step(f(300), "orange"), step(f(900), "red"))).
-		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
-		ColorMode(common.BigValueColorModeBackground).
-		GraphMode(common.BigValueGraphModeNone).
-		TextMode(common.BigValueTextModeValue).
-		ReduceOptions(lastValue())
+		TextMode(common.BigValueTextModeValue)
 }
 
 func count(title, expr string, gp dashboard.GridPos, desc string) *stat.PanelBuilder {
-	return stat.NewPanelBuilder().
-		Title(title).
-		Description(desc).
-		Datasource(datasource).
-		GridPos(gp).
-		WithTarget(query(expr, title)).
+	return statPanel(
+		title,
+		desc,
+		gp,
+		query(expr, title),
+	).
 		Unit("none").
 		Decimals(0).
 		Thresholds(thresholds(step(nil, "green"))).
-		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
 		ColorMode(common.BigValueColorModeValue).
-		GraphMode(common.BigValueGraphModeNone).
-		TextMode(common.BigValueTextModeValue).
-		ReduceOptions(lastValue())
+		TextMode(common.BigValueTextModeValue)
 }
 
 // textfileAge is for sites that run the textfile mode instead of serve.
 func textfileAge() *stat.PanelBuilder {
-	return stat.NewPanelBuilder().
-		Title("backup.prom age (textfile mode)").
-		Description("Time since node_exporter's textfile backup.prom was rewritten; BackupTextfileStale fires past 1 hour. Empty when serve is used.").
-		Datasource(datasource).
-		GridPos(pos(20, 17, 4, 4)).
-		WithTarget(query(`time() - node_textfile_mtime_seconds{file=~"(.*/)?backup\\.prom"}`, "{{instance}}")).
+	return statPanel(
+		"backup.prom age (textfile mode)",
+		"Time since node_exporter's textfile backup.prom was rewritten; BackupTextfileStale fires past 1 hour. Empty when serve is used.",
+		pos(20, 17, 4, 4),
+		query(`time() - node_textfile_mtime_seconds{file=~"(.*/)?backup\\.prom"}`, "{{instance}}"),
+	).
 		Unit("dtdurations").
 		Thresholds(thresholds(step(nil, "green"), step(f(1800), "orange"), step(f(3600), "red"))).
-		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
-		ColorMode(common.BigValueColorModeBackground).
-		GraphMode(common.BigValueGraphModeNone).
-		TextMode(common.BigValueTextModeValue).
-		ReduceOptions(lastValue())
+		TextMode(common.BigValueTextModeValue)
 }
 
 func query(expr, legend string) *prometheus.DataqueryBuilder {
@@ -263,3 +232,18 @@ func valueMap(m map[string][2]string) dashboard.ValueMapping {
 }
 
 func pos(x, y, w, h uint32) dashboard.GridPos { return dashboard.GridPos{X: x, Y: y, W: w, H: h} }
+
+// statPanel is what every Stat panel here shares: one query, colours by
+// thresholds on the background, no sparkline, the last value.
+func statPanel(title, desc string, gp dashboard.GridPos, target *prometheus.DataqueryBuilder) *stat.PanelBuilder {
+	return stat.NewPanelBuilder().
+		Title(title).
+		Description(desc).
+		Datasource(datasource).
+		GridPos(gp).
+		WithTarget(target).
+		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).
+		ColorMode(common.BigValueColorModeBackground).
+		GraphMode(common.BigValueGraphModeNone).
+		ReduceOptions(lastValue())
+}
