@@ -42,9 +42,11 @@ test-race:
 	  ./internal/localstore/ ./internal/spool/ ./internal/backuprun/ ./internal/web/
 
 # Test-only tools with their own Go modules (and committed go.sum):
-# tools/dashgen checks deploy/grafana/backupwatch.json against the code.
+# tools/dashgen checks deploy/grafana/backupwatch.json against the code;
+# tools/mailsink is the SMTP server the e2e suite delivers email to.
 test-tools:
 	cd tools/dashgen && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd tools/mailsink && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 ./...
 
 # A few minutes: a real Vault with 100, 1,000 and 10,000 hosts; the report
 # is printed and saved to bench-results/latest.txt. BENCH_FLAGS, e.g.
