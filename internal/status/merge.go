@@ -1,11 +1,28 @@
 package status
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"time"
 )
+
+// ClockSkew is how far in the future a time may lie when it is recorded:
+// the clocks of machines kept by NTP differ by far less, so a time beyond
+// it is a wrong clock or a wrong --at. Such a result is refused when it is
+// recorded and when it is delivered from the spool, and a stored time
+// beyond it loses to any real result in the merge (Apply), so that it can
+// never make a present result look older.
+const ClockSkew = 5 * time.Minute
+
+// CheckNotFuture refuses a time t more than ClockSkew after now.
+func CheckNotFuture(t, now time.Time) error {
+	if t.After(now.Add(ClockSkew)) {
+		return fmt.Errorf("%s is %s in the future, more than the %s clock skew allowed", FormatTime(t), t.Sub(now).Round(time.Second), ClockSkew)
+	}
+	return nil
+}
 
 // Result is one backup outcome to be recorded. An empty Outcome records only
 // an attempt (the start of a run), so that a hung or killed run is visible.
@@ -34,19 +51,29 @@ var resultFields = []string{
 // advances the timestamps it is newer than, and never the status.
 func Apply(old map[string]any, res Result) (map[string]any, bool) {
 	cur := Parse("", old)
-	// A stored time too far in the future would win every comparison
-	// forever: it counts as never, so this result replaces it.
-	limit := time.Now().Add(MaxFutureSkew)
-	for _, t := range []*time.Time{&cur.LastSuccess, &cur.LastFailure, &cur.LastAttempt} {
-		if t.After(limit) {
-			*t = time.Time{}
-		}
-	}
 	doc := maps.Clone(old)
 	if doc == nil {
 		doc = map[string]any{}
 	}
 	changed := false
+	// A stored time beyond the clock skew allowance would win every
+	// comparison until the clock caught up with it, hiding real results:
+	// it counts as never. A real outcome also removes such a time, so the
+	// record stops claiming a success (or failure) that has not happened.
+	limit := time.Now().Add(ClockSkew)
+	for _, f := range []struct {
+		t     *time.Time
+		field string
+	}{{&cur.LastSuccess, FieldLastSuccess}, {&cur.LastFailure, FieldLastFailure}, {&cur.LastAttempt, FieldLastAttempt}} {
+		if !f.t.After(limit) {
+			continue
+		}
+		*f.t = time.Time{}
+		if res.Outcome != "" && f.field != FieldLastAttempt {
+			delete(doc, f.field)
+			changed = true
+		}
+	}
 	set := func(k, v string) {
 		if s, ok := doc[k].(string); !ok || s != v {
 			doc[k] = v

@@ -76,7 +76,7 @@ func ParseRestoreTest(data map[string]any) RestoreTest {
 // fields it does not know. A test older than the stored one changes nothing.
 func ApplyRestoreTest(old map[string]any, rt RestoreTest) (map[string]any, bool) {
 	cur := ParseRestoreTest(old)
-	if rt.LastTest.Before(cur.LastTest) && !cur.LastTest.After(time.Now().Add(MaxFutureSkew)) {
+	if rt.LastTest.Before(cur.LastTest) && !cur.LastTest.After(time.Now().Add(ClockSkew)) {
 		return old, false
 	}
 	doc := maps.Clone(old)

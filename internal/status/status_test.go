@@ -242,27 +242,3 @@ func FuzzParse(f *testing.F) {
 		Apply(map[string]any{"status": st, "last_success": ls}, Result{Outcome: Success, At: time.Now()})
 	})
 }
-
-// TestFutureTimesAreRepaired: a time far in the future (a host clock set to
-// 2036, a typo) would otherwise beat every real result forever.
-func TestFutureTimesAreRepaired(t *testing.T) {
-	now := time.Now().Truncate(time.Second)
-	future := FormatTime(now.Add(10 * 365 * 24 * time.Hour))
-	soon := FormatTime(now.Add(time.Hour)) // a fast clock: believed
-	doc, _ := Apply(map[string]any{"status": "success", "last_success": future, "last_failure": future}, Result{Outcome: Failed, At: now})
-	if doc["status"] != "failed" || doc["last_failure"] != FormatTime(now) || doc["last_success"] != future {
-		t.Errorf("failure over a future record: %v", doc)
-	}
-	doc, _ = Apply(doc, Result{Outcome: Success, At: now})
-	if doc["last_success"] != FormatTime(now) || doc["status"] != "success" {
-		t.Errorf("success over a future last_success: %v", doc)
-	}
-	doc, _ = Apply(map[string]any{"status": "success", "last_success": soon}, Result{Outcome: Failed, At: now})
-	if doc["status"] != "success" {
-		t.Errorf("a result older than a believable stored time moved the status: %v", doc)
-	}
-	rt, changed := ApplyRestoreTest(map[string]any{"last_test": future, "result": "passed"}, RestoreTest{LastTest: now, Result: Failed})
-	if !changed || rt["result"] != "failed" {
-		t.Errorf("restore test over a future one: %v", rt)
-	}
-}
