@@ -115,7 +115,7 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 						snap.Hosts[i].Problems = append(snap.Hosts[i].Problems, verr.Error())
 					}
 				case errors.Is(err, status.ErrNotFound):
-					snap.Hosts[i] = status.Record{Host: h, Status: status.Unknown, Problems: []string{"no record"}}
+					snap.Hosts[i] = status.Record{Host: h, Status: status.Unknown, NoRecord: true, Problems: []string{"no record"}}
 				case errors.Is(err, status.ErrMalformed):
 					// The store answered; this one record is unreadable.
 					snap.Hosts[i] = status.Record{Host: h, Status: status.Unknown, Problems: []string{err.Error()}}

@@ -34,6 +34,10 @@ type Record struct {
 	// reporting "never succeeded" would page for the whole fleet.
 	Unread bool
 
+	// NoRecord is set when the store holds no record for the host at all:
+	// an expected host that has never reported.
+	NoRecord bool
+
 	// Problems are per-field diagnostics: what was wrong with the record
 	// as written. A record with problems is still used as far as it goes.
 	Problems []string
@@ -54,6 +58,7 @@ const maxMessage = 1024
 func Parse(host string, data map[string]any) Record {
 	r := Record{Host: host, Status: Unknown}
 	if data == nil {
+		r.NoRecord = true
 		r.Problems = append(r.Problems, "no record")
 		return r
 	}
