@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -15,6 +17,7 @@ type recordOptions struct {
 	status   string
 	host     string
 	at       string
+	atSet    bool
 	exitCode int64
 	duration string
 	message  string
@@ -25,7 +28,7 @@ func addRecordCommand(app *kingpin.Application, g *globals) command {
 	c := app.Command("record", "Record a host's backup outcome (replaces the runbook's `vault kv put`).")
 	c.Flag("status", "Outcome of the backup.").Required().EnumVar(&o.status, status.Success, status.Failed)
 	c.Flag("host", "Host the backup is of; default: this machine's short host name.").StringVar(&o.host)
-	c.Flag("at", "When the backup ended (RFC 3339); default: now.").StringVar(&o.at)
+	c.Flag("at", "When the backup ended (RFC 3339); default: now. At most 5 minutes ahead of this machine's clock.").IsSetByUser(&o.atSet).StringVar(&o.at)
 	c.Flag("exit-code", "Exit code of the backup program.").Default("-1").Int64Var(&o.exitCode)
 	c.Flag("duration", "How long the backup took (e.g. 12m30s).").StringVar(&o.duration)
 	c.Flag("message", "A short message, such as the last error line.").StringVar(&o.message)
@@ -53,12 +56,11 @@ func (o *recordOptions) result(now time.Time) (status.Result, error) {
 	if err != nil {
 		return status.Result{}, err
 	}
-	res := status.Result{Host: host, Outcome: o.status, At: now, Message: o.message}
-	if o.at != "" {
-		if res.At, err = status.ParseTime(o.at); err != nil {
-			return status.Result{}, usageError{fmt.Errorf("--at: %w", err)}
-		}
+	at, err := parseAt(o.at, o.atSet, now)
+	if err != nil {
+		return status.Result{}, err
 	}
+	res := status.Result{Host: host, Outcome: o.status, At: at, Message: o.message}
 	if o.exitCode >= 0 {
 		res.ExitCode = &o.exitCode
 	}
@@ -71,6 +73,26 @@ func (o *recordOptions) result(now time.Time) (status.Result, error) {
 		res.Duration = &secs
 	}
 	return res, nil
+}
+
+// parseAt reads an --at flag: now when not given; a time no further ahead
+// than the clock skew allowed, since a result dated in the future would
+// hide every real result until then.
+func parseAt(s string, set bool, now time.Time) (time.Time, error) {
+	if !set {
+		return now, nil
+	}
+	if strings.TrimSpace(s) == "" {
+		return time.Time{}, usageError{errors.New("--at: empty: give a time (RFC 3339), or leave --at out for now")}
+	}
+	at, err := status.ParseTime(s)
+	if err == nil {
+		err = status.CheckNotFuture(at, now)
+	}
+	if err != nil {
+		return time.Time{}, usageError{fmt.Errorf("--at: %w", err)}
+	}
+	return at, nil
 }
 
 // deliver writes one result, merging it into the stored record so that

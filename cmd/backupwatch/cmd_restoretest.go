@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -17,6 +16,7 @@ type restoreTestRecordOptions struct {
 	timeToRestore string
 	notes         string
 	at            string
+	atSet         bool
 }
 
 func addRestoreTestCommands(app *kingpin.Application, g *globals) command {
@@ -27,7 +27,7 @@ func addRestoreTestCommands(app *kingpin.Application, g *globals) command {
 	c.Flag("host-tested", "Host whose backup was restored.").Required().StringVar(&o.hostTested)
 	c.Flag("time-to-restore", "How long the restore took (e.g. 47m).").Required().StringVar(&o.timeToRestore)
 	c.Flag("notes", "Free text, as in the runbook.").StringVar(&o.notes)
-	c.Flag("at", "When the test was done (RFC 3339); default: now.").StringVar(&o.at)
+	c.Flag("at", "When the test was done (RFC 3339); default: now. At most 5 minutes ahead of this machine's clock.").IsSetByUser(&o.atSet).StringVar(&o.at)
 	return command{c, func(ctx context.Context) error { return runRestoreTestRecord(ctx, g, o) }}
 }
 
@@ -36,11 +36,9 @@ func runRestoreTestRecord(ctx context.Context, g *globals, o *restoreTestRecordO
 	if err != nil {
 		return err
 	}
-	at := time.Now()
-	if o.at != "" {
-		if at, err = status.ParseTime(o.at); err != nil {
-			return usageError{fmt.Errorf("--at: %w", err)}
-		}
+	at, err := parseAt(o.at, o.atSet, time.Now())
+	if err != nil {
+		return err
 	}
 	mins := ttr.Minutes()
 	rt := status.RestoreTest{LastTest: at, Result: o.result, HostTested: o.hostTested, TimeToRestoreMinutes: &mins, Notes: o.notes}
