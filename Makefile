@@ -11,7 +11,7 @@ LDFLAGS   := -X $(VPKG).Version=$(VERSION) \
              -X $(VPKG).Branch=$(shell git rev-parse --abbrev-ref HEAD 2>/dev/null) \
              -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: all build run test test-go test-race test-tools deps lint bench clean
+.PHONY: all build run test test-go test-race test-tools test-deb deps deb lint bench clean
 
 all: build
 
@@ -21,8 +21,18 @@ build:
 run: build
 	$(BIN) --store.dir=$(STORE_DIR) serve
 
+# Debian's packages (apt-get) and the current upstream releases, built with
+# `go install` into tools/bin/ (git-ignored), each pinned in the script and
+# built only when missing or bumped. See README, Development.
 deps:
 	./scripts/install-deps.sh
+
+# The Debian package, built with nfpm (tools/deb, its own module), into
+# $(DEB_DIR). `make test-deb` (root) installs, checks and purges it.
+DEB_DIR ?= dist
+deb: build
+	cd tools/deb && GOWORK=off $(GO) run -mod=readonly . -root $(CURDIR) \
+	  -binary $(abspath $(BIN)) -version '$(VERSION)' -out $(abspath $(DEB_DIR))
 
 include tools/vaultdev/vaultdev.mk
 
@@ -47,6 +57,11 @@ test-race:
 test-tools:
 	cd tools/dashgen && $(GO) vet ./... && $(GO) test -count=1 ./...
 	cd tools/mailsink && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 ./...
+	$(MAKE) test-deb
+
+# Builds the .deb, installs it with dpkg -i, checks it and purges it: root only.
+test-deb:
+	cd tools/deb && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 -timeout 10m ./...
 
 # A few minutes: a real Vault with 100, 1,000 and 10,000 hosts; the report
 # is printed and saved to bench-results/latest.txt. BENCH_FLAGS, e.g.
@@ -55,4 +70,4 @@ bench: build vaultdev
 	$(GO) run ./tools/bench -vaultdev=bin/vaultdev -backupwatch=$(BIN) $(BENCH_FLAGS)
 
 clean:
-	rm -rf bin data
+	rm -rf bin data dist

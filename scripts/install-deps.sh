@@ -1,34 +1,82 @@
 #!/usr/bin/env bash
-# Installs what the tests need that Go does not build: Debian's real
-# Prometheus, Alertmanager, restic, logrotate and Chromium. Only what is
-# missing is installed; nothing is downloaded outside the package manager.
+# Installs what the tests need, in two generations:
+#  - Debian's packages (what Debian stable users run): Prometheus,
+#    Alertmanager, restic, logrotate, Chromium, systemd-analyze;
+#  - current upstream releases, built with `go install` from the Go module
+#    proxy into tools/bin/ (git-ignored): promtool and prometheus 3.x,
+#    alertmanager and amtool, restic. Each is pinned below; a stamp per
+#    version (tools/bin/.stamp/<name>@<version>) means a bump rebuilds and
+#    an unchanged one is not built again.
+# Only what is missing is installed or built.
+#   DEPS_SKIP_APT=1  skip the Debian part; DEPS_SKIP_GO=1 skip the Go part.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-declare -A need=(
-  [prometheus]=prometheus
-  [promtool]=prometheus
-  [prometheus-alertmanager]=prometheus-alertmanager
-  [amtool]=prometheus-alertmanager
-  [restic]=restic
-  [logrotate]=logrotate
-  [chromium]=chromium
-  [systemd-analyze]=systemd
-  [curl]=curl # curl and jq: the runbook replay of tools/bench
-  [jq]=jq
+# The current generation: name, Go package, version. Bump a version here.
+PROMETHEUS_VERSION=v0.316.0  # Prometheus 3.x
+ALERTMANAGER_VERSION=v0.35.0
+RESTIC_VERSION=v0.19.1
+go_tools=(
+  "restic github.com/restic/restic/cmd/restic $RESTIC_VERSION"
+  "promtool github.com/prometheus/prometheus/cmd/promtool $PROMETHEUS_VERSION"
+  "alertmanager github.com/prometheus/alertmanager/cmd/alertmanager $ALERTMANAGER_VERSION"
+  "amtool github.com/prometheus/alertmanager/cmd/amtool $ALERTMANAGER_VERSION"
+  "prometheus github.com/prometheus/prometheus/cmd/prometheus $PROMETHEUS_VERSION"
 )
-missing=()
-for cmd in "${!need[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${need[$cmd]}")
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
-pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
-echo "install-deps: installing $pkgs"
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to apt-get install $pkgs" >&2; exit 1; }
-  sudo=sudo
-fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q
-# shellcheck disable=SC2086
-$sudo apt-get install -y -q --no-install-recommends $pkgs
+
+apt_deps() {
+  declare -A need=(
+    [prometheus]=prometheus
+    [promtool]=prometheus
+    [prometheus-alertmanager]=prometheus-alertmanager
+    [amtool]=prometheus-alertmanager
+    [restic]=restic
+    [logrotate]=logrotate
+    [chromium]=chromium
+    [systemd-analyze]=systemd
+    [curl]=curl # curl and jq: the runbook replay of tools/bench
+    [jq]=jq
+    [dpkg-deb]=dpkg # the package test (make deb)
+    [adduser]=adduser
+  )
+  local missing=() cmd
+  for cmd in "${!need[@]}"; do
+    # Debian's binaries, never tools/bin's of the same name.
+    [ -x "/usr/bin/$cmd" ] || [ -x "/usr/sbin/$cmd" ] || [ -x "/bin/$cmd" ] || missing+=("${need[$cmd]}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local pkgs sudo=""
+  pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+  echo "install-deps: installing $pkgs"
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to apt-get install $pkgs" >&2; exit 1; }
+    sudo=sudo
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q
+  # shellcheck disable=SC2086
+  $sudo apt-get install -y -q --no-install-recommends $pkgs
+}
+
+go_deps() {
+  local bin=$PWD/tools/bin stamps=$PWD/tools/bin/.stamp line name pkg version start
+  mkdir -p "$stamps"
+  for line in "${go_tools[@]}"; do
+    read -r name pkg version <<<"$line"
+    if [ -x "$bin/$name" ] && [ -e "$stamps/$name@$version" ]; then
+      continue
+    fi
+    echo "install-deps: building $name $version (go install $pkg@$version)"
+    start=$(date +%s)
+    # Outside any workspace or the main module: the tool's own go.mod and
+    # go.sum decide, checked against the checksum database.
+    (cd / && GOWORK=off GOBIN=$bin CGO_ENABLED=0 go install -trimpath \
+      -ldflags "-X github.com/prometheus/common/version.Version=${version#v}" "$pkg@$version")
+    rm -f "$stamps/$name@"*
+    echo "$(( $(date +%s) - start ))s" >"$stamps/$name@$version"
+    echo "install-deps: built tools/bin/$name $version in $(cat "$stamps/$name@$version")"
+  done
+}
+
+[ -n "${DEPS_SKIP_APT:-}" ] || apt_deps
+[ -n "${DEPS_SKIP_GO:-}" ] || go_deps
