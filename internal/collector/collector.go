@@ -227,6 +227,8 @@ var allDescs = []*prometheus.Desc{
 	hostsGauge, recordProblems, storeProblems,
 }
 
+func init() { allDescs = append(allDescs, alertingDescs...) }
+
 // Describe sends every metric's description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
@@ -326,6 +328,7 @@ func collectSnapshot(ch chan<- prometheus.Metric, st State) {
 		for _, s := range status.Statuses {
 			g(backupStatus, float64(boolInt(r.Status == s)), host, s)
 		}
+		collectAlerting(g, r, host)
 		if !r.LastSuccess.IsZero() {
 			g(lastSuccessTS, ts(r.LastSuccess), host)
 		}
@@ -366,6 +369,7 @@ func collectSnapshot(ch chan<- prometheus.Metric, st State) {
 	if rt.HostTested != "" {
 		g(restoreTestInfo, 1, labelValue(rt.HostTested))
 	}
+	collectRestoreAlerting(g, rt)
 }
 
 func optInt(gauge func(*prometheus.Desc, float64, ...string), d *prometheus.Desc, v *int64, labels ...string) {
