@@ -103,7 +103,9 @@ func Run(o Options) (Result, error) {
 		if !errors.Is(err, exec.ErrNotFound) && !errors.Is(err, os.ErrNotExist) {
 			res.ExitCode = 126 // as a shell: found but not runnable
 		}
-		err = fmt.Errorf("start %s: %s", o.Args[0], scrub(err.Error()))
+		// The program's path is in the message twice (exec's error names
+		// it too); a path can hold a secret as well as anything else.
+		err = errors.New(scrub(fmt.Sprintf("start %s: %v", o.Args[0], err)))
 		log.line("backupwatch", err.Error())
 		return res, err
 	}
@@ -124,7 +126,7 @@ func Run(o Options) (Result, error) {
 					res.Forwarded = sig
 				}
 				fwdMu.Unlock()
-				log.line("backupwatch", fmt.Sprintf("received %v, passing it to %s (pid %d)", sig, o.Args[0], cmd.Process.Pid))
+				log.line("backupwatch", scrub(fmt.Sprintf("received %v, passing it to %s (pid %d)", sig, o.Args[0], cmd.Process.Pid)))
 				cmd.Process.Signal(sig)
 			}
 		}
