@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -76,6 +78,7 @@ type serveOptions struct {
 	fleet       fleetOptions
 	web         *toolkitweb.FlagConfig
 	interval    time.Duration
+	externalURL string
 	concurrency int
 }
 
@@ -85,6 +88,7 @@ func addServeCommand(app *kingpin.Application, g *globals) command {
 	o.web = kingpinflag.AddFlags(c, defaultListenAddress)
 	c.Flag("refresh.interval", "How often to read every record from the store.").Default(collector.DefaultInterval.String()).DurationVar(&o.interval)
 	c.Flag("refresh.concurrency", "Records read at once during a refresh; also the keep-alive connections kept to Vault.").Default(fmt.Sprint(collector.DefaultWorkers)).IntVar(&o.concurrency)
+	c.Flag("web.external-url", "The URL people reach the status page at (e.g. https://backupwatch.example.org/), exported as backupwatch_web_info so that alert texts link to each host's tile.").StringVar(&o.externalURL)
 	o.fleet.addFlags(c)
 	return command{c, func(ctx context.Context) error { return runServe(ctx, g, o) }}
 }
@@ -97,6 +101,9 @@ func (o *serveOptions) validate() error {
 	}
 	if o.concurrency < 1 || o.concurrency > 256 {
 		errs = append(errs, fmt.Errorf("--refresh.concurrency must be between 1 and 256, not %d", o.concurrency))
+	}
+	if err := validateExternalURL(o.externalURL); err != nil {
+		errs = append(errs, fmt.Errorf("--web.external-url: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return usageError{err}
@@ -140,6 +147,7 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		versioncollector.NewCollector("backupwatch"),
+		collector.WebInfo(o.externalURL),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -211,4 +219,27 @@ func newServeMux(logger *slog.Logger, reg *prometheus.Registry, c *collector.Col
 	})
 	mux.Handle("/", page)
 	return mux
+}
+
+// validateExternalURL accepts "" or an absolute http(s) URL without
+// credentials, query or fragment: it is put in a label and in every alert
+// text, so it must be a plain link and never carry a secret.
+func validateExternalURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("not a URL: %q", status.Truncate(s, 80))
+	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
+		return fmt.Errorf("want an absolute http:// or https:// URL, not %q", status.Truncate(s, 80))
+	case u.User != nil:
+		return errors.New("must not hold a user name or password: it is shown in every alert")
+	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "#"):
+		return fmt.Errorf("must not have a query or fragment: %q", status.Truncate(s, 80))
+	case len(s) > 512:
+		return fmt.Errorf("longer than 512 bytes")
+	}
+	return nil
 }
