@@ -67,6 +67,9 @@ func runCheck(ctx context.Context, g *globals, o *checkOptions) error {
 // private; their content is never shown.
 func checkStore(g *globals, say func(string, ...any)) error {
 	o := &g.store
+	if err := g.validate(); err != nil {
+		return err
+	}
 	if !o.usesVault() {
 		fi, err := os.Stat(o.localDir)
 		switch {

@@ -18,7 +18,7 @@ func runForget(ctx context.Context, g *globals, host string) error {
 	if host == "" {
 		return usageError{errors.New("--host must name the host to forget")}
 	}
-	h, err := resolveHost(host)
+	h, err := resolveHost(host, true)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 type recordOptions struct {
 	status   string
 	host     string
+	hostSet  bool // --host given, perhaps empty
 	at       string
 	atSet    bool
 	exitCode int64
@@ -27,7 +28,7 @@ func addRecordCommand(app *kingpin.Application, g *globals) command {
 	o := &recordOptions{}
 	c := app.Command("record", "Record a host's backup outcome (replaces the runbook's `vault kv put`).")
 	c.Flag("status", "Outcome of the backup.").Required().EnumVar(&o.status, status.Success, status.Failed)
-	c.Flag("host", "Host the backup is of; default: this machine's short host name.").StringVar(&o.host)
+	c.Flag("host", "Host the backup is of; default: this machine's short host name.").IsSetByUser(&o.hostSet).StringVar(&o.host)
 	c.Flag("at", "When the backup ended (RFC 3339); default: now. At most 5 minutes ahead of this machine's clock.").IsSetByUser(&o.atSet).StringVar(&o.at)
 	c.Flag("exit-code", "Exit code of the backup program.").Default("-1").Int64Var(&o.exitCode)
 	c.Flag("duration", "How long the backup took (e.g. 12m30s).").StringVar(&o.duration)
@@ -52,7 +53,7 @@ func runRecord(ctx context.Context, g *globals, o *recordOptions) error {
 }
 
 func (o *recordOptions) result(now time.Time) (status.Result, error) {
-	host, err := resolveHost(o.host)
+	host, err := resolveHost(o.host, o.hostSet)
 	if err != nil {
 		return status.Result{}, err
 	}

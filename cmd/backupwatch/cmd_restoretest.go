@@ -32,6 +32,9 @@ func addRestoreTestCommands(app *kingpin.Application, g *globals) command {
 }
 
 func runRestoreTestRecord(ctx context.Context, g *globals, o *restoreTestRecordOptions) error {
+	if err := checkHostTested(o.hostTested, true); err != nil {
+		return err
+	}
 	ttr, err := parseDuration("--time-to-restore", o.timeToRestore)
 	if err != nil {
 		return err

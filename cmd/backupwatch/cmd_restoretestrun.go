@@ -28,6 +28,7 @@ type restoreTestRunOptions struct {
 	expect         []string
 	scratch        string
 	hostTested     string
+	hostTestedSet  bool // --host-tested given, perhaps empty
 	readData       bool
 	readDataSubset string
 	binary         string
@@ -47,7 +48,7 @@ func addRestoreTestRunCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("snapshot.host", "With --snapshot=latest: the latest snapshot of this host.").StringVar(&o.snapshotHost)
 	c.Flag("expect", "A path as it is in the snapshot (restic ls; e.g. /var/lib/postgresql) that must be restored and not be empty; repeatable.").StringsVar(&o.expect)
 	c.Flag("scratch", "Directory to restore into: must be empty or not exist; default: a new temporary directory. Emptied afterwards.").StringVar(&o.scratch)
-	c.Flag("host-tested", "Host recorded as tested; default: the snapshot's host.").StringVar(&o.hostTested)
+	c.Flag("host-tested", "Host recorded as tested; default: the snapshot's host.").IsSetByUser(&o.hostTestedSet).StringVar(&o.hostTested)
 	c.Flag("check.read-data", "Let restic check read every data blob of the repository (slow).").BoolVar(&o.readData)
 	c.Flag("check.read-data-subset", "Let restic check read this part of the data (n/t, x% or a size).").StringVar(&o.readDataSubset)
 	c.Flag("restic.binary", "restic to run.").Default("restic").StringVar(&o.binary)
@@ -55,6 +56,9 @@ func addRestoreTestRunCommand(app *kingpin.Application, g *globals) command {
 }
 
 func runRestoreTestRun(ctx context.Context, g *globals, o *restoreTestRunOptions) error {
+	if err := checkHostTested(o.hostTested, o.hostTestedSet); err != nil {
+		return err
+	}
 	if strings.TrimSpace(o.repo) == "" {
 		return usageError{errors.New("--repo must name the repository to test")}
 	}

@@ -24,6 +24,7 @@ import (
 
 type runOptions struct {
 	host     string
+	hostSet  bool // --host given, perhaps empty
 	logFile  string
 	exit3    string
 	lockFile string
@@ -38,7 +39,7 @@ type runOptions struct {
 func addRunCommand(app *kingpin.Application, g *globals) command {
 	o := &runOptions{}
 	c := app.Command("run", "Run a backup program (e.g. `backupwatch run -- restic backup --json /srv`): its output passed through and logged, its start and outcome (and restic's summary) recorded; exits with its status.")
-	c.Flag("host", "Host the backup is of; default: this machine's short host name.").StringVar(&o.host)
+	c.Flag("host", "Host the backup is of; default: this machine's short host name.").IsSetByUser(&o.hostSet).StringVar(&o.host)
 	c.Flag("log.file", "Append the program's output to this file, a timestamp per line; empty for none.").Default("/var/log/restic-backup.log").StringVar(&o.logFile)
 	c.Flag("restic.exit3", "How restic's exit code 3 (snapshot made, some files unreadable) is recorded: failed, or success with a warning.").Default(status.Failed).EnumVar(&o.exit3, status.Failed, status.Success)
 	c.Flag("lock.file", "Lock file refusing a second overlapping run of the same job; default: <host>.lock in /run/lock/backupwatch (root) or the runtime directory.").StringVar(&o.lockFile)
@@ -63,7 +64,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 		defer signal.Stop(ch)
 		signals = ch
 	}
-	host, err := resolveHost(o.host)
+	host, err := resolveHost(o.host, o.hostSet)
 	if err != nil {
 		return err
 	}

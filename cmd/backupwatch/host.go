@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -10,9 +11,14 @@ import (
 	"github.com/golemtrust/backupwatch/internal/status"
 )
 
-// resolveHost returns the host a command is about: the given one, or this
-// machine's short host name, validated either way.
-func resolveHost(h string) (string, error) {
+// resolveHost returns the host a command is about: h, or this machine's
+// short host name when the flag was not given at all, validated either way.
+// A --host given empty is refused: it is a script's unset variable, and
+// recording it as this machine would report the wrong host.
+func resolveHost(h string, given bool) (string, error) {
+	if h == "" && given {
+		return "", usageError{errors.New("--host is empty (an unset variable?): name the host, or leave --host out for this machine's name")}
+	}
 	if h == "" {
 		name, err := os.Hostname()
 		if err != nil {
@@ -40,4 +46,17 @@ func parseDuration(flag, s string) (time.Duration, error) {
 		return 0, usageError{fmt.Errorf("%s must not be negative", flag)}
 	}
 	return d, nil
+}
+
+// checkHostTested validates --host-tested of the restore test commands. Given
+// empty it is refused like --host (restore-test run would otherwise quietly
+// record the snapshot's host); absent, restore-test run takes the snapshot's.
+func checkHostTested(h string, given bool) error {
+	if h == "" && !given {
+		return nil
+	}
+	if err := status.ValidateHost(h); err != nil {
+		return usageError{fmt.Errorf("--host-tested: %w", err)}
+	}
+	return nil
 }

@@ -108,6 +108,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	g.logger = promslog.New(&g.log)
+	// Bad global flags stop every command before it does anything; check
+	// reports them among all its findings instead.
+	if selected != "check" {
+		if err := g.validate(); err != nil {
+			return exitStatus(err, stderr)
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

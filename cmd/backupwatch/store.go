@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -72,23 +73,74 @@ func defaultStoreDir() string {
 // usesVault reports whether records live in Vault.
 func (o *storeOptions) usesVault() bool { return o.vault.Address != "" }
 
-func (o *storeOptions) open(g *globals, maxConns int) (recordStore, error) {
+// validate checks every store flag as given, without touching the network
+// or creating anything: the one place they are checked, before any command
+// does work (main calls it; so does open, for commands run directly).
+func (o *storeOptions) validate() error {
 	if !o.usesVault() {
+		if strings.TrimSpace(o.localDir) == "" {
+			return usageError{errors.New("--store.dir must not be empty")}
+		}
+		return nil
+	}
+	if err := o.vault.Validate(); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
+// validate checks the global flags: the store's and the spool's.
+func (g *globals) validate() error {
+	if err := g.store.validate(); err != nil {
+		return err
+	}
+	if g.spool.dir != "" && strings.TrimSpace(g.spool.dir) == "" {
+		return usageError{errors.New("--spool.dir must not be blank")}
+	}
+	return nil
+}
+
+// open opens the store for a command that writes: a local store directory
+// is created if missing.
+func (o *storeOptions) open(g *globals, maxConns int) (recordStore, error) {
+	return o.openStore(g, maxConns, true)
+}
+
+// openRead opens the store for a command that only reads (or deletes): a
+// missing local store directory is an error, so that a mistyped
+// --store.dir is not silently created and reported as an empty fleet.
+func (o *storeOptions) openRead(g *globals, maxConns int) (recordStore, error) {
+	return o.openStore(g, maxConns, false)
+}
+
+func (o *storeOptions) openStore(g *globals, maxConns int, create bool) (recordStore, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	if !o.usesVault() {
+		if !create {
+			if err := checkStoreDir(o.localDir); err != nil {
+				return nil, err
+			}
+		}
 		return localstore.Open(o.localDir)
-	}
-	switch o.vault.KVVersion {
-	case 0, 1, 2:
-	default:
-		return nil, usageError{errors.New("--vault.kv-version must be 0, 1 or 2")}
-	}
-	if strings.TrimSpace(o.vault.Mount) == "" || strings.TrimSpace(o.vault.Prefix) == "" {
-		return nil, usageError{errors.New("--vault.mount and --vault.prefix must not be empty")}
 	}
 	cfg := o.vault
 	cfg.Logger = g.logger
 	cfg.MaxConns = maxConns
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Second
-	}
 	return vaultkv.New(cfg)
+}
+
+// checkStoreDir refuses a local store directory that is not there to read.
+func checkStoreDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return usageError{fmt.Errorf("--store.dir %s does not exist: nothing was ever recorded there (a typo? record creates it)", dir)}
+	case err != nil:
+		return fmt.Errorf("open local store: %w", err)
+	case !fi.IsDir():
+		return usageError{fmt.Errorf("--store.dir %s is not a directory", dir)}
+	}
+	return nil
 }

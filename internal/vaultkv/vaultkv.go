@@ -64,14 +64,15 @@ type Store struct {
 	renewable   bool
 	lastRelogin time.Time
 	version     int
+
+	secMu    sync.Mutex // guards what follows; never held while calling out
+	secrets  []string
+	watchers []func(string)
 }
 
 // New builds a store. It does not touch the network: login and KV version
 // detection happen on first use, so a process can start while Vault is down.
 func New(cfg Config) (*Store, error) {
-	if cfg.Mount == "" || cfg.Prefix == "" {
-		return nil, errors.New("vault: mount and prefix must be set")
-	}
 	cfg.Mount = strings.Trim(cfg.Mount, "/")
 	cfg.Prefix = strings.Trim(cfg.Prefix, "/")
 	if cfg.AppRoleMount == "" {
@@ -83,19 +84,21 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.RoleIDFile != "" && cfg.SecretIDFile == "" {
-		return nil, errors.New("vault: --vault.role-id-file needs --vault.secret-id-file")
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
 	}
 	vc := api.DefaultConfig()
 	if vc.Error != nil {
-		return nil, fmt.Errorf("vault: %w", vc.Error)
+		return nil, redactError("vault: ", vc.Error)
 	}
 	if cfg.Address != "" {
 		vc.Address = cfg.Address
+	} else if err := validateAddress(vc.Address); err != nil {
+		return nil, fmt.Errorf("vault: VAULT_ADDR: %w", err)
 	}
 	if cfg.CACert != "" || cfg.TLSSkipVerify {
 		if err := vc.ConfigureTLS(&api.TLSConfig{CACert: cfg.CACert, Insecure: cfg.TLSSkipVerify}); err != nil {
-			return nil, fmt.Errorf("vault: TLS configuration: %w", err)
+			return nil, redactError("vault: TLS configuration: ", err)
 		}
 	}
 	vc.Timeout = cfg.Timeout
@@ -106,17 +109,21 @@ func New(cfg Config) (*Store, error) {
 	}
 	c, err := api.NewClient(vc)
 	if err != nil {
-		return nil, fmt.Errorf("vault: %w", err)
+		// The client's errors quote the address, credentials and all.
+		return nil, redactError("vault: ", err)
 	}
 	c.ClearToken() // the token comes from login, never implicitly
 	if cfg.Namespace != "" {
 		c.SetNamespace(cfg.Namespace)
 	}
-	s := &Store{cfg: cfg, client: c, address: vc.Address, log: cfg.Logger, now: time.Now, version: cfg.KVVersion}
+	s := &Store{cfg: cfg, client: c, address: redactAddress(vc.Address), log: cfg.Logger, now: time.Now, version: cfg.KVVersion}
+	s.learnConfigured(vc.Address)
 	return s, nil
 }
 
-// String names the store in messages: its address and location, never a credential.
+// String names the store in messages, the status page and the spool
+// folder's name: its address, without credentials (see redactAddress),
+// and location.
 func (s *Store) String() string {
 	return "vault " + s.address + " " + s.cfg.Mount + "/" + s.cfg.Prefix
 }
