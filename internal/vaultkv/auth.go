@@ -59,6 +59,7 @@ func (s *Store) login(ctx context.Context) error {
 		if err != nil {
 			return &Error{Op: "log in with", Path: s.method(), Reason: err.Error(), Kind: KindDenied, Err: err}
 		}
+		s.learn(tok) // Vault Agent may have written a new one since
 		s.client.SetToken(tok)
 	default:
 		tok := s.cfg.Token
@@ -68,6 +69,7 @@ func (s *Store) login(ctx context.Context) error {
 		if tok == "" {
 			return &Error{Op: "log in with", Path: s.method(), Reason: "no token: set VAULT_TOKEN, --vault.token-file or --vault.role-id-file", Kind: KindDenied}
 		}
+		s.learn(tok)
 		s.client.SetToken(tok)
 	}
 	return s.lookupSelf(ctx)
@@ -90,6 +92,7 @@ func (s *Store) loginAppRole(ctx context.Context) error {
 		if err != nil {
 			return fail(err)
 		}
+		s.learn(sid) // the secret id, or the wrapping token holding it
 		if s.cfg.SecretIDWrapped {
 			// A wrapping token can be unwrapped once: keep what it held in
 			// memory so later logins work.
@@ -104,6 +107,7 @@ func (s *Store) loginAppRole(ctx context.Context) error {
 			if v == "" {
 				return fail(errors.New("unwrap secret id: the wrapped response holds no secret_id"))
 			}
+			s.learn(v)
 			sid = v
 		}
 		s.secretID = sid
@@ -119,6 +123,7 @@ func (s *Store) loginAppRole(ctx context.Context) error {
 	if sec == nil || sec.Auth == nil {
 		return fail(errors.New("login answered without a token"))
 	}
+	s.learn(sec.Auth.ClientToken)
 	s.setLifetime(time.Duration(sec.Auth.LeaseDuration)*time.Second, sec.Auth.Renewable)
 	return nil
 }
@@ -167,6 +172,7 @@ func (s *Store) ensureToken(ctx context.Context) error {
 	if s.renewable && s.now().Before(s.expiry) {
 		sec, err := s.client.Auth().Token().RenewSelfWithContext(ctx, int(s.ttl.Seconds()))
 		if err == nil && sec != nil && sec.Auth != nil {
+			s.learn(sec.Auth.ClientToken) // the same token, unless Vault says otherwise
 			got := time.Duration(sec.Auth.LeaseDuration) * time.Second
 			s.expiry = s.now().Add(got)
 			s.log.Debug("vault token renewed", "ttl", got)

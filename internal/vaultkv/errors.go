@@ -56,8 +56,15 @@ func (s *Store) wrap(op, path string, err error) error {
 }
 
 // classify turns a client error into a short reason. Server messages are
-// safe to show (Vault never echoes tokens); URLs are reduced to the address.
+// safe to show (Vault never echoes tokens); URLs are reduced to the
+// address, and no reason holds the credentials of a URL (the client's own
+// errors quote its requests' URLs, user information included).
 func classify(err error, addr string) (Kind, string) {
+	kind, reason := classifyRaw(err, addr)
+	return kind, redactURLs(reason)
+}
+
+func classifyRaw(err error, addr string) (Kind, string) {
 	var re *api.ResponseError
 	if errors.As(err, &re) {
 		msgs := strings.Join(re.Errors, "; ")

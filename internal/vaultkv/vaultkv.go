@@ -116,13 +116,13 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Namespace != "" {
 		c.SetNamespace(cfg.Namespace)
 	}
-	s := &Store{cfg: cfg, client: c, address: redactAddress(vc.Address), log: cfg.Logger, now: time.Now, version: cfg.KVVersion}
+	s := &Store{cfg: cfg, client: c, address: redactURLs(vc.Address), log: cfg.Logger, now: time.Now, version: cfg.KVVersion}
 	s.learnConfigured(vc.Address)
 	return s, nil
 }
 
 // String names the store in messages, the status page and the spool
-// folder's name: its address, without credentials (see redactAddress),
+// folder's name: its address, without credentials (see redactURLs),
 // and location.
 func (s *Store) String() string {
 	return "vault " + s.address + " " + s.cfg.Mount + "/" + s.cfg.Prefix
