@@ -1,16 +1,20 @@
-// Package web renders backupwatch's status page: one tile per host,
-// coloured by the runbook's panel thresholds, server-rendered with
+// Package web renders backupwatch's status page: one tile per host, in the
+// order and with the words the alerts use, server-rendered with
 // html/template so that every value from the store is escaped.
 package web
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
-	"fmt"
+	"encoding/base64"
 	"html/template"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golemtrust/backupwatch/internal/collector"
@@ -18,15 +22,67 @@ import (
 	"github.com/golemtrust/backupwatch/internal/status"
 )
 
-//go:embed templates/status.html
+//go:embed templates/status.html templates/filter.js
 var templates embed.FS
 
-var page = template.Must(template.ParseFS(templates, "templates/status.html"))
+var (
+	page = template.Must(template.ParseFS(templates, "templates/status.html"))
+	// filterJS is the page's only script, allowed by its hash alone.
+	filterJS = template.JS(mustRead("templates/filter.js"))
+	csp      = "default-src 'none'; style-src 'unsafe-inline'; script-src '" + hash(string(filterJS)) +
+		"'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 
-// The runbook's panel thresholds on the age of the last success.
+func mustRead(name string) string {
+	b, err := templates.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// The thresholds, in the alerts' terms.
 const (
-	AmberAfter = 90000 * time.Second  // 25 h
-	RedAfter   = 172800 * time.Second // 48 h
+	// OverdueAfter is BackupNotRunIn24Hours' threshold on the age of the
+	// last success (age > 86400 s).
+	OverdueAfter = 86400 * time.Second
+	// RedAfter is the runbook panel's red threshold (48 h); an overdue
+	// host younger than that is amber.
+	RedAfter = 172800 * time.Second
+	// RestoreOverdueAfter is RestoreTestOverdue's threshold (90 days).
+	RestoreOverdueAfter = 7776000 * time.Second
+)
+
+// States, disjoint, in the order a person should read them. A host is in
+// the first one that holds:
+//   - failed: its last recorded result is a failure (BackupFailed), whatever
+//     the age of its last success;
+//   - overdue: no success in the last 24 h (BackupNotRunIn24Hours), for a
+//     host with an established success or a record that says success;
+//   - unknown: no usable status (BackupStatusUnknown): never reported, a
+//     record that cannot be read or understood, or not read yet because the
+//     store has not been reached;
+//   - ok: a success within the last 24 h.
+const (
+	Failed  = "failed"
+	Overdue = "overdue"
+	Unknown = "unknown"
+	OK      = "ok"
+)
+
+var states = []string{Failed, Overdue, Unknown, OK}
+
+// Bounds on what a record may put on the page.
+const (
+	maxLine     = 300  // one line of free text on a tile
+	maxHover    = 1000 // the same text in full, on hover
+	maxProblems = 5    // diagnostics shown per host or for the store
+	maxHostText = 253  // a host name shown (DNS's bound)
 )
 
 // Options configure the page.
@@ -72,8 +128,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	v := Build(h.opts.Snapshot(), h.opts, r.URL.Query().Get("q"))
 	var buf bytes.Buffer
-	if err := page.Execute(&buf, Build(h.opts.Snapshot(), h.opts)); err != nil {
+	if err := page.Execute(&buf, v); err != nil {
 		h.opts.Logger.Error("render status page", "err", err)
 		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
 		return
@@ -82,8 +139,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Content-Type-Options", "nosniff")
-	// No script of any kind runs on this page, even if a value escaped.
-	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	// The filter script runs by its hash; nothing else can, even if a
+	// value escaped.
+	hd.Set("Content-Security-Policy", csp)
 	w.Write(buf.Bytes())
 }
 
@@ -97,51 +155,87 @@ type View struct {
 	StoreUp        bool
 	StoreErr       string
 	StoreProblems  []string
-	LastRefresh    string
-	LastRefreshAge string
-	Restore        *RestoreView
-	Tiles          []Tile
+	LastRefresh    When
+	Restore        RestoreView
+	// Query is the filter (?q=): a case-insensitive part of a host name.
+	Query    string
+	Shown    int // hosts matching Query (all of them when it is empty)
+	Hosts    int
+	Sections []Section // one per state, in order, empty ones included
+	Script   template.JS
+}
 
-	Failed, Unknown, Red, Amber, Green int
+// Section is the hosts in one state.
+type Section struct {
+	State string
+	Title string
+	Help  string // what puts a host here
+	Tiles []Tile
+	Shown int
+}
+
+// When is a time shown relative to the page, with the absolute time on
+// hover. The zero When is "never".
+type When struct {
+	Rel string // "3 h ago"
+	Abs string // "2026-11-25 09:00:00 UTC"
+	ISO string // RFC 3339, for <time datetime>
 }
 
 // Tile is one host.
 type Tile struct {
-	Host        string
-	Status      string
-	Colour      string // green, amber or red
-	AgeSeconds  int64  // since the last success; since the epoch when none
-	Age         string
-	LastSuccess string
-	LastFailure string
-	Message     string
+	Host     string
+	ID       string // "host-" + Host: notifications link to /?q=<host>#host-<host>
+	State    string
+	Colour   string // red, amber, grey or green
+	Status   string // the record's status: success, failed or unknown
+	Headline string // the state in words
+	// AgeSeconds is the exported backup_last_success_age_seconds.
+	AgeSeconds  int64
+	LastSuccess When
+	LastFailure When
+	ExitCode    string // of the last result, when it failed
+	Message     string // of the last result, when it failed: one bounded line
+	MessageFull string // the same, longer, lines kept, for the hover
 	Problems    []string
+	Hidden      bool // filtered out by Query
+	Never       bool // nothing known of its backups: no times to show
 }
 
 // RestoreView is the last restore test.
 type RestoreView struct {
-	Result        string
-	Date          string
+	State         string // passed, failed, overdue, unknown or never
+	Colour        string
+	Headline      string
+	Date          When
 	AgeSeconds    int64
-	Age           string
 	HostTested    string
 	TimeToRestore string
 	Notes         string
+	NotesFull     string
 	Problems      []string
 }
 
-// Build turns a snapshot into the page's view, tiles in the order a person
-// should read them: failed, unknown, then the oldest success first.
-func Build(snap *fleet.Snapshot, opts Options) View {
+// Build turns a snapshot into the page's view: hosts in disjoint states,
+// problems first, each state sorted by severity then name. Its cost is
+// proportional to the hosts (and a sort): no host is compared with more
+// than the sort compares it with.
+func Build(snap *fleet.Snapshot, opts Options, query string) View {
 	now := time.Now()
 	if opts.Now != nil {
 		now = opts.Now()
 	}
+	query = oneLine(query, 200)
 	v := View{
 		Title:          opts.Title,
-		Generated:      status.FormatTime(now),
+		Generated:      absolute(now),
 		RefreshSeconds: int(opts.Reload.Seconds()),
 		Store:          opts.Store,
+		Query:          query,
+		Script:         filterJS,
+	}
+	for _, s := range states {
+		v.Sections = append(v.Sections, Section{State: s, Title: sectionTitle[s], Help: sectionHelp[s]})
 	}
 	if snap == nil {
 		return v
@@ -149,119 +243,231 @@ func Build(snap *fleet.Snapshot, opts Options) View {
 	v.Ready = true
 	v.StoreUp = snap.Err == nil
 	if snap.Err != nil {
-		v.StoreErr = snap.Err.Error()
+		v.StoreErr = oneLine(snap.Err.Error(), maxLine)
 	}
-	v.StoreProblems = snap.Problems
-	if !snap.LastSuccess.IsZero() {
-		v.LastRefresh = status.FormatTime(snap.LastSuccess)
-		v.LastRefreshAge = human(now.Sub(snap.LastSuccess))
+	v.StoreProblems = bounded(snap.Problems)
+	v.LastRefresh = when(snap.LastSuccess, now)
+	v.Restore = restoreView(snap.RestoreTest, now)
+
+	needle := strings.ToLower(query)
+	index := map[string]int{}
+	for i, s := range states {
+		index[s] = i
 	}
-	for _, r := range snap.Hosts {
-		// The age the exporter exports, so tile and alert agree.
-		t := Tile{Host: r.Host, Status: r.Status, Message: r.Message, Problems: r.Problems, AgeSeconds: collector.Age(r.LastSuccess, now)}
-		if !r.LastSuccess.IsZero() {
-			t.LastSuccess = status.FormatTime(r.LastSuccess)
-			t.Age = ageText(r.LastSuccess, now)
+	for i := range snap.Hosts {
+		t := tile(&snap.Hosts[i], now)
+		t.Hidden = needle != "" && !strings.Contains(strings.ToLower(t.Host), needle)
+		sec := &v.Sections[index[t.State]]
+		sec.Tiles = append(sec.Tiles, t)
+		if !t.Hidden {
+			sec.Shown++
+			v.Shown++
 		}
-		if !r.LastFailure.IsZero() {
-			t.LastFailure = status.FormatTime(r.LastFailure)
-		}
-		t.Colour = Colour(time.Duration(t.AgeSeconds) * time.Second)
-		switch t.Status {
-		case status.Failed:
-			v.Failed++
-		case status.Unknown:
-			v.Unknown++
-		}
-		switch t.Colour {
-		case "red":
-			v.Red++
-		case "amber":
-			v.Amber++
-		default:
-			v.Green++
-		}
-		v.Tiles = append(v.Tiles, t)
+		v.Hosts++
 	}
-	sort.SliceStable(v.Tiles, func(i, j int) bool {
-		a, b := v.Tiles[i], v.Tiles[j]
-		if ra, rb := statusRank(a.Status), statusRank(b.Status); ra != rb {
-			return ra < rb
-		}
-		if a.AgeSeconds != b.AgeSeconds {
-			return a.AgeSeconds > b.AgeSeconds
-		}
-		return a.Host < b.Host
-	})
-	if rt := snap.RestoreTest; rt != nil {
-		rv := &RestoreView{Result: rt.Result, HostTested: rt.HostTested, Notes: rt.Notes, Problems: rt.Problems, AgeSeconds: collector.Age(rt.LastTest, now)}
-		if !rt.LastTest.IsZero() {
-			rv.Date = status.FormatTime(rt.LastTest)
-			rv.Age = ageText(rt.LastTest, now)
-		}
-		if m := rt.TimeToRestoreMinutes; m != nil {
-			rv.TimeToRestore = human(time.Duration(*m * float64(time.Minute)))
-		}
-		v.Restore = rv
+	for i := range v.Sections {
+		tiles := v.Sections[i].Tiles
+		sort.SliceStable(tiles, func(a, b int) bool {
+			if ra, rb := colourRank[tiles[a].Colour], colourRank[tiles[b].Colour]; ra != rb {
+				return ra < rb
+			}
+			return tiles[a].Host < tiles[b].Host
+		})
 	}
 	return v
 }
 
-// ageText says how long ago t was, or that it is too far in the future to
-// be believed (it then counts as never, as in the exported age).
-func ageText(t, now time.Time) string {
+var sectionTitle = map[string]string{
+	Failed:  "Failed",
+	Overdue: "Overdue",
+	Unknown: "Unknown",
+	OK:      "OK",
+}
+
+var sectionHelp = map[string]string{
+	Failed:  "the last backup recorded failed (BackupFailed), whatever the age of the last success",
+	Overdue: "no successful backup in the last 24 h (BackupNotRunIn24Hours); red beyond 48 h",
+	Unknown: "no usable status: never reported, a record that cannot be read, or the store not reached yet (BackupStatusUnknown)",
+	OK:      "a successful backup within the last 24 h",
+}
+
+// colourRank orders tiles within a state: the worst first.
+var colourRank = map[string]int{"red": 0, "amber": 1, "grey": 2, "green": 3}
+
+// StateOf is the state of a host's record at now (see the states above).
+func StateOf(r *status.Record, now time.Time) string {
+	age := time.Duration(collector.Age(r.LastSuccess, now)) * time.Second
 	switch {
+	case r.Status == status.Failed:
+		return Failed
+	case r.Unread:
+		return Unknown
+	case age > OverdueAfter && (established(r.LastSuccess, now) || r.Status == status.Success):
+		return Overdue
+	case r.Status != status.Success:
+		return Unknown
+	default:
+		return OK
+	}
+}
+
+// established reports whether t counts as a real time, as in the exported
+// ages: set, and not too far in the future to be believed.
+func established(t, now time.Time) bool {
+	return !t.IsZero() && !t.After(now.Add(collector.MaxFutureSkew))
+}
+
+func tile(r *status.Record, now time.Time) Tile {
+	host := oneLine(r.Host, maxHostText)
+	t := Tile{
+		Host:        host,
+		ID:          "host-" + host,
+		State:       StateOf(r, now),
+		Status:      r.Status,
+		AgeSeconds:  collector.Age(r.LastSuccess, now),
+		LastSuccess: when(r.LastSuccess, now),
+		LastFailure: when(r.LastFailure, now),
+		Problems:    bounded(r.Problems),
+	}
+	age := time.Duration(t.AgeSeconds) * time.Second
+	switch t.State {
+	case Failed:
+		t.Colour = "red"
+		t.Headline = "last backup failed"
+		if n := r.ConsecutiveFailures; n != nil && *n > 1 {
+			t.Headline += ", " + strconv.FormatInt(*n, 10) + " times in a row"
+		}
+		if !established(r.LastSuccess, now) {
+			t.Headline += "; has never recorded a successful backup"
+		}
+		if r.ExitCode != nil {
+			t.ExitCode = strconv.FormatInt(*r.ExitCode, 10)
+		}
+		t.Message = oneLine(r.Message, maxLine)
+		t.MessageFull = lines(r.Message, maxHover)
+	case Overdue:
+		t.Colour = "amber"
+		if age >= RedAfter {
+			t.Colour = "red"
+		}
+		switch {
+		case established(r.LastSuccess, now):
+			t.Headline = "no successful backup for " + span(age)
+		case !r.LastSuccess.IsZero():
+			t.Headline = "its last success is dated " + span(r.LastSuccess.Sub(now)) + " in the future (a wrong clock or record): counted as never"
+		default:
+			t.Headline = "says success but has no time of a successful backup: counted as never"
+		}
+	case Unknown:
+		t.Colour = "grey"
+		switch {
+		case r.Unread:
+			t.Headline = "not read yet: the store has not been reached since backupwatch started"
+			t.Never = true
+		case r.RawStatus != "":
+			t.Headline = "status " + strconv.Quote(oneLine(r.RawStatus, 64)) + " not understood"
+		case r.LastSuccess.IsZero() && r.LastFailure.IsZero() && r.LastAttempt.IsZero():
+			t.Headline = "never reported a backup"
+			t.Never = true
+			// "no record" says no more than the headline.
+			t.Problems = bounded(slices.DeleteFunc(slices.Clone(r.Problems), func(p string) bool { return p == "no record" }))
+		default:
+			t.Headline = "no backup status recorded"
+		}
+	default:
+		t.Colour = "green"
+		t.Headline = "last success " + t.LastSuccess.Rel
+	}
+	return t
+}
+
+func restoreView(rt *status.RestoreTest, now time.Time) RestoreView {
+	if rt == nil {
+		return RestoreView{State: "never", Colour: "grey", Headline: "No restore test has been recorded yet."}
+	}
+	rv := RestoreView{
+		Date:       when(rt.LastTest, now),
+		AgeSeconds: collector.Age(rt.LastTest, now),
+		HostTested: oneLine(rt.HostTested, maxHostText),
+		Notes:      oneLine(rt.Notes, maxLine),
+		NotesFull:  lines(rt.Notes, maxHover),
+		Problems:   bounded(rt.Problems),
+	}
+	if m := rt.TimeToRestoreMinutes; m != nil && *m >= 0 && *m < 1e7 {
+		rv.TimeToRestore = span(time.Duration(*m * float64(time.Minute)))
+	}
+	overdue := time.Duration(rv.AgeSeconds)*time.Second > RestoreOverdueAfter
+	switch {
+	case rt.Result == status.Failed:
+		rv.State, rv.Colour, rv.Headline = "failed", "red", "The last restore test failed."
+	case rt.Result != status.Passed:
+		rv.State, rv.Colour, rv.Headline = "unknown", "red", "The last restore test's result is not recorded or not understood: it does not show that a restore works."
+	case overdue:
+		rv.State, rv.Colour, rv.Headline = "overdue", "amber", "The last restore test passed, but it is over 90 days old: the quarterly test is overdue."
+	default:
+		rv.State, rv.Colour, rv.Headline = "passed", "green", "The last restore test passed."
+	}
+	return rv
+}
+
+func when(t, now time.Time) When {
+	if t.IsZero() {
+		return When{}
+	}
+	w := When{Abs: absolute(t), ISO: t.UTC().Format(time.RFC3339)}
+	switch d := now.Sub(t); {
 	case t.After(now.Add(collector.MaxFutureSkew)):
-		return "in the future (" + human(t.Sub(now)) + " ahead: a wrong clock or record), counted as never"
-	case t.After(now):
-		return human(t.Sub(now)) + " in the future"
+		w.Rel = span(-d) + " in the future (a wrong clock or record)"
+	case d < 0:
+		w.Rel = span(-d) + " in the future"
 	default:
-		return human(now.Sub(t)) + " ago"
+		w.Rel = span(d) + " ago"
 	}
+	return w
 }
 
-// Colour is the runbook's panel colour for the age of a last success.
-func Colour(age time.Duration) string {
-	switch {
-	case age >= RedAfter:
-		return "red"
-	case age >= AmberAfter:
-		return "amber"
-	default:
-		return "green"
-	}
+func absolute(t time.Time) string {
+	return t.UTC().Truncate(time.Second).Format("2006-01-02 15:04:05 MST")
 }
 
-func statusRank(s string) int {
-	switch s {
-	case status.Failed:
-		return 0
-	case status.Unknown:
-		return 1
-	default:
-		return 2
-	}
-}
-
-// human renders a duration as a person reads an age: "3d 4h", "2h 5m", "40s".
-func human(d time.Duration) string {
+// span renders a duration as a person reads an age, as precisely as the
+// thresholds need: "40 s", "12 min", "3 h 20 min", "30 h", "5 d 2 h", "40 d".
+func span(d time.Duration) string {
 	if d < 0 {
-		return "in the future: " + human(-d)
+		d = -d
 	}
 	d = d.Truncate(time.Second)
-	days := d / (24 * time.Hour)
-	hours := (d % (24 * time.Hour)) / time.Hour
-	mins := (d % time.Hour) / time.Minute
+	h := int64(d / time.Hour)
+	m := int64(d%time.Hour) / int64(time.Minute)
+	days, dh := h/24, h%24
 	switch {
-	case days >= 365*100:
-		return fmt.Sprintf("%dy", days/365)
-	case days > 0:
-		return fmt.Sprintf("%dd %dh", days, hours)
-	case hours > 0:
-		return fmt.Sprintf("%dh %dm", hours, mins)
-	case mins > 0:
-		return fmt.Sprintf("%dm", mins)
+	case d < time.Minute:
+		return strconv.FormatInt(int64(d/time.Second), 10) + " s"
+	case d < time.Hour:
+		return strconv.FormatInt(m, 10) + " min"
+	case h < 48 && m > 0:
+		return strconv.FormatInt(h, 10) + " h " + strconv.FormatInt(m, 10) + " min"
+	case h < 72:
+		return strconv.FormatInt(h, 10) + " h"
+	case days < 14 && dh > 0:
+		return strconv.FormatInt(days, 10) + " d " + strconv.FormatInt(dh, 10) + " h"
+	case days < 3*365:
+		return strconv.FormatInt(days, 10) + " d"
 	default:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
+		return strconv.FormatInt(days/365, 10) + " years"
 	}
+}
+
+// bounded is at most maxProblems diagnostics, each one bounded line, and a
+// last one saying how many more there were.
+func bounded(ps []string) []string {
+	var out []string
+	for i, p := range ps {
+		if i == maxProblems {
+			out = append(out, "and "+strconv.Itoa(len(ps)-maxProblems)+" more")
+			break
+		}
+		out = append(out, oneLine(p, maxLine))
+	}
+	return out
 }

@@ -1,0 +1,47 @@
+// The host filter: hides the tiles whose host name does not contain the
+// text typed, as the server does for /?q=, and keeps the text in the URL so
+// that the page's reload keeps it too.
+(function () {
+  "use strict";
+  var box = document.getElementById("q");
+  if (!box) { return; }
+  var tiles = document.querySelectorAll("li.tile");
+  var names = [], counts = [], sectionOf = [];
+  var sections = document.querySelectorAll("section[data-state]");
+  for (var s = 0; s < sections.length; s++) {
+    counts.push(sections[s].querySelector("[data-shown]"));
+  }
+  for (var i = 0; i < tiles.length; i++) {
+    names.push((tiles[i].getAttribute("data-host") || "").toLowerCase());
+    var sec = tiles[i].closest("section[data-state]");
+    sectionOf.push(Array.prototype.indexOf.call(sections, sec));
+  }
+  var total = document.getElementById("shown");
+  function apply() {
+    var q = box.value.replace(/\s+/g, " ").trim().toLowerCase();
+    var shown = 0, per = [];
+    for (var s = 0; s < sections.length; s++) { per.push(0); }
+    for (var i = 0; i < tiles.length; i++) {
+      var hide = q !== "" && names[i].indexOf(q) < 0;
+      if (tiles[i].hidden !== hide) { tiles[i].hidden = hide; }
+      if (!hide) {
+        shown++;
+        if (sectionOf[i] >= 0) { per[sectionOf[i]]++; }
+      }
+    }
+    for (var s = 0; s < sections.length; s++) {
+      if (counts[s]) { counts[s].textContent = q === "" ? "" : per[s] + " shown"; }
+      sections[s].classList.toggle("empty", q !== "" && per[s] === 0);
+    }
+    if (total) {
+      total.textContent = q === "" ? "" : "Showing " + shown + " of " + tiles.length + " hosts.";
+    }
+    document.documentElement.setAttribute("data-filter", q === "" ? "none" : "js");
+  }
+  box.addEventListener("input", function () {
+    apply();
+    var q = box.value.trim();
+    history.replaceState(null, "", (q === "" ? location.pathname : "?q=" + encodeURIComponent(q)) + location.hash);
+  });
+  apply();
+})();
