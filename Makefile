@@ -19,6 +19,7 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/backupwatch
 
 run: build
+	mkdir -p $(STORE_DIR)
 	$(BIN) --store.dir=$(STORE_DIR) serve
 
 # Debian's packages (apt-get) and the current upstream releases, built with
