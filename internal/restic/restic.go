@@ -104,27 +104,50 @@ func (s Summary) Fields() map[string]string {
 	return f
 }
 
-// errorMessage is restic's --json error line:
+// errorMessage is restic's --json error line, 0.14's
 // {"message_type":"error","error":{"Op":"open","Path":"x","Err":13},"during":"archival","item":"/x"}
+// and 0.17's {"message_type":"error","error":{"message":"open x: permission denied"},...};
+// check's {"message_type":"error","message":"..."}; and, since 0.17, the
+// one restic prints as it exits with an error:
+// {"message_type":"exit_error","code":12,"message":"Fatal: wrong password or no key found"}.
 type errorMessage struct {
 	MessageType string          `json:"message_type"`
 	Error       json.RawMessage `json:"error"`
+	Message     string          `json:"message"`
+	Code        *int            `json:"code"`
 	During      string          `json:"during"`
 	Item        string          `json:"item"`
 }
 
 // HumanError turns a --json error line into a line an operator reads:
-// "archival of /srv/x: open /srv/x: permission denied". Other lines are
+// "archival of /srv/x: open /srv/x: permission denied", or restic's exit
+// message: "Fatal: wrong password or no key found". Other lines are
 // returned as they are.
 func HumanError(line string) string {
 	if len(line) == 0 || line[0] != '{' || len(line) > maxJSONLine {
 		return line
 	}
 	var m errorMessage
-	if json.Unmarshal([]byte(line), &m) != nil || m.MessageType != "error" {
+	if json.Unmarshal([]byte(line), &m) != nil {
+		return line
+	}
+	switch m.MessageType {
+	case "exit_error":
+		if msg := oneLine(m.Message); msg != "" {
+			return msg
+		}
+		if m.Code != nil {
+			return fmt.Sprintf("restic exited with code %d", *m.Code)
+		}
+		return line
+	case "error":
+	default:
 		return line
 	}
 	what := describeError(m.Error)
+	if len(m.Error) == 0 && m.Message != "" {
+		what = oneLine(m.Message)
+	}
 	switch {
 	case m.During != "" && m.Item != "":
 		return fmt.Sprintf("error during %s of %s: %s", m.During, m.Item, what)
@@ -165,4 +188,20 @@ func compact(raw json.RawMessage) string {
 		return status.Truncate(string(raw), 200)
 	}
 	return status.Truncate(b.String(), 200)
+}
+
+// oneLine makes restic's message, which may span lines (a hint after the
+// error; a Go stack trace for an unexpected error), one line: its lines
+// joined by "; ", up to the first line of a stack trace.
+func oneLine(msg string) string {
+	var keep []string
+	for _, l := range strings.Split(msg, "\n") {
+		if strings.HasPrefix(l, "\t") || strings.HasPrefix(l, "github.com/") || strings.HasPrefix(l, "runtime.") {
+			break // a stack frame: the message is above it
+		}
+		if l = strings.TrimSpace(l); l != "" {
+			keep = append(keep, l)
+		}
+	}
+	return status.Truncate(strings.Join(keep, "; "), 500)
 }

@@ -44,6 +44,13 @@ func TestSummaryFromRealOutput(t *testing.T) {
 		{"backup-exit3-0.14.jsonl", true, map[string]string{
 			"snapshot_id": "38594a04", "bytes_added": "714", "files_new": "1", "files_changed": "0", "files_unmodified": "0",
 		}, 93.169423163},
+		// restic 0.17+ names the snapshot by its full id.
+		{"backup-0.19.jsonl", true, map[string]string{
+			"snapshot_id": "9eb5b153ce8eda9a05053cd8fd06ae2848002f52c635f6f7d406c22b41981939", "bytes_added": "701", "files_new": "1", "files_changed": "0", "files_unmodified": "0",
+		}, 1.104690354},
+		{"backup-exit3-0.19.jsonl", true, map[string]string{
+			"snapshot_id": "f4be0fae2999217e6288b72928a3eaedb43bd38a1e01822c905ebbb8dd8fb9ca", "bytes_added": "700", "files_new": "1", "files_changed": "0", "files_unmodified": "0",
+		}, 0.504696644},
 		// A bad snapshot id is dropped, missing counts are left out, a
 		// count of the wrong type makes the line not a summary.
 		{"bad.jsonl", true, map[string]string{"bytes_added": "5"}, 0},
@@ -83,6 +90,17 @@ func TestHumanError(t *testing.T) {
 		{`{"message_type":"error","error":{"Message":"no luck"}}`, "error: no luck"},
 		{`{"message_type":"error","error":{"x":1},"during":"scan","item":"/y"}`, `error during scan of /y: {"x":1}`},
 		{`Fatal: all target directories/files do not exist`, `Fatal: all target directories/files do not exist`},
+		// restic 0.17+: the error is an object with a message; check's is
+		// at the top; the exit message is a line of its own.
+		{`{"message_type":"error","error":{"message":"/srv/u/secret: open /srv/u/secret: permission denied"},"during":"archival","item":"/srv/u/secret"}`,
+			"error during archival of /srv/u/secret: /srv/u/secret: open /srv/u/secret: permission denied"},
+		{`{"message_type":"error","message":"pack 1a2b: not referenced in any index"}`, "error: pack 1a2b: not referenced in any index"},
+		{`{"message_type":"exit_error","code":12,"message":"Fatal: wrong password or no key found"}`, "Fatal: wrong password or no key found"},
+		{`{"message_type":"exit_error","code":10,"message":"Fatal: repository does not exist: unable to open config file: stat /srv/nothing/config: no such file or directory\nIs there a repository at the following location?\n/srv/nothing"}`,
+			"Fatal: repository does not exist: unable to open config file: stat /srv/nothing/config: no such file or directory; Is there a repository at the following location?; /srv/nothing"},
+		{`{"message_type":"exit_error","code":1,"message":"unexpected EOF\ngithub.com/restic/restic/internal/repository.(*Repository).LoadIndex\n\t/restic/internal/repository/repository.go:700"}`, "unexpected EOF"},
+		{`{"message_type":"exit_error","code":11}`, "restic exited with code 11"},
+		{`{"message_type":"exit_error"}`, `{"message_type":"exit_error"}`},
 		{`{"message_type":"status"}`, `{"message_type":"status"}`},
 		{`{broken`, `{broken`},
 	}
@@ -175,5 +193,18 @@ func TestRepositoryNotOnTheCommandLine(t *testing.T) {
 		if want := "args: --no-cache check\nrepo: " + repo + "\n"; string(b) != want {
 			t.Errorf("env %v: restic saw %q, want %q", env, b, want)
 		}
+	}
+}
+
+// restic 0.19's stderr of a backup that exits 3, as the record shows it.
+func TestHumanErrorExit3(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "stderr-exit3-0.19.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := lastLines(string(b), 3)
+	want := "error during archival of /srv/u/secret: /srv/u/secret: open /srv/u/secret: permission denied; Warning: at least one source file could not be read"
+	if got != want {
+		t.Errorf("lastLines = %q, want %q", got, want)
 	}
 }
