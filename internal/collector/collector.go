@@ -185,8 +185,6 @@ var (
 		"Bytes added to the repository by the host's latest snapshot (restic summary).", "host")
 	snapshotFiles = desc("backup_last_snapshot_files",
 		"Files in the host's latest snapshot by kind (restic summary).", "host", "kind")
-	snapshotInfo = desc("backup_last_snapshot_info",
-		"The host's latest snapshot id, as a label; always 1.", "host", "snapshot_id")
 
 	restoreTestAge = desc("backup_restore_test_age_seconds",
 		"Seconds since the last restore test, at scrape time; since the epoch when none is established.")
@@ -221,7 +219,7 @@ var (
 
 var allDescs = []*prometheus.Desc{
 	lastSuccessAge, backupStatus, lastSuccessTS, lastFailureTS, lastAttemptTS,
-	consecutiveFailures, lastExitCode, lastDuration, bytesAdded, snapshotFiles, snapshotInfo,
+	consecutiveFailures, lastExitCode, lastDuration, bytesAdded, snapshotFiles,
 	restoreTestAge, restoreTestTS, restoreTestPassed, restoreTestResult, restoreTestTime, restoreTestInfo,
 	storeUp, lastRefreshSuccess, refreshDuration, refreshesTotal, refreshFailuresTotal,
 	hostsGauge, recordProblems, storeProblems,
@@ -347,9 +345,6 @@ func collectSnapshot(ch chan<- prometheus.Metric, st State) {
 		optInt(g, snapshotFiles, r.FilesNew, host, "new")
 		optInt(g, snapshotFiles, r.FilesChanged, host, "changed")
 		optInt(g, snapshotFiles, r.FilesUnmodified, host, "unmodified")
-		if r.SnapshotID != "" {
-			g(snapshotInfo, 1, host, labelValue(r.SnapshotID))
-		}
 	}
 
 	rt := snap.RestoreTest
