@@ -74,7 +74,9 @@ func runRestoreTestRun(ctx context.Context, g *globals, o *restoreTestRunOptions
 	if env == nil {
 		env = os.Environ()
 	}
-	scrub := backuprun.NewScrubber(env, []string{"--repo", o.repo, "--password-file", o.passwordFile}).Scrub
+	scrubber := backuprun.NewScrubber(env, []string{"--repo", o.repo, "--password-file", o.passwordFile})
+	scrub := scrubber.Scrub
+	g = g.withScrubber(scrubber)
 	repo := restic.Repo{Binary: o.binary, Repository: o.repo, PasswordFile: o.passwordFile, Env: o.env, Scrub: scrub}
 	if _, err := repo.LookPath(); err != nil {
 		return err
@@ -83,6 +85,7 @@ func runRestoreTestRun(ctx context.Context, g *globals, o *restoreTestRunOptions
 	if err != nil {
 		return err
 	}
+	scrubStoreSecrets(st, scrubber)
 	scratch, cleanup, err := prepareScratch(o.scratch)
 	if err != nil {
 		return err

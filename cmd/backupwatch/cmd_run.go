@@ -68,20 +68,24 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := g.store.open(g, 1)
-	if err != nil {
-		return err
-	}
 	env := o.env
 	if env == nil {
 		env = os.Environ()
 	}
-	scrub := backuprun.NewScrubber(env, o.args).Scrub
+	scrubber := backuprun.NewScrubber(env, o.args)
+	g = g.withScrubber(scrubber)
+	st, err := g.store.open(g, 1)
+	if err != nil {
+		return err
+	}
+	scrubStoreSecrets(st, scrubber)
+	scrub := scrubber.Scrub
 	// Recording outlives a SIGINT/SIGTERM that cancels ctx: the outcome of
 	// an interrupted run is exactly what must not be lost.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	record := func(res status.Result, r spool.Retry) (spooled bool, err error) {
+		res.Message = scrub(res.Message)
 		d, err := deliverEntry(rctx, g, st, spool.Entry{Result: &res}, r)
 		if d.spooled != "" {
 			g.logger.Warn("store unavailable: result kept in the spool", "host", host, "file", d.spooled, "err", d.storeErr)
