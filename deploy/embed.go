@@ -1,7 +1,8 @@
 // Package deploy holds backupwatch's operational files (alert rules,
-// Alertmanager route, Grafana dashboard, logrotate policy, systemd units,
-// Vault policies), embedded so that `backupwatch config print` can print
-// them. Each is checked by its own tool in this package's tests.
+// Alertmanager route and message templates, Grafana dashboard, logrotate
+// policy, systemd units, Vault policies), embedded so that `backupwatch
+// config print` can print them. Each is checked by its own tool in this
+// package's tests.
 package deploy
 
 import (
@@ -13,7 +14,7 @@ import (
 	"strings"
 )
 
-//go:embed prometheus/backup.yml alertmanager/alertmanager.yml grafana/backupwatch.json grafana/provisioning/backupwatch.yml logrotate/restic-backup systemd vault
+//go:embed prometheus/backup.yml alertmanager/alertmanager.yml alertmanager/backupwatch.tmpl grafana/backupwatch.json grafana/provisioning/backupwatch.yml logrotate/restic-backup systemd vault
 var files embed.FS
 
 // File is one artefact: where it lives in deploy/ and where it goes on a host.
@@ -27,7 +28,8 @@ type File struct {
 // Files lists every embedded artefact, in the order a deployment uses them.
 var Files = []File{
 	{"rules", "prometheus/backup.yml", "/etc/prometheus/rules/backup.yml", "Prometheus alert rules"},
-	{"alertmanager", "alertmanager/alertmanager.yml", "/etc/prometheus/alertmanager.yml", "Alertmanager route: Slack #infrastructure-alerts and the backup owner's email"},
+	{"alertmanager", "alertmanager/alertmanager.yml", "/etc/prometheus/alertmanager.yml", "Alertmanager route: Slack #infrastructure-alerts and the backup owner's email, grouped by alertname, with inhibition"},
+	{"alertmanager-templates", "alertmanager/backupwatch.tmpl", "/etc/prometheus/alertmanager_templates/backupwatch.tmpl", "Alertmanager message texts: one message per cause, ten hosts named and \"and N more\""},
 	{"dashboard", "grafana/backupwatch.json", "/var/lib/grafana/dashboards/backupwatch/backupwatch.json", "Grafana dashboard (built by tools/dashgen)"},
 	{"dashboard-provisioning", "grafana/provisioning/backupwatch.yml", "/etc/grafana/provisioning/dashboards/backupwatch.yml", "Grafana provisioning for the dashboard"},
 	{"logrotate", "logrotate/restic-backup", "/etc/logrotate.d/restic-backup", "logrotate policy for /var/log/restic-backup.log"},
