@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -419,4 +420,43 @@ func elementText(t *testing.T, body, k string) string {
 		t.Fatalf("no element with %s in:\n%s", k, body)
 	}
 	return text(found)
+}
+
+// TestReloadInChromium: the page reloads itself, keeping the filter as
+// it is in the box (typed since the page loaded, here written into the
+// page by the test), not as it was in the URL.
+func TestReloadInChromium(t *testing.T) {
+	snap := fleetOf(1, 1, 1, 5)
+	h := New(Options{Snapshot: func() *fleet.Snapshot { return snap }, Now: options().Now, Reload: 10 * time.Second})
+	reloads := make(chan string, 100)
+	var first atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		if !first.CompareAndSwap(false, true) {
+			// Later loads: a page that does not reload, so Chromium stops.
+			reloads <- r.URL.RawQuery
+			io.WriteString(w, "<!DOCTYPE html><title>reloaded</title><p>reloaded</p>")
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Write(bytes.ReplaceAll(rec.Body.Bytes(), []byte(`value="zzz"`), []byte(`value="a-ok-0001"`)))
+	}))
+	defer srv.Close()
+	// Virtual time: the 10 s pass at once, no wall clock involved.
+	runChromium(t, "--virtual-time-budget=30000", "--dump-dom", srv.URL+"/?q=zzz")
+	close(reloads)
+	var got []string
+	for q := range reloads {
+		got = append(got, q)
+	}
+	if len(got) == 0 || got[0] != "q=a-ok-0001" {
+		t.Errorf("reloads requested %q, want a first one with q=a-ok-0001 (the filter in the box)", got)
+	}
 }
