@@ -67,14 +67,15 @@ go_deps() {
       continue
     fi
     echo "install-deps: building $name $version (go install $pkg@$version)"
-    start=$(date +%s)
     # Outside any workspace or the main module: the tool's own go.mod and
-    # go.sum decide, checked against the checksum database.
-    (cd / && GOWORK=off GOBIN=$bin CGO_ENABLED=0 go install -trimpath \
-      -ldflags "-X github.com/prometheus/common/version.Version=${version#v}" "$pkg@$version")
+    # go.sum decide, checked against the checksum database. The stamp keeps
+    # the build's wall-clock, user and system seconds.
     rm -f "$stamps/$name@"*
-    echo "$(( $(date +%s) - start ))s" >"$stamps/$name@$version"
-    echo "install-deps: built tools/bin/$name $version in $(cat "$stamps/$name@$version")"
+    TIMEFORMAT="real %Rs user %Us sys %Ss"
+    { time (cd / && GOWORK=off GOBIN=$bin CGO_ENABLED=0 go install -trimpath \
+      -ldflags "-X github.com/prometheus/common/version.Version=${version#v}" "$pkg@$version") 2>&3; } 3>&2 2>"$stamps/.time"
+    mv "$stamps/.time" "$stamps/$name@$version"
+    echo "install-deps: built tools/bin/$name $version: $(cat "$stamps/$name@$version")"
   done
 }
 
