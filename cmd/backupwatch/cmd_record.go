@@ -45,7 +45,7 @@ func runRecord(ctx context.Context, g *globals, o *recordOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := deliver(ctx, g, st, res); err != nil {
+	if err := deliverOrSpool(ctx, g, st, spool.Entry{Result: &res}); err != nil {
 		return err
 	}
 	g.logger.Info("backup outcome recorded", "host", res.Host, "status", res.Outcome, "at", status.FormatTime(res.At), "store", st.String())
@@ -96,19 +96,18 @@ func parseAt(s string, set bool, now time.Time) (time.Time, error) {
 	return at, nil
 }
 
-// deliver writes one result, merging it into the stored record so that
-// nothing else in it is lost and nothing moves backwards.
-func deliver(ctx context.Context, g *globals, st recordStore, res status.Result) error {
-	return deliverOrSpool(ctx, g, st, spool.Entry{Result: &res})
-}
-
-// deliverOrSpool writes e after whatever waits in the spool; when Vault
-// cannot take it, it is kept in the spool (see deliverEntry) and the error
+// deliverOrSpool writes e after whatever of its host waits in the spool;
+// when Vault cannot take it for now, it is kept in the spool and the error
 // says where, so a command that records exits non-zero but loses nothing.
+// A result Vault refuses for good is an error, not spooled.
 func deliverOrSpool(ctx context.Context, g *globals, st recordStore, e spool.Entry) error {
-	d, err := deliverEntry(ctx, g, st, e, g.spool.retryPolicy())
-	if err == nil && d.spooled != "" {
-		return d.spoolErr()
+	d, err := newDeliverer(g, st)
+	if err != nil {
+		return err
 	}
-	return err
+	dl, err := d.Deliver(ctx, e, g.spool.retryPolicy())
+	if err != nil {
+		return err
+	}
+	return dl.Err()
 }

@@ -55,10 +55,3 @@ func runRestoreTestRecord(ctx context.Context, g *globals, o *restoreTestRecordO
 	g.logger.Info("restore test recorded", "result", rt.Result, "host_tested", rt.HostTested, "store", st.String())
 	return nil
 }
-
-func writeRestoreTest(ctx context.Context, st recordStore, rt status.RestoreTest) error {
-	return st.Update(ctx, status.RestoreTestKey, func(old map[string]any) (map[string]any, bool, error) {
-		doc, changed := status.ApplyRestoreTest(old, rt)
-		return doc, changed, nil
-	})
-}

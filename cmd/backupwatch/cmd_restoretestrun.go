@@ -15,6 +15,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/golemtrust/backupwatch/internal/backuprun"
+	"github.com/golemtrust/backupwatch/internal/deliver"
 	"github.com/golemtrust/backupwatch/internal/restic"
 	"github.com/golemtrust/backupwatch/internal/spool"
 	"github.com/golemtrust/backupwatch/internal/status"
@@ -100,13 +101,17 @@ func runRestoreTestRun(ctx context.Context, g *globals, o *restoreTestRunOptions
 
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	d, rerr := deliverEntry(rctx, g, st, spool.Entry{RestoreTest: &rt}, g.spool.retryPolicy())
+	var d deliver.Delivery
+	dlv, rerr := newDeliverer(g, st)
+	if rerr == nil {
+		d, rerr = dlv.Deliver(rctx, spool.Entry{RestoreTest: &rt}, g.spool.retryPolicy())
+	}
 	if rerr != nil {
 		g.logger.Error("could not record the restore test", "err", rerr)
 	}
-	spooled := d.spooled != ""
+	spooled := d.Spooled != ""
 	if spooled {
-		g.logger.Warn("store unavailable: restore test kept in the spool", "file", d.spooled, "err", d.storeErr)
+		g.logger.Warn("store unavailable: restore test kept in the spool", "file", d.Spooled, "err", d.StoreErr)
 	}
 	var mins any = "-"
 	if rt.TimeToRestoreMinutes != nil {

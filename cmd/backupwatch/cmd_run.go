@@ -84,13 +84,17 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 	// an interrupted run is exactly what must not be lost.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
+	dlv, err := newDeliverer(g, st)
+	if err != nil {
+		return err
+	}
 	record := func(res status.Result, r spool.Retry) (spooled bool, err error) {
 		res.Message = scrub(res.Message)
-		d, err := deliverEntry(rctx, g, st, spool.Entry{Result: &res}, r)
-		if d.spooled != "" {
-			g.logger.Warn("store unavailable: result kept in the spool", "host", host, "file", d.spooled, "err", d.storeErr)
+		d, err := dlv.Deliver(rctx, spool.Entry{Result: &res}, r)
+		if d.Spooled != "" {
+			g.logger.Warn("store unavailable: result kept in the spool", "host", host, "file", d.Spooled, "err", d.StoreErr)
 		}
-		return d.spooled != "", err
+		return d.Spooled != "", err
 	}
 
 	var logw io.Writer

@@ -31,7 +31,7 @@ func BenchmarkFlush1000(b *testing.B) {
 			sp.Add(result("db", status.Success, t0.Add(time.Duration(i)*time.Second)))
 		}
 		b.StartTimer()
-		fr := sp.Flush(context.Background(), Retry{Attempts: 1}, func(context.Context, Entry) error { return nil })
+		fr := sp.Flush(context.Background(), FlushOptions{Retry: Retry{Attempts: 1}, Deliver: func(context.Context, Entry) error { return nil }})
 		if len(fr.Delivered) != 1000 {
 			b.Fatalf("delivered %d", len(fr.Delivered))
 		}

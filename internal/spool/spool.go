@@ -1,11 +1,13 @@
 // Package spool keeps results that could not be written to the store in a
 // durable local directory, one file per result, and delivers them later in
-// the order they were produced.
+// the order they were produced, per store key: what waits for one key
+// never holds up another.
 package spool
 
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,14 +21,17 @@ import (
 	"time"
 
 	"github.com/golemtrust/backupwatch/internal/atomicfile"
+	"github.com/golemtrust/backupwatch/internal/lockfile"
 	"github.com/golemtrust/backupwatch/internal/status"
 )
 
 const (
-	ext        = ".json"
-	corruptDir = "corrupt"
-	lockName   = ".lock"
-	version    = 1
+	ext         = ".json"
+	corruptDir  = "corrupt"
+	rejectedDir = "rejected"
+	keyLockDir  = "locks"
+	lockName    = ".lock"
+	version     = 1
 	// maxEntrySize bounds what is read from one file: a result is small,
 	// anything bigger is not one of ours.
 	maxEntrySize = 1 << 20
@@ -51,6 +56,38 @@ func (e Entry) String() string {
 		return fmt.Sprintf("%s restore test at %s", e.RestoreTest.Result, status.FormatTime(e.RestoreTest.LastTest))
 	}
 	return "empty entry"
+}
+
+// Key is the store key the entry is written to: its host, or the
+// restore test's key.
+func (e Entry) Key() string {
+	if e.Result != nil {
+		return e.Result.Host
+	}
+	return status.RestoreTestKey
+}
+
+// At is when the result or restore test happened.
+func (e Entry) At() time.Time {
+	switch {
+	case e.Result != nil:
+		return e.Result.At
+	case e.RestoreTest != nil:
+		return e.RestoreTest.LastTest
+	}
+	return time.Time{}
+}
+
+// Kind names the entry's kind as its file does: result, attempt or
+// restore_test.
+func (e Entry) Kind() string {
+	switch {
+	case e.Result != nil && e.Result.Outcome == "":
+		return "attempt"
+	case e.Result != nil:
+		return "result"
+	}
+	return "restore_test"
 }
 
 // record is an entry as stored on disk. Its form is versioned and
@@ -99,32 +136,34 @@ func encode(e Entry, now time.Time) ([]byte, error) {
 	return append(b, '\n'), err
 }
 
-func decode(b []byte) (Entry, error) {
+// decode reads an entry and when it was spooled (zero if not said).
+func decode(b []byte) (Entry, time.Time, error) {
 	var r record
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
-		return Entry{}, fmt.Errorf("not a spool entry: %w", err)
+		return Entry{}, time.Time{}, fmt.Errorf("not a spool entry: %w", err)
 	}
 	if dec.More() {
-		return Entry{}, errors.New("not a spool entry: trailing data")
+		return Entry{}, time.Time{}, errors.New("not a spool entry: trailing data")
 	}
 	if err := validate(r); err != nil {
-		return Entry{}, err
+		return Entry{}, time.Time{}, err
 	}
+	spooledAt, _ := time.Parse(time.RFC3339Nano, r.SpooledAt)
 	switch r.Kind {
 	case "result":
 		at, _ := time.Parse(time.RFC3339Nano, r.At)
 		return Entry{Result: &status.Result{
 			Host: r.Host, Outcome: r.Outcome, At: at, ExitCode: r.ExitCode,
 			Duration: r.Duration, Message: r.Message, Extra: r.Extra,
-		}}, nil
+		}}, spooledAt, nil
 	default:
 		at, _ := time.Parse(time.RFC3339Nano, r.LastTest)
 		return Entry{RestoreTest: &status.RestoreTest{
 			LastTest: at, Result: r.Result, HostTested: r.HostTested,
 			TimeToRestoreMinutes: r.TimeToRestoreMinutes, Notes: r.Notes,
-		}}, nil
+		}}, spooledAt, nil
 	}
 }
 
@@ -173,7 +212,7 @@ func validTime(field, s string) error {
 type Spool struct {
 	dir  string
 	now  func() time.Time
-	open func(name string) (*os.File, error) // os.Open; tests fail it
+	open func(name string) (*os.File, error) // openNoFollow; tests fail it
 
 	mu   sync.Mutex
 	last int64 // last name stamp used by this process
@@ -187,7 +226,7 @@ func Open(dir string) (*Spool, error) {
 	if dir == "" {
 		return nil, errors.New("open spool: no directory")
 	}
-	return &Spool{dir: dir, now: time.Now, open: os.Open}, nil
+	return &Spool{dir: dir, now: time.Now, open: openNoFollow}, nil
 }
 
 // Exists reports whether the spool directory exists: without it, nothing
@@ -226,9 +265,14 @@ func (s *Spool) Dir() string { return s.dir }
 
 // Item is an entry read back from the spool.
 type Item struct {
-	Name  string // file name, which orders the items
-	Entry Entry
+	Name      string // file name, which orders the items
+	Entry     Entry
+	SpooledAt time.Time // when it was added; zero if its file does not say
 }
+
+// ID is how an operator names the item (flush --discard): its file name
+// without the extension.
+func (it Item) ID() string { return strings.TrimSuffix(it.Name, ext) }
 
 // ErrFull means the spool's file system has no room left.
 var ErrFull = errors.New("spool is full")
@@ -322,9 +366,34 @@ func (s *Spool) Pending() ([]Item, []Problem, error) {
 			// it stays, and nothing after it overtakes it.
 			return nil, problems, fmt.Errorf("read spool file %s (left in place): %w", filepath.Join(s.dir, n), err)
 		}
-		items = append(items, Item{Name: n, Entry: e})
+		items = append(items, e)
 	}
 	return items, problems, nil
+}
+
+// Rejected returns the entries set aside as refused for good, oldest
+// first; files there that are not entries are skipped.
+func (s *Spool) Rejected() ([]Item, error) {
+	dir := filepath.Join(s.dir, rejectedDir)
+	des, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", dir, err)
+	}
+	var items []Item
+	for _, de := range des {
+		if !de.Type().IsRegular() || !isEntryName(de.Name()) {
+			continue
+		}
+		if it, err := s.read(filepath.Join(rejectedDir, de.Name())); err == nil {
+			it.Name = de.Name()
+			items = append(items, it)
+		}
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].Name < items[j].Name })
+	return items, nil
 }
 
 // corruptError is a file that is not an entry, as opposed to one that
@@ -333,31 +402,36 @@ type corruptError struct{ err error }
 
 func (c corruptError) Error() string { return c.err.Error() }
 
-func (s *Spool) read(name string) (Entry, error) {
+func (s *Spool) read(name string) (Item, error) {
+	// O_NOFOLLOW: a file swapped for a symlink after the listing is not
+	// followed either.
 	f, err := s.open(filepath.Join(s.dir, name))
+	if errors.Is(err, syscall.ELOOP) {
+		return Item{}, corruptError{errors.New("is a symlink")}
+	}
 	if err != nil {
-		return Entry{}, err
+		return Item{}, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return Entry{}, err
+		return Item{}, err
 	}
 	if !fi.Mode().IsRegular() {
-		return Entry{}, corruptError{errors.New("not a regular file")}
+		return Item{}, corruptError{errors.New("not a regular file")}
 	}
 	if fi.Size() > maxEntrySize {
-		return Entry{}, corruptError{fmt.Errorf("%d bytes, more than an entry can be", fi.Size())}
+		return Item{}, corruptError{fmt.Errorf("%d bytes, more than an entry can be", fi.Size())}
 	}
 	b := make([]byte, fi.Size())
 	if _, err := f.ReadAt(b, 0); err != nil && fi.Size() > 0 {
-		return Entry{}, err
+		return Item{}, err
 	}
-	e, err := decode(b)
+	e, spooledAt, err := decode(b)
 	if err != nil {
-		return Entry{}, corruptError{err}
+		return Item{}, corruptError{err}
 	}
-	return e, nil
+	return Item{Name: name, Entry: e, SpooledAt: spooledAt}, nil
 }
 
 func (s *Spool) setAside(name string, cause error) Problem {
@@ -367,6 +441,62 @@ func (s *Spool) setAside(name string, cause error) Problem {
 		return Problem{Name: name, Err: cause}
 	}
 	return Problem{Name: name, Moved: dst, Err: cause}
+}
+
+func openNoFollow(name string) (*os.File, error) {
+	return os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+}
+
+// Reject moves an entry the store refuses for good to rejected/, beside
+// a file saying why, so that it no longer waits and an operator can see
+// it. It returns where the entry went.
+func (s *Spool) Reject(name string, cause error) (string, error) {
+	if !isEntryName(name) || strings.ContainsRune(name, '/') {
+		return "", fmt.Errorf("reject %q: not a spool entry name", name)
+	}
+	dir := filepath.Join(s.dir, rejectedDir)
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", fmt.Errorf("set aside refused spool entry: %w", err)
+	}
+	dst := filepath.Join(rejectedDir, name)
+	if err := os.Rename(filepath.Join(s.dir, name), filepath.Join(s.dir, dst)); err != nil {
+		return "", fmt.Errorf("set aside refused spool entry: %w", err)
+	}
+	// The reason is for the operator; losing it loses nothing else.
+	atomicfile.Write(filepath.Join(dir, strings.TrimSuffix(name, ext)+".reason"), []byte(cause.Error()+"\n"), 0o600)
+	return dst, nil
+}
+
+// ErrNoEntry means no waiting or rejected entry has the ID given.
+var ErrNoEntry = errors.New("no such spool entry")
+
+// Discard removes the entry with the given ID (Item.ID, or its file name)
+// from those waiting or, failing that, from rejected/, and returns it. The
+// caller holds the lock, so that no flush delivers it meanwhile.
+func (s *Spool) Discard(id string) (Item, error) {
+	name := strings.TrimSuffix(id, ext) + ext
+	if !isEntryName(name) || strings.ContainsAny(name, "/\x00") || name == ext {
+		return Item{}, fmt.Errorf("%w: %q is not a spool entry ID", ErrNoEntry, status.Truncate(id, 80))
+	}
+	for _, rel := range []string{name, filepath.Join(rejectedDir, name)} {
+		it, err := s.read(rel)
+		var bad corruptError
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil && !errors.As(err, &bad):
+			return Item{}, fmt.Errorf("discard %s: %w", rel, err)
+		}
+		it.Name = name
+		if err := os.Remove(filepath.Join(s.dir, rel)); err != nil {
+			return Item{}, fmt.Errorf("discard %s: %w", rel, err)
+		}
+		if rel != name {
+			os.Remove(filepath.Join(s.dir, rejectedDir, strings.TrimSuffix(name, ext)+".reason"))
+		}
+		return it, nil
+	}
+	return Item{}, fmt.Errorf("%w %q in %s", ErrNoEntry, status.Truncate(id, 80), s.dir)
 }
 
 // Remove deletes a delivered entry.
@@ -384,26 +514,36 @@ func (s *Spool) Lock(ctx context.Context) (unlock func(), err error) {
 	if err := s.create(); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(s.dir, lockName), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock spool: %w", err)
+	unlock, err = lockfile.Lock(ctx, filepath.Join(s.dir, lockName))
+	if errors.Is(err, lockfile.ErrHeld) {
+		return nil, fmt.Errorf("lock spool %s: another backupwatch is delivering: %w", s.dir, err)
 	}
-	for delay := 5 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("lock spool: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("lock spool %s: another backupwatch is delivering: %w", s.dir, ctx.Err())
-		case <-time.After(delay):
-		}
+	return unlock, err
+}
+
+// LockKey serialises the writers of one store key on this machine, which
+// KV v1 needs: it has no check-and-set, so two read-modify-writes of one
+// record at once lose one of them. The lock is a file per key under
+// locks/, waited for until ctx is done. Writers on other machines are not
+// serialised by it.
+func (s *Spool) LockKey(ctx context.Context, key string) (unlock func(), err error) {
+	if err := s.create(); err != nil {
+		return nil, err
 	}
+	dir := filepath.Join(s.dir, keyLockDir)
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("lock %s: %w", key, err)
+	}
+	return lockfile.Lock(ctx, filepath.Join(dir, keyFileName(key)+".lock"))
+}
+
+// keyFileName is a file name for a store key: the key itself when it is a
+// plain host name (as ValidateHost makes it), else a digest.
+func keyFileName(key string) string {
+	if key == status.RestoreTestKey || (status.ValidateHost(key) == nil && !strings.HasPrefix(key, ".")) {
+		return key
+	}
+	return fmt.Sprintf("key-%x", sha256.Sum256([]byte(key)))[:40]
 }
 
 // Retry says how hard to try one delivery.
@@ -443,41 +583,180 @@ func (r Retry) Try(ctx context.Context, f func(ctx context.Context) error) error
 	return err
 }
 
+// Verdict sorts a failed delivery by what it means for what waits.
+type Verdict int
+
+const (
+	// Later: the store cannot take this entry for now. It and the later
+	// entries of its key keep waiting; other keys go on.
+	Later Verdict = iota
+	// Down: the store cannot take anything for now (unreachable, sealed):
+	// nothing more is tried in this flush.
+	Down
+	// Refused: the store refuses this entry for good. It is set aside in
+	// rejected/ and the next entry of its key goes on.
+	Refused
+)
+
+// FlushOptions say how to deliver.
+type FlushOptions struct {
+	Retry   Retry
+	Deliver func(ctx context.Context, e Entry) error
+	// Classify sorts a delivery error; nil makes every error Later.
+	Classify func(error) Verdict
+}
+
+// Rejection is an entry the store refused for good, set aside.
+type Rejection struct {
+	Item  Item
+	Moved string // where it went, empty if it could not be moved
+	Err   error  // why the store refused it
+}
+
 // FlushResult says what a flush did.
 type FlushResult struct {
 	Delivered []Item
-	Remaining int       // entries still waiting
-	Problems  []Problem // files set aside
-	Err       error     // why delivery stopped, when Remaining > 0
+	Rejected  []Rejection
+	Problems  []Problem        // files set aside as not entries
+	Waiting   map[string]int   // entries still waiting, per key
+	KeyErr    map[string]error // why, per key
+	Remaining int              // entries still waiting in all
+	// Halted: the flush stopped (the store was down, the spool could not
+	// be read): nothing after that point was tried.
+	Halted bool
+	Err    error // why entries still wait (the first such error)
 }
 
-// Flush delivers the pending entries in order with deliver, retrying each
-// as r says, and removes each once delivered. It stops at the first entry
-// that cannot be delivered, so that none overtakes an older one. The caller
-// holds the lock.
-func (s *Spool) Flush(ctx context.Context, r Retry, deliver func(ctx context.Context, e Entry) error) FlushResult {
+// Waits reports whether entries of key still wait after the flush, so
+// that a newer result of that key must queue behind them.
+func (fr FlushResult) Waits(key string) bool { return fr.Halted || fr.Waiting[key] > 0 }
+
+// Flush delivers the pending entries with o.Deliver, retrying each as
+// o.Retry says, and removes each once delivered. Within one key, entries
+// go in the order they were added and none overtakes an older one that
+// must wait; one key waiting never holds up another. The caller holds the
+// lock.
+func (s *Spool) Flush(ctx context.Context, o FlushOptions) FlushResult {
+	classify := o.Classify
+	if classify == nil {
+		classify = func(error) Verdict { return Later }
+	}
+	r := o.Retry
+	if r.Retryable == nil {
+		r.Retryable = func(err error) bool { return classify(err) != Refused }
+	}
 	items, problems, err := s.Pending()
-	fr := FlushResult{Problems: problems}
+	fr := FlushResult{Problems: problems, Waiting: map[string]int{}, KeyErr: map[string]error{}}
 	if err != nil {
-		fr.Err = err
+		// A file that could not be read keeps its turn: whatever its key,
+		// nothing may overtake it.
+		fr.Err, fr.Halted = err, true
 		return fr
 	}
-	for i, it := range items {
-		if err := r.Try(ctx, func(ctx context.Context) error { return deliver(ctx, it.Entry) }); err != nil {
-			fr.Remaining = len(items) - i
-			fr.Err = fmt.Errorf("deliver %s: %w", it.Entry, err)
-			return fr
+	wait := func(it Item, err error) {
+		k := it.Entry.Key()
+		fr.Waiting[k]++
+		fr.Remaining++
+		if err != nil && fr.KeyErr[k] == nil {
+			fr.KeyErr[k] = err
 		}
-		fr.Delivered = append(fr.Delivered, it)
-		if err := s.Remove(it.Name); err != nil {
-			// Delivered but still there: delivering it again later is
-			// harmless (the merge is idempotent), but stop here.
-			fr.Remaining = len(items) - i
+		if fr.Err == nil && err != nil {
 			fr.Err = err
-			return fr
+		}
+	}
+	for _, it := range items {
+		if fr.Halted || fr.Waiting[it.Entry.Key()] > 0 {
+			wait(it, fr.Err)
+			continue
+		}
+		err := r.Try(ctx, func(ctx context.Context) error { return o.Deliver(ctx, it.Entry) })
+		if err == nil {
+			fr.Delivered = append(fr.Delivered, it)
+			if err := s.Remove(it.Name); err != nil {
+				// Delivered but still there: delivering it again later is
+				// harmless (the merge is idempotent), but its key waits.
+				wait(it, err)
+			}
+			continue
+		}
+		err = fmt.Errorf("deliver %s: %w", it.Entry, err)
+		switch classify(err) {
+		case Refused:
+			moved, merr := s.Reject(it.Name, err)
+			fr.Rejected = append(fr.Rejected, Rejection{Item: it, Moved: moved, Err: err})
+			if merr != nil {
+				wait(it, merr) // still there: it must not be overtaken
+			}
+		case Down:
+			fr.Halted = true
+			wait(it, err)
+		default:
+			wait(it, err)
+		}
+		if ctx.Err() != nil {
+			fr.Halted = true
 		}
 	}
 	return fr
+}
+
+// Waiting is the number of entries waiting and when the oldest was
+// added, from the file names alone (no entry is read).
+func (s *Spool) Waiting() (n int, oldest time.Time, err error) {
+	des, err := os.ReadDir(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, time.Time{}, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	first := ""
+	for _, de := range des {
+		if !de.IsDir() && isEntryName(de.Name()) {
+			n++
+			if first == "" || de.Name() < first {
+				first = de.Name()
+			}
+		}
+	}
+	if stamp, ok := nameStamp(first); ok {
+		oldest = time.Unix(0, stamp)
+	}
+	return n, oldest, nil
+}
+
+// nameStamp is the time in nanoseconds an entry's name begins with.
+func nameStamp(name string) (int64, bool) {
+	digits, _, ok := strings.Cut(name, "-")
+	if !ok || len(digits) != 20 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, n > 0
+}
+
+// RejectedCount is the number of entries set aside as refused for good.
+func (s *Spool) RejectedCount() (int, error) {
+	des, err := os.ReadDir(filepath.Join(s.dir, rejectedDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, de := range des {
+		if !de.IsDir() && isEntryName(de.Name()) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Count is the number of entries waiting, without reading them.

@@ -247,11 +247,11 @@ func TestUnreadableFileIsNotSetAside(t *testing.T) {
 	if !errors.Is(err, syscall.EMFILE) || len(items) != 0 || len(problems) != 0 {
 		t.Errorf("Pending = %d items, problems %v, err %v; want nothing and the error", len(items), problems, err)
 	}
-	fr := sp.Flush(context.Background(), Retry{Attempts: 1}, func(context.Context, Entry) error { return nil })
+	fr := sp.Flush(context.Background(), FlushOptions{Retry: Retry{Attempts: 1}, Deliver: func(context.Context, Entry) error { return nil }})
 	if len(fr.Delivered) != 0 || fr.Err == nil {
 		t.Errorf("Flush delivered %d, err %v; want none delivered and the error", len(fr.Delivered), fr.Err)
 	}
-	sp.open = os.Open
+	sp.open = openNoFollow
 	items, problems, err = sp.Pending()
 	if err != nil || len(problems) != 0 || len(items) != 2 || items[0].Name != first || items[1].Name != second {
 		t.Errorf("Pending once readable = %v, %v, %v; want both, in order", items, problems, err)
@@ -272,14 +272,14 @@ func TestFlushStopsAtFirstFailureAndKeepsOrder(t *testing.T) {
 	var delivered []string
 	calls := 0
 	down := errors.New("vault unreachable")
-	fr := sp.Flush(context.Background(), Retry{Attempts: 3}, func(ctx context.Context, e Entry) error {
+	fr := sp.Flush(context.Background(), FlushOptions{Retry: Retry{Attempts: 3}, Deliver: func(ctx context.Context, e Entry) error {
 		calls++
 		if len(delivered) == 2 {
 			return down
 		}
 		delivered = append(delivered, e.String())
 		return nil
-	})
+	}})
 	if !errors.Is(fr.Err, down) || fr.Remaining != 3 || len(fr.Delivered) != 2 {
 		t.Fatalf("flush = delivered %d, remaining %d, err %v; want 2, 3, %v", len(fr.Delivered), fr.Remaining, fr.Err, down)
 	}
@@ -289,10 +289,10 @@ func TestFlushStopsAtFirstFailureAndKeepsOrder(t *testing.T) {
 	if n, _ := sp.Count(); n != 3 {
 		t.Errorf("%d files left, want 3", n)
 	}
-	fr = sp.Flush(context.Background(), Retry{Attempts: 1}, func(ctx context.Context, e Entry) error {
+	fr = sp.Flush(context.Background(), FlushOptions{Retry: Retry{Attempts: 1}, Deliver: func(ctx context.Context, e Entry) error {
 		delivered = append(delivered, e.String())
 		return nil
-	})
+	}})
 	if fr.Err != nil || fr.Remaining != 0 {
 		t.Fatalf("second flush: remaining %d, err %v", fr.Remaining, fr.Err)
 	}

@@ -1,0 +1,404 @@
+// Package deliver writes results to the store, spooling what it cannot take
+// for now: a result waits in the spool while the store is unreachable,
+// sealed, overloaded or the credentials need replacing, and is delivered by
+// the next command; a result the store refuses for good is an error at once.
+// Results of one store key arrive in order; one key never holds up another.
+package deliver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/golemtrust/backupwatch/internal/lockfile"
+	"github.com/golemtrust/backupwatch/internal/spool"
+	"github.com/golemtrust/backupwatch/internal/status"
+	"github.com/golemtrust/backupwatch/internal/vaultkv"
+)
+
+// Store is what delivery needs of a store.
+type Store interface {
+	Update(ctx context.Context, key string, fn func(old map[string]any) (map[string]any, bool, error)) error
+	String() string
+}
+
+// tokenChecker is offered by a store whose denials may mean either a
+// token that no longer works or a policy that refuses (Vault).
+type tokenChecker interface {
+	TokenValid(ctx context.Context) error
+}
+
+// lockTimeout bounds the wait for another process delivering (the spool
+// lock) or writing the same key (its key lock): past it, the result is
+// spooled rather than the command hanging.
+const lockTimeout = 2 * time.Minute
+
+// Options configure a Deliverer.
+type Options struct {
+	Store Store
+	// SpoolDir is this store's spool (see SpoolDir); empty for none: then
+	// a result the store cannot take is an error, kept nowhere.
+	SpoolDir string
+	Logger   *slog.Logger
+}
+
+// Deliverer delivers results to one store through its spool.
+type Deliverer struct {
+	st  Store
+	sp  *spool.Spool // nil without a spool
+	log *slog.Logger
+	now func() time.Time
+}
+
+// New returns a Deliverer; it touches no file until it delivers.
+func New(o Options) (*Deliverer, error) {
+	d := &Deliverer{st: o.Store, log: o.Logger, now: time.Now}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if o.SpoolDir != "" {
+		sp, err := spool.Open(o.SpoolDir)
+		if err != nil {
+			return nil, err
+		}
+		d.sp = sp
+	}
+	return d, nil
+}
+
+// Spool is the spool results wait in, nil without one.
+func (d *Deliverer) Spool() *spool.Spool { return d.sp }
+
+// SpoolDir is the spool folder of the store named store under base: each
+// store has its own, so that a result is only ever delivered to the store
+// it was meant for, whatever the flags of a later command.
+func SpoolDir(base, store string) string { return filepath.Join(base, spoolName(store)) }
+
+// spoolName is a folder name for a store, readable and unique.
+func spoolName(store string) string {
+	sum := sha256.Sum256([]byte(store))
+	var b strings.Builder
+	for _, c := range store {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '-':
+			b.WriteRune(c)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	name := b.String()
+	if len(name) > 80 {
+		name = name[:80]
+	}
+	return name + "-" + hex.EncodeToString(sum[:4])
+}
+
+// Delivery says where a result went when it was not written.
+type Delivery struct {
+	Spooled  string // the spool file holding it
+	StoreErr error  // why the store could not take it for now
+}
+
+// Err is the one-line error of a result kept in the spool, nil when the
+// result was written.
+func (dl Delivery) Err() error {
+	if dl.Spooled == "" {
+		return nil
+	}
+	return fmt.Errorf("%w; the result is kept in %s and will be delivered by the next record, run or flush", dl.StoreErr, dl.Spooled)
+}
+
+// RefusedError is a result the store refuses for good: retrying or
+// spooling it would change nothing.
+type RefusedError struct {
+	Err    error
+	Reason string // what it means, for the operator
+}
+
+func (e *RefusedError) Error() string {
+	if e.Reason == "" {
+		return e.Err.Error() + " (refused for good: not spooled)"
+	}
+	return e.Err.Error() + " (refused for good, not spooled: " + e.Reason + ")"
+}
+
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// Deliver writes e after whatever of its key waits in the spool, so that
+// the results of one key arrive in the order they were produced. When the
+// store cannot take it for now, e is kept in the spool and the Delivery
+// says where. The error is for a result refused for good (a
+// *RefusedError), or one that could neither be written nor kept.
+func (d *Deliverer) Deliver(ctx context.Context, e spool.Entry, r spool.Retry) (Delivery, error) {
+	classify := d.classifier(ctx)
+	r.Retryable = func(err error) bool { return classify(err) != spool.Refused }
+	direct := func() error {
+		err := r.Try(ctx, func(ctx context.Context) error { return d.write(ctx, e) })
+		if err != nil && classify(err) == spool.Refused {
+			return asRefused(err)
+		}
+		return err
+	}
+	if d.sp == nil {
+		return Delivery{}, direct()
+	}
+	storeErr := d.flushBefore(ctx, e, r, classify)
+	if storeErr == nil {
+		err := direct()
+		var refused *RefusedError
+		switch {
+		case err == nil:
+			d.LogWaiting(0)
+			return Delivery{}, nil
+		case errors.As(err, &refused):
+			d.LogWaiting(0)
+			return Delivery{}, err
+		}
+		storeErr = err
+	}
+	name, serr := d.sp.Add(e)
+	if serr != nil {
+		return Delivery{}, fmt.Errorf("%w; and the result could not be kept either: %w", storeErr, serr)
+	}
+	d.LogWaiting(1) // this one is in the error already
+	return Delivery{Spooled: filepath.Join(d.sp.Dir(), name), StoreErr: storeErr}, nil
+}
+
+// flushBefore delivers what waits in the spool before e, and says why e
+// must wait too: older results of its key still wait, the store is down,
+// or another process is delivering them.
+func (d *Deliverer) flushBefore(ctx context.Context, e spool.Entry, r spool.Retry, classify func(error) spool.Verdict) error {
+	n, _, err := d.sp.Waiting()
+	if err != nil {
+		d.log.Error("spool unusable: writing without it", "spool", d.sp.Dir(), "err", err)
+		return nil
+	}
+	if n == 0 {
+		return nil // the common case: no lock, no file read
+	}
+	lctx, cancel := context.WithTimeout(ctx, lockTimeout)
+	unlock, err := d.sp.Lock(lctx)
+	cancel()
+	switch {
+	case errors.Is(err, lockfile.ErrHeld):
+		// Another process is delivering: queue behind what it delivers.
+		return err
+	case err != nil:
+		// The spool is unusable (its mode, its owner): the store may
+		// still take the result, which must not be lost for that.
+		d.log.Error("spool unusable: writing without it", "spool", d.sp.Dir(), "err", err)
+		return nil
+	}
+	fr := d.sp.Flush(ctx, spool.FlushOptions{Retry: r, Deliver: d.write, Classify: classify})
+	unlock()
+	d.logFlush(fr)
+	switch {
+	case !fr.Waits(e.Key()):
+		return nil
+	case fr.Halted && fr.Err != nil:
+		return fr.Err
+	case fr.KeyErr[e.Key()] != nil:
+		return fmt.Errorf("older results of %s wait in the spool: %w", e.Key(), fr.KeyErr[e.Key()])
+	}
+	return fmt.Errorf("older results of %s wait in the spool", e.Key())
+}
+
+// Flush delivers what waits in the spool, each entry tried as r says.
+func (d *Deliverer) Flush(ctx context.Context, r spool.Retry) (spool.FlushResult, error) {
+	if d.sp == nil {
+		return spool.FlushResult{}, errors.New("flush: no spool")
+	}
+	unlock, err := d.sp.Lock(ctx)
+	if err != nil {
+		return spool.FlushResult{}, err
+	}
+	defer unlock()
+	fr := d.sp.Flush(ctx, spool.FlushOptions{Retry: r, Deliver: d.write, Classify: d.classifier(ctx)})
+	d.logFlush(fr)
+	return fr, nil
+}
+
+// Discard drops the entry with the given ID from the spool (waiting or
+// rejected), under the spool lock so that no flush delivers it meanwhile.
+func (d *Deliverer) Discard(ctx context.Context, id string) (spool.Item, error) {
+	if d.sp == nil {
+		return spool.Item{}, errors.New("discard: no spool")
+	}
+	unlock, err := d.sp.Lock(ctx)
+	if err != nil {
+		return spool.Item{}, err
+	}
+	defer unlock()
+	it, err := d.sp.Discard(id)
+	if err == nil {
+		d.log.Warn("spooled result discarded: it will never reach the store", "id", it.ID(), "entry", it.Entry.String(), "spool", d.sp.Dir())
+	}
+	return it, err
+}
+
+// write writes one result to the store, merging it monotonically. Writers
+// of one key on this machine take turns (the key lock): on KV v1, which
+// has no check-and-set, two read-modify-writes at once lose one.
+func (d *Deliverer) write(ctx context.Context, e spool.Entry) error {
+	if err := status.CheckNotFuture(e.At(), d.now()); err != nil {
+		return &RefusedError{Err: fmt.Errorf("%s: %w", e, err), Reason: "a result dated in the future would hide every real one until then"}
+	}
+	if d.sp != nil {
+		lctx, cancel := context.WithTimeout(ctx, lockTimeout)
+		unlock, err := d.sp.LockKey(lctx, e.Key())
+		cancel()
+		switch {
+		case errors.Is(err, lockfile.ErrHeld):
+			return fmt.Errorf("write %s: another backupwatch kept writing it for %v: %w", e.Key(), lockTimeout, err)
+		case err != nil:
+			d.log.Error("spool unusable: writing without its key lock (writers of one key at once may lose fields on KV v1)", "key", e.Key(), "err", err)
+		default:
+			defer unlock()
+		}
+	}
+	switch {
+	case e.Result != nil:
+		res := *e.Result
+		return d.st.Update(ctx, res.Host, func(old map[string]any) (map[string]any, bool, error) {
+			doc, changed := status.Apply(old, res)
+			return doc, changed, nil
+		})
+	case e.RestoreTest != nil:
+		rt := *e.RestoreTest
+		return d.st.Update(ctx, status.RestoreTestKey, func(old map[string]any) (map[string]any, bool, error) {
+			doc, changed := status.ApplyRestoreTest(old, rt)
+			return doc, changed, nil
+		})
+	}
+	return &RefusedError{Err: errors.New("empty spool entry")}
+}
+
+// classifier sorts delivery errors: what can pass later is spooled (the
+// store unreachable, sealed, timing out, a 5xx or 429, a login or token
+// problem that new credentials fix); what the store refuses on its merits
+// is refused for good (a 4xx with a working token, a path the token's
+// policy does not allow, a mount that is not KV).
+func (d *Deliverer) classifier(ctx context.Context) func(error) spool.Verdict {
+	return func(err error) spool.Verdict { return d.classify(ctx, err) }
+}
+
+func (d *Deliverer) classify(ctx context.Context, err error) spool.Verdict {
+	var refused *RefusedError
+	if errors.As(err, &refused) {
+		return spool.Refused
+	}
+	var ve *vaultkv.Error
+	if !errors.As(err, &ve) {
+		return spool.Later // not the store's answer: a lock, a cancelled context
+	}
+	if ve.Kind == vaultkv.KindUnreachable || ve.Kind == vaultkv.KindSealed {
+		return spool.Down
+	}
+	if ve.Op == "log in with" {
+		return spool.Down // credentials to replace: nothing passes until then
+	}
+	var re *api.ResponseError
+	if !errors.As(err, &re) {
+		if ve.Op == "detect KV version of" && ve.Kind == vaultkv.KindOther && ve.Err == nil {
+			return spool.Refused // not a KV mount: no result can ever be written there
+		}
+		return spool.Later
+	}
+	switch code := re.StatusCode; {
+	case code == 429:
+		return spool.Down
+	case code == 408 || code == 412 || code >= 500:
+		return spool.Later
+	case code == 403:
+		tc, ok := d.st.(tokenChecker)
+		if !ok {
+			return spool.Refused
+		}
+		if terr := tc.TokenValid(ctx); terr != nil {
+			return spool.Down // the token no longer works: every write is denied
+		}
+		return spool.Refused
+	case code >= 400:
+		return spool.Refused
+	}
+	return spool.Later
+}
+
+// asRefused gives a refusal its reason.
+func asRefused(err error) error {
+	var refused *RefusedError
+	if errors.As(err, &refused) {
+		return err
+	}
+	reason := ""
+	var re *api.ResponseError
+	if errors.As(err, &re) && re.StatusCode == 403 {
+		reason = "the token works, but its policy does not allow this path"
+	}
+	return &RefusedError{Err: err, Reason: reason}
+}
+
+func (d *Deliverer) logFlush(fr spool.FlushResult) {
+	for _, p := range fr.Problems {
+		d.log.Error("corrupt spool file set aside", "spool", d.sp.Dir(), "err", p)
+	}
+	for _, r := range fr.Rejected {
+		if r.Moved == "" {
+			d.log.Error("spooled result refused for good, and could not be set aside", "id", r.Item.ID(), "spool", d.sp.Dir(), "err", asRefused(r.Err))
+			continue
+		}
+		d.log.Error("spooled result refused for good: set aside, not delivered", "id", r.Item.ID(), "file", filepath.Join(d.sp.Dir(), r.Moved), "err", asRefused(r.Err))
+	}
+	if n := len(fr.Delivered); n > 0 {
+		d.log.Info("spooled results delivered", "count", n, "store", d.st.String())
+	}
+	if fr.Remaining > 0 {
+		d.log.Warn("spooled results still waiting", "count", fr.Remaining, "spool", d.sp.Dir(), "err", fr.Err)
+	}
+}
+
+// LogWaiting logs how many results wait in the spool and how old the
+// oldest is, when more than quiet wait.
+func (d *Deliverer) LogWaiting(quiet int) {
+	if d.sp == nil {
+		return
+	}
+	n, oldest, err := d.sp.Waiting()
+	if err != nil || n <= quiet {
+		return
+	}
+	age := d.now().Sub(oldest).Round(time.Second)
+	d.log.Warn("results waiting in the spool", "count", n, "oldest_age", age, "spool", d.sp.Dir())
+}
+
+// OtherSpools counts the results waiting in the spools under base other
+// than this Deliverer's (results spooled for another store, when the flags
+// changed since).
+func (d *Deliverer) OtherSpools(base string) map[string]int {
+	des, err := os.ReadDir(base)
+	if err != nil {
+		return nil
+	}
+	out := map[string]int{}
+	for _, de := range des {
+		dir := filepath.Join(base, de.Name())
+		if !de.IsDir() || strings.HasPrefix(de.Name(), ".") || (d.sp != nil && dir == d.sp.Dir()) {
+			continue
+		}
+		if other, err := spool.Open(dir); err == nil {
+			if n, _ := other.Count(); n > 0 {
+				out[dir] = n
+			}
+		}
+	}
+	return out
+}

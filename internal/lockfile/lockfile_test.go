@@ -1,0 +1,61 @@
+package lockfile
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLockExcludesAndWaits(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.lock")
+	unlock, err := Lock(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := Lock(ctx, path); !errors.Is(err, ErrHeld) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second Lock while held = %v, want ErrHeld and the deadline", err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		u, err := Lock(context.Background(), path)
+		if err == nil {
+			u()
+		}
+		got <- err
+	}()
+	unlock()
+	if err := <-got; err != nil {
+		t.Errorf("Lock after unlock = %v", err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("lock file = %v, %v; want mode 0600", fi, err)
+	}
+}
+
+func TestLockRefusesSymlinksAndOddFiles(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	os.WriteFile(target, []byte("precious"), 0o600)
+	link := filepath.Join(dir, "link.lock")
+	os.Symlink(target, link)
+	sub := filepath.Join(dir, "dir.lock")
+	os.Mkdir(sub, 0o700)
+	for _, tc := range []struct{ path, want string }{
+		{link, "symlink"},
+		{sub, "lock " + sub},
+		{filepath.Join(dir, "missing", "x.lock"), "no such file"},
+	} {
+		if _, err := Lock(context.Background(), tc.path); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Lock(%s) = %v, want an error with %q", filepath.Base(tc.path), err, tc.want)
+		}
+	}
+	if b, _ := os.ReadFile(target); string(b) != "precious" {
+		t.Errorf("symlink target changed: %q", b)
+	}
+}
