@@ -3,18 +3,25 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
-	"net/textproto"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,18 +34,26 @@ import (
 // fails with what was awaited and what cond last said.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
+	if !poll(timeout, cond, nil) {
+		_, last := cond()
+		t.Fatalf("waited %v for %s; last seen: %s", timeout, what, last)
+	}
+}
+
+// poll calls cond every 200ms until it holds (true) or timeout passes
+// (false); last, when set, gets cond's latest state.
+func poll(timeout time.Duration, cond func() (bool, string), last *string) bool {
 	deadline := time.Now().Add(timeout)
-	last := ""
 	for {
 		ok, state := cond()
-		if ok {
-			return
+		if last != nil && state != "" {
+			*last = state
 		}
-		if state != "" {
-			last = state
+		if ok {
+			return true
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s; last seen: %s", timeout, what, last)
+			return false
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -97,7 +112,8 @@ func start(t *testing.T, name string, env []string, bin string, args ...string) 
 	return p
 }
 
-// stop ends the process with SIGTERM, then SIGKILL if it lingers.
+// stop ends the process with SIGTERM (and SIGCONT, should it be paused),
+// then SIGKILL if it lingers.
 func (p *process) stop(t *testing.T) {
 	select {
 	case <-p.done:
@@ -105,12 +121,28 @@ func (p *process) stop(t *testing.T) {
 	default:
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(syscall.SIGCONT)
 	select {
 	case <-p.done:
 	case <-time.After(15 * time.Second):
 		t.Logf("%s did not stop on SIGTERM within 15s; killing it", p.name)
 		_ = p.cmd.Process.Kill()
 		<-p.done
+	}
+}
+
+// pause stops the process where it is (SIGSTOP); resume lets it go on.
+func (p *process) pause(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("pausing %s: %v", p.name, err)
+	}
+}
+
+func (p *process) resume(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatalf("resuming %s: %v", p.name, err)
 	}
 }
 
@@ -123,20 +155,66 @@ func (p *process) exited() (bool, error) {
 	}
 }
 
-// slackPost is what Alertmanager posts to a Slack incoming webhook.
-type slackPost struct {
-	Channel     string `json:"channel"`
-	Attachments []struct {
-		Title string `json:"title"`
-		Text  string `json:"text"`
-	} `json:"attachments"`
+// note is one notification as a person receives it, on either channel.
+type note struct {
+	Channel   string // "slack" or "email"
+	Title     string // the Slack title or the email subject
+	Status    string // "firing" or "resolved", from the title
+	Firing    int    // N of "[FIRING:N]"
+	Alertname string // the first word after the status, without a colon
+	Parts     []string
+	// Parts is what the person reads, normalised (markup removed, entities
+	// decoded, white space collapsed): one string for Slack (every text of
+	// the post), one per body part for email (text and HTML each).
+	// Decoded is each part before it was made readable: Slack's text with
+	// its markup, each email part decoded but still HTML.
+	Decoded []string
+	Size    int    // bytes of the raw post or message
+	Raw     string // the raw post or message
 }
 
-func (p slackPost) title() string {
-	if len(p.Attachments) == 0 {
-		return ""
+// titleRE reads "[FIRING:3] BackupFailed: ..." and "[RESOLVED] BackupFailed ...".
+var titleRE = regexp.MustCompile(`^\[(?:FIRING:(\d+)|(RESOLVED))\]\s*([^\s:(]+)`)
+
+func parseTitle(n *note) {
+	m := titleRE.FindStringSubmatch(n.Title)
+	if m == nil {
+		return
 	}
-	return p.Attachments[0].Title
+	n.Alertname = m[3]
+	if m[2] != "" {
+		n.Status = "resolved"
+		return
+	}
+	n.Status = "firing"
+	n.Firing, _ = strconv.Atoi(m[1])
+}
+
+func (n note) String() string {
+	return fmt.Sprintf("%s %q (%d bytes)", n.Channel, n.Title, n.Size)
+}
+
+var (
+	spaceRE = regexp.MustCompile(`\s+`)
+	tagRE   = regexp.MustCompile(`(?s)<[^>]*>`)
+	// Style and script bodies are not text a person reads.
+	styleRE = regexp.MustCompile(`(?is)<(style|script|head)[^>]*>.*?</(style|script|head)>`)
+)
+
+func normalise(s string) string {
+	return strings.TrimSpace(spaceRE.ReplaceAllString(s, " "))
+}
+
+// htmlText is what a mail reader shows of an HTML part.
+func htmlText(s string) string {
+	s = styleRE.ReplaceAllString(s, " ")
+	s = tagRE.ReplaceAllString(s, " ")
+	return normalise(html.UnescapeString(s))
+}
+
+// slackText undoes Slack's three escapes (&amp; &lt; &gt;).
+func slackText(s string) string {
+	return normalise(strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(s))
 }
 
 // slackStub stands in for Slack's webhook: it records every post and
@@ -145,8 +223,8 @@ type slackStub struct {
 	srv      *httptest.Server
 	failing  atomic.Bool
 	mu       sync.Mutex
-	posts    []slackPost // accepted
-	rejected []slackPost // answered 500
+	posts    []note // accepted
+	rejected []note // answered 500
 	log      lockedBuffer
 }
 
@@ -154,164 +232,215 @@ func newSlackStub(t *testing.T) *slackStub {
 	s := &slackStub{}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		fmt.Fprintf(&s.log, "%s %s %s\n", time.Now().Format(time.TimeOnly), r.URL.Path, body)
-		var p slackPost
-		if err := json.Unmarshal(body, &p); err != nil {
+		fmt.Fprintf(&s.log, "%s %s %.2000s\n", time.Now().Format(time.TimeOnly), r.URL.Path, body)
+		n, err := parseSlack(body)
+		if err != nil {
 			http.Error(w, "bad json", http.StatusBadRequest)
 			return
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.failing.Load() {
-			s.rejected = append(s.rejected, p)
+			s.rejected = append(s.rejected, n)
 			http.Error(w, "slack is having a bad day", http.StatusInternalServerError)
 			return
 		}
-		s.posts = append(s.posts, p)
+		s.posts = append(s.posts, n)
 		fmt.Fprint(w, "ok")
 	}))
 	t.Cleanup(s.srv.Close)
 	return s
 }
 
-func (s *slackStub) snapshot() (accepted, rejected []slackPost) {
+// parseSlack reads a webhook post: its title is the first attachment's
+// (or the text's first line), its text every string in it.
+func parseSlack(body []byte) (note, error) {
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return note{}, err
+	}
+	n := note{Channel: "slack", Size: len(body), Raw: string(body)}
+	var p struct {
+		Text        string `json:"text"`
+		Attachments []struct {
+			Title string `json:"title"`
+		} `json:"attachments"`
+	}
+	_ = json.Unmarshal(body, &p)
+	switch {
+	case len(p.Attachments) > 0 && p.Attachments[0].Title != "":
+		n.Title = p.Attachments[0].Title
+	default:
+		n.Title, _, _ = strings.Cut(p.Text, "\n")
+	}
+	n.Title = slackText(n.Title)
+	var texts []string
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case string:
+			texts = append(texts, v)
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		case map[string]any:
+			keys := make([]string, 0, len(v))
+			for k := range v {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				if k != "channel" && k != "color" && k != "fallback" && k != "mrkdwn_in" {
+					walk(v[k])
+				}
+			}
+		}
+	}
+	walk(v)
+	n.Decoded = []string{strings.Join(texts, "\n")}
+	n.Parts = []string{slackText(n.Decoded[0])}
+	parseTitle(&n)
+	return n, nil
+}
+
+func (s *slackStub) snapshot() (accepted, rejected []note) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.posts), slices.Clone(s.rejected)
 }
 
+// mailsinkBin is tools/mailsink, built once by TestMain.
+var mailsinkBin string
+
+// mailsink is the real SMTP server (tools/mailsink, on emersion/go-smtp)
+// that Alertmanager delivers to: each message is a file in dir.
+type mailsink struct {
+	p    *process
+	addr string
+	dir  string
+
+	mu   sync.Mutex
+	seen map[string]email // by file name
+}
+
 // email is one message the SMTP server accepted.
 type email struct {
-	From    string
-	To      []string
-	Subject string
-	Body    string
+	To []string
+	note
 }
 
-// smtpServer is a minimal real SMTP server (RFC 5321 without AUTH or TLS):
-// enough for Alertmanager's net/smtp client to deliver to it.
-type smtpServer struct {
-	l    net.Listener
-	mu   sync.Mutex
-	msgs []email
-	log  lockedBuffer
-	wg   sync.WaitGroup
+func startMailsink(t *testing.T, dir string) *mailsink {
+	t.Helper()
+	m := &mailsink{dir: dir, seen: map[string]email{}}
+	m.p = start(t, "mailsink", nil, mailsinkBin, "-listen=127.0.0.1:0", "-dir="+dir)
+	waitFor(t, "mailsink to listen", 30*time.Second, func() (bool, string) {
+		if done, err := m.p.exited(); done {
+			t.Fatalf("mailsink exited: %v\n%s", err, m.p.out.String())
+		}
+		for line := range strings.Lines(m.p.out.String()) {
+			if a, ok := strings.CutPrefix(strings.TrimSpace(line), "mailsink ready addr="); ok {
+				m.addr = a
+				return true, ""
+			}
+		}
+		return false, m.p.out.String()
+	})
+	return m
 }
 
-func newSMTPServer(t *testing.T) *smtpServer {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// snapshot returns every message received so far, in order of arrival.
+func (m *mailsink) snapshot() []email {
+	files, _ := filepath.Glob(filepath.Join(m.dir, "*.eml"))
+	sort.Strings(files)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]email, 0, len(files))
+	for _, f := range files {
+		e, ok := m.seen[f]
+		if !ok {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			e = parseEmail(b)
+			m.seen[f] = e
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// parseEmail reads a message as a mail reader would: the subject decoded,
+// every text/plain and text/html part decoded (quoted-printable, base64).
+func parseEmail(raw []byte) email {
+	e := email{note: note{Channel: "email", Size: len(raw), Raw: string(raw)}}
+	m, err := mail.ReadMessage(bufio.NewReader(bytes.NewReader(raw)))
 	if err != nil {
-		t.Fatal(err)
+		e.Parts, e.Decoded = []string{normalise(string(raw))}, []string{string(raw)}
+		return e
 	}
-	s := &smtpServer{l: l}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	for _, a := range strings.Split(m.Header.Get("X-Mailsink-To"), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			e.To = append(e.To, a)
+		}
+	}
+	dec := new(mime.WordDecoder)
+	subj := m.Header.Get("Subject")
+	if d, err := dec.DecodeHeader(subj); err == nil {
+		subj = d
+	}
+	e.Title = normalise(subj)
+	parseTitle(&e.note)
+	for _, p := range bodyParts(m.Header.Get("Content-Type"), m.Header.Get("Content-Transfer-Encoding"), m.Body) {
+		e.Parts = append(e.Parts, p.text)
+		e.Decoded = append(e.Decoded, p.decoded)
+	}
+	return e
+}
+
+// part is one text part of a message: decoded, and as a reader sees it.
+type part struct{ decoded, text string }
+
+func bodyParts(ctype, cte string, body io.Reader) []part {
+	mt, params, err := mime.ParseMediaType(ctype)
+	if err != nil {
+		mt = "text/plain"
+	}
+	if strings.HasPrefix(mt, "multipart/") {
+		var out []part
+		mr := multipart.NewReader(body, params["boundary"])
 		for {
-			c, err := l.Accept()
+			p, err := mr.NextPart() // decodes quoted-printable itself
 			if err != nil {
-				return
+				break
 			}
-			s.wg.Add(1)
-			go func() { defer s.wg.Done(); s.serve(c) }()
+			out = append(out, bodyParts(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p)...)
 		}
-	}()
-	t.Cleanup(func() { l.Close(); s.wg.Wait() })
-	return s
+		return out
+	}
+	var r io.Reader = body
+	switch strings.ToLower(cte) {
+	case "quoted-printable":
+		r = quotedprintable.NewReader(body)
+	case "base64":
+		r = base64.NewDecoder(base64.StdEncoding, body) // skips line breaks
+	}
+	b, _ := io.ReadAll(r)
+	switch mt {
+	case "text/html":
+		return []part{{string(b), htmlText(string(b))}}
+	case "text/plain", "":
+		return []part{{string(b), normalise(string(b))}}
+	}
+	return nil
 }
 
-func (s *smtpServer) addr() string { return s.l.Addr().String() }
-
-func (s *smtpServer) serve(c net.Conn) {
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Minute))
-	tp := textproto.NewConn(c)
-	reply := func(code int, msg string) {
-		fmt.Fprintf(&s.log, "S: %d %s\n", code, msg)
-		_ = tp.PrintfLine("%d %s", code, msg)
+// mentions counts the distinct names matching re in s.
+func mentions(s string, re *regexp.Regexp) int {
+	seen := map[string]bool{}
+	for _, m := range re.FindAllString(s, -1) {
+		seen[m] = true
 	}
-	reply(220, "e2e.test ESMTP ready")
-	var from string
-	var to []string
-	for {
-		line, err := tp.ReadLine()
-		if err != nil {
-			return
-		}
-		fmt.Fprintf(&s.log, "C: %s\n", line)
-		verb, arg, _ := strings.Cut(line, " ")
-		switch strings.ToUpper(verb) {
-		case "EHLO", "HELO":
-			reply(250, "e2e.test")
-		case "MAIL":
-			from, to = addrArg(arg), nil
-			reply(250, "ok")
-		case "RCPT":
-			if from == "" {
-				reply(503, "MAIL first")
-				continue
-			}
-			to = append(to, addrArg(arg))
-			reply(250, "ok")
-		case "DATA":
-			if len(to) == 0 {
-				reply(503, "RCPT first")
-				continue
-			}
-			reply(354, "end with <CRLF>.<CRLF>")
-			data, err := tp.ReadDotBytes()
-			if err != nil {
-				return
-			}
-			s.store(from, to, data)
-			from, to = "", nil
-			reply(250, "queued")
-		case "RSET":
-			from, to = "", nil
-			reply(250, "ok")
-		case "NOOP":
-			reply(250, "ok")
-		case "QUIT":
-			reply(221, "bye")
-			return
-		default:
-			reply(502, "not implemented")
-		}
-	}
-}
-
-// addrArg takes the address out of "FROM:<a@b> SIZE=..." or "TO:<a@b>".
-func addrArg(arg string) string {
-	if i := strings.IndexByte(arg, '<'); i >= 0 {
-		if j := strings.IndexByte(arg[i:], '>'); j > 0 {
-			return arg[i+1 : i+j]
-		}
-	}
-	_, a, _ := strings.Cut(arg, ":")
-	return strings.TrimSpace(a)
-}
-
-func (s *smtpServer) store(from string, to []string, data []byte) {
-	e := email{From: from, To: to}
-	if m, err := mail.ReadMessage(bufio.NewReader(bytes.NewReader(data))); err == nil {
-		dec := new(mime.WordDecoder)
-		if subj, err := dec.DecodeHeader(m.Header.Get("Subject")); err == nil {
-			e.Subject = subj
-		} else {
-			e.Subject = m.Header.Get("Subject")
-		}
-		body, _ := io.ReadAll(m.Body)
-		e.Body = string(body)
-	} else {
-		e.Body = string(data)
-	}
-	s.mu.Lock()
-	s.msgs = append(s.msgs, e)
-	s.mu.Unlock()
-}
-
-func (s *smtpServer) snapshot() []email {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]email(nil), s.msgs...)
+	return len(seen)
 }
