@@ -57,8 +57,8 @@ func (w want) notSaying(s ...string) want {
 	w.saysNot = append(slices.Clone(w.saysNot), s...)
 	return w
 }
-func (w want) titled(s ...string) want     { w.title = append(slices.Clone(w.title), s...); return w }
-func (w want) linking(s ...string) want    { w.links = append(slices.Clone(w.links), s...); return w }
+func (w want) titled(s ...string) want  { w.title = append(slices.Clone(w.title), s...); return w }
+func (w want) linking(s ...string) want { w.links = append(slices.Clone(w.links), s...); return w }
 
 // problems says how n differs from w; none means n is it.
 func (w want) problems(n note) []string {
