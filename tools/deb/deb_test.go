@@ -177,6 +177,13 @@ func TestPackage(t *testing.T) {
 		}
 	}
 
+	// Installed again over itself (as an upgrade does): the maintainer
+	// scripts cope with the user that exists.
+	run(t, "dpkg", "-i", deb)
+	if again := strings.Split(strings.TrimSpace(run(t, "getent", "passwd", "backupwatch")), ":"); strings.Join(again, ":") != strings.Join(pw, ":") {
+		t.Errorf("after reinstalling, user backupwatch = %v, was %v", again, pw)
+	}
+
 	// Removed: the files go, the conffiles and the user stay (Debian's way).
 	run(t, "dpkg", "-r", "backupwatch")
 	for _, p := range []string{"/usr/bin/backupwatch", "/lib/systemd/system/backupwatch.service", "/usr/share/backupwatch"} {
