@@ -12,16 +12,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The current generation: name, Go package, version. Bump a version here.
+# The current generation: name, Go package, version, build tags. Bump a
+# version here. Prometheus is built with remove_all_sd: only static, file and
+# http service discovery, which is all the tests use; the cloud SDKs of the
+# other discoveries would triple its build time.
 PROMETHEUS_VERSION=v0.316.0  # Prometheus 3.x
 ALERTMANAGER_VERSION=v0.35.0
 RESTIC_VERSION=v0.19.1
 go_tools=(
   "restic github.com/restic/restic/cmd/restic $RESTIC_VERSION"
-  "promtool github.com/prometheus/prometheus/cmd/promtool $PROMETHEUS_VERSION"
+  "promtool github.com/prometheus/prometheus/cmd/promtool $PROMETHEUS_VERSION remove_all_sd"
   "alertmanager github.com/prometheus/alertmanager/cmd/alertmanager $ALERTMANAGER_VERSION"
   "amtool github.com/prometheus/alertmanager/cmd/amtool $ALERTMANAGER_VERSION"
-  "prometheus github.com/prometheus/prometheus/cmd/prometheus $PROMETHEUS_VERSION"
+  "prometheus github.com/prometheus/prometheus/cmd/prometheus $PROMETHEUS_VERSION remove_all_sd"
 )
 
 apt_deps() {
@@ -59,11 +62,13 @@ apt_deps() {
 }
 
 go_deps() {
-  local bin=$PWD/tools/bin stamps=$PWD/tools/bin/.stamp line name pkg version start
+  local bin=$PWD/tools/bin stamps=$PWD/tools/bin/.stamp line name pkg version tags stamp
   mkdir -p "$stamps"
   for line in "${go_tools[@]}"; do
-    read -r name pkg version <<<"$line"
-    if [ -x "$bin/$name" ] && [ -e "$stamps/$name@$version" ]; then
+    tags=""
+    read -r name pkg version tags <<<"$line"
+    stamp=$name@$version${tags:++$tags}
+    if [ -x "$bin/$name" ] && [ -e "$stamps/$stamp" ]; then
       continue
     fi
     echo "install-deps: building $name $version (go install $pkg@$version)"
@@ -72,10 +77,10 @@ go_deps() {
     # the build's wall-clock, user and system seconds.
     rm -f "$stamps/$name@"*
     TIMEFORMAT="real %Rs user %Us sys %Ss"
-    { time (cd / && GOWORK=off GOBIN=$bin CGO_ENABLED=0 go install -trimpath \
+    { time (cd / && GOWORK=off GOBIN=$bin CGO_ENABLED=0 go install -trimpath -tags "$tags" \
       -ldflags "-X github.com/prometheus/common/version.Version=${version#v}" "$pkg@$version") 2>&3; } 3>&2 2>"$stamps/.time"
-    mv "$stamps/.time" "$stamps/$name@$version"
-    echo "install-deps: built tools/bin/$name $version: $(cat "$stamps/$name@$version")"
+    mv "$stamps/.time" "$stamps/$stamp"
+    echo "install-deps: built tools/bin/$name $version: $(cat "$stamps/$stamp")"
   done
 }
 
