@@ -59,7 +59,7 @@ func (o *spoolOptions) retryPolicy() spool.Retry {
 // storeSpoolDir is the spool of the store st under --spool.dir, or "" for
 // none: only Vault has a spool, the local store is on the same disk as a
 // spool would be.
-func storeSpoolDir(g *globals, st recordStore) string {
+func storeSpoolDir(g *globals, st fmt.Stringer) string {
 	if g.spool.dir == "" || !g.store.usesVault() {
 		return ""
 	}
@@ -72,7 +72,7 @@ func newDeliverer(g *globals, st recordStore) (*deliver.Deliverer, error) {
 }
 
 // registerSpoolMetrics exports the spool of st on this host from serve.
-func registerSpoolMetrics(reg prometheus.Registerer, g *globals, st recordStore) error {
+func registerSpoolMetrics(reg prometheus.Registerer, g *globals, st fmt.Stringer) error {
 	dir := storeSpoolDir(g, st)
 	if dir == "" {
 		return nil

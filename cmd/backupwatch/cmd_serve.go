@@ -151,6 +151,9 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	if err := registerSpoolMetrics(reg, g, st); err != nil {
+		return err
+	}
 	handler := newServeMux(g.logger, reg, c, web.New(web.Options{
 		Snapshot: func() *fleet.Snapshot { return c.State().Snapshot },
 		Store:    st.String(),
