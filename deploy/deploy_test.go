@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unicode"
 
 	"go.yaml.in/yaml/v2"
 )
@@ -92,6 +94,8 @@ func TestLookup(t *testing.T) {
 		{"prometheus/backup.yml", "prometheus/backup.yml"},
 		{"backup.yml", "prometheus/backup.yml"},
 		{"alertmanager.yml", "alertmanager/alertmanager.yml"},
+		{"backupwatch.tmpl", "alertmanager/backupwatch.tmpl"},
+		{"alertmanager-templates", "alertmanager/backupwatch.tmpl"},
 		{"restic-backup", "logrotate/restic-backup"},
 		{"vault-writer-policy", "vault/backupwatch-writer.hcl"},
 		{"backupwatch.yml", "grafana/provisioning/backupwatch.yml"},
@@ -156,14 +160,17 @@ type ruleFile struct {
 }
 
 type rule struct {
-	Alert       string            `yaml:"alert"`
-	Expr        string            `yaml:"expr"`
-	For         string            `yaml:"for"`
-	Labels      map[string]string `yaml:"labels"`
-	Annotations map[string]string `yaml:"annotations"`
+	Alert         string            `yaml:"alert"`
+	Expr          string            `yaml:"expr"`
+	For           string            `yaml:"for"`
+	KeepFiringFor string            `yaml:"keep_firing_for"`
+	Labels        map[string]string `yaml:"labels"`
+	Annotations   map[string]string `yaml:"annotations"`
 }
 
-func readRules(t *testing.T, p string) map[string]rule {
+// readRules returns a rule file's alerting rules by alert name, in file
+// order: one name may have several rules (with different labels).
+func readRules(t *testing.T, p string) map[string][]rule {
 	t.Helper()
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -173,42 +180,234 @@ func readRules(t *testing.T, p string) map[string]rule {
 	if err := yaml.UnmarshalStrict(b, &rf); err != nil {
 		t.Fatalf("%s: %v", p, err)
 	}
-	rules := map[string]rule{}
+	rules := map[string][]rule{}
 	for _, g := range rf.Groups {
 		for _, r := range g.Rules {
-			if _, dup := rules[r.Alert]; dup {
-				t.Errorf("%s: alert %s defined twice", p, r.Alert)
+			for _, o := range rules[r.Alert] {
+				if mapsEqual(o.Labels, r.Labels) {
+					t.Errorf("%s: alert %s defined twice with the same labels", p, r.Alert)
+				}
 			}
-			rules[r.Alert] = r
+			rules[r.Alert] = append(rules[r.Alert], r)
 		}
 	}
 	return rules
 }
 
-// TestRunbookRulesUnchanged: the runbook's four alerts keep their names,
-// expressions, severities, `for`, labels and annotation texts.
-func TestRunbookRulesUnchanged(t *testing.T) {
+// runbookURL is where every alert's runbook_url points: a section of
+// docs/alerts.md, one per alert name.
+const runbookURL = "https://github.com/golemtrust/backupwatch/blob/main/docs/alerts.md#"
+
+// runbookChange is how backup.yml's version of one of the runbook's alerts
+// differs from the runbook's, and why. TestRunbookRules fails on any
+// difference not listed here, and on a listed one that is not there.
+type runbookChange struct {
+	// expr is the shipped expression as a format of the runbook's, whose
+	// selector S in "S > threshold" (or "S == 1") is read as
+	// last_over_time(S[30m]): the threshold and comparison stay the
+	// runbook's. %s is that comparison.
+	expr, exprWhy string
+	// sentences of the runbook's description that the shipped one no
+	// longer has verbatim, and why. Every other sentence is still there.
+	sentences map[string]string
+	// descriptionWhy: why the description says more than the runbook's.
+	descriptionWhy string
+	// extra are further rules of the same name.
+	extra []rule
+	// extraWhy says why.
+	extraWhy string
+}
+
+const lastOverTimeWhy = "a series that vanishes (exporter stopped, restarted or redeployed; a restart during a Vault outage) keeps its last value for 30 minutes, so nothing resolves or restarts its `for` for a reason that fixes nothing, while a real change still resolves at once (keep_firing_for would delay every real resolution)"
+
+var runbookChanges = map[string]runbookChange{
+	"BackupNotRunIn24Hours": {
+		expr:           "(%s) unless on(host) (last_over_time(backup_record_present[30m]) == 0)",
+		exprWhy:        lastOverTimeWhy + "; an expected host with no record at all is left to the day-one rule below",
+		descriptionWhy: `a host that never succeeded says so in words ("has never recorded a successful backup") instead of an age since 1970; the last failure's exit code and error line; the status page link`,
+		extra: []rule{{
+			Alert:  "BackupNotRunIn24Hours",
+			Expr:   "last_over_time(backup_record_present[30m]) == 0",
+			For:    "24h",
+			Labels: map[string]string{"severity": "critical", "reason": "never_reported"},
+		}},
+		extraWhy: "day one: an expected host without any record is a warning (BackupStatusUnknown) for its first 24 hours, then pages as never reported, instead of paging at once for every new host (the runbook's age since the epoch)",
+	},
+	"BackupFailed": {
+		expr:    "%s",
+		exprWhy: lastOverTimeWhy,
+		sentences: map[string]string{
+			"The most recent backup attempt for {{ $labels.host }} failed.": "the sentence goes on with why: the exit code and the last error line recorded by run/record --message",
+		},
+		descriptionWhy: "the status page link",
+	},
+	"BackupStatusUnknown": {
+		expr:    "%s",
+		exprWhy: lastOverTimeWhy,
+		sentences: map[string]string{
+			"The backup script may never have run, or Vault KV may be unreachable.": "it says which: an expected host with no record yet (and that it pages after 24 hours), or a record without a recognised status; Vault being unreachable no longer makes hosts unknown (hosts never read export no status) and has its own alert, BackupStoreUnreachable",
+		},
+		descriptionWhy: "the status page link",
+	},
+	"RestoreTestOverdue": {
+		expr:           "%s",
+		exprWhy:        lastOverTimeWhy,
+		descriptionWhy: `no restore test recorded yet says so in words ("No restore test has been recorded yet.") instead of an age since 1970, and how to record one`,
+	},
+}
+
+// TestRunbookRules: the runbook's four alerts keep their names, what their
+// expressions mean (selector, comparison, threshold), `for`, severities,
+// labels and summaries; everything else that differs is listed, with why,
+// in runbookChanges.
+func TestRunbookRules(t *testing.T) {
 	runbook := readRules(t, "prometheus/testdata/runbook_rules.yml")
 	shipped := readRules(t, "prometheus/backup.yml")
-	if len(runbook) != 4 {
-		t.Fatalf("runbook rules: got %d, want 4", len(runbook))
+	if len(runbook) != 4 || len(runbookChanges) != 4 {
+		t.Fatalf("runbook rules: got %d, and %d listed changes; want 4 of each", len(runbook), len(runbookChanges))
 	}
+	cmp := regexp.MustCompile(`^(\S+?) (>|==) (\S+)$`)
 	for name, want := range runbook {
-		got, ok := shipped[name]
-		if !ok {
-			t.Errorf("%s: missing from backup.yml", name)
+		t.Run(name, func(t *testing.T) {
+			change, ok := runbookChanges[name]
+			if !ok {
+				t.Fatalf("no entry in runbookChanges")
+			}
+			rules := shipped[name]
+			if len(rules) != 1+len(change.extra) {
+				t.Fatalf("%d rules named %s in backup.yml, want %d (the runbook's and %d listed: %s)", len(rules), name, 1+len(change.extra), len(change.extra), change.extraWhy)
+			}
+			got := rules[0]
+			m := cmp.FindStringSubmatch(want[0].Expr)
+			if m == nil {
+				t.Fatalf("runbook expression %q is not `selector op threshold`", want[0].Expr)
+			}
+			wantExpr := fmt.Sprintf(change.expr, fmt.Sprintf("last_over_time(%s[30m]) %s %s", m[1], m[2], m[3]))
+			if got.Expr != wantExpr {
+				t.Errorf("expr = %q, want %q (the runbook's %q, changed because %s)", got.Expr, wantExpr, want[0].Expr, change.exprWhy)
+			}
+			if got.For != want[0].For || got.KeepFiringFor != "" {
+				t.Errorf("for/keep_firing_for = %q/%q, want the runbook's %q/\"\"", got.For, got.KeepFiringFor, want[0].For)
+			}
+			if !mapsEqual(got.Labels, want[0].Labels) {
+				t.Errorf("labels = %v, want the runbook's %v", got.Labels, want[0].Labels)
+			}
+			if got.Annotations["summary"] != want[0].Annotations["summary"] {
+				t.Errorf("summary = %q, want the runbook's %q", got.Annotations["summary"], want[0].Annotations["summary"])
+			}
+			if u, w := got.Annotations["runbook_url"], runbookURL+strings.ToLower(name); u != w {
+				t.Errorf("runbook_url = %q, want %q (added: the runbook has none)", u, w)
+			}
+			if len(got.Annotations) != len(want[0].Annotations)+1 {
+				t.Errorf("annotations %v: want the runbook's %v and runbook_url, no other", keys(got.Annotations), keys(want[0].Annotations))
+			}
+			gotDesc := strings.Join(strings.Fields(got.Annotations["description"]), " ")
+			for _, sentence := range sentences(want[0].Annotations["description"]) {
+				why, changed := change.sentences[sentence]
+				switch present := strings.Contains(gotDesc, sentence); {
+				case !present && !changed:
+					t.Errorf("description lost the runbook's sentence %q (list it in runbookChanges with why, or keep it)", sentence)
+				case present && changed:
+					t.Errorf("description still has %q, listed as changed (%s): drop it from runbookChanges", sentence, why)
+				}
+			}
+			if change.descriptionWhy == "" && gotDesc != strings.Join(strings.Fields(want[0].Annotations["description"]), " ") {
+				t.Errorf("description differs from the runbook's and runbookChanges gives no reason")
+			}
+			for i, x := range change.extra {
+				r := rules[1+i]
+				if r.Expr != x.Expr || r.For != x.For || !mapsEqual(r.Labels, x.Labels) {
+					t.Errorf("extra rule %d: expr/for/labels = %q/%q/%v, want %q/%q/%v (%s)", i, r.Expr, r.For, r.Labels, x.Expr, x.For, x.Labels, change.extraWhy)
+				}
+				if r.Annotations["summary"] != want[0].Annotations["summary"] || r.Annotations["runbook_url"] != got.Annotations["runbook_url"] {
+					t.Errorf("extra rule %d: summary/runbook_url = %q/%q, want the same as the runbook's rule", i, r.Annotations["summary"], r.Annotations["runbook_url"])
+				}
+			}
+		})
+	}
+	// The evaluation interval: the runbook's 15m, ours 1m (backup.yml says why).
+	var rf ruleFile
+	b, _ := os.ReadFile("prometheus/backup.yml")
+	if err := yaml.Unmarshal(b, &rf); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range rf.Groups {
+		if g.Interval != "1m" {
+			t.Errorf("group %s: interval %q, want 1m (the runbook's 15m makes `for` and thresholds late by up to 15 minutes)", g.Name, g.Interval)
+		}
+	}
+}
+
+// sentences splits a description into its sentences, whitespace folded.
+func sentences(desc string) []string {
+	var out []string
+	for _, s := range strings.SplitAfter(strings.Join(strings.Fields(desc), " "), ". ") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestRunbookURLs: every alert links to its own section of docs/alerts.md,
+// and that section says what it means, what a person receives and what to do.
+func TestRunbookURLs(t *testing.T) {
+	doc, err := os.ReadFile("../docs/alerts.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sections := map[string]string{} // GitHub anchor -> section text
+	var anchor string
+	for line := range strings.Lines(string(doc)) {
+		if h, ok := strings.CutPrefix(line, "## "); ok {
+			anchor = githubAnchor(strings.TrimSpace(h))
 			continue
 		}
-		if got.Expr != want.Expr || got.For != want.For {
-			t.Errorf("%s: expr/for = %q/%q, want the runbook's %q/%q", name, got.Expr, got.For, want.Expr, want.For)
-		}
-		if !mapsEqual(got.Labels, want.Labels) {
-			t.Errorf("%s: labels = %v, want the runbook's %v", name, got.Labels, want.Labels)
-		}
-		if !mapsEqual(got.Annotations, want.Annotations) {
-			t.Errorf("%s: annotations = %q, want the runbook's %q", name, got.Annotations, want.Annotations)
+		if anchor != "" {
+			sections[anchor] += line
 		}
 	}
+	for name, rules := range readRules(t, "prometheus/backup.yml") {
+		for _, r := range rules {
+			want := runbookURL + strings.ToLower(name)
+			if got := r.Annotations["runbook_url"]; got != want {
+				t.Errorf("%s: runbook_url = %q, want %q", name, got, want)
+			}
+		}
+		sec, ok := sections[strings.ToLower(name)]
+		if !ok {
+			t.Errorf("%s: docs/alerts.md has no section \"## %s\"", name, name)
+			continue
+		}
+		for _, want := range []string{"What it means", "What you receive", "What to do"} {
+			if !strings.Contains(sec, want) {
+				t.Errorf("docs/alerts.md, %s: no %q", name, want)
+			}
+		}
+	}
+}
+
+// githubAnchor is the id GitHub gives a heading.
+func githubAnchor(h string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(h) {
+		switch {
+		case r == ' ':
+			b.WriteByte('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func mapsEqual(a, b map[string]string) bool {
@@ -282,8 +481,10 @@ func TestAlertRoutes(t *testing.T) {
 		want   string
 	}
 	var routes []route
-	for name, r := range readRules(t, "prometheus/backup.yml") {
-		routes = append(routes, route{[]string{"alertname=" + name, "severity=" + r.Labels["severity"], "host=db"}, both})
+	for name, rules := range readRules(t, "prometheus/backup.yml") {
+		for _, r := range rules {
+			routes = append(routes, route{[]string{"alertname=" + name, "severity=" + r.Labels["severity"], "host=db"}, both})
+		}
 	}
 	sort.Slice(routes, func(i, j int) bool { return routes[i].labels[0] < routes[j].labels[0] })
 	routes = append(routes,
