@@ -220,20 +220,12 @@ type Spool struct {
 }
 
 // Open returns the spool in dir. The directory is created when the first
-// entry is added (or the lock taken), so a host whose store never fails
-// never has one.
+// entry is added or a lock taken (a key's lock, by every write to Vault).
 func Open(dir string) (*Spool, error) {
 	if dir == "" {
 		return nil, errors.New("open spool: no directory")
 	}
 	return &Spool{dir: dir, now: time.Now, open: openNoFollow}, nil
-}
-
-// Exists reports whether the spool directory exists: without it, nothing
-// can be waiting.
-func (s *Spool) Exists() bool {
-	fi, err := os.Stat(s.dir)
-	return err == nil && fi.IsDir()
 }
 
 func (s *Spool) create() error {
