@@ -19,6 +19,8 @@ import (
 	"unicode"
 
 	"go.yaml.in/yaml/v2"
+
+	"github.com/golemtrust/backupwatch/internal/parts"
 )
 
 // tool returns the path of one of Debian's binaries the tests run, failing
@@ -130,24 +132,33 @@ func TestLookup(t *testing.T) {
 	}
 }
 
+// TestPromtoolCheckRules checks the rules with Debian's promtool (2.42)
+// and the current one (3.x, tools/bin from `make deps`).
 func TestPromtoolCheckRules(t *testing.T) {
-	out := runTool(t, ".", "promtool", "check", "rules", "prometheus/backup.yml")
-	if !strings.Contains(out, "SUCCESS") {
-		t.Errorf("promtool check rules: no SUCCESS in\n%s", out)
+	for _, p := range parts.Both(t, "promtool") {
+		t.Run(p.String(), func(t *testing.T) {
+			out := runTool(t, ".", p.Path, "check", "rules", "prometheus/backup.yml")
+			if !strings.Contains(out, "SUCCESS") {
+				t.Errorf("promtool check rules: no SUCCESS in\n%s", out)
+			}
+		})
 	}
 }
 
-// TestPromtoolTestRules runs the rule unit tests: each alert fires and stays
-// quiet at its boundaries.
+// TestPromtoolTestRules runs the rule unit tests, on Debian's promtool and
+// the current one: each alert fires and stays quiet at its boundaries, and
+// the same tests hold on Prometheus 2 and 3.
 func TestPromtoolTestRules(t *testing.T) {
 	files, err := filepath.Glob("prometheus/testdata/*_test.yml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no rule tests in prometheus/testdata: %v", err)
 	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			runTool(t, ".", "promtool", "test", "rules", f)
-		})
+	for _, p := range parts.Both(t, "promtool") {
+		for _, f := range files {
+			t.Run(p.String()+"/"+filepath.Base(f), func(t *testing.T) {
+				runTool(t, ".", p.Path, "test", "rules", f)
+			})
+		}
 	}
 }
 
