@@ -30,6 +30,7 @@ const (
 	hostileHost  = `<script>alert("host")</script>`
 	hostileQuote = `x" onmouseover="alert(1)`
 	hostileValue = `<img src=x onerror=alert('value')>`
+	hostileOK    = `ok'"><img src=x onerror=alert(2)>&amp;`
 )
 
 func hostileSnapshot() *fleet.Snapshot {
@@ -45,6 +46,7 @@ func hostileSnapshot() *fleet.Snapshot {
 			{Host: hostileQuote, Status: status.Unknown, RawStatus: hostileValue, Problems: []string{"status: unrecognised value " + hostileValue}},
 			{Host: "web-1", Status: status.Failed, LastSuccess: ago(time.Hour), LastFailure: ago(10 * time.Minute), ConsecutiveFailures: i64(2)},
 			{Host: "web-2", Status: status.Success, LastSuccess: ago(20 * time.Minute)},
+			{Host: hostileOK, Status: status.Success, LastSuccess: ago(5 * time.Minute), Problems: []string{"host name: not allowed"}},
 			{Host: "new-host", Status: status.Unknown, Problems: []string{"no record"}},
 		},
 		RestoreTest: &status.RestoreTest{LastTest: ago(40 * 24 * time.Hour), Result: status.Failed, HostTested: hostileValue, TimeToRestoreMinutes: &mins,
@@ -85,8 +87,8 @@ func runChromium(t *testing.T, args ...string) []byte {
 
 // domTile is a tile as Chromium built it.
 type domTile struct {
-	id, host, state, class, text string
-	hidden                       bool
+	id, host, state, class, text, title string
+	hidden                              bool
 }
 
 // dom is what a page's DOM, as Chromium dumped it, shows.
@@ -121,7 +123,7 @@ func parseDOM(t *testing.T, b []byte) dom {
 			}
 			if n.Data == "li" && strings.Contains(attr(n, "class"), "tile") {
 				_, hidden := attrOK(n, "hidden")
-				d.tiles = append(d.tiles, domTile{attr(n, "id"), attr(n, "data-host"), attr(n, "data-state"), attr(n, "class"), text(n), hidden})
+				d.tiles = append(d.tiles, domTile{attr(n, "id"), attr(n, "data-host"), attr(n, "data-state"), attr(n, "class"), text(n), attr(n, "title"), hidden})
 			}
 		}
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
@@ -188,6 +190,7 @@ func TestPageInChromium(t *testing.T) {
 		{"new-host", "unknown", "grey", "never reported a backup"},
 		{hostileQuote, "unknown", "grey", `status "` + hostileValue + `" not understood`},
 		{"auth", "ok", "green", "2 h ago"},
+		{hostileOK, "ok", "green", "5 min ago"},
 		{"web-2", "ok", "green", "20 min ago"},
 	}
 	if len(d.tiles) != len(want) {
@@ -204,7 +207,7 @@ func TestPageInChromium(t *testing.T) {
 	}
 	page := text(d.doc)
 	for _, s := range []string{
-		"9 hosts: 2 failed, 2 overdue, 3 unknown, 2 ok.",
+		"10 hosts: 2 failed, 2 overdue, 3 unknown, 3 ok.",
 		"not reachable", hostileValue, "last complete refresh 10 min ago",
 		"Restore test: The last restore test failed. Tested 40 d ago, restoring " + hostileValue + " in 47 min",
 		"What failed: missing after restore: /etc/" + hostileHost,
@@ -295,29 +298,57 @@ func TestFilterInChromium(t *testing.T) {
 	}
 }
 
-// TestPageAtScaleInChromium: 5,000 hosts render in Chromium, problems
-// first, and the screenshot of the top of the page shows them.
+// TestPageAtScaleInChromium: 5,000 hosts, 600 of them failed for one
+// cause, render in Chromium, problems first, the first 100 of a state in
+// full and the others small, and the top of the page shows the problems.
 func TestPageAtScaleInChromium(t *testing.T) {
-	snap := fleetOf(40, 60, 20, 4880)
+	snap := fleetOf(600, 150, 250, 4000)
 	srv := httptest.NewServer(New(Options{Snapshot: func() *fleet.Snapshot { return snap }, Now: options().Now}))
 	defer srv.Close()
 	d := parseDOM(t, runChromium(t, "--dump-dom", srv.URL+"/"))
 	if len(d.tiles) != 5000 {
 		t.Fatalf("%d tiles, want 5000", len(d.tiles))
 	}
-	if d.tiles[0].state != "failed" || d.tiles[40].state != "overdue" || d.tiles[100].state != "unknown" || d.tiles[120].state != "ok" {
-		t.Errorf("tiles 0, 40, 100, 120 are %s %s %s %s, want failed overdue unknown ok", d.tiles[0].state, d.tiles[40].state, d.tiles[100].state, d.tiles[120].state)
+	for _, c := range []struct {
+		i           int
+		state, text string
+	}{
+		{0, "failed", "d-failed-0000 last backup failed exit code 1: Fatal: unable to open repository failed 1 h ago; last success 3 h ago"},
+		{99, "failed", "d-failed-0099 last backup failed"},
+		{100, "failed", "d-failed-0100 1 h ago"},
+		{599, "failed", "d-failed-0599 1 h ago"},
+		{600, "overdue", "c-overdue-0000 no successful backup for 30 h"},
+		{700, "overdue", "c-overdue-0100 30 h ago"},
+		{750, "unknown", "b-unknown-0000 never reported a backup"},
+		{850, "unknown", "b-unknown-0100 never reported"},
+		{1000, "ok", "a-ok-0000 2 h ago"},
+	} {
+		if g := d.tiles[c.i]; g.state != c.state || !strings.HasPrefix(g.text, c.text) {
+			t.Errorf("tile %d = %s %q, want %s %q", c.i, g.state, g.text, c.state, c.text)
+		}
 	}
-	if page := text(d.doc); !strings.Contains(page, "5000 hosts: 40 failed, 60 overdue, 20 unknown, 4880 ok.") {
-		t.Errorf("summary missing:\n%.500s", page)
+	if got, want := d.tiles[100].title, "d-failed-0100: last backup failed; exit code 1: Fatal: unable to open repository"; got != want {
+		t.Errorf("small failed tile's title = %q, want %q", got, want)
+	}
+	page := text(d.doc)
+	for _, s := range []string{"5000 hosts: 600 failed, 150 overdue, 250 unknown, 4000 ok.", "Failed (600)", "And 500 more, shown small"} {
+		if !strings.Contains(page, s) {
+			t.Errorf("page lacks %q", s)
+		}
 	}
 	shot := screenshot(t, srv.URL+"/", 1280, 1000, "status-5000.png")
 	counts := countColours(shot, map[string]color.RGBA{"red": {0xc6, 0x28, 0x28, 0xff}, "green": {0x2e, 0x7d, 0x32, 0xff}})
-	if counts["red"] < 20000 {
-		t.Errorf("the top of the 5,000-host page has %d red pixels: the failed hosts are not first", counts["red"])
+	if counts["red"] < 20000 || counts["green"] > 1000 { // green: the summary's underline
+		t.Errorf("the top of the 5,000-host page has %d red and %d green pixels, want the failed hosts only", counts["red"], counts["green"])
 	}
-	if counts["green"] > counts["red"] {
-		t.Errorf("the top of the 5,000-host page is more green (%d) than red (%d): the ok hosts crowd out the problems", counts["green"], counts["red"])
+
+	// A notification's link to a failed host among the small ones shows it
+	// in full.
+	d = parseDOM(t, runChromium(t, "--dump-dom", srv.URL+"/?q=d-failed-0450#host-d-failed-0450"))
+	for _, tl := range d.tiles {
+		if !tl.hidden && (tl.id != "host-d-failed-0450" || !strings.Contains(tl.text, "exit code 1: Fatal: unable to open repository")) {
+			t.Errorf("/?q=d-failed-0450 shows tile %q %q, want only host-d-failed-0450 in full", tl.id, tl.text)
+		}
 	}
 }
 

@@ -170,8 +170,14 @@ type Section struct {
 	State string
 	Title string
 	Help  string // what puts a host here
-	Tiles []Tile
-	Shown int
+	Count int    // hosts in this state
+	All   []Tile // all of them, in order
+	Tiles []Tile // those shown in full
+	Shown int    // tiles matching the filter, full or small
+	// Compact is the tiles shown small (all of ok, and the problems
+	// beyond maxFull), More how many there are.
+	Compact template.HTML
+	More    int
 }
 
 // When is a time shown relative to the page, with the absolute time on
@@ -259,6 +265,7 @@ func Build(snap *fleet.Snapshot, opts Options, query string) View {
 		t.Hidden = needle != "" && !strings.Contains(strings.ToLower(t.Host), needle)
 		sec := &v.Sections[index[t.State]]
 		sec.Tiles = append(sec.Tiles, t)
+		sec.Count++
 		if !t.Hidden {
 			sec.Shown++
 			v.Shown++
@@ -274,7 +281,105 @@ func Build(snap *fleet.Snapshot, opts Options, query string) View {
 			return tiles[a].Host < tiles[b].Host
 		})
 	}
+	for i := range v.Sections {
+		splitFull(&v.Sections[i])
+	}
 	return v
+}
+
+// maxFull is how many tiles of a problem state are shown in full (the
+// first ones shown, by severity then name); the others are small, with
+// their details on hover. A common cause failing 5,000 hosts then costs a
+// page of 100 full tiles, not 5,000.
+const maxFull = 100
+
+// splitFull moves the tiles not shown in full to Compact, rendered in Go:
+// they are most of a large fleet, and a template pass per tile costs
+// several times more.
+func splitFull(s *Section) {
+	s.All = s.Tiles
+	if s.State == OK {
+		s.Compact = compact(s.Tiles)
+		s.Tiles, s.More = s.Tiles[:0:0], len(s.Tiles)
+		return
+	}
+	var full, small []Tile
+	shown := 0
+	for _, t := range s.Tiles {
+		switch {
+		case !t.Hidden && shown < maxFull:
+			shown++
+			full = append(full, t)
+		case t.Hidden && len(full) < maxFull:
+			full = append(full, t) // for the script to show again
+		default:
+			small = append(small, t)
+		}
+	}
+	s.Tiles, s.More, s.Compact = full, len(small), compact(small)
+}
+
+// compact renders small tiles: host and one time (the last failure for a
+// failed host, the last success otherwise), details on hover.
+// Every value is escaped (quotes included, so attributes are safe) and was
+// made one clean line by tile.
+func compact(tiles []Tile) template.HTML {
+	var b strings.Builder
+	b.Grow(len(tiles) * 200)
+	e := template.HTMLEscapeString
+	for i := range tiles {
+		t := &tiles[i]
+		host := e(t.Host)
+		b.WriteString(`<li class="tile `)
+		b.WriteString(e(t.Colour))
+		b.WriteString(`" id="`)
+		b.WriteString(e(t.ID))
+		b.WriteString(`" data-host="`)
+		b.WriteString(host)
+		b.WriteString(`" data-state="`)
+		b.WriteString(e(t.State))
+		b.WriteString(`"`)
+		b.WriteString(` title="`)
+		b.WriteString(host)
+		if t.State != OK {
+			b.WriteString(": ")
+			b.WriteString(e(t.Headline))
+			if t.State == Failed {
+				b.WriteString(e("; " + t.Why()))
+			}
+		}
+		b.WriteString(`"`)
+		if t.Hidden {
+			b.WriteString(` hidden`)
+		}
+		b.WriteString(`><span class="host">`)
+		b.WriteString(host)
+		b.WriteString(`</span> `)
+		switch {
+		case t.State == Failed:
+			b.WriteString(string(t.LastFailure.HTML()))
+		case t.Never:
+			b.WriteString("never reported")
+		case t.State == Unknown:
+			b.WriteString("unknown")
+		default:
+			b.WriteString(string(t.LastSuccess.HTML()))
+		}
+		b.WriteString("</li>\n")
+	}
+	return template.HTML(b.String())
+}
+
+// Why is a failure's exit code and message, as the tile shows them.
+func (t Tile) Why() string {
+	s := "no exit code recorded"
+	if t.ExitCode != "" {
+		s = "exit code " + t.ExitCode
+	}
+	if t.Message == "" {
+		return s + ", no message recorded"
+	}
+	return s + ": " + t.Message
 }
 
 var sectionTitle = map[string]string{
@@ -424,6 +529,17 @@ func when(t, now time.Time) When {
 		w.Rel = span(d) + " ago"
 	}
 	return w
+}
+
+// HTML is the time as a <time> element, or "never". Built here rather than
+// in the template: it is on every tile, and its parts are all ours (digits,
+// letters, spaces), escaped all the same.
+func (w When) HTML() template.HTML {
+	if w.Rel == "" {
+		return "never"
+	}
+	e := template.HTMLEscapeString
+	return template.HTML(`<time datetime="` + e(w.ISO) + `" title="` + e(w.Abs) + `">` + e(w.Rel) + `</time>`)
 }
 
 func absolute(t time.Time) string {

@@ -117,13 +117,13 @@ func TestSummaryBuckets(t *testing.T) {
 	seen := map[string]int{}
 	total := 0
 	for _, s := range v.Sections {
-		for _, tl := range s.Tiles {
+		for _, tl := range s.All {
 			seen[tl.Host]++
 			if tl.State != s.State {
 				t.Errorf("host %q of state %s in section %s", tl.Host, tl.State, s.State)
 			}
 		}
-		total += len(s.Tiles)
+		total += len(s.All)
 	}
 	if total != v.Hosts || total != len(hostileSnapshot().Hosts) {
 		t.Errorf("sections hold %d tiles, the view counts %d hosts, the snapshot has %d", total, v.Hosts, len(hostileSnapshot().Hosts))
@@ -151,7 +151,7 @@ func TestOrder(t *testing.T) {
 	v := Build(snap, options(), "")
 	var got []string
 	for _, s := range v.Sections {
-		for _, tl := range s.Tiles {
+		for _, tl := range s.All {
 			got = append(got, tl.Host+"/"+tl.Colour)
 		}
 	}
@@ -306,7 +306,7 @@ func TestQuery(t *testing.T) {
 		v := Build(snap, options(), tt.q)
 		hidden := 0
 		for _, s := range v.Sections {
-			for _, tl := range s.Tiles {
+			for _, tl := range s.All {
 				if tl.Hidden {
 					hidden++
 				}
@@ -381,15 +381,33 @@ func TestHostileRecordBounded(t *testing.T) {
 	}
 }
 
-// TestPageAtScaleBounded: 5,000 hosts cost a page proportional to them.
+// TestPageAtScaleBounded: 5,000 hosts cost a page proportional to them,
+// and 5,000 failed for one cause no more than 100 full tiles.
 func TestPageAtScaleBounded(t *testing.T) {
+	tests := []struct {
+		name                      string
+		failed, overdue, unknown  int
+		ok, maxBytesPerHost, full int
+	}{
+		{"mostly ok", 50, 100, 50, 4800, 250, 200},
+		{"all failed", 5000, 0, 0, 0, 400, 100},
+		{"all unknown", 0, 0, 5000, 0, 250, 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := get(t, New(Options{Snapshot: func() *fleet.Snapshot { return fleetOf(tt.failed, tt.overdue, tt.unknown, tt.ok) }, Now: options().Now}), "/")
+			if got := strings.Count(body, `<li class="tile `); got != 5000 {
+				t.Errorf("%d tiles, want 5000", got)
+			}
+			if got := strings.Count(body, `<div class="headline">`); got != tt.full {
+				t.Errorf("%d tiles in full, want %d", got, tt.full)
+			}
+			if per := len(body) / 5000; per > tt.maxBytesPerHost {
+				t.Errorf("%d bytes per host at 5,000 hosts, want at most %d", per, tt.maxBytesPerHost)
+			}
+		})
+	}
 	body := get(t, New(Options{Snapshot: func() *fleet.Snapshot { return fleetOf(50, 100, 50, 4800) }, Now: options().Now}), "/")
-	if got := strings.Count(body, `<li class="tile `); got != 5000 {
-		t.Errorf("%d tiles, want 5000", got)
-	}
-	if per := len(body) / 5000; per > 400 {
-		t.Errorf("%d bytes per host at 5,000 hosts, want at most 400", per)
-	}
 	first := strings.Index(body, `id="host-d-failed-0000"`)
 	if first < 0 || first > strings.Index(body, `id="host-c-overdue-0000"`) || strings.Index(body, `id="host-b-unknown-0000"`) > strings.Index(body, `id="host-a-ok-0000"`) {
 		t.Errorf("at 5,000 hosts the problems do not come first")
@@ -440,7 +458,7 @@ func get(t *testing.T, h http.Handler, target string) string {
 // the exporter as a whole; this is the page alone).
 func BenchmarkPage5000(b *testing.B) {
 	snap := fleetOf(50, 100, 50, 4800)
-	h := New(Options{Snapshot: func() *fleet.Snapshot { return snap }})
+	h := New(Options{Snapshot: func() *fleet.Snapshot { return snap }, Now: options().Now})
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	b.ReportAllocs()
 	for b.Loop() {
