@@ -394,7 +394,8 @@ scrape_configs:
 	s.addPart(s.prom)
 
 	s.settle = 3 * s.groupInterval
-	s.deadline = s.maxFor + s.groupWait + 6*s.groupInterval + 30*time.Second
+	// No scenario waits on a `for` longer than BackupStatusUnknown's hour.
+	s.deadline = min(s.maxFor, 60*minute) + s.groupWait + 6*s.groupInterval + 30*time.Second
 	s.waitReady(s.am, s.amURL+"/-/ready")
 	s.waitReady(s.prom, s.promURL+"/-/ready")
 	waitFor(t, "Prometheus to scrape backupwatch", s.deadline, func() (bool, string) {
