@@ -53,14 +53,19 @@ func TestBadInputRefused(t *testing.T) {
 		{"prefix with an empty segment", []string{"--vault.prefix=golemtrust//backup-status"}, record, "empty segment"},
 		{"empty prefix", []string{"--vault.prefix=/"}, record, "--vault.prefix"},
 		{"mount with ..", []string{"--vault.mount=kv/../kv1"}, record, "--vault.mount"},
-		{"empty mount", []string{"--vault.mount="}, rtRecord, "--vault.mount"},
+		{"empty mount", []string{"--vault.mount="}, append(rtRecord, "--host-tested=db"), "--vault.mount"},
 		{"secret id without role id", []string{"--vault.secret-id-file=" + filepath.Join(dir, "s")}, record, "--vault.secret-id-file needs --vault.role-id-file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmds := [][]string{append(append(append([]string{}, base...), tt.global...), tt.args...)}
+			global := append([]string{}, base...)
+			if len(tt.global) > 0 && strings.HasPrefix(tt.global[0], "--vault.address=") {
+				global = global[1:] // the bad address replaces the good one
+			}
+			global = append(global, tt.global...)
+			cmds := [][]string{append(append([]string{}, global...), tt.args...)}
 			if tt.global != nil {
-				cmds = append(cmds, append(append(append([]string{}, base...), tt.global...), "check"))
+				cmds = append(cmds, append(append([]string{}, global...), "check"))
 			}
 			for _, args := range cmds {
 				code, out, errOut := cli(t, args...)

@@ -78,7 +78,7 @@ func checkStore(g *globals, say func(string, ...any)) error {
 		case err == nil:
 			say("store: local store %s", o.localDir)
 		default:
-			say("store: local store %s (does not exist yet; created on first use)", o.localDir)
+			say("store: local store %s (does not exist yet: record and run create it; status, serve and textfile refuse it)", o.localDir)
 		}
 		return nil
 	}

@@ -131,7 +131,7 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 			return usageError{fmt.Errorf("--web.config.file: %w", err)}
 		}
 	}
-	st, err := g.store.open(g, o.concurrency)
+	st, err := g.store.openRead(g, o.concurrency)
 	if err != nil {
 		return err
 	}

@@ -11,21 +11,24 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/golemtrust/backupwatch/internal/config"
 	"github.com/golemtrust/backupwatch/internal/fleet"
 	"github.com/golemtrust/backupwatch/internal/status"
 )
 
 type statusOptions struct {
-	hosts  []string
-	output string
-	maxAge time.Duration
+	hosts      []string
+	configFile string
+	output     string
+	maxAge     time.Duration
 }
 
 func addStatusCommand(app *kingpin.Application, g *globals) command {
 	o := &statusOptions{}
-	c := app.Command("status", "Show every host's backup status; exits 3 when a host is overdue, failed or unknown.")
-	c.Flag("host", "Only this host (repeatable); a named host with no record is shown as unknown.").StringsVar(&o.hosts)
-	c.Flag("output", "Output format.").Short('o').Default("table").EnumVar(&o.output, "table", "json")
+	c := app.Command("status", "Show every host's backup status; exits 3 when a host is overdue, failed or unknown, when the last restore test failed, or when there are no hosts at all.")
+	c.Flag("host", "Only this host (repeatable); a named host with no record is shown as unknown. The restore test is then shown but does not change the exit status.").StringsVar(&o.hosts)
+	c.Flag("config.file", "YAML file listing expected hosts, as for serve: an expected host with no record is shown as unknown.").StringVar(&o.configFile)
+	c.Flag("output", "Output format: table or json.").Short('o').Default("table").EnumVar(&o.output, "table", "json")
 	c.Flag("max-age", "A host whose last success is older than this is overdue.").Default("24h").DurationVar(&o.maxAge)
 	return command{c, func(ctx context.Context) error { return runStatus(ctx, g, o) }}
 }
@@ -61,7 +64,17 @@ func runStatus(ctx context.Context, g *globals, o *statusOptions) error {
 			return usageError{err}
 		}
 	}
-	st, err := g.store.open(g, 8)
+	expected := o.hosts
+	if o.configFile != "" {
+		cfg, err := config.Load(o.configFile)
+		if err != nil {
+			return usageError{err}
+		}
+		if len(o.hosts) == 0 {
+			expected = cfg.Hosts
+		}
+	}
+	st, err := g.store.openRead(g, 8)
 	if err != nil {
 		return err
 	}
@@ -69,7 +82,7 @@ func runStatus(ctx context.Context, g *globals, o *statusOptions) error {
 	if len(o.hosts) > 0 {
 		src = onlyHosts{st, o.hosts}
 	}
-	snap := fleet.Load(ctx, src, fleet.Options{Expected: o.hosts}, nil)
+	snap := fleet.Load(ctx, src, fleet.Options{Expected: expected}, nil)
 	if snap.Err != nil {
 		return snap.Err
 	}
@@ -83,10 +96,24 @@ func runStatus(ctx context.Context, g *globals, o *statusOptions) error {
 	} else if err := writeStatusTable(g.stdout, rep); err != nil {
 		return err
 	}
+	return unhealthy(rep, len(o.hosts) > 0, st.String())
+}
+
+// unhealthy decides status's exit: 3 for a host overdue, failed or unknown,
+// for a failed restore test (unless the report is narrowed to named
+// hosts), and for a fleet of no hosts at all: a monitoring command that
+// sees nothing must not say that all is well.
+func unhealthy(rep statusReport, narrowed bool, store string) error {
+	if len(rep.Hosts) == 0 {
+		return &exitCode{code: exitUnhealthy, err: fmt.Errorf("no hosts: %s has no records and no host is expected (--config.file, --host)", store)}
+	}
 	for _, h := range rep.Hosts {
 		if h.Overdue || h.Status != status.Success {
 			return &exitCode{code: exitUnhealthy}
 		}
+	}
+	if rt := rep.RestoreTest; rt != nil && rt.Result != status.Passed && !narrowed {
+		return &exitCode{code: exitUnhealthy}
 	}
 	return nil
 }

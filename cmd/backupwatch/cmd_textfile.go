@@ -61,7 +61,7 @@ func runTextfile(ctx context.Context, g *globals, o *textfileOptions) error {
 	} else if !fi.IsDir() {
 		return fmt.Errorf("--output %s: %s is not a directory", o.output, filepath.Dir(o.output))
 	}
-	st, err := g.store.open(g, o.concurrency)
+	st, err := g.store.openRead(g, o.concurrency)
 	if err != nil {
 		return err
 	}

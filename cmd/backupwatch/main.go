@@ -93,6 +93,11 @@ func newApp(g *globals) (*kingpin.Application, []command) {
 var extraCommands = func(app *kingpin.Application, g *globals) []command { return nil }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdout, stderr)
+}
+
+// runContext is run under a parent context, which tests cancel.
+func runContext(parent context.Context, args []string, stdout, stderr io.Writer) int {
 	g := &globals{
 		log:    promslog.Config{Level: promslog.NewLevel(), Format: promslog.NewFormat(), Writer: stderr},
 		stdout: stdout,
@@ -116,7 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	for _, c := range cmds {
 		if c.clause.FullCommand() == selected {
