@@ -240,16 +240,24 @@ var restoreResults = []string{status.Passed, status.Failed, status.Unknown}
 // Collect sends the metrics of the latest snapshot, ages as of now.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.State()
-	collectSnapshot(ch, st)
-	collectAges(ch, st.Snapshot, c.now())
+	collectSnapshot(ch, st, nil)
+	collectAges(ch, st.Snapshot, c.now(), nil)
 }
 
 // ageDescs are the families that change between refreshes: the ages,
 // computed at each scrape. Everything else changes only with the snapshot.
 var ageDescs = []*prometheus.Desc{lastSuccessAge, restoreTestAge}
 
-func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
-	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+// sender returns what collectAges and collectSnapshot send metrics with:
+// to ch, of every family when only is nil, else of that one family alone,
+// so that the handler can encode one family at a time without building
+// the others' metrics (see encodeFamily).
+func sender(ch chan<- prometheus.Metric, only *prometheus.Desc) func(*prometheus.Desc, prometheus.ValueType, float64, ...string) {
+	return func(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
+		if only == nil || d == only {
+			ch <- prometheus.MustNewConstMetric(d, t, v, labels...)
+		}
+	}
 }
 
 // MaxFutureSkew is how far in the future a recorded time may lie and
@@ -271,8 +279,11 @@ func Age(t, now time.Time) int64 {
 	return now.Unix() - t.Unix()
 }
 
-// collectAges sends the ages as of now (see Age).
-func collectAges(ch chan<- prometheus.Metric, snap *fleet.Snapshot, now time.Time) {
+// collectAges sends the ages as of now (see Age); only those of family
+// only when it is not nil.
+func collectAges(ch chan<- prometheus.Metric, snap *fleet.Snapshot, now time.Time, only *prometheus.Desc) {
+	send := sender(ch, only)
+	g := func(d *prometheus.Desc, v float64, labels ...string) { send(d, prometheus.GaugeValue, v, labels...) }
 	age := func(t time.Time) float64 { return float64(Age(t, now)) }
 	if snap == nil {
 		return
@@ -280,7 +291,7 @@ func collectAges(ch chan<- prometheus.Metric, snap *fleet.Snapshot, now time.Tim
 	for i := range snap.Hosts {
 		r := &snap.Hosts[i]
 		if !r.Unread {
-			gauge(ch, lastSuccessAge, age(r.LastSuccess), hostLabel(r.Host))
+			g(lastSuccessAge, age(r.LastSuccess), hostLabel(r.Host))
 		}
 	}
 	if !snap.Listed {
@@ -290,18 +301,20 @@ func collectAges(ch chan<- prometheus.Metric, snap *fleet.Snapshot, now time.Tim
 	if snap.RestoreTest != nil {
 		lastTest = snap.RestoreTest.LastTest
 	}
-	gauge(ch, restoreTestAge, age(lastTest))
+	g(restoreTestAge, age(lastTest))
 }
 
 // collectSnapshot sends everything but the ages: what st holds, unchanged
-// until the next refresh.
-func collectSnapshot(ch chan<- prometheus.Metric, st State) {
-	g := func(d *prometheus.Desc, v float64, labels ...string) { gauge(ch, d, v, labels...) }
+// until the next refresh; only the metrics of family only when it is not
+// nil. Send every metric through g or send, so that the filter applies.
+func collectSnapshot(ch chan<- prometheus.Metric, st State, only *prometheus.Desc) {
+	send := sender(ch, only)
+	g := func(d *prometheus.Desc, v float64, labels ...string) { send(d, prometheus.GaugeValue, v, labels...) }
 	ts := func(t time.Time) float64 { return float64(t.Unix()) }
 
 	g(storeUp, float64(boolInt(st.StoreUp())))
-	ch <- prometheus.MustNewConstMetric(refreshesTotal, prometheus.CounterValue, float64(st.Refreshes))
-	ch <- prometheus.MustNewConstMetric(refreshFailuresTotal, prometheus.CounterValue, float64(st.Failures))
+	send(refreshesTotal, prometheus.CounterValue, float64(st.Refreshes))
+	send(refreshFailuresTotal, prometheus.CounterValue, float64(st.Failures))
 	snap := st.Snapshot
 	if snap == nil {
 		return

@@ -5,8 +5,10 @@ import (
 	"compress/flate"
 	"encoding/binary"
 	"hash/crc32"
+	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -22,17 +24,32 @@ import (
 // (which must move with the clock) and the extra collectors (build info,
 // Go, process) are gathered. The client library encodes every family and
 // escapes every label value, here as in promhttp.
+//
+// Memory stays flat in the fleet's size: families are gathered in batches
+// of batchSize series (gathering all 160,000 at once took over 100 MB for a
+// moment), the text is compressed as it is encoded and only the compressed
+// form is kept (a client that does not ask for gzip gets it inflated on
+// the fly), and a scrape writes straight to the client with a pooled
+// compressor, buffering nothing the size of the answer.
 type Handler struct {
 	c     *Collector
 	extra prometheus.Gatherer
 	log   *slog.Logger
 
-	mu       sync.Mutex // guards what follows
-	valid    bool
+	// mu guards what follows. It is held while encoding a new snapshot,
+	// never while writing to a client, so a slow client cannot hold up a
+	// refresh.
+	mu       sync.Mutex
 	cacheFor State
-	text     []byte // the snapshot's families, encoded
-	deflated []byte // text, deflated and sync-flushed: not final
-	crc      uint32 // CRC-32 of text
+	enc      *encoded // nil until the first encoding
+}
+
+// encoded is a snapshot's families in the text format, deflated; it is
+// never changed once built, so scrapes read it without a lock.
+type encoded struct {
+	deflated []byte // sync-flushed and not final: more deflate blocks may follow
+	size     int    // length of the text
+	crc      uint32 // CRC-32 of the text
 }
 
 // NewHandler returns the /metrics handler of c plus the collectors in extra
@@ -55,42 +72,113 @@ type funcCollector func(ch chan<- prometheus.Metric)
 
 func (f funcCollector) Describe(chan<- *prometheus.Desc)    {}
 func (f funcCollector) Collect(ch chan<- prometheus.Metric) { f(ch) }
-func gather(f funcCollector) (prometheus.Gatherer, error) {
-	reg := prometheus.NewRegistry()
-	return reg, reg.Register(f)
+
+// snapshotDescs are the families that change only with the snapshot.
+func snapshotDescs() []*prometheus.Desc {
+	return slices.DeleteFunc(slices.Clone(allDescs), func(d *prometheus.Desc) bool { return slices.Contains(ageDescs, d) })
 }
 
 // cached returns the collector's current state and its encoded snapshot
 // families, encoding them if that state is not the one last encoded. The
 // state is read under h.mu, so a scrape that began before a refresh never
 // replaces the newer encoding with an older one.
-func (h *Handler) cached() (st State, text, deflated []byte, crc uint32) {
+func (h *Handler) cached() (State, *encoded) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	st = h.c.State()
-	if h.valid && h.cacheFor == st {
-		return st, h.text, h.deflated, h.crc
+	st := h.c.State()
+	if h.enc != nil && h.cacheFor == st {
+		return st, h.enc
 	}
-	g, err := gather(func(ch chan<- prometheus.Metric) { collectSnapshot(ch, st) })
-	var buf bytes.Buffer
-	if err == nil {
-		err = encode(&buf, g)
-	}
-	if err != nil {
-		h.log.Error("encode metrics", "err", err)
-	}
+	h.enc = nil // let the old encoding go before the new one is built
 	var z bytes.Buffer
-	fw, _ := flate.NewWriter(&z, flate.BestSpeed)
-	fw.Write(buf.Bytes())
-	fw.Flush() // byte-aligned and not final: more deflate blocks may follow
-	h.valid, h.cacheFor = true, st
-	h.text, h.deflated, h.crc = buf.Bytes(), z.Bytes(), crc32.ChecksumIEEE(buf.Bytes())
-	return st, h.text, h.deflated, h.crc
+	fw := getDeflater(&z)
+	t := &textSum{w: fw}
+	for _, d := range snapshotDescs() {
+		if err := encodeFamily(t, d, func(ch chan<- prometheus.Metric) { collectSnapshot(ch, st, d) }); err != nil {
+			h.log.Error("encode metrics", "err", err)
+		}
+	}
+	fw.Flush() // byte-aligned and not final: the live part follows at each scrape
+	putDeflater(fw)
+	h.cacheFor = st
+	h.enc = &encoded{deflated: bytes.Clone(z.Bytes()), size: t.n, crc: t.crc}
+	return st, h.enc
 }
 
-func encode(buf *bytes.Buffer, g prometheus.Gatherer) error {
+// batchSize bounds the series gathered at once: memory for some hundreds
+// of kilobytes, whatever the fleet's size.
+const batchSize = 1000
+
+// encodeFamily writes the metrics of family d that collect sends, in the
+// text format, batchSize at a time: each batch is gathered by a registry
+// of its own (which checks and sorts it, as for a whole scrape) and only
+// the first batch's output keeps the HELP and TYPE lines, so the family
+// reads as one. Metrics of other families are dropped.
+func encodeFamily(w io.Writer, d *prometheus.Desc, collect func(ch chan<- prometheus.Metric)) error {
+	ch := make(chan prometheus.Metric, 256)
+	go func() {
+		defer close(ch)
+		collect(ch)
+	}()
+	var (
+		batch   = make([]prometheus.Metric, 0, batchSize)
+		text    bytes.Buffer
+		first   = true
+		failure error
+	)
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(funcCollector(func(ch chan<- prometheus.Metric) {
+			for _, m := range batch {
+				ch <- m
+			}
+		}))
+		// As promhttp.ContinueOnError: encode what could be gathered.
+		mfs, err := reg.Gather()
+		for _, mf := range mfs {
+			text.Reset()
+			if _, eerr := expfmt.MetricFamilyToText(&text, mf); eerr != nil && err == nil {
+				err = eerr
+			}
+			b := text.Bytes()
+			if !first {
+				// The family's HELP and TYPE lines were written with the
+				// first batch; a sample line never starts with '#'.
+				for bytes.HasPrefix(b, []byte("#")) {
+					_, b, _ = bytes.Cut(b, []byte("\n"))
+				}
+			}
+			if _, werr := w.Write(b); werr != nil && err == nil {
+				err = werr
+			}
+			first = false
+		}
+		if err != nil && failure == nil {
+			failure = err
+		}
+		clear(batch)
+		batch = batch[:0]
+	}
+	for m := range ch {
+		if m.Desc() != d {
+			continue
+		}
+		batch = append(batch, m)
+		if len(batch) == batchSize {
+			flush()
+		}
+	}
+	flush()
+	return failure
+}
+
+// encode writes what g gathers in the text format.
+func encode(w io.Writer, g prometheus.Gatherer) error {
 	mfs, err := g.Gather()
-	enc := expfmt.NewEncoder(buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
 	for _, mf := range mfs {
 		if eerr := enc.Encode(mf); eerr != nil && err == nil {
 			err = eerr
@@ -99,46 +187,100 @@ func encode(buf *bytes.Buffer, g prometheus.Gatherer) error {
 	return err
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	st, text, deflated, crc := h.cached()
-
-	// What changes at each scrape: the ages, and the extra collectors.
-	var live bytes.Buffer
+// writeLive writes what changes at each scrape: the ages as of now, and
+// the extra collectors.
+func (h *Handler) writeLive(w io.Writer, st State) {
 	now := h.c.now()
-	gs := prometheus.Gatherers{}
-	g, err := gather(func(ch chan<- prometheus.Metric) { collectAges(ch, st.Snapshot, now) })
-	if err == nil {
-		gs = append(gs, g)
+	for _, d := range ageDescs {
+		if err := encodeFamily(w, d, func(ch chan<- prometheus.Metric) { collectAges(ch, st.Snapshot, now, d) }); err != nil {
+			h.log.Error("gather metrics", "err", err)
+		}
 	}
 	if h.extra != nil {
-		gs = append(gs, h.extra)
+		if err := encode(w, h.extra); err != nil {
+			// As promhttp.ContinueOnError: serve what could be gathered.
+			h.log.Error("gather metrics", "err", err)
+		}
 	}
-	if err := encode(&live, gs); err != nil {
-		// As promhttp.ContinueOnError: serve what could be gathered.
-		h.log.Error("gather metrics", "err", err)
-	}
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	st, enc := h.cached()
 
 	hd := w.Header()
 	hd.Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
 	hd.Add("Vary", "Accept-Encoding")
 	if !acceptsGzip(r) {
-		w.Write(text)
-		w.Write(live.Bytes())
+		zr := getInflater(enc.deflated)
+		io.Copy(w, zr)
+		putInflater(zr)
+		h.writeLive(w, st)
 		return
 	}
 	// One gzip member: the cached deflate blocks, then the live ones from
 	// a fresh compressor (which never refers back into the cached part),
 	// then the CRC-32 and length of the whole text.
 	hd.Set("Content-Encoding", "gzip")
-	var z bytes.Buffer
-	z.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}) // gzip header: deflate, no name, no mtime, unknown OS
-	z.Write(deflated)
-	fw, _ := flate.NewWriter(&z, flate.BestSpeed)
-	fw.Write(live.Bytes())
+	w.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}) // gzip header: deflate, no name, no mtime, unknown OS
+	w.Write(enc.deflated)
+	fw := getDeflater(w)
+	t := &textSum{w: fw, n: enc.size, crc: enc.crc}
+	h.writeLive(t, st)
 	fw.Close()
-	z.Write(binary.LittleEndian.AppendUint32(nil, crc32.Update(crc, crc32.IEEETable, live.Bytes())))
-	z.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(text)+live.Len())))
-	w.Write(z.Bytes())
+	putDeflater(fw)
+	w.Write(binary.LittleEndian.AppendUint32(nil, t.crc))
+	w.Write(binary.LittleEndian.AppendUint32(nil, uint32(t.n)))
+}
+
+// textSum passes text on to w, counting its bytes and its CRC-32 for the
+// gzip trailer.
+type textSum struct {
+	w   io.Writer
+	n   int
+	crc uint32
+}
+
+func (t *textSum) Write(p []byte) (int, error) {
+	t.n += len(p)
+	t.crc = crc32.Update(t.crc, crc32.IEEETable, p)
+	return t.w.Write(p)
+}
+
+// Compressors and decompressors hold some hundreds of kilobytes of state
+// each: they are reused rather than made per scrape.
+var deflaters, inflaters sync.Pool
+
+func getDeflater(w io.Writer) *flate.Writer {
+	if fw, ok := deflaters.Get().(*flate.Writer); ok {
+		fw.Reset(w)
+		return fw
+	}
+	fw, _ := flate.NewWriter(w, flate.BestSpeed) // only fails for a bad level
+	return fw
+}
+
+func putDeflater(fw *flate.Writer) {
+	fw.Reset(io.Discard) // drop the reference to the client
+	deflaters.Put(fw)
+}
+
+// finalBlock is an empty, final deflate block (fixed Huffman codes): it
+// ends a sync-flushed stream, so that it can be inflated by itself.
+var finalBlock = []byte{0x03, 0x00}
+
+func getInflater(deflated []byte) io.ReadCloser {
+	src := io.MultiReader(bytes.NewReader(deflated), bytes.NewReader(finalBlock))
+	if zr, ok := inflaters.Get().(io.ReadCloser); ok {
+		if zr.(flate.Resetter).Reset(src, nil) == nil {
+			return zr
+		}
+	}
+	return flate.NewReader(src)
+}
+
+func putInflater(zr io.ReadCloser) {
+	zr.(flate.Resetter).Reset(bytes.NewReader(finalBlock), nil) // drop the reference to the snapshot
+	inflaters.Put(zr)
 }
 
 func acceptsGzip(r *http.Request) bool {
