@@ -223,9 +223,8 @@ type RestoreView struct {
 }
 
 // Build turns a snapshot into the page's view: hosts in disjoint states,
-// problems first, each state sorted by severity then name. Its cost is
-// proportional to the hosts (and a sort): no host is compared with more
-// than the sort compares it with.
+// problems first, each state sorted by severity then name. It costs one
+// pass over the hosts and a sort per state.
 func Build(snap *fleet.Snapshot, opts Options, query string) View {
 	now := time.Now()
 	if opts.Now != nil {
