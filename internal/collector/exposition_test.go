@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/golemtrust/backupwatch/internal/inflight"
 	"github.com/golemtrust/backupwatch/internal/localstore"
 )
 
@@ -120,5 +124,143 @@ func gzipTool(t *testing.T, zipped []byte) {
 	cmd.Stdin = bytes.NewReader(zipped)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("gzip -t: %v\n%s", err, out)
+	}
+}
+
+// TestHandlerLargeFleet checks the batched encoding where it matters:
+// families of several batches (1,200 hosts, backup_status three series
+// each) read as one family each, exactly what the registry gathers.
+func TestHandlerLargeFleet(t *testing.T) {
+	records := map[string]string{}
+	for i := range 1200 {
+		records[fmt.Sprintf("host-%04d", i)] = fmt.Sprintf(`{"status":"failed","last_success":"2026-11-25T02:00:00+00:00","exit_code":"%d","snapshot_id":"%08x","files_new":"%d"}`, i%7, i, i)
+	}
+	now := testNow
+	c := New(Options{Source: writeStore(t, records), Now: func() time.Time { return now }})
+	h := NewHandler(c, nil, nil)
+	c.Refresh(context.Background())
+	full := prometheus.NewPedanticRegistry()
+	full.MustRegister(c)
+	for _, gz := range []bool{false, true} {
+		body, _ := fetch(t, h, gz)
+		if gz {
+			body = gunzip(t, body)
+		}
+		if n := bytes.Count(body, []byte("# TYPE backup_status gauge\n")); n != 1 {
+			t.Errorf("gzip=%v: %d TYPE lines for backup_status, want 1", gz, n)
+		}
+		if n := bytes.Count(body, []byte(`backup_status{host="host-`)); n != 3*1200 {
+			t.Errorf("gzip=%v: %d backup_status series, want %d", gz, n, 3*1200)
+		}
+		if err := testutil.GatherAndCompare(full, bytes.NewReader(body)); err != nil {
+			t.Errorf("gzip=%v: /metrics differs from what the collector gathers:\n%v", gz, err)
+		}
+	}
+}
+
+// stuckWriter is a client that stops reading: its first Write blocks until
+// released.
+type stuckWriter struct {
+	header  http.Header
+	code    int
+	writing chan struct{} // closed when the handler first writes
+	once    sync.Once
+	release chan struct{}
+	body    bytes.Buffer
+}
+
+func newStuckWriter(release chan struct{}) *stuckWriter {
+	return &stuckWriter{header: http.Header{}, code: 200, writing: make(chan struct{}), release: release}
+}
+
+func (s *stuckWriter) Header() http.Header  { return s.header }
+func (s *stuckWriter) WriteHeader(code int) { s.code = code }
+func (s *stuckWriter) Write(p []byte) (int, error) {
+	s.once.Do(func() { close(s.writing) })
+	<-s.release
+	return s.body.Write(p)
+}
+
+func within[T any](t *testing.T, what string, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(time.Minute):
+		t.Fatalf("%s: nothing after a minute (blocked)", what)
+		panic("unreachable")
+	}
+}
+
+// TestRefreshNotStarvedByScrapes: with every scrape turn taken by clients
+// that stopped reading and more scrapes waiting, a refresh of the real
+// store still completes and is encoded; one scrape more is refused with 503
+// and Retry-After; once the clients read again, the waiting scrapes get
+// the new snapshot.
+func TestRefreshNotStarvedByScrapes(t *testing.T) {
+	const slots, queue = 2, 2
+	st := writeStore(t, fleetRecords)
+	c := New(Options{Source: st, Now: func() time.Time { return testNow }})
+	h := NewHandler(c, nil, nil)
+	l := inflight.New(inflight.Options{Name: "metrics", Max: slots, Queue: queue, MaxWait: time.Hour})
+	scrapes := l.Wrap(h)
+	c.Refresh(context.Background())
+
+	gzipped := func() *http.Request {
+		r := httptest.NewRequest("GET", "/metrics", nil)
+		r.Header.Set("Accept-Encoding", "gzip")
+		return r
+	}
+	release := make(chan struct{})
+	done := make(chan *stuckWriter, slots+queue)
+	var stuck []*stuckWriter
+	for range slots {
+		w := newStuckWriter(release)
+		stuck = append(stuck, w)
+		go func() { scrapes.ServeHTTP(w, gzipped()); done <- w }()
+		within(t, "a scrape writing", w.writing)
+	}
+	waiting := make(chan *httptest.ResponseRecorder, queue)
+	for range queue {
+		go func() {
+			rec := httptest.NewRecorder()
+			scrapes.ServeHTTP(rec, gzipped())
+			waiting <- rec
+		}()
+	}
+	for l.Waiting() < queue {
+		time.Sleep(time.Millisecond)
+	}
+
+	refused := httptest.NewRecorder()
+	scrapes.ServeHTTP(refused, gzipped())
+	if refused.Code != http.StatusServiceUnavailable || refused.Header().Get("Retry-After") == "" {
+		t.Errorf("scrape beyond the queue: %d, Retry-After %q; want 503 with Retry-After", refused.Code, refused.Header().Get("Retry-After"))
+	}
+
+	if err := st.Update(context.Background(), "db", func(map[string]any) (map[string]any, bool, error) {
+		return map[string]any{"status": "success", "last_success": "2026-11-25T11:30:00+00:00"}, true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	refreshed := make(chan struct{})
+	go func() {
+		c.Refresh(context.Background())
+		close(refreshed)
+	}()
+	within(t, "the refresh, with every scrape turn taken", refreshed)
+
+	close(release)
+	for range slots {
+		w := within(t, "a stuck scrape finishing", done)
+		if w.code != 200 || !bytes.Contains(gunzip(t, w.body.Bytes()), []byte(`backup_status{host="db",status="failed"} 1`)) {
+			t.Errorf("stuck scrape: %d, want 200 with the snapshot it started with", w.code)
+		}
+	}
+	for range queue {
+		rec := within(t, "a waiting scrape served", waiting)
+		if rec.Code != 200 || !bytes.Contains(gunzip(t, rec.Body.Bytes()), []byte(`backup_status{host="db",status="success"} 1`)) {
+			t.Errorf("waiting scrape: %d, want 200 with the refreshed snapshot", rec.Code)
+		}
 	}
 }
