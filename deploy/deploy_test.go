@@ -786,3 +786,29 @@ func execStart(t *testing.T, unit string) []string {
 	}
 	return nil
 }
+
+// TestAlertTexts: the mixin conventions (node-mixin, kubernetes-mixin,
+// mixtool's lint). Every alert has a summary, a description and a
+// runbook_url; a summary is one plain sentence without templates, starting
+// with a capital and ending with a period, since it titles a grouped
+// message. The runbook's four keep their templated summaries, knowingly:
+// they are the runbook's texts (TestRunbookRules).
+func TestAlertTexts(t *testing.T) {
+	runbook := readRules(t, "prometheus/testdata/runbook_rules.yml")
+	for name, rules := range readRules(t, "prometheus/backup.yml") {
+		for _, r := range rules {
+			for _, a := range []string{"summary", "description", "runbook_url"} {
+				if strings.TrimSpace(r.Annotations[a]) == "" {
+					t.Errorf("%s: no %s", name, a)
+				}
+			}
+			if _, ok := runbook[name]; ok {
+				continue
+			}
+			s := r.Annotations["summary"]
+			if strings.Contains(s, "{{") || !unicode.IsUpper([]rune(s + " ")[0]) || !strings.HasSuffix(s, ".") || strings.Count(s, ". ") > 0 {
+				t.Errorf("%s: summary %q is not one plain sentence (no template, a capital first, a period last)", name, s)
+			}
+		}
+	}
+}
