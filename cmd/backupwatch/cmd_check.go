@@ -4,27 +4,39 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
 	toolkitweb "github.com/prometheus/exporter-toolkit/web"
 
-	"github.com/golemtrust/backupwatch/internal/collector"
+	"github.com/golemtrust/backupwatch/internal/status"
 	"github.com/golemtrust/backupwatch/internal/vaultkv"
 )
 
 type checkOptions struct {
-	serve         serveOptions
-	webConfigFile string
+	serve      serveOptions
+	online     bool
+	onlineRole string
+	onlineHost string
 }
+
+// Roles --online checks for, named as the Vault policies in deploy/vault.
+const (
+	roleWriter        = "writer"
+	roleExporter      = "exporter"
+	roleRestoreTester = "restore-tester"
+)
 
 func addCheckCommand(app *kingpin.Application, g *globals) command {
 	o := &checkOptions{}
-	c := app.Command("check", "Validate the store flags, the config file and serve's flags without running anything or contacting the store; exits 2 on a problem.")
-	c.Flag("web.config.file", "exporter-toolkit web configuration (TLS, basic auth) to validate.").StringVar(&o.webConfigFile)
-	c.Flag("refresh.interval", "As for serve.").Default(collector.DefaultInterval.String()).DurationVar(&o.serve.interval)
-	c.Flag("refresh.concurrency", "As for serve.").Default(fmt.Sprint(collector.DefaultWorkers)).IntVar(&o.serve.concurrency)
-	o.serve.fleet.addFlags(c)
+	c := app.Command("check", "Validate the global flags, the config file and serve's flags (check takes them all, so a serve line can be checked as it is) without running anything; with --online, also log in to the store and check what the credentials may do. Exits 2 on a bad flag or file, 1 when --online finds a problem.")
+	o.serve.addFlags(c)
+	c.Flag("online", "Also contact the store: log in, read under the prefix, and check (sys/capabilities-self, nothing written) that the credentials can do what --online.role needs.").BoolVar(&o.online)
+	c.Flag("online.role", "What the credentials are for, as the policies in deploy/vault: writer (record, run: write --online.host's record), exporter (serve, textfile, status: list and read every record) or restore-tester (write the restore test record).").
+		Default(roleWriter).EnumVar(&o.onlineRole, roleWriter, roleExporter, roleRestoreTester)
+	c.Flag("online.host", "With --online.role=writer: the host whose record the credentials must write; default: this machine's short host name.").StringVar(&o.onlineHost)
 	return command{c, func(ctx context.Context) error { return runCheck(ctx, g, o) }}
 }
 
@@ -37,6 +49,11 @@ func runCheck(ctx context.Context, g *globals, o *checkOptions) error {
 	} else {
 		say("refresh: every %v, %d records at a time", o.serve.interval, o.serve.concurrency)
 	}
+	if err := checkListenAddresses(*o.serve.web.WebListenAddresses); err != nil {
+		errs = append(errs, err)
+	} else if !*o.serve.web.WebSystemdSocket {
+		say("listen: %s", strings.Join(*o.serve.web.WebListenAddresses, ", "))
+	}
 	if hosts, cfg, err := o.serve.fleet.load(); err != nil {
 		errs = append(errs, err)
 	} else {
@@ -45,11 +62,16 @@ func runCheck(ctx context.Context, g *globals, o *checkOptions) error {
 		}
 		say("expected hosts: %d (hosts found in the store are exported too)", len(hosts))
 	}
-	if o.webConfigFile != "" {
-		if err := toolkitweb.Validate(o.webConfigFile); err != nil {
-			errs = append(errs, fmt.Errorf("--web.config.file %s: %w", o.webConfigFile, err))
+	if f := *o.serve.web.WebConfigFile; f != "" {
+		if err := toolkitweb.Validate(f); err != nil {
+			errs = append(errs, fmt.Errorf("--web.config.file %s: %w", f, err))
 		} else {
-			say("web config file %s: valid", o.webConfigFile)
+			say("web config file %s: valid", f)
+		}
+	}
+	if o.onlineHost != "" || o.onlineRole != roleWriter {
+		if !o.online {
+			errs = append(errs, errors.New("--online.role and --online.host need --online"))
 		}
 	}
 	if err := checkStore(g, say); err != nil {
@@ -58,8 +80,92 @@ func runCheck(ctx context.Context, g *globals, o *checkOptions) error {
 	if err := errors.Join(errs...); err != nil {
 		return usageError{err}
 	}
+	if o.online {
+		if err := checkOnline(ctx, g, o, say); err != nil {
+			return err
+		}
+	}
 	say("OK")
 	return nil
+}
+
+// checkListenAddresses refuses what serve could not listen on.
+func checkListenAddresses(addrs []string) error {
+	var errs []error
+	for _, a := range addrs {
+		_, port, err := net.SplitHostPort(a)
+		if err == nil {
+			if _, err = net.LookupPort("tcp", port); err != nil {
+				err = fmt.Errorf("port %q", port)
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--web.listen-address %q: not host:port (e.g. :10036): %w", status.Truncate(a, 80), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkOnline logs in and checks that the credentials can do their job,
+// reading but never writing.
+func checkOnline(ctx context.Context, g *globals, o *checkOptions, say func(string, ...any)) error {
+	st, err := g.store.openRead(g, 1)
+	if err != nil {
+		return err
+	}
+	vs, ok := st.(*vaultkv.Store)
+	if !ok {
+		keys, err := st.List(ctx)
+		if err != nil {
+			return err
+		}
+		say("online: %s: %d records, nothing to log in to", st.String(), len(keys))
+		return nil
+	}
+	v, err := vs.KVVersion(ctx)
+	if err != nil {
+		return err
+	}
+	say("online: logged in to %s, KV version %d", vs.String(), v)
+
+	key := status.RestoreTestKey
+	switch o.onlineRole {
+	case roleExporter:
+		keys, err := vs.List(ctx)
+		if err != nil {
+			return fmt.Errorf("the exporter must list the records: %w", err)
+		}
+		if len(keys) > 0 {
+			if _, err := vs.Get(ctx, keys[0]); err != nil && !errors.Is(err, status.ErrNotFound) {
+				return fmt.Errorf("the exporter must read every record: %w", err)
+			}
+		}
+		say("online: can list (%d records) and read them", len(keys))
+		return nil
+	case roleWriter:
+		if key, err = resolveHost(o.onlineHost, false); err != nil {
+			return err
+		}
+	}
+	caps, err := vs.Capabilities(ctx, key)
+	if err != nil {
+		return err
+	}
+	if !vaultkv.CanWrite(caps) {
+		return fmt.Errorf("cannot write %s: the token may only %s there (a %s needs create, read and update: see deploy/vault)", vs.Location(key), orNone(caps), o.onlineRole)
+	}
+	if _, err := vs.Get(ctx, key); err != nil && !errors.Is(err, status.ErrNotFound) {
+		return fmt.Errorf("a %s must read its own record: %w", o.onlineRole, err)
+	}
+	say("online: can write %s (nothing was written)", vs.Location(key))
+	return nil
+}
+
+func orNone(caps []string) string {
+	if len(caps) == 0 || (len(caps) == 1 && caps[0] == "deny") {
+		return "do nothing"
+	}
+	return strings.Join(caps, ", ")
 }
 
 // checkStore validates the store flags without touching the network or

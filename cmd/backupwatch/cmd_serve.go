@@ -85,12 +85,18 @@ type serveOptions struct {
 func addServeCommand(app *kingpin.Application, g *globals) command {
 	o := &serveOptions{}
 	c := app.Command("serve", "Run the exporter: /metrics for Prometheus, a status page at /, /-/healthy and /-/ready.")
+	o.addFlags(c)
+	return command{c, func(ctx context.Context) error { return runServe(ctx, g, o) }}
+}
+
+// addFlags defines serve's flags; `check` takes the same, so that the
+// serve line can be checked as it is.
+func (o *serveOptions) addFlags(c *kingpin.CmdClause) {
 	o.web = kingpinflag.AddFlags(c, defaultListenAddress)
 	c.Flag("refresh.interval", "How often to read every record from the store.").Default(collector.DefaultInterval.String()).DurationVar(&o.interval)
 	c.Flag("refresh.concurrency", "Records read at once during a refresh; also the keep-alive connections kept to Vault.").Default(fmt.Sprint(collector.DefaultWorkers)).IntVar(&o.concurrency)
 	c.Flag("web.external-url", "The URL people reach the status page at (e.g. https://backupwatch.example.org/), exported as backupwatch_web_info so that alert texts link to each host's tile.").StringVar(&o.externalURL)
 	o.fleet.addFlags(c)
-	return command{c, func(ctx context.Context) error { return runServe(ctx, g, o) }}
 }
 
 // validate checks what serve's own flags say, before anything starts.
