@@ -205,6 +205,9 @@ func TestPageInChromium(t *testing.T) {
 			t.Errorf("tile %d text %q, want the host %q and %q as text", i, g.text, w.host, w.text)
 		}
 	}
+	if got, want := d.tiles[8].title, hostileOK+"\nrecord problem: host name: not allowed"; got != want {
+		t.Errorf("small tile's title = %q, want %q", got, want)
+	}
 	page := text(d.doc)
 	for _, s := range []string{
 		"10 hosts: 2 failed, 2 overdue, 3 unknown, 3 ok.",

@@ -347,6 +347,10 @@ func compact(tiles []Tile) template.HTML {
 				b.WriteString(e("; " + t.Why()))
 			}
 		}
+		for _, p := range t.Problems {
+			b.WriteString("&#10;record problem: ")
+			b.WriteString(e(p))
+		}
 		b.WriteString(`"`)
 		if t.Hidden {
 			b.WriteString(` hidden`)
