@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -742,13 +743,16 @@ func (s *stack) writeHostileRecord(host string) {
 	if err != nil {
 		s.t.Fatalf("reading %s from Vault: %v", path, err)
 	}
-	// Vault refuses a JSON string over 1 MiB (its default limit): this is
-	// about the most a record can hold.
+	// Vault refuses a JSON string over 1 MiB as sent (escapes counted, its
+	// default limit): this is about the most a record can hold.
+	var chunk string
+	for _, h := range []string{"h-newline", "h-markup", "h-template", "h-utf8", "h-slack"} {
+		chunk += hostile[h]
+	}
+	enc, _ := json.Marshal(chunk)
 	var b strings.Builder
-	for b.Len() < 960_000 {
-		for _, h := range []string{"h-newline", "h-markup", "h-template", "h-utf8", "h-slack"} {
-			b.WriteString(hostile[h])
-		}
+	for range (1<<20 - 4096) / len(enc) {
+		b.WriteString(chunk)
 	}
 	data := sec.Data
 	data["message"] = b.String()
