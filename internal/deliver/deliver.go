@@ -260,7 +260,7 @@ func (d *Deliverer) write(ctx context.Context, e spool.Entry) error {
 		case errors.Is(err, lockfile.ErrHeld):
 			return fmt.Errorf("write %s: another backupwatch kept writing it for %v: %w", e.Key(), lockTimeout, err)
 		case err != nil:
-			d.log.Error("spool unusable: writing without its key lock (writers of one key at once may lose fields on KV v1)", "key", e.Key(), "err", err)
+			d.log.Warn("spool unusable: writing without its key lock (writers of one key at once may lose fields on KV v1)", "key", e.Key(), "err", err)
 		default:
 			defer unlock()
 		}
