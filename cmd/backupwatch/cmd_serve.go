@@ -22,6 +22,7 @@ import (
 	"github.com/golemtrust/backupwatch/internal/collector"
 	"github.com/golemtrust/backupwatch/internal/config"
 	"github.com/golemtrust/backupwatch/internal/fleet"
+	"github.com/golemtrust/backupwatch/internal/inflight"
 	"github.com/golemtrust/backupwatch/internal/status"
 	"github.com/golemtrust/backupwatch/internal/web"
 )
@@ -80,6 +81,9 @@ type serveOptions struct {
 	interval    time.Duration
 	externalURL string
 	concurrency int
+	// What the exporter answers at once; see newLimiters.
+	maxRequests, maxPageRenders int
+	maxWait                     time.Duration
 }
 
 func addServeCommand(app *kingpin.Application, g *globals) command {
@@ -96,6 +100,9 @@ func (o *serveOptions) addFlags(c *kingpin.CmdClause) {
 	c.Flag("refresh.interval", "How often to read every record from the store.").Default(collector.DefaultInterval.String()).DurationVar(&o.interval)
 	c.Flag("refresh.concurrency", "Records read at once during a refresh; also the keep-alive connections kept to Vault.").Default(fmt.Sprint(collector.DefaultWorkers)).IntVar(&o.concurrency)
 	c.Flag("web.external-url", "The URL people reach the status page at (e.g. https://backupwatch.example.org/), exported as backupwatch_web_info so that alert texts link to each host's tile.").StringVar(&o.externalURL)
+	c.Flag("web.max-requests", "Scrapes of /metrics answered at once; more wait their turn, up to --web.max-wait, then get 503 with Retry-After.").Default(fmt.Sprint(defaultMaxRequests)).IntVar(&o.maxRequests)
+	c.Flag("web.max-page-renders", "Status pages rendered at once; more wait their turn, up to --web.max-wait, then get 503 with Retry-After.").Default(fmt.Sprint(defaultMaxPageRenders)).IntVar(&o.maxPageRenders)
+	c.Flag("web.max-wait", "How long a request beyond --web.max-requests or --web.max-page-renders waits for its turn (a Prometheus scrape at most half its scrape timeout).").Default(inflight.DefaultMaxWait.String()).DurationVar(&o.maxWait)
 	o.fleet.addFlags(c)
 }
 
@@ -111,10 +118,37 @@ func (o *serveOptions) validate() error {
 	if err := validateExternalURL(o.externalURL); err != nil {
 		errs = append(errs, fmt.Errorf("--web.external-url: %w", err))
 	}
+	if o.maxRequests < 1 || o.maxRequests > 1024 {
+		errs = append(errs, fmt.Errorf("--web.max-requests must be between 1 and 1024, not %d", o.maxRequests))
+	}
+	if o.maxPageRenders < 1 || o.maxPageRenders > 1024 {
+		errs = append(errs, fmt.Errorf("--web.max-page-renders must be between 1 and 1024, not %d", o.maxPageRenders))
+	}
+	if o.maxWait <= 0 || o.maxWait > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("--web.max-wait must be above 0s and at most 10m, not %v", o.maxWait))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return usageError{err}
 	}
 	return nil
+}
+
+// Defaults of what the exporter answers at once. A scrape of 10,000 hosts
+// takes some 20 ms of CPU and a few megabytes while it is written, a page
+// render some more: four scrapes keep both cores busy, so more at once
+// would only take memory and CPU from the refresh, and Prometheus (one or
+// two servers, an HA pair) never waits; a page reloads every minute.
+const (
+	defaultMaxRequests    = 4
+	defaultMaxPageRenders = 2
+)
+
+// newLimiters returns the limiters of /metrics and of the status page,
+// separate so that people looking at the page never delay a scrape.
+func newLimiters(o *serveOptions, logger *slog.Logger) (metrics, page *inflight.Limiter) {
+	metrics = inflight.New(inflight.Options{Name: "metrics", Max: o.maxRequests, MaxWait: o.maxWait, Logger: logger})
+	page = inflight.New(inflight.Options{Name: "page", Max: o.maxPageRenders, MaxWait: o.maxWait, Logger: logger})
+	return metrics, page
 }
 
 // refreshTimeout bounds one refresh: never past the next one, and never so
@@ -160,13 +194,15 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	if err := registerSpoolMetrics(reg, g, st); err != nil {
 		return err
 	}
-	handler := newServeMux(g.logger, reg, c, web.New(web.Options{
+	metricsLimit, pageLimit := newLimiters(o, g.logger)
+	reg.MustRegister(metricsLimit, pageLimit)
+	handler := newServeMux(g.logger, reg, c, metricsLimit, pageLimit.Wrap(web.New(web.Options{
 		Snapshot: func() *fleet.Snapshot { return c.State().Snapshot },
 		Store:    st.String(),
 		Reload:   max(o.interval, 30*time.Second),
 		Title:    cfg.Title,
 		Logger:   g.logger,
-	}))
+	})))
 
 	g.logger.Info("starting backupwatch", "store", st.String(), "expected_hosts", len(hosts),
 		"refresh_interval", o.interval, "refresh_concurrency", o.concurrency)
@@ -206,10 +242,12 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	return nil
 }
 
-// newServeMux routes the exporter's endpoints.
-func newServeMux(logger *slog.Logger, reg *prometheus.Registry, c *collector.Collector, page http.Handler) *http.ServeMux {
+// newServeMux routes the exporter's endpoints. Scrapes are bounded by
+// limit inside the instrumentation, so a refused one counts as a 503 in
+// promhttp_metric_handler_requests_total, as with promhttp's own limit.
+func newServeMux(logger *slog.Logger, reg *prometheus.Registry, c *collector.Collector, limit *inflight.Limiter, page http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.InstrumentMetricHandler(reg, collector.NewHandler(c, reg, logger)))
+	mux.Handle("/metrics", promhttp.InstrumentMetricHandler(reg, limit.Wrap(collector.NewHandler(c, reg, logger))))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "Healthy.")
