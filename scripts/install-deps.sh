@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need, in two generations:
 #  - Debian's packages (what Debian stable users run): Prometheus,
-#    Alertmanager, restic, logrotate, Chromium, systemd-analyze;
+#    Alertmanager, node_exporter, restic, logrotate, Chromium, systemd-analyze;
 #  - current upstream releases, built with `go install` from the Go module
 #    proxy into tools/bin/ (git-ignored): promtool and prometheus 3.x,
 #    alertmanager and amtool, restic. Each is pinned below; a stamp per
@@ -41,6 +41,7 @@ apt_deps() {
     [jq]=jq
     [dpkg-deb]=dpkg # the package test (make deb)
     [adduser]=adduser
+    [prometheus-node-exporter]=prometheus-node-exporter # textfile mode, end to end (e2e)
   )
   local missing=() cmd
   for cmd in "${!need[@]}"; do
