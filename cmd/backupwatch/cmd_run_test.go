@@ -445,6 +445,9 @@ func TestRunSpoolsWhileVaultIsDown(t *testing.T) {
 	if code := runCmd([]string{"true"}, nil); code != 0 {
 		t.Fatalf("third run (Vault down): exit %d, want the child's 0", code)
 	}
+	if !regexp.MustCompile(`results waiting in the spool" count=3 oldest_age=\d`).MatchString(e.err.String()) {
+		t.Errorf("run's log does not say how many results wait and the oldest's age:\n%s", e.err)
+	}
 	sp, _ := spool.Open(storeSpoolDir(e.g, mustStore(t, e.g)))
 	items, _, err := sp.Pending()
 	if err != nil {
