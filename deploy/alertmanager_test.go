@@ -366,23 +366,7 @@ func TestAlertmanagerGroupsAndInhibits(t *testing.T) {
 			InhibitedBy []string `json:"inhibitedBy"`
 		} `json:"status"`
 	}
-	state := map[string]string{}
-	waitUntil(t, "every alert in the API", func() bool {
-		resp, err := client.Get(base + "/api/v2/alerts")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		var got []apiAlert
-		if json.NewDecoder(resp.Body).Decode(&got) != nil || len(got) != len(alerts) {
-			return false
-		}
-		for _, a := range got {
-			state[a.Labels["alertname"]+"/"+a.Labels["host"]+"/"+a.Labels["instance"]] = a.Status.State
-		}
-		return true
-	})
-	for key, want := range map[string]string{
+	wantState := map[string]string{
 		"BackupStatusUnknown/held-1/metrics-a:10036":   "suppressed",
 		"BackupNotRunIn24Hours/held-2/metrics-a:10036": "suppressed",
 		"BackupFailed/held-3/metrics-d:10036":          "suppressed",
@@ -390,7 +374,35 @@ func TestAlertmanagerGroupsAndInhibits(t *testing.T) {
 		"BackupFailed/host-007/metrics-b:10036":        "active",
 		"BackupStoreUnreachable//metrics-a:10036":      "active",
 		"BackupExporterDown//metrics-d:10036":          "active",
-	} {
+	}
+	state := map[string]string{}
+	matches := func() bool {
+		for key, want := range wantState {
+			if state[key] != want {
+				return false
+			}
+		}
+		return true
+	}
+	// The inhibitor takes in the sources as they arrive: poll until the
+	// states settle, then compare.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if resp, err := client.Get(base + "/api/v2/alerts"); err == nil {
+			var got []apiAlert
+			if json.NewDecoder(resp.Body).Decode(&got) == nil {
+				for _, a := range got {
+					state[a.Labels["alertname"]+"/"+a.Labels["host"]+"/"+a.Labels["instance"]] = a.Status.State
+				}
+			}
+			resp.Body.Close()
+		}
+		if matches() || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for key, want := range wantState {
 		if got := state[key]; got != want {
 			t.Errorf("%s: state %q, want %q", key, got, want)
 		}
