@@ -35,7 +35,7 @@ func addCheckCommand(app *kingpin.Application, g *globals) command {
 	o.serve.addFlags(c)
 	c.Flag("online", "Also contact the store: log in, read under the prefix, and check (sys/capabilities-self, nothing written) that the credentials can do what --online.role needs.").BoolVar(&o.online)
 	c.Flag("online.role", "What the credentials are for, as the policies in deploy/vault: writer (record, run: write --online.host's record), exporter (serve, textfile, status: list and read every record) or restore-tester (write the restore test record).").
-		Default(roleWriter).EnumVar(&o.onlineRole, roleWriter, roleExporter, roleRestoreTester)
+		PlaceHolder("writer|exporter|restore-tester").Default(roleWriter).EnumVar(&o.onlineRole, roleWriter, roleExporter, roleRestoreTester)
 	c.Flag("online.host", "With --online.role=writer: the host whose record the credentials must write; default: this machine's short host name.").StringVar(&o.onlineHost)
 	return command{c, func(ctx context.Context) error { return runCheck(ctx, g, o) }}
 }

@@ -27,7 +27,7 @@ type recordOptions struct {
 func addRecordCommand(app *kingpin.Application, g *globals) command {
 	o := &recordOptions{}
 	c := app.Command("record", "Record a host's backup outcome (replaces the runbook's `vault kv put`).")
-	c.Flag("status", "Outcome of the backup.").Required().EnumVar(&o.status, status.Success, status.Failed)
+	c.Flag("status", "Outcome of the backup: success or failed.").PlaceHolder("success|failed").Required().EnumVar(&o.status, status.Success, status.Failed)
 	c.Flag("host", "Host the backup is of; default: this machine's short host name.").IsSetByUser(&o.hostSet).StringVar(&o.host)
 	c.Flag("at", "When the backup ended (RFC 3339); default: now. At most 5 minutes ahead of this machine's clock.").IsSetByUser(&o.atSet).StringVar(&o.at)
 	c.Flag("exit-code", "Exit code of the backup program.").Default("-1").Int64Var(&o.exitCode)

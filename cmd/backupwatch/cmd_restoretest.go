@@ -23,7 +23,7 @@ func addRestoreTestCommands(app *kingpin.Application, g *globals) command {
 	o := &restoreTestRecordOptions{}
 	rt := app.Command("restore-test", "Record restore tests.")
 	c := rt.Command("record", "Record the outcome of a restore test, with the runbook's fields.")
-	c.Flag("result", "Outcome of the restore test.").Required().EnumVar(&o.result, status.Passed, status.Failed)
+	c.Flag("result", "Outcome of the restore test: passed or failed.").PlaceHolder("passed|failed").Required().EnumVar(&o.result, status.Passed, status.Failed)
 	c.Flag("host-tested", "Host whose backup was restored.").Required().StringVar(&o.hostTested)
 	c.Flag("time-to-restore", "How long the restore took (e.g. 47m).").Required().StringVar(&o.timeToRestore)
 	c.Flag("notes", "Free text, as in the runbook.").StringVar(&o.notes)

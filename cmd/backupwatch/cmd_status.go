@@ -28,7 +28,7 @@ func addStatusCommand(app *kingpin.Application, g *globals) command {
 	c := app.Command("status", "Show every host's backup status; exits 3 when a host is overdue, failed or unknown, when the last restore test failed, or when there are no hosts at all.")
 	c.Flag("host", "Only this host (repeatable); a named host with no record is shown as unknown. The restore test is then shown but does not change the exit status.").StringsVar(&o.hosts)
 	c.Flag("config.file", "YAML file listing expected hosts, as for serve: an expected host with no record is shown as unknown.").StringVar(&o.configFile)
-	c.Flag("output", "Output format: table or json.").Short('o').Default("table").EnumVar(&o.output, "table", "json")
+	c.Flag("output", "Output format: table or json.").PlaceHolder("table|json").Short('o').Default("table").EnumVar(&o.output, "table", "json")
 	c.Flag("max-age", "A host whose last success is older than this is overdue.").Default("24h").DurationVar(&o.maxAge)
 	return command{c, func(ctx context.Context) error { return runStatus(ctx, g, o) }}
 }

@@ -65,6 +65,7 @@ func newApp(g *globals) (*kingpin.Application, []command) {
 	app := kingpin.New("backupwatch", "Tells you, loudly and on time, when your backups stop protecting you.")
 	app.Version(version.Print("backupwatch"))
 	app.HelpFlag.Short('h')
+	app.UsageTemplate(usageTemplate)
 	app.UsageWriter(g.stdout)
 	app.ErrorWriter(g.stderr)
 	// --help and --version end parsing at once, without exiting the process.
