@@ -104,16 +104,22 @@ func validateAddress(addr string) error {
 	return nil
 }
 
-// shownAddress hides a password in an address, whether or not it parses.
+// shownAddress is an address as an error may show it: its user information
+// (a password, or a name that can be a token) replaced by "redacted",
+// whether or not it parses.
 func shownAddress(addr string) string {
 	if u, err := url.Parse(addr); err == nil {
-		return status.Truncate(u.Redacted(), 120)
+		if u.User != nil {
+			u.User = url.User("redacted")
+		}
+		return status.Truncate(u.String(), 120)
 	}
 	if i := strings.LastIndex(addr, "@"); i >= 0 {
+		start := 0
 		if j := strings.Index(addr, "://"); j >= 0 && j < i {
-			return status.Truncate(addr[:j+3]+"xxxxx"+addr[i:], 120)
+			start = j + 3
 		}
-		return status.Truncate("xxxxx"+addr[i:], 120)
+		return status.Truncate(addr[:start]+"redacted"+addr[i:], 120)
 	}
 	return status.Truncate(addr, 120)
 }
