@@ -1,29 +1,32 @@
 #!/usr/bin/env bash
 # Installs what the tests need, in two generations:
 #  - Debian's packages (what Debian stable users run): Prometheus,
-#    Alertmanager, node_exporter, restic, logrotate, Chromium, systemd-analyze;
-#  - current upstream releases, built with `go install` from the Go module
-#    proxy into tools/bin/ (git-ignored): promtool and prometheus 3.x,
-#    alertmanager and amtool, restic. Each is pinned below; a stamp per
-#    version (tools/bin/.stamp/<name>@<version>) means a bump rebuilds and
-#    an unchanged one is not built again.
+#    Alertmanager, restic, logrotate, Chromium, systemd-analyze, dpkg;
+#  - current upstream releases, built from their Go modules into tools/bin/
+#    (git-ignored): promtool and prometheus 3.x, alertmanager and amtool,
+#    restic. Each is pinned below; a stamp per version
+#    (tools/bin/.stamp/<name>@<version>, holding the build's times) means a
+#    bump rebuilds and an unchanged one is not built again.
 # Only what is missing is installed or built.
 #   DEPS_SKIP_APT=1  skip the Debian part; DEPS_SKIP_GO=1 skip the Go part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The current generation: name, Go package, version, build tags. Bump a
-# version here. Prometheus is built with remove_all_sd: only static, file and
-# http service discovery, which is all the tests use; the cloud SDKs of the
-# other discoveries would triple its build time.
+# The current generation: name, Go package (or ./tools/X, a module of ours
+# whose build.sh builds it), version, build tags. Bump a version here, or in
+# tools/X/go.mod. Prometheus is built with remove_all_sd: only static, file
+# and http service discovery, which is all the tests use; the cloud SDKs of
+# the other discoveries would triple its build time. Alertmanager 0.32+
+# cannot be `go install`ed (its UI is built with npm and is not in the Go
+# module): tools/alertmanager builds it (see its build.sh).
 PROMETHEUS_VERSION=v0.316.0  # Prometheus 3.x
-ALERTMANAGER_VERSION=v0.35.0
+ALERTMANAGER_VERSION=$(awk '$1 == "github.com/prometheus/alertmanager" { print $2 }' tools/alertmanager/go.mod)
 RESTIC_VERSION=v0.19.1
 go_tools=(
   "restic github.com/restic/restic/cmd/restic $RESTIC_VERSION"
   "promtool github.com/prometheus/prometheus/cmd/promtool $PROMETHEUS_VERSION remove_all_sd"
-  "alertmanager github.com/prometheus/alertmanager/cmd/alertmanager $ALERTMANAGER_VERSION"
-  "amtool github.com/prometheus/alertmanager/cmd/amtool $ALERTMANAGER_VERSION"
+  "alertmanager ./tools/alertmanager $ALERTMANAGER_VERSION"
+  "amtool ./tools/alertmanager $ALERTMANAGER_VERSION"
   "prometheus github.com/prometheus/prometheus/cmd/prometheus $PROMETHEUS_VERSION remove_all_sd"
 )
 
@@ -39,9 +42,8 @@ apt_deps() {
     [systemd-analyze]=systemd
     [curl]=curl # curl and jq: the runbook replay of tools/bench
     [jq]=jq
-    [dpkg-deb]=dpkg # the package test (make deb)
+    [dpkg-deb]=dpkg # the package test (make test-deb)
     [adduser]=adduser
-    [prometheus-node-exporter]=prometheus-node-exporter # textfile mode, end to end (e2e)
   )
   local missing=() cmd
   for cmd in "${!need[@]}"; do
@@ -62,8 +64,21 @@ apt_deps() {
   $sudo apt-get install -y -q --no-install-recommends $pkgs
 }
 
+# go_build PKG VERSION TAGS BIN builds one tool (or a module's tools) into
+# BIN, its errors on fd 3.
+go_build() {
+  if [[ $1 == ./* ]]; then
+    "$1/build.sh" "$4" 2>&3
+    return
+  fi
+  # Outside any workspace or the main module: the tool's own go.mod and
+  # go.sum decide, checked against the checksum database.
+  (cd / && GOWORK=off GOBIN=$4 CGO_ENABLED=0 go install -trimpath -tags "$3" \
+    -ldflags "-X github.com/prometheus/common/version.Version=${2#v}" "$1@$2") 2>&3
+}
+
 go_deps() {
-  local bin=$PWD/tools/bin stamps=$PWD/tools/bin/.stamp line name pkg version tags stamp
+  local bin=$PWD/tools/bin stamps=$PWD/tools/bin/.stamp line other name pkg version tags stamp n p v t
   mkdir -p "$stamps"
   for line in "${go_tools[@]}"; do
     tags=""
@@ -72,14 +87,19 @@ go_deps() {
     if [ -x "$bin/$name" ] && [ -e "$stamps/$stamp" ]; then
       continue
     fi
-    echo "install-deps: building $name $version (go install $pkg@$version)"
-    # Outside any workspace or the main module: the tool's own go.mod and
-    # go.sum decide, checked against the checksum database. The stamp keeps
-    # the build's wall-clock, user and system seconds.
+    echo "install-deps: building $name $version ($pkg)"
     rm -f "$stamps/$name@"*
     TIMEFORMAT="real %Rs user %Us sys %Ss"
-    { time (cd / && GOWORK=off GOBIN=$bin CGO_ENABLED=0 go install -trimpath -tags "$tags" \
-      -ldflags "-X github.com/prometheus/common/version.Version=${version#v}" "$pkg@$version") 2>&3; } 3>&2 2>"$stamps/.time"
+    { time go_build "$pkg" "$version" "$tags" "$bin"; } 3>&2 2>"$stamps/.time"
+    # A module of ours builds all of its tools at once: stamp each.
+    for other in "${go_tools[@]}"; do
+      t=""
+      read -r n p v t <<<"$other"
+      if [ "$p" = "$pkg" ] && [ "$n" != "$name" ]; then
+        rm -f "$stamps/$n@"*
+        echo "built with $name" >"$stamps/$n@$v${t:++$t}"
+      fi
+    done
     mv "$stamps/.time" "$stamps/$stamp"
     echo "install-deps: built tools/bin/$name $version: $(cat "$stamps/$stamp")"
   done
