@@ -34,7 +34,7 @@ func addCheckCommand(app *kingpin.Application, g *globals) command {
 	c := app.Command("check", "Validate the global flags, the config file and serve's flags (check takes them all, so a serve line can be checked as it is) without running anything; with --online, also log in to the store and check what the credentials may do. Exits 2 on a bad flag or file, 1 when --online finds a problem.")
 	o.serve.addFlags(c)
 	c.Flag("online", "Also contact the store: log in, read under the prefix, and check (sys/capabilities-self, nothing written) that the credentials can do what --online.role needs.").BoolVar(&o.online)
-	c.Flag("online.role", "What the credentials are for, as the policies in deploy/vault: writer (record, run: write --online.host's record), exporter (serve, textfile, status: list and read every record) or restore-tester (write the restore test record).").
+	c.Flag("online.role", "What the credentials are for, as the policies in deploy/vault: writer (record, run: write --online.host's record), exporter (serve, textfile, status: list and read every record) or restore-tester (write the restore test record); default: writer.").
 		PlaceHolder("writer|exporter|restore-tester").Default(roleWriter).EnumVar(&o.onlineRole, roleWriter, roleExporter, roleRestoreTester)
 	c.Flag("online.host", "With --online.role=writer: the host whose record the credentials must write; default: this machine's short host name.").StringVar(&o.onlineHost)
 	return command{c, func(ctx context.Context) error { return runCheck(ctx, g, o) }}
@@ -69,9 +69,12 @@ func runCheck(ctx context.Context, g *globals, o *checkOptions) error {
 			say("web config file %s: valid", f)
 		}
 	}
-	if o.onlineHost != "" || o.onlineRole != roleWriter {
-		if !o.online {
-			errs = append(errs, errors.New("--online.role and --online.host need --online"))
+	if (o.onlineHost != "" || o.onlineRole != roleWriter) && !o.online {
+		errs = append(errs, errors.New("--online.role and --online.host need --online"))
+	}
+	if o.onlineHost != "" {
+		if err := status.ValidateHost(o.onlineHost); err != nil {
+			errs = append(errs, fmt.Errorf("--online.host: %w", err))
 		}
 	}
 	if err := checkStore(g, say); err != nil {

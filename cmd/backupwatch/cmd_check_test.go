@@ -55,6 +55,7 @@ func TestCheck(t *testing.T) {
 		{"bad listen port", []string{store, "check", "--web.listen-address=:100360"}, exitUsage, "--web.listen-address"},
 		{"bad external url", []string{store, "check", "--web.external-url=ftp://x"}, exitUsage, "--web.external-url"},
 		{"online.role without online", []string{store, "check", "--online.role=exporter"}, exitUsage, "need --online"},
+		{"bad online.host", []string{store, "check", "--online", "--online.host=../db"}, exitUsage, "--online.host: host name"},
 		{"every bad global flag at once", []string{"--vault.address=not-a-url", "--vault.timeout=0s", "--vault.kv-version=9", "check"}, exitUsage, "--vault.kv-version must be"},
 	}
 	for _, tt := range tests {
