@@ -284,6 +284,7 @@ func TestAlertmanagerGroupsAndInhibits(t *testing.T) {
 		{"/etc/prometheus/alertmanager-slack-webhook-url", webhook},
 		{"smtp.example.org:587", "127.0.0.1:1"}, // email fails; Slack must not care
 		{"group_wait: 30s", "group_wait: 1s"},
+		{"group_wait: 2m", "group_wait: 1s"},
 		{"group_interval: 5m", "group_interval: 2s"},
 	} {
 		if !strings.Contains(c, r.old) {
