@@ -283,15 +283,22 @@ func Age(t, now time.Time) int64 {
 // only when it is not nil.
 func collectAges(ch chan<- prometheus.Metric, snap *fleet.Snapshot, now time.Time, only *prometheus.Desc) {
 	send := sender(ch, only)
-	g := func(d *prometheus.Desc, v float64, labels ...string) { send(d, prometheus.GaugeValue, v, labels...) }
-	age := func(t time.Time) float64 { return float64(Age(t, now)) }
+	eachAge(snap, func(d *prometheus.Desc, t time.Time, labels ...string) {
+		send(d, prometheus.GaugeValue, float64(Age(t, now)), labels...)
+	})
+}
+
+// eachAge calls f with each age series of snap: its family, the recorded
+// time it is the age of, and its label values. The handler encodes them
+// once per snapshot with it, and only the values at each scrape.
+func eachAge(snap *fleet.Snapshot, f func(d *prometheus.Desc, t time.Time, labels ...string)) {
 	if snap == nil {
 		return
 	}
 	for i := range snap.Hosts {
 		r := &snap.Hosts[i]
 		if !r.Unread {
-			g(lastSuccessAge, age(r.LastSuccess), hostLabel(r.Host))
+			f(lastSuccessAge, r.LastSuccess, hostLabel(r.Host))
 		}
 	}
 	if !snap.Listed {
@@ -301,7 +308,7 @@ func collectAges(ch chan<- prometheus.Metric, snap *fleet.Snapshot, now time.Tim
 	if snap.RestoreTest != nil {
 		lastTest = snap.RestoreTest.LastTest
 	}
-	g(restoreTestAge, age(lastTest))
+	f(restoreTestAge, lastTest)
 }
 
 // collectSnapshot sends everything but the ages: what st holds, unchanged
@@ -340,6 +347,7 @@ func collectSnapshot(ch chan<- prometheus.Metric, st State, only *prometheus.Des
 			g(backupStatus, float64(boolInt(r.Status == s)), host, s)
 		}
 		collectAlerting(g, r, host)
+		collectAnomaly(g, r, host)
 		if !r.LastSuccess.IsZero() {
 			g(lastSuccessTS, ts(r.LastSuccess), host)
 		}

@@ -21,8 +21,9 @@ import (
 // gathering, encoding and compressing them at every scrape would cost
 // several hundred milliseconds. They change only at a refresh, so they are
 // encoded and compressed once per snapshot; at each scrape only the ages
-// (which must move with the clock) and the extra collectors (build info,
-// Go, process) are gathered. The client library encodes every family and
+// (which must move with the clock, and are encoded once too, without
+// their values; see ages) and the extra collectors (build info, Go,
+// process) are gathered. The client library encodes every family and
 // escapes every label value, here as in promhttp.
 //
 // Memory stays flat in the fleet's size: families are gathered in batches
@@ -50,6 +51,7 @@ type encoded struct {
 	deflated []byte // sync-flushed and not final: more deflate blocks may follow
 	size     int    // length of the text
 	crc      uint32 // CRC-32 of the text
+	ages     *ages  // nil if they could not be encoded: then gathered at each scrape
 }
 
 // NewHandler returns the /metrics handler of c plus the collectors in extra
@@ -100,8 +102,12 @@ func (h *Handler) cached() (State, *encoded) {
 	}
 	fw.Flush() // byte-aligned and not final: the live part follows at each scrape
 	putDeflater(fw)
+	a, err := newAges(st.Snapshot)
+	if err != nil {
+		h.log.Error("encode metrics", "err", err)
+	}
 	h.cacheFor = st
-	h.enc = &encoded{deflated: bytes.Clone(z.Bytes()), size: t.n, crc: t.crc}
+	h.enc = &encoded{deflated: bytes.Clone(z.Bytes()), size: t.n, crc: t.crc, ages: a}
 	return st, h.enc
 }
 
@@ -189,11 +195,16 @@ func encode(w io.Writer, g prometheus.Gatherer) error {
 
 // writeLive writes what changes at each scrape: the ages as of now, and
 // the extra collectors.
-func (h *Handler) writeLive(w io.Writer, st State) {
+func (h *Handler) writeLive(w io.Writer, st State, enc *encoded) {
 	now := h.c.now()
-	for _, d := range ageDescs {
-		if err := encodeFamily(w, d, func(ch chan<- prometheus.Metric) { collectAges(ch, st.Snapshot, now, d) }); err != nil {
-			h.log.Error("gather metrics", "err", err)
+	if enc.ages != nil {
+		enc.ages.write(w, now)
+	} else {
+		// They could not be encoded ahead (logged then): gathered now.
+		for _, d := range ageDescs {
+			if err := encodeFamily(w, d, func(ch chan<- prometheus.Metric) { collectAges(ch, st.Snapshot, now, d) }); err != nil {
+				h.log.Error("gather metrics", "err", err)
+			}
 		}
 	}
 	if h.extra != nil {
@@ -214,7 +225,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		zr := getInflater(enc.deflated)
 		io.Copy(w, zr)
 		putInflater(zr)
-		h.writeLive(w, st)
+		h.writeLive(w, st, enc)
 		return
 	}
 	// One gzip member: the cached deflate blocks, then the live ones from
@@ -225,7 +236,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(enc.deflated)
 	fw := getDeflater(w)
 	t := &textSum{w: fw, n: enc.size, crc: enc.crc}
-	h.writeLive(t, st)
+	h.writeLive(t, st, enc)
 	fw.Close()
 	putDeflater(fw)
 	w.Write(binary.LittleEndian.AppendUint32(nil, t.crc))

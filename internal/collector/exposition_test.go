@@ -22,6 +22,7 @@ import (
 
 	"github.com/golemtrust/backupwatch/internal/inflight"
 	"github.com/golemtrust/backupwatch/internal/localstore"
+	"github.com/golemtrust/backupwatch/internal/status"
 )
 
 // fetch asks h for /metrics, gzipped or not, and returns the body as sent.
@@ -261,6 +262,38 @@ func TestRefreshNotStarvedByScrapes(t *testing.T) {
 		rec := within(t, "a waiting scrape served", waiting)
 		if rec.Code != 200 || !bytes.Contains(gunzip(t, rec.Body.Bytes()), []byte(`backup_status{host="db",status="success"} 1`)) {
 			t.Errorf("waiting scrape: %d, want 200 with the refreshed snapshot", rec.Code)
+		}
+	}
+}
+
+// TestHandlerAgesFollowTheClock: the ages, encoded once per snapshot
+// without their values, are computed at each scrape exactly as the
+// collector computes them, also for a time that is too far in the future
+// at the refresh and established later (it counts as the epoch, then not).
+func TestHandlerAgesFollowTheClock(t *testing.T) {
+	future := testNow.Add(status.MaxFutureSkew + time.Hour).Format(time.RFC3339)
+	st := writeStore(t, map[string]string{
+		"ahead":        `{"status":"success","last_success":"` + future + `"}`,
+		"db":           `{"status":"success","last_success":"2026-11-25T02:00:00+00:00"}`,
+		"never":        `{"status":"failed"}`,
+		"restore-test": `{"last_test":"2026-10-01T09:00:00+00:00","result":"passed"}`,
+	})
+	now := testNow
+	c := New(Options{Source: st, Now: func() time.Time { return now }})
+	h := NewHandler(c, nil, nil)
+	c.Refresh(context.Background())
+	full := prometheus.NewPedanticRegistry()
+	full.MustRegister(c)
+	for _, later := range []time.Duration{0, time.Minute, 90 * time.Minute, 400 * 24 * time.Hour} {
+		now = testNow.Add(later)
+		for _, gz := range []bool{false, true} {
+			body, _ := fetch(t, h, gz)
+			if gz {
+				body = gunzip(t, body)
+			}
+			if err := testutil.GatherAndCompare(full, bytes.NewReader(body)); err != nil {
+				t.Errorf("%v later, gzip=%v: /metrics differs from the collector:\n%v", later, gz, err)
+			}
 		}
 	}
 }

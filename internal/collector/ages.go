@@ -1,0 +1,164 @@
+package collector
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/golemtrust/backupwatch/internal/fleet"
+)
+
+// ages is a snapshot's age families (ageDescs) encoded once, in the text
+// format, without their values: at each scrape only the values are
+// computed and written. Gathering and encoding 10,000 ages at every scrape
+// made some 7 MB of garbage each, which ten scrapers at once turned into
+// tens of megabytes of heap.
+type ages struct {
+	// text is, for each series in turn, what precedes its value: the
+	// family's HELP and TYPE lines before its first series, then the
+	// series' name and labels and a space.
+	text  []byte
+	parts []agePart
+}
+
+type agePart struct {
+	end int       // text[end of the previous part:end] precedes the value
+	t   time.Time // the value is the age of t (see Age)
+}
+
+// newAges encodes the age series of snap. The client library builds,
+// checks, escapes and encodes every series, as for a scrape; only the
+// values are left out.
+func newAges(snap *fleet.Snapshot) (*ages, error) {
+	a := &ages{}
+	for _, d := range ageDescs {
+		if err := a.addFamily(snap, d); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// addFamily encodes family d, batchSize series at a time, in the order
+// eachAge gives them, each series on one line (label values are escaped).
+func (a *ages) addFamily(snap *fleet.Snapshot, d *prometheus.Desc) error {
+	var (
+		shell   *dto.MetricFamily // the family's name, help and type
+		metrics []*dto.Metric
+		times   []time.Time
+		text    bytes.Buffer
+		first   = true
+		failure error
+	)
+	flush := func() {
+		if len(metrics) == 0 || failure != nil {
+			return
+		}
+		mf := &dto.MetricFamily{Name: shell.Name, Help: shell.Help, Type: shell.Type, Metric: metrics}
+		text.Reset()
+		if _, err := expfmt.MetricFamilyToText(&text, mf); err != nil {
+			failure = err
+			return
+		}
+		i := 0
+		for b := text.Bytes(); len(b) > 0; {
+			var line []byte
+			line, b, _ = bytes.Cut(b, []byte("\n"))
+			if bytes.HasPrefix(line, []byte("#")) {
+				if first {
+					a.text = append(append(a.text, line...), '\n')
+				}
+				continue
+			}
+			sp := bytes.LastIndexByte(line, ' ')
+			if sp < 0 || i == len(times) {
+				failure = fmt.Errorf("encode %s: unexpected line %q", shell.GetName(), line)
+				return
+			}
+			a.text = append(a.text, line[:sp+1]...)
+			a.parts = append(a.parts, agePart{end: len(a.text), t: times[i]})
+			i++
+		}
+		if i != len(times) {
+			failure = fmt.Errorf("encode %s: %d lines for %d series", shell.GetName(), i, len(times))
+		}
+		first, metrics, times = false, metrics[:0], times[:0]
+	}
+	eachAge(snap, func(md *prometheus.Desc, t time.Time, labels ...string) {
+		if md != d || failure != nil {
+			return
+		}
+		m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, 0, labels...)
+		if err != nil {
+			failure = err
+			return
+		}
+		if shell == nil {
+			if shell, failure = familyOf(m); failure != nil {
+				return
+			}
+		}
+		pb := &dto.Metric{}
+		if err := m.Write(pb); err != nil {
+			failure = err
+			return
+		}
+		metrics, times = append(metrics, pb), append(times, t)
+		if len(metrics) == batchSize {
+			flush()
+		}
+	})
+	flush()
+	return failure
+}
+
+// familyOf is the family of m as a registry gathers it, without its series.
+func familyOf(m prometheus.Metric) (*dto.MetricFamily, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(funcCollector(func(ch chan<- prometheus.Metric) { ch <- m }))
+	mfs, err := reg.Gather()
+	if err != nil {
+		return nil, err
+	}
+	if len(mfs) != 1 {
+		return nil, fmt.Errorf("gathered %d families from one metric", len(mfs))
+	}
+	mf := mfs[0]
+	mf.Metric = nil
+	return mf, nil
+}
+
+var ageBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// write writes the age series as of now.
+func (a *ages) write(w io.Writer, now time.Time) error {
+	bp := ageBufs.Get().(*[]byte)
+	defer ageBufs.Put(bp)
+	buf, prev := (*bp)[:0], 0
+	var err error
+	for _, p := range a.parts {
+		buf = append(buf, a.text[prev:p.end]...)
+		// As the client library writes a float (expfmt's writeFloat).
+		buf = strconv.AppendFloat(buf, float64(Age(p.t, now)), 'g', -1, 64)
+		buf = append(buf, '\n')
+		prev = p.end
+		if len(buf) >= 60<<10 {
+			if _, werr := w.Write(buf); werr != nil && err == nil {
+				err = werr
+			}
+			buf = buf[:0]
+		}
+	}
+	if _, werr := w.Write(buf); werr != nil && err == nil {
+		err = werr
+	}
+	*bp = buf[:0]
+	return err
+}
