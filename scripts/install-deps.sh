@@ -71,10 +71,15 @@ go_build() {
     "$1/build.sh" "$4" 2>&3
     return
   fi
+  # --version says the release: Prometheus 3.16.0 is module version v0.316.0.
+  local release=${2#v}
+  if [[ $1 == github.com/prometheus/prometheus/* && $release =~ ^0\.3([0-9][0-9])\.([0-9]+)$ ]]; then
+    release=3.$((10#${BASH_REMATCH[1]})).${BASH_REMATCH[2]}
+  fi
   # Outside any workspace or the main module: the tool's own go.mod and
   # go.sum decide, checked against the checksum database.
   (cd / && GOWORK=off GOBIN=$4 CGO_ENABLED=0 go install -trimpath -tags "$3" \
-    -ldflags "-X github.com/prometheus/common/version.Version=${2#v}" "$1@$2") 2>&3
+    -ldflags "-X github.com/prometheus/common/version.Version=$release" "$1@$2") 2>&3
 }
 
 go_deps() {
