@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/golemtrust/backupwatch/internal/parts"
 )
 
 // amAlert is an alert as Alertmanager's templates see it (template.Alert)
@@ -96,8 +98,8 @@ func templateData(alerts []amAlert) map[string]any {
 	}
 }
 
-// render runs Debian's amtool on the shipped template with data.
-func render(t *testing.T, data map[string]any, define, typ string) string {
+// render runs amtool on the shipped template with data.
+func render(t *testing.T, amtool string, data map[string]any, define, typ string) string {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "data.json")
 	b, err := json.Marshal(data)
@@ -107,7 +109,7 @@ func render(t *testing.T, data map[string]any, define, typ string) string {
 	if err := os.WriteFile(f, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(tool(t, "amtool"), "template", "render", "--template.glob=alertmanager/backupwatch.tmpl",
+	cmd := exec.Command(amtool, "template", "render", "--template.glob=alertmanager/backupwatch.tmpl",
 		"--template.type="+typ, "--template.data="+f, `--template.text={{ template "`+define+`" . }}`)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -119,8 +121,17 @@ func render(t *testing.T, data map[string]any, define, typ string) string {
 
 var hostRe = regexp.MustCompile(`host-\d{3}`)
 
-// TestTemplates renders every message of backupwatch.tmpl through Debian's
-// amtool (Alertmanager's own template code) for one host, for 12 and for
+// testCase is one group of alerts for TestTemplates.
+type testCase struct {
+	name      string
+	alerts    []amAlert
+	title     string // the title's start
+	more      string // "and N more" in the text, "" for none
+	firstHost string
+}
+
+// TestTemplates renders every message of backupwatch.tmpl through amtool
+// (Alertmanager's own template code), Debian's 0.25 and the current one, for one host, for 12 and for
 // 500 hosts at once, firing, resolved and both, with hostile values: none
 // fails, each is bounded, names at most ten hosts and says how many more,
 // and no value reaches Slack or the HTML email as markup.
@@ -129,13 +140,7 @@ func TestTemplates(t *testing.T) {
 	for i := 12; i < len(mixed); i++ {
 		mixed[i].Labels["host"] = fmt.Sprintf("old-%d", i)
 	}
-	tests := []struct {
-		name      string
-		alerts    []amAlert
-		title     string // the title's start
-		more      string // "and N more" in the text, "" for none
-		firstHost string
-	}{
+	tests := []testCase{
 		{"one host", failedAlerts(1, "firing"), "[FIRING:1] BackupFailed: Backup failed for host-000", "", "host-000"},
 		{"one host resolved", failedAlerts(1, "resolved"), "[RESOLVED] BackupFailed: Backup failed for host-000", "", "host-000"},
 		{"12 hosts", failedAlerts(12, "firing"), "[FIRING:12] BackupFailed: Backup failed for host-000 (and 11 more)", "and 2 more", "host-000"},
@@ -144,79 +149,86 @@ func TestTemplates(t *testing.T) {
 		{"firing and resolved", mixed, "[FIRING:12] BackupFailed: Backup failed for host-000 (and 11 more)", "and 2 more", "host-000"},
 		{"no annotations", []amAlert{{Status: "firing", Labels: map[string]string{"alertname": "BackupFailed"}}}, "[FIRING:1] BackupFailed: ", "", ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			data := templateData(tt.alerts)
-			for _, m := range []struct {
-				define, typ string
-				maxBytes    int
-				slack, html bool
-			}{
-				{"backupwatch.slack.title", "text", 1024, true, false},
-				{"backupwatch.slack.text", "text", 30000, true, false},
-				{"backupwatch.email.subject", "text", 1024, false, false},
-				{"backupwatch.email.text", "text", 30000, false, false},
-				{"backupwatch.email.html", "html", 60000, false, true},
-			} {
-				got := render(t, data, m.define, m.typ)
-				if len(got) > m.maxBytes {
-					t.Errorf("%s: %d bytes, want at most %d", m.define, len(got), m.maxBytes)
-				}
-				if !utf8.ValidString(got) {
-					t.Errorf("%s: not valid UTF-8", m.define)
-				}
-				if strings.ContainsAny(got, "\x00\x1b\u202e\u2028\ufeff") {
-					t.Errorf("%s: a control or bidi character reaches the message: %q", m.define, got)
-				}
-				if strings.Contains(got, "<no value>") {
-					t.Errorf("%s: <no value> in\n%s", m.define, got)
-				}
-				if strings.HasSuffix(m.define, "title") || strings.HasSuffix(m.define, "subject") {
-					if strings.ContainsAny(got, "\r\n") {
-						t.Errorf("%s: %q is more than one line", m.define, got)
-					}
-					if want := strings.ReplaceAll(tt.title, "&", "&amp;"); !strings.HasPrefix(got, want) {
-						t.Errorf("%s = %q, want it to start %q", m.define, got, want)
-					}
-					continue
-				}
-				if tt.firstHost != "" && !strings.Contains(got, tt.firstHost) {
-					t.Errorf("%s: does not name %s:\n%s", m.define, tt.firstHost, got)
-				}
-				if tt.more != "" && !strings.Contains(got, tt.more) {
-					t.Errorf("%s: no %q:\n%s", m.define, tt.more, got)
-				}
-				names := map[string]bool{}
-				for _, h := range hostRe.FindAllString(got, -1) {
-					names[h] = true
-				}
-				if len(names) > 10 {
-					t.Errorf("%s: names %d hosts, want at most 10", m.define, len(names))
-				}
-				for line := range strings.Lines(got) {
-					if utf8.RuneCountInString(line) > 3000 {
-						t.Errorf("%s: a line of %d characters", m.define, utf8.RuneCountInString(line))
-					}
-				}
-				if m.slack {
-					for _, raw := range []string{"<!channel>", "<!here>", "<@U012345>", "<http://evil", "<script", "<b>"} {
-						if strings.Contains(got, raw) {
-							t.Errorf("%s: %q reaches Slack unescaped:\n%s", m.define, raw, got)
-						}
-					}
-				}
-				if m.html {
-					for _, raw := range []string{"<script", "<b>bold", "javascript:", `<a href="http://evil`} {
-						if strings.Contains(got, raw) {
-							t.Errorf("%s: %q reaches the HTML unescaped", m.define, raw)
-						}
-					}
-				}
-				if tt.alerts[0].Annotations["runbook_url"] != "" && !strings.Contains(got, runbookURL+"backupfailed") {
-					t.Errorf("%s: no runbook link", m.define)
+	for _, amtool := range parts.Both(t, "amtool") {
+		for _, tt := range tests {
+			t.Run(amtool.String()+"/"+tt.name, func(t *testing.T) {
+				testTemplate(t, amtool, tt)
+			})
+		}
+	}
+}
+
+// testTemplate renders each message of one case with amtool and checks it.
+func testTemplate(t *testing.T, amtool parts.Part, tt testCase) {
+	data := templateData(tt.alerts)
+	for _, m := range []struct {
+		define, typ string
+		maxBytes    int
+		slack, html bool
+	}{
+		{"backupwatch.slack.title", "text", 1024, true, false},
+		{"backupwatch.slack.text", "text", 30000, true, false},
+		{"backupwatch.email.subject", "text", 1024, false, false},
+		{"backupwatch.email.text", "text", 30000, false, false},
+		{"backupwatch.email.html", "html", 60000, false, true},
+	} {
+		got := render(t, amtool.Path, data, m.define, m.typ)
+		if len(got) > m.maxBytes {
+			t.Errorf("%s: %d bytes, want at most %d", m.define, len(got), m.maxBytes)
+		}
+		if !utf8.ValidString(got) {
+			t.Errorf("%s: not valid UTF-8", m.define)
+		}
+		if strings.ContainsAny(got, "\x00\x1b\u202e\u2028\ufeff") {
+			t.Errorf("%s: a control or bidi character reaches the message: %q", m.define, got)
+		}
+		if strings.Contains(got, "<no value>") {
+			t.Errorf("%s: <no value> in\n%s", m.define, got)
+		}
+		if strings.HasSuffix(m.define, "title") || strings.HasSuffix(m.define, "subject") {
+			if strings.ContainsAny(got, "\r\n") {
+				t.Errorf("%s: %q is more than one line", m.define, got)
+			}
+			if want := strings.ReplaceAll(tt.title, "&", "&amp;"); !strings.HasPrefix(got, want) {
+				t.Errorf("%s = %q, want it to start %q", m.define, got, want)
+			}
+			continue
+		}
+		if tt.firstHost != "" && !strings.Contains(got, tt.firstHost) {
+			t.Errorf("%s: does not name %s:\n%s", m.define, tt.firstHost, got)
+		}
+		if tt.more != "" && !strings.Contains(got, tt.more) {
+			t.Errorf("%s: no %q:\n%s", m.define, tt.more, got)
+		}
+		names := map[string]bool{}
+		for _, h := range hostRe.FindAllString(got, -1) {
+			names[h] = true
+		}
+		if len(names) > 10 {
+			t.Errorf("%s: names %d hosts, want at most 10", m.define, len(names))
+		}
+		for line := range strings.Lines(got) {
+			if utf8.RuneCountInString(line) > 3000 {
+				t.Errorf("%s: a line of %d characters", m.define, utf8.RuneCountInString(line))
+			}
+		}
+		if m.slack {
+			for _, raw := range []string{"<!channel>", "<!here>", "<@U012345>", "<http://evil", "<script", "<b>"} {
+				if strings.Contains(got, raw) {
+					t.Errorf("%s: %q reaches Slack unescaped:\n%s", m.define, raw, got)
 				}
 			}
-		})
+		}
+		if m.html {
+			for _, raw := range []string{"<script", "<b>bold", "javascript:", `<a href="http://evil`} {
+				if strings.Contains(got, raw) {
+					t.Errorf("%s: %q reaches the HTML unescaped", m.define, raw)
+				}
+			}
+		}
+		if tt.alerts[0].Annotations["runbook_url"] != "" && !strings.Contains(got, runbookURL+"backupfailed") {
+			t.Errorf("%s: no runbook link", m.define)
+		}
 	}
 }
 
@@ -255,7 +267,8 @@ func (s *slackStub) titles() []string {
 	return out
 }
 
-// TestAlertmanagerGroupsAndInhibits runs Debian's Alertmanager with the
+// TestAlertmanagerGroupsAndInhibits runs Alertmanager (Debian's 0.25 and
+// the current release) with the
 // shipped route, inhibit rules and templates (only the webhook, the mail
 // relay and the timings changed, in a copy) and posts alerts to its API:
 // 500 hosts failing at once are one Slack post naming ten and "and 490
@@ -263,7 +276,12 @@ func (s *slackStub) titles() []string {
 // exporter, not those of another; and the exporter down holds back its
 // hosts' failures.
 func TestAlertmanagerGroupsAndInhibits(t *testing.T) {
-	am := tool(t, "prometheus-alertmanager")
+	for _, am := range parts.Both(t, "alertmanager") {
+		t.Run(am.String(), func(t *testing.T) { testAlertmanager(t, am.Path) })
+	}
+}
+
+func testAlertmanager(t *testing.T, am string) {
 	slack := &slackStub{}
 	srv := httptest.NewServer(slack)
 	defer srv.Close()

@@ -475,10 +475,32 @@ func TestEveryAlertHasUnitTests(t *testing.T) {
 	}
 }
 
+// TestAmtoolCheckConfig checks the route, inhibit rules and templates with
+// Debian's amtool (0.25) and the current one; the templates are loaded
+// from the shipped file, as Alertmanager would.
 func TestAmtoolCheckConfig(t *testing.T) {
-	out := runTool(t, ".", "amtool", "check-config", "alertmanager/alertmanager.yml")
-	if !strings.Contains(out, "SUCCESS") {
-		t.Errorf("amtool check-config: no SUCCESS in\n%s", out)
+	cfg, err := os.ReadFile("alertmanager/alertmanager.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, _ := filepath.Abs("alertmanager/backupwatch.tmpl")
+	c := strings.ReplaceAll(string(cfg), "/etc/prometheus/alertmanager_templates/backupwatch.tmpl", tmpl)
+	if c == string(cfg) {
+		t.Fatal("alertmanager.yml does not name /etc/prometheus/alertmanager_templates/backupwatch.tmpl")
+	}
+	copyPath := filepath.Join(t.TempDir(), "alertmanager.yml")
+	if err := os.WriteFile(copyPath, []byte(c), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parts.Both(t, "amtool") {
+		t.Run(p.String(), func(t *testing.T) {
+			for _, f := range []string{"alertmanager/alertmanager.yml", copyPath} {
+				out := runTool(t, ".", p.Path, "check-config", f)
+				if !strings.Contains(out, "SUCCESS") || !strings.Contains(out, "1 templates") {
+					t.Errorf("amtool check-config %s: no SUCCESS with 1 templates in\n%s", f, out)
+				}
+			}
+		})
 	}
 }
 
