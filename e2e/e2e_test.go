@@ -407,7 +407,7 @@ scrape_configs:
 	if err := s.prom.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "Prometheus to load the rules", s.deadline, func() (bool, string) {
+	waitFor(t, "Prometheus to load and evaluate the rules", s.deadline, func() (bool, string) {
 		resp, err := httpClient.Get(s.promURL + "/api/v1/rules")
 		if err != nil {
 			return false, err.Error()
@@ -416,15 +416,40 @@ scrape_configs:
 		var r struct {
 			Data struct {
 				Groups []struct {
-					Rules []any `json:"rules"`
+					LastEvaluation time.Time `json:"lastEvaluation"`
 				} `json:"groups"`
 			} `json:"data"`
 		}
 		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
 			return false, err.Error()
 		}
-		return len(r.Data.Groups) > 0, fmt.Sprintf("%d rule groups", len(r.Data.Groups))
+		evaluated := 0
+		for _, g := range r.Data.Groups {
+			if !g.LastEvaluation.IsZero() {
+				evaluated++
+			}
+		}
+		return len(r.Data.Groups) > 0 && evaluated == len(r.Data.Groups), fmt.Sprintf("%d rule groups, %d evaluated", len(r.Data.Groups), evaluated)
+	})	// Prometheus finds its Alertmanager as it finds targets (up to 5 s
+	// after start or reload); an alert fired before that waits for the
+	// resend.
+	waitFor(t, "Prometheus to find Alertmanager", s.deadline, func() (bool, string) {
+		resp, err := httpClient.Get(s.promURL + "/api/v1/alertmanagers")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		var r struct {
+			Data struct {
+				Active []any `json:"activeAlertmanagers"`
+			} `json:"data"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+			return false, err.Error()
+		}
+		return len(r.Data.Active) > 0, fmt.Sprintf("%d active", len(r.Data.Active))
 	})
+
 	return s
 }
 
@@ -570,10 +595,16 @@ func (s *stack) exportedFailed() int {
 // Prometheus is paused (SIGSTOP) while the results are recorded through
 // backupwatch, and resumed once the exporter serves failed hosts (so
 // they fall into one scrape, as a thousand failures within a second do
-// at the shipped 60s scrape interval). Nothing else is changed: the
-// scrapes and evaluations Prometheus misses meanwhile are simply late.
+// at the shipped 60s scrape interval). It is resumed just after a tick of
+// the rule group evaluating BackupFailed: an alert is stamped with its
+// evaluation's tick, and Alertmanager sends a new group at once, without
+// its group_wait, when the first alert looks older than group_wait (a
+// late tick after a pause would make it so, sending the first batch of 64
+// alerts on its own). Nothing else is changed: the scrapes and
+// evaluations Prometheus misses meanwhile are simply late.
 func (s *stack) atOnce(what string, record func(), failed int) {
 	s.t.Helper()
+	last, every := s.ruleGroupTick("BackupFailed")
 	s.prom.pause(s.t)
 	resumed := false
 	defer func() {
@@ -586,8 +617,44 @@ func (s *stack) atOnce(what string, record func(), failed int) {
 		n := s.exportedFailed()
 		return n == failed, fmt.Sprintf("%d failed", n)
 	})
+	if every > 0 {
+		next := last.Add(every * (time.Since(last)/every + 1))
+		time.Sleep(time.Until(next) + every/20)
+	}
 	s.prom.resume(s.t)
 	resumed = true
+}
+
+// ruleGroupTick returns when the rule group holding alert last started
+// an evaluation, and its interval (zero if Prometheus does not say).
+func (s *stack) ruleGroupTick(alert string) (time.Time, time.Duration) {
+	resp, err := httpClient.Get(s.promURL + "/api/v1/rules")
+	if err != nil {
+		return time.Time{}, 0
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data struct {
+			Groups []struct {
+				Interval       float64   `json:"interval"`
+				LastEvaluation time.Time `json:"lastEvaluation"`
+				Rules          []struct {
+					Name string `json:"name"`
+				} `json:"rules"`
+			} `json:"groups"`
+		} `json:"data"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&r) != nil {
+		return time.Time{}, 0
+	}
+	for _, g := range r.Data.Groups {
+		for _, rule := range g.Rules {
+			if rule.Name == alert && !g.LastEvaluation.IsZero() {
+				return g.LastEvaluation, time.Duration(g.Interval * float64(time.Second))
+			}
+		}
+	}
+	return time.Time{}, 0
 }
 
 // mark is how many notifications each receiver had got.

@@ -693,6 +693,9 @@ func hostileScenario() scenario {
 				}
 				for _, n := range em {
 					for i, d := range n.Decoded {
+						if n.Types[i] != "text/html" {
+							continue // markup in plain text is only text
+						}
 						for _, bad := range []string{"<script>", `<a href="http://evil.example/">`} {
 							if strings.Contains(d, bad) {
 								out = append(out, fmt.Sprintf("email %q part %d carries %q unescaped", n.Title, i, bad))

@@ -169,8 +169,9 @@ type note struct {
 	// Decoded is each part before it was made readable: Slack's text with
 	// its markup, each email part decoded but still HTML.
 	Decoded []string
-	Size    int    // bytes of the raw post or message
-	Raw     string // the raw post or message
+	Types   []string // each part's media type ("slack", "text/plain", "text/html")
+	Size    int      // bytes of the raw post or message
+	Raw     string   // the raw post or message
 }
 
 // titleRE reads "[FIRING:3] BackupFailed: ..." and "[RESOLVED] BackupFailed ...".
@@ -299,6 +300,7 @@ func parseSlack(body []byte) (note, error) {
 	}
 	walk(v)
 	n.Decoded = []string{strings.Join(texts, "\n")}
+	n.Types = []string{"slack"}
 	n.Parts = []string{slackText(n.Decoded[0])}
 	parseTitle(&n)
 	return n, nil
@@ -377,7 +379,7 @@ func parseEmail(raw []byte) email {
 	e := email{note: note{Channel: "email", Size: len(raw), Raw: string(raw)}}
 	m, err := mail.ReadMessage(bufio.NewReader(bytes.NewReader(raw)))
 	if err != nil {
-		e.Parts, e.Decoded = []string{normalise(string(raw))}, []string{string(raw)}
+		e.Parts, e.Decoded, e.Types = []string{normalise(string(raw))}, []string{string(raw)}, []string{"text/plain"}
 		return e
 	}
 	for _, a := range strings.Split(m.Header.Get("X-Mailsink-To"), ",") {
@@ -395,12 +397,13 @@ func parseEmail(raw []byte) email {
 	for _, p := range bodyParts(m.Header.Get("Content-Type"), m.Header.Get("Content-Transfer-Encoding"), m.Body) {
 		e.Parts = append(e.Parts, p.text)
 		e.Decoded = append(e.Decoded, p.decoded)
+		e.Types = append(e.Types, p.mediaType)
 	}
 	return e
 }
 
 // part is one text part of a message: decoded, and as a reader sees it.
-type part struct{ decoded, text string }
+type part struct{ mediaType, decoded, text string }
 
 func bodyParts(ctype, cte string, body io.Reader) []part {
 	mt, params, err := mime.ParseMediaType(ctype)
@@ -429,9 +432,9 @@ func bodyParts(ctype, cte string, body io.Reader) []part {
 	b, _ := io.ReadAll(r)
 	switch mt {
 	case "text/html":
-		return []part{{string(b), htmlText(string(b))}}
+		return []part{{mt, string(b), htmlText(string(b))}}
 	case "text/plain", "":
-		return []part{{string(b), normalise(string(b))}}
+		return []part{{"text/plain", string(b), normalise(string(b))}}
 	}
 	return nil
 }
