@@ -430,7 +430,8 @@ scrape_configs:
 			}
 		}
 		return len(r.Data.Groups) > 0 && evaluated == len(r.Data.Groups), fmt.Sprintf("%d rule groups, %d evaluated", len(r.Data.Groups), evaluated)
-	}) // Prometheus finds its Alertmanager as it finds targets (up to 5 s
+	})
+	// Prometheus finds its Alertmanager as it finds targets (up to 5 s
 	// after start or reload); an alert fired before that waits for the
 	// resend.
 	waitFor(t, "Prometheus to find Alertmanager", s.deadline, func() (bool, string) {
