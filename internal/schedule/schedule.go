@@ -46,8 +46,22 @@ type Schedule struct {
 // Default is the runbook's schedule: a success every 24 hours, no grace.
 func Default() Schedule { return Schedule{Every: DefaultEvery} }
 
-// IsDefault reports whether s is the runbook's rule (24 h, no grace).
-func (s Schedule) IsDefault() bool { return s.Every == DefaultEvery && s.Grace == 0 }
+// IsDefault reports whether s is the runbook's rule (24 h, no grace); the
+// zero value is taken as Default.
+func (s Schedule) IsDefault() bool {
+	s = s.orDefault()
+	return s.Every == DefaultEvery && s.Grace == 0
+}
+
+// IsZero reports whether s is the zero value (no schedule at all).
+func (s Schedule) IsZero() bool { return s.Every == 0 && s.spec == nil }
+
+func (s Schedule) orDefault() Schedule {
+	if s.IsZero() {
+		return Default()
+	}
+	return s
+}
 
 // Interval returns an interval schedule.
 func Interval(every, grace time.Duration) (Schedule, error) {
@@ -160,11 +174,9 @@ func (s Schedule) next(t time.Time) time.Time {
 // Next is when the backup is next expected to start after t: t + Every for
 // an interval, the cron expression's next time after t otherwise.
 func (s Schedule) Next(t time.Time) time.Time {
+	s = s.orDefault()
 	if s.Every > 0 {
 		return t.Add(s.Every)
-	}
-	if s.spec == nil {
-		return t.Add(DefaultEvery)
 	}
 	return s.next(t)
 }
@@ -185,6 +197,7 @@ func (s Schedule) Deadline(last time.Time) time.Time {
 // running too long: the grace when there is one, else the time until the
 // next run (a run longer than that overlaps the next one).
 func (s Schedule) MaxRun(start time.Time) time.Duration {
+	s = s.orDefault()
 	if s.Grace > 0 {
 		return s.Grace
 	}
@@ -200,6 +213,7 @@ func (s Schedule) MaxRun(start time.Time) time.Duration {
 
 // String describes s: "every 1d", "cron 0 3 * * * Europe/Berlin, grace 1h".
 func (s Schedule) String() string {
+	s = s.orDefault()
 	var b strings.Builder
 	if s.Every > 0 {
 		b.WriteString("every " + FormatDuration(s.Every))
@@ -216,6 +230,7 @@ func (s Schedule) String() string {
 // "1h30m") or the cron expression; a cron expression always has a space or
 // starts with "@", an interval never does.
 func (s Schedule) Field() string {
+	s = s.orDefault()
 	if s.Every > 0 {
 		return FormatDuration(s.Every)
 	}

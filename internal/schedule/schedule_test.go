@@ -168,3 +168,11 @@ func TestParseGraceSeconds(t *testing.T) {
 		}
 	}
 }
+
+func TestZeroIsDefault(t *testing.T) {
+	var z Schedule
+	at := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+	if !z.IsZero() || !z.IsDefault() || z.String() != "every 1d" || z.Field() != "1d" || !z.Deadline(at).Equal(at.Add(24*time.Hour)) {
+		t.Errorf("zero schedule: %q %q %s, want the runbook's 24 h", z, z.Field(), z.Deadline(at))
+	}
+}

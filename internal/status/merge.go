@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/golemtrust/backupwatch/internal/schedule"
 )
 
 // ClockSkew is how far in the future a time may lie when it is recorded:
@@ -28,11 +30,15 @@ func CheckNotFuture(t, now time.Time) error {
 // an attempt (the start of a run), so that a hung or killed run is visible.
 type Result struct {
 	Host     string
+	Job      string // "" for the host's own record
 	Outcome  string // Success, Failed, or "" for an attempt
 	At       time.Time
 	ExitCode *int64
 	Duration *float64 // seconds
 	Message  string
+	// Schedule, when not nil, is recorded with the result (the record then
+	// holds the schedule of its latest result).
+	Schedule *schedule.Schedule
 	// Extra holds further result fields (restic's snapshot summary); other
 	// keys are ignored.
 	Extra map[string]string
@@ -43,6 +49,7 @@ type Result struct {
 var resultFields = []string{
 	FieldExitCode, FieldDuration, FieldMessage,
 	FieldSnapshotID, FieldBytesAdded, FieldFilesNew, FieldFilesChanged, FieldFilesUnmodified,
+	FieldFilesProcessed, FieldBytesProcessed,
 }
 
 // Apply merges res into the stored document old and returns the document to
@@ -87,6 +94,9 @@ func Apply(old map[string]any, res Result) (map[string]any, bool) {
 		if at.After(cur.LastAttempt) {
 			set(FieldLastAttempt, FormatTime(at))
 		}
+		if res.Schedule != nil && !at.Before(cur.LastAttempt) && !at.Before(cur.LastResult()) {
+			applySchedule(doc, *res.Schedule, set, &changed)
+		}
 		return doc, changed
 	case Success:
 		if at.After(cur.LastSuccess) {
@@ -111,6 +121,9 @@ func Apply(old map[string]any, res Result) (map[string]any, bool) {
 		}
 	}
 	set(FieldStatus, res.Outcome)
+	if res.Schedule != nil {
+		applySchedule(doc, *res.Schedule, set, &changed)
+	}
 	set(FieldConsecutiveFailures, strconv.FormatInt(failures, 10))
 
 	fields := map[string]string{}

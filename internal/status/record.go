@@ -7,12 +7,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/golemtrust/backupwatch/internal/schedule"
 )
 
 // Record is a host's backup status as read from the store. Zero times mean
 // "never" (or "could not be established", with a Problem saying why).
 type Record struct {
 	Host        string
+	Job         string // "" for the host's own (the runbook's) record
 	Status      string // Success, Failed or Unknown
 	RawStatus   string // as written, when it was not one of ours
 	LastSuccess time.Time
@@ -28,6 +31,17 @@ type Record struct {
 	FilesNew            *int64
 	FilesChanged        *int64
 	FilesUnmodified     *int64
+	FilesProcessed      *int64
+	BytesProcessed      *int64
+
+	// RecordedSchedule is the schedule written with the results; nil when
+	// none was (or it could not be read).
+	RecordedSchedule *schedule.Schedule
+	// Schedule is the one the record is judged by: the config file's,
+	// else the recorded one, else the runbook's 24 hours (the zero value
+	// counts as that). ScheduleFrom says which: "config", "record" or "".
+	Schedule     schedule.Schedule
+	ScheduleFrom string
 
 	// Unread is set when nothing has been read for this host yet because
 	// the store could not be reached: there is no status to report, and
@@ -42,6 +56,12 @@ type Record struct {
 	// as written. A record with problems is still used as far as it goes.
 	Problems []string
 }
+
+// Where a record's schedule comes from.
+const (
+	ScheduleFromRecord = "record"
+	ScheduleFromConfig = "config"
+)
 
 // statusSynonyms maps what other tools write to our three values.
 var statusSynonyms = map[string]string{
@@ -91,6 +111,11 @@ func Parse(host string, data map[string]any) Record {
 	r.FilesNew = p.int(FieldFilesNew)
 	r.FilesChanged = p.int(FieldFilesChanged)
 	r.FilesUnmodified = p.int(FieldFilesUnmodified)
+	if rs := parseSchedule(p); rs != nil {
+		r.RecordedSchedule, r.Schedule, r.ScheduleFrom = rs, *rs, ScheduleFromRecord
+	}
+	r.FilesProcessed = p.int(FieldFilesProcessed)
+	r.BytesProcessed = p.int(FieldBytesProcessed)
 
 	if r.Status == Success && r.LastSuccess.IsZero() {
 		r.Problems = append(r.Problems, "status is success but last_success is not established")

@@ -30,6 +30,7 @@ var resultSynonyms = map[string]string{
 
 // RestoreTest is the last restore test as recorded.
 type RestoreTest struct {
+	Job                  string // "" for the runbook's one restore test record
 	LastTest             time.Time
 	Result               string // Passed, Failed or Unknown
 	HostTested           string
@@ -37,6 +38,9 @@ type RestoreTest struct {
 	Notes                string
 	Problems             []string
 }
+
+// Key is the store key the restore test is written to.
+func (rt RestoreTest) Key() string { return Key(RestoreTestKey, rt.Job) }
 
 // Passed reports whether the last restore test is recorded as passed.
 func (rt RestoreTest) Passed() bool { return rt.Result == Passed }

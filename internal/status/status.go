@@ -35,7 +35,12 @@ const (
 	FieldFilesNew            = "files_new"
 	FieldFilesChanged        = "files_changed"
 	FieldFilesUnmodified     = "files_unmodified"
-	FieldWriter              = "written_by"
+	// restic's total_files_processed and total_bytes_processed: what the
+	// snapshot holds, new or not; the anomaly alerts compare them with the
+	// host's own history.
+	FieldFilesProcessed = "total_files_processed"
+	FieldBytesProcessed = "total_bytes_processed"
+	FieldWriter         = "written_by"
 )
 
 // Status values as exported in backup_status{status=...}.
@@ -60,18 +65,23 @@ const maxHostLen = 253
 // ValidateHost refuses names that are not DNS-style host names, and the
 // reserved restore-test key.
 func ValidateHost(h string) error {
-	if h == "" {
-		return errors.New("host name is empty")
-	}
-	if len(h) > maxHostLen {
-		return fmt.Errorf("host name is %d characters long, more than %d", len(h), maxHostLen)
-	}
 	if h == RestoreTestKey {
 		return fmt.Errorf("host name %q is reserved for the restore test record", h)
 	}
+	return validateName("host", h)
+}
+
+// validateName checks a host or job name (kind says which).
+func validateName(kind, h string) error {
+	if h == "" {
+		return fmt.Errorf("%s name is empty", kind)
+	}
+	if len(h) > maxHostLen {
+		return fmt.Errorf("%s name is %d characters long, more than %d", kind, len(h), maxHostLen)
+	}
 	for _, label := range strings.Split(h, ".") {
 		if err := validateLabel(label); err != nil {
-			return fmt.Errorf("host name %q: %w", Truncate(h, 80), err)
+			return fmt.Errorf("%s name %q: %w", kind, Truncate(h, 80), err)
 		}
 	}
 	return nil
