@@ -268,13 +268,13 @@ func (d *Deliverer) write(ctx context.Context, e spool.Entry) error {
 	switch {
 	case e.Result != nil:
 		res := *e.Result
-		return d.st.Update(ctx, res.Host, func(old map[string]any) (map[string]any, bool, error) {
+		return d.st.Update(ctx, res.Key(), func(old map[string]any) (map[string]any, bool, error) {
 			doc, changed := status.Apply(old, res)
 			return doc, changed, nil
 		})
 	case e.RestoreTest != nil:
 		rt := *e.RestoreTest
-		return d.st.Update(ctx, status.RestoreTestKey, func(old map[string]any) (map[string]any, bool, error) {
+		return d.st.Update(ctx, rt.Key(), func(old map[string]any) (map[string]any, bool, error) {
 			doc, changed := status.ApplyRestoreTest(old, rt)
 			return doc, changed, nil
 		})

@@ -38,24 +38,49 @@ func Open(dir string) (*Store, error) {
 // String names the store in messages.
 func (s *Store) String() string { return "local store " + s.dir }
 
+// path is the file of key: <dir>/<key>.json, or <dir>/jobs/<name>.json
+// for a job's key (status.Key), the one folder the store has.
 func (s *Store) path(key string) (string, error) {
-	if key == "" || strings.ContainsAny(key, "/\\\x00") || key == "." || key == ".." || strings.HasPrefix(key, ".") {
+	dir, name := s.dir, key
+	if n, ok := strings.CutPrefix(key, status.JobsFolder+"/"); ok {
+		dir, name = filepath.Join(s.dir, status.JobsFolder), n
+	}
+	if name == "" || strings.ContainsAny(name, "/\\\x00") || name == "." || name == ".." || strings.HasPrefix(name, ".") {
 		return "", fmt.Errorf("invalid key %q", status.Truncate(key, 80))
 	}
-	return filepath.Join(s.dir, key+ext), nil
+	return filepath.Join(dir, name+ext), nil
 }
 
-// List returns the keys that have a record, sorted.
-func (s *Store) List(ctx context.Context) ([]string, error) {
-	entries, err := os.ReadDir(s.dir)
+// List returns the keys that have a record, sorted, and "jobs/" when
+// there are job records (as Vault lists a folder).
+func (s *Store) List(ctx context.Context) ([]string, error) { return s.ListFolder(ctx, "") }
+
+// ListFolder returns the keys in folder ("" or status.JobsFolder), sorted;
+// none when it does not exist.
+func (s *Store) ListFolder(ctx context.Context, folder string) ([]string, error) {
+	dir := s.dir
+	switch folder {
+	case "":
+	case status.JobsFolder:
+		dir = filepath.Join(s.dir, status.JobsFolder)
+	default:
+		return nil, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if folder != "" && errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", s.dir, err)
+		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
 	keys := make([]string, 0, len(entries))
 	for _, e := range entries {
 		name := e.Name()
-		if e.Type().IsRegular() && strings.HasSuffix(name, ext) && !strings.HasPrefix(name, ".") {
+		switch {
+		case e.Type().IsRegular() && strings.HasSuffix(name, ext) && !strings.HasPrefix(name, "."):
 			keys = append(keys, strings.TrimSuffix(name, ext))
+		case folder == "" && e.IsDir() && name == status.JobsFolder:
+			keys = append(keys, name+"/")
 		}
 	}
 	sort.Strings(keys)
@@ -111,6 +136,9 @@ func (s *Store) Update(ctx context.Context, key string, fn func(old map[string]a
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
 		return fmt.Errorf("write %s: %w", key, err)
 	}
 	if err := atomicfile.Write(p, append(b, '\n'), 0o640); err != nil {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/golemtrust/backupwatch/internal/atomicfile"
 	"github.com/golemtrust/backupwatch/internal/lockfile"
+	"github.com/golemtrust/backupwatch/internal/schedule"
 	"github.com/golemtrust/backupwatch/internal/status"
 )
 
@@ -49,20 +50,25 @@ type Entry struct {
 func (e Entry) String() string {
 	switch {
 	case e.Result != nil && e.Result.Outcome == "":
-		return fmt.Sprintf("attempt of %s at %s", e.Result.Host, status.FormatTime(e.Result.At))
+		return fmt.Sprintf("attempt of %s at %s", status.Name(e.Result.Host, e.Result.Job), status.FormatTime(e.Result.At))
 	case e.Result != nil:
-		return fmt.Sprintf("%s result of %s at %s", e.Result.Outcome, e.Result.Host, status.FormatTime(e.Result.At))
+		return fmt.Sprintf("%s result of %s at %s", e.Result.Outcome, status.Name(e.Result.Host, e.Result.Job), status.FormatTime(e.Result.At))
+	case e.RestoreTest != nil && e.RestoreTest.Job != "":
+		return fmt.Sprintf("%s restore test (job %s) at %s", e.RestoreTest.Result, e.RestoreTest.Job, status.FormatTime(e.RestoreTest.LastTest))
 	case e.RestoreTest != nil:
 		return fmt.Sprintf("%s restore test at %s", e.RestoreTest.Result, status.FormatTime(e.RestoreTest.LastTest))
 	}
 	return "empty entry"
 }
 
-// Key is the store key the entry is written to: its host, or the
-// restore test's key.
+// Key is the store key the entry is written to: its host's (or job's), or
+// the restore test's key.
 func (e Entry) Key() string {
-	if e.Result != nil {
-		return e.Result.Host
+	switch {
+	case e.Result != nil:
+		return e.Result.Key()
+	case e.RestoreTest != nil:
+		return e.RestoreTest.Key()
 	}
 	return status.RestoreTestKey
 }
@@ -99,12 +105,17 @@ type record struct {
 	SpooledAt string `json:"spooled_at"`
 
 	Host     string            `json:"host,omitempty"`
+	Job      string            `json:"job,omitempty"`     // results and restore tests; "" for the runbook's record
 	Outcome  string            `json:"outcome,omitempty"` // "" is an attempt
 	At       string            `json:"at,omitempty"`
 	ExitCode *int64            `json:"exit_code,omitempty"`
 	Duration *float64          `json:"duration_seconds,omitempty"`
 	Message  string            `json:"message,omitempty"`
 	Extra    map[string]string `json:"extra,omitempty"`
+
+	Schedule     string   `json:"schedule,omitempty"` // as the record holds it (status.FieldSchedule)
+	ScheduleTZ   string   `json:"schedule_tz,omitempty"`
+	GraceSeconds *float64 `json:"grace_seconds,omitempty"`
 
 	LastTest             string   `json:"last_test,omitempty"`
 	Result               string   `json:"result,omitempty"`
@@ -122,9 +133,15 @@ func encode(e Entry, now time.Time) ([]byte, error) {
 		res := e.Result
 		r.Kind, r.Host, r.Outcome, r.At = "result", res.Host, res.Outcome, res.At.UTC().Format(time.RFC3339Nano)
 		r.ExitCode, r.Duration, r.Message, r.Extra = res.ExitCode, res.Duration, status.Truncate(res.Message, maxText), res.Extra
+		r.Job = res.Job
+		if s := res.Schedule; s != nil {
+			g := s.Grace.Seconds()
+			r.Schedule, r.ScheduleTZ, r.GraceSeconds = s.Field(), s.TZ, &g
+		}
 	case e.RestoreTest != nil && e.Result == nil:
 		rt := e.RestoreTest
 		r.Kind, r.LastTest, r.Result, r.HostTested = "restore_test", rt.LastTest.UTC().Format(time.RFC3339Nano), rt.Result, rt.HostTested
+		r.Job = rt.Job
 		r.TimeToRestoreMinutes, r.Notes = rt.TimeToRestoreMinutes, status.Truncate(rt.Notes, maxText)
 	default:
 		return nil, errors.New("an entry holds exactly one result or restore test")
@@ -154,17 +171,41 @@ func decode(b []byte) (Entry, time.Time, error) {
 	switch r.Kind {
 	case "result":
 		at, _ := time.Parse(time.RFC3339Nano, r.At)
+		sched, _ := recordSchedule(r) // validated above
 		return Entry{Result: &status.Result{
-			Host: r.Host, Outcome: r.Outcome, At: at, ExitCode: r.ExitCode,
-			Duration: r.Duration, Message: r.Message, Extra: r.Extra,
+			Host: r.Host, Job: r.Job, Outcome: r.Outcome, At: at, ExitCode: r.ExitCode,
+			Duration: r.Duration, Message: r.Message, Extra: r.Extra, Schedule: sched,
 		}}, spooledAt, nil
 	default:
 		at, _ := time.Parse(time.RFC3339Nano, r.LastTest)
 		return Entry{RestoreTest: &status.RestoreTest{
-			LastTest: at, Result: r.Result, HostTested: r.HostTested,
+			Job: r.Job, LastTest: at, Result: r.Result, HostTested: r.HostTested,
 			TimeToRestoreMinutes: r.TimeToRestoreMinutes, Notes: r.Notes,
 		}}, spooledAt, nil
 	}
+}
+
+// recordSchedule is the schedule a spooled result carries; nil when none.
+func recordSchedule(r record) (*schedule.Schedule, error) {
+	if r.Schedule == "" {
+		if r.ScheduleTZ != "" || r.GraceSeconds != nil {
+			return nil, errors.New("schedule_tz or grace_seconds without a schedule")
+		}
+		return nil, nil
+	}
+	grace := time.Duration(-1)
+	if r.GraceSeconds != nil {
+		g, err := schedule.ParseGraceSeconds(fmt.Sprint(*r.GraceSeconds))
+		if err != nil {
+			return nil, err
+		}
+		grace = g
+	}
+	s, err := schedule.Parse(r.Schedule, r.ScheduleTZ, grace)
+	if err != nil {
+		return nil, fmt.Errorf("schedule: %w", err)
+	}
+	return &s, nil
 }
 
 func validate(r record) error {
@@ -174,6 +215,14 @@ func validate(r record) error {
 	switch r.Kind {
 	case "result":
 		if err := status.ValidateHost(r.Host); err != nil {
+			return err
+		}
+		if r.Job != "" {
+			if err := status.ValidateJob(r.Job); err != nil {
+				return err
+			}
+		}
+		if _, err := recordSchedule(r); err != nil {
 			return err
 		}
 		switch r.Outcome {
@@ -191,6 +240,11 @@ func validate(r record) error {
 		}
 		return validTime("at", r.At)
 	case "restore_test":
+		if r.Job != "" {
+			if err := status.ValidateJob(r.Job); err != nil {
+				return err
+			}
+		}
 		if r.Result != status.Passed && r.Result != status.Failed {
 			return fmt.Errorf("restore test result %q is not passed or failed", status.Truncate(r.Result, 32))
 		}

@@ -232,10 +232,14 @@ func (s *Store) do(ctx context.Context, op, key string, f func(ctx context.Conte
 
 // List returns the keys under the prefix, sorted. Sub-folders are returned
 // with their trailing slash so that a caller can report them.
-func (s *Store) List(ctx context.Context) ([]string, error) {
+func (s *Store) List(ctx context.Context) ([]string, error) { return s.ListFolder(ctx, "") }
+
+// ListFolder returns the keys in a folder under the prefix (such as
+// status.JobsFolder), sorted, as List does; none when it does not exist.
+func (s *Store) ListFolder(ctx context.Context, folder string) ([]string, error) {
 	var keys []string
-	err := s.do(ctx, "list", "", func(ctx context.Context, v int) error {
-		sec, err := s.client.Logical().ListWithContext(ctx, s.metaPath(v, ""))
+	err := s.do(ctx, "list", folder, func(ctx context.Context, v int) error {
+		sec, err := s.client.Logical().ListWithContext(ctx, s.metaPath(v, folder))
 		if err != nil || sec == nil {
 			return err // nil, nil: nothing written yet
 		}
