@@ -83,6 +83,16 @@ func failedAlerts(n int, status string) []amAlert {
 	return alerts
 }
 
+func countFiring(alerts []amAlert) int {
+	n := 0
+	for _, a := range alerts {
+		if a.Status == "firing" {
+			n++
+		}
+	}
+	return n
+}
+
 // templateData is Alertmanager's template.Data for a group of alerts.
 func templateData(alerts []amAlert) map[string]any {
 	status := "resolved"
@@ -196,6 +206,9 @@ func testTemplate(t *testing.T, amtool parts.Part, tt testCase) {
 		}
 		if tt.firstHost != "" && !strings.Contains(got, tt.firstHost) {
 			t.Errorf("%s: does not name %s:\n%s", m.define, tt.firstHost, got)
+		}
+		if n := len(tt.alerts) - countFiring(tt.alerts); n > 0 && countFiring(tt.alerts) > 0 && !strings.Contains(got, fmt.Sprintf("%d resolved since the last message", n)) {
+			t.Errorf("%s: no \"%d resolved since the last message\":\n%s", m.define, n, got)
 		}
 		if tt.more != "" && !strings.Contains(got, tt.more) {
 			t.Errorf("%s: no %q:\n%s", m.define, tt.more, got)
