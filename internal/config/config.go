@@ -1,6 +1,7 @@
 // Package config reads backupwatch's optional configuration file: the hosts
-// the fleet is expected to have, beside those found in the store. Unknown
-// keys are an error, so a typo never silently drops a host.
+// (and jobs) the fleet is expected to have, beside those found in the
+// store, and the schedules that override recorded ones. Unknown keys are an
+// error, so a typo never silently drops a host.
 package config
 
 import (
@@ -8,19 +9,123 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
+	"time"
 
 	"go.yaml.in/yaml/v2"
 
+	"github.com/golemtrust/backupwatch/internal/schedule"
 	"github.com/golemtrust/backupwatch/internal/status"
 )
 
 // Config is the file's content. The zero value is the default.
 type Config struct {
 	// Hosts are expected to report: a host listed here with no record is
-	// exported as unknown, as in the runbook's fixed list.
-	Hosts []string `yaml:"hosts"`
+	// exported as unknown, as in the runbook's fixed list. Filled from
+	// Entries.
+	Hosts []string `yaml:"-"`
+	// Entries are the file's hosts: a name, or a name with a schedule for
+	// the host's own record and the jobs expected of it.
+	Entries []HostEntry `yaml:"hosts"`
+	// Schedules override recorded schedules for hosts and jobs matched by
+	// name pattern; the first that matches applies.
+	Schedules []ScheduleRule `yaml:"schedules"`
 	// Title heads the status page; "Backup status" when empty.
 	Title string `yaml:"title"`
+
+	// Jobs are the jobs the entries name, in file order (filled by Parse).
+	Jobs []status.JobID `yaml:"-"`
+
+	entrySchedules map[status.JobID]schedule.Schedule
+	ruleSchedules  []schedule.Schedule
+}
+
+// Spec is a schedule as the file writes it: every (an interval: 1h, 24h,
+// 7d) or cron (five fields or @daily...) with tz, and grace.
+type Spec struct {
+	Every string `yaml:"every"`
+	Cron  string `yaml:"cron"`
+	TZ    string `yaml:"tz"`
+	Grace string `yaml:"grace"`
+}
+
+func (s Spec) given() bool { return s != Spec{} }
+
+// Schedule reads the spec.
+func (s Spec) Schedule() (schedule.Schedule, error) {
+	grace := time.Duration(-1)
+	if s.Grace != "" {
+		g, err := schedule.ParseDuration(s.Grace)
+		if err != nil {
+			return schedule.Schedule{}, fmt.Errorf("grace: %w", err)
+		}
+		if g < 0 {
+			return schedule.Schedule{}, fmt.Errorf("grace %s: must not be negative", s.Grace)
+		}
+		grace = g
+	}
+	switch {
+	case s.Every != "" && s.Cron != "":
+		return schedule.Schedule{}, errors.New("every and cron: give one of them")
+	case s.Every != "":
+		if s.TZ != "" {
+			return schedule.Schedule{}, errors.New("tz: a time zone is for a cron schedule, not every")
+		}
+		d, err := schedule.ParseDuration(s.Every)
+		if err != nil {
+			return schedule.Schedule{}, fmt.Errorf("every: %w", err)
+		}
+		return schedule.Interval(d, max(grace, 0))
+	case s.Cron != "":
+		return schedule.Cron(s.Cron, s.TZ, grace)
+	}
+	return schedule.Schedule{}, errors.New("a schedule needs every or cron")
+}
+
+// HostEntry is one of the file's hosts: `- db` as before, or
+// `- {name: db, every: 24h, jobs: [{name: dump, cron: "0 3 * * *"}]}`.
+type HostEntry struct {
+	Name string     `yaml:"name"`
+	Jobs []JobEntry `yaml:"jobs"`
+	Spec `yaml:",inline"`
+}
+
+// JobEntry is a job expected of a host, with its schedule if given.
+type JobEntry struct {
+	Name string `yaml:"name"`
+	Spec `yaml:",inline"`
+}
+
+// UnmarshalYAML takes a plain host name (the file's older form) or a map.
+func (h *HostEntry) UnmarshalYAML(unmarshal func(any) error) error {
+	var name string
+	if err := unmarshal(&name); err == nil {
+		*h = HostEntry{Name: name}
+		return nil
+	}
+	type plain HostEntry
+	return unmarshal((*plain)(h))
+}
+
+// ScheduleRule sets the schedule of the records whose host and job match
+// its patterns (path.Match: *, ?, [a-z]); an omitted pattern matches all,
+// the host's own record (job "") included.
+type ScheduleRule struct {
+	Host string `yaml:"host"`
+	Job  string `yaml:"job"`
+	Spec `yaml:",inline"`
+}
+
+func (r ScheduleRule) matches(host, job string) bool {
+	return match(r.Host, host) && match(r.Job, job)
+}
+
+func match(pattern, name string) bool {
+	if pattern == "" || pattern == "*" {
+		return true
+	}
+	ok, _ := path.Match(pattern, name) // checked by Validate
+	return ok
 }
 
 // maxSize bounds the file: a host list, not a data set.
@@ -54,22 +159,90 @@ func Parse(b []byte) (*Config, error) {
 	return c, c.Validate()
 }
 
-// Validate checks every host name and refuses duplicates.
+// Validate checks every host and job name, every schedule and pattern, and
+// refuses duplicates. It fills Hosts and Jobs.
 func (c *Config) Validate() error {
 	var errs []error
 	seen := map[string]bool{}
-	for i, h := range c.Hosts {
-		if err := status.ValidateHost(h); err != nil {
-			errs = append(errs, fmt.Errorf("hosts[%d]: %w", i, err))
+	c.Hosts, c.Jobs = nil, nil
+	c.entrySchedules = map[status.JobID]schedule.Schedule{}
+	for i, h := range c.Entries {
+		at := fmt.Sprintf("hosts[%d]", i)
+		if err := status.ValidateHost(h.Name); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", at, err))
 			continue
 		}
-		if seen[h] {
-			errs = append(errs, fmt.Errorf("hosts[%d]: %q is listed twice", i, h))
+		if seen[h.Name] {
+			errs = append(errs, fmt.Errorf("%s: %q is listed twice", at, h.Name))
+			continue
 		}
-		seen[h] = true
+		seen[h.Name] = true
+		c.Hosts = append(c.Hosts, h.Name)
+		if h.Spec.given() {
+			s, err := h.Spec.Schedule()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s (%s): %w", at, h.Name, err))
+			} else {
+				c.entrySchedules[status.JobID{Host: h.Name}] = s
+			}
+		}
+		jobs := map[string]bool{}
+		for j, job := range h.Jobs {
+			jat := fmt.Sprintf("%s.jobs[%d]", at, j)
+			if err := status.ValidateJob(job.Name); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", jat, err))
+				continue
+			}
+			if jobs[job.Name] {
+				errs = append(errs, fmt.Errorf("%s: job %q of %s is listed twice", jat, job.Name, h.Name))
+				continue
+			}
+			jobs[job.Name] = true
+			id := status.JobID{Host: h.Name, Job: job.Name}
+			c.Jobs = append(c.Jobs, id)
+			if job.Spec.given() {
+				s, err := job.Spec.Schedule()
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s (%s): %w", jat, job.Name, err))
+				} else {
+					c.entrySchedules[id] = s
+				}
+			}
+		}
+	}
+	c.ruleSchedules = nil
+	for i, r := range c.Schedules {
+		at := fmt.Sprintf("schedules[%d]", i)
+		for _, p := range []struct{ key, pattern string }{{"host", r.Host}, {"job", r.Job}} {
+			if _, err := path.Match(p.pattern, ""); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %s pattern %q: %w", at, p.key, p.pattern, err))
+			}
+		}
+		s, err := r.Spec.Schedule()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", at, err))
+		}
+		c.ruleSchedules = append(c.ruleSchedules, s)
 	}
 	if len(c.Title) > 200 {
 		errs = append(errs, errors.New("title: longer than 200 characters"))
 	}
 	return errors.Join(errs...)
+}
+
+// Schedule is the schedule the file sets for host's job (job "" for the
+// host's own record): the host entry's, else the first matching rule's.
+func (c *Config) Schedule(host, job string) (schedule.Schedule, bool) {
+	if c == nil {
+		return schedule.Schedule{}, false
+	}
+	if s, ok := c.entrySchedules[status.JobID{Host: host, Job: job}]; ok {
+		return s, true
+	}
+	for i, r := range c.Schedules {
+		if i < len(c.ruleSchedules) && r.matches(host, job) {
+			return c.ruleSchedules[i], true
+		}
+	}
+	return schedule.Schedule{}, false
 }

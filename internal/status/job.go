@@ -144,3 +144,10 @@ func (r Record) RunDeadline() time.Time {
 	}
 	return r.LastAttempt.Add(r.Schedule.MaxRun(r.LastAttempt))
 }
+
+// JobID names a record: a host, and a job of it ("" for the host's own).
+type JobID struct {
+	Host, Job string
+}
+
+func (id JobID) String() string { return Name(id.Host, id.Job) }
