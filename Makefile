@@ -53,7 +53,9 @@ test-race:
 	  ./internal/localstore/ ./internal/spool/ ./internal/backuprun/ ./internal/web/ ./internal/inflight/
 
 # Test-only tools with their own Go modules (and committed go.sum):
-# tools/dashgen checks deploy/grafana/backupwatch.json against the code;
+# tools/dashgen checks deploy/grafana/backupwatch.json against the code and
+# Grafana's dashboard-linter rules (lint_test.go: the linter itself is not
+# to be had from the Go module proxy);
 # tools/mailsink is the SMTP server the e2e suite delivers email to.
 test-tools:
 	cd tools/dashgen && $(GO) vet ./... && $(GO) test -count=1 ./...

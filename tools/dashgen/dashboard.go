@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
@@ -28,6 +29,46 @@ const restoreTestOverdue = 7776000
 // datasource is the dashboard variable every query goes through, so the
 // provisioned dashboard works whatever the site named its Prometheus.
 var datasource = common.DataSourceRef{Type: cog.ToPtr("prometheus"), Uid: cog.ToPtr("${datasource}")}
+
+// targets is the selector every query carries: the job and instance
+// variables (Grafana's dashboard conventions), both "All" (.+) by default.
+const targets = `job=~"$job",instance=~"$instance"`
+
+// sel is a selector of metric with the job and instance matchers and any
+// further ones.
+func sel(metric string, matchers ...string) string {
+	return metric + "{" + strings.Join(append([]string{targets}, matchers...), ",") + "}"
+}
+
+// Queries are aggregated so that a host (or the restore test) shows once
+// whatever scrapes it: two exporters reading one store, or an exporter
+// beside a textfile during a migration, export the same host twice with
+// different job/instance labels. Per host: the worst value (max of an
+// age, of a failed or unknown status; min of "passed"). Per target: by
+// instance.
+
+// targetVariable is the job or instance variable: a Prometheus query of
+// the targets that export backupwatch's metrics (serve, or node_exporter
+// in textfile mode: both export backupwatch_hosts), multi select, All by
+// default.
+func targetVariable(name, query string) *dashboard.QueryVariableBuilder {
+	all := "All"
+	return dashboard.NewQueryVariableBuilder(name).
+		Label(strings.ToUpper(name[:1]) + name[1:]).
+		Datasource(datasource).
+		Query(dashboard.StringOrMap{String: cog.ToPtr(query)}).
+		Definition(query).
+		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
+		Sort(dashboard.VariableSortAlphabeticalAsc).
+		Multi(true).
+		IncludeAll(true).
+		AllValue(".+").
+		Current(dashboard.VariableOption{
+			Selected: cog.ToPtr(true),
+			Text:     dashboard.StringOrArrayOfString{ArrayOfString: []string{all}},
+			Value:    dashboard.StringOrArrayOfString{ArrayOfString: []string{"$__all"}},
+		})
+}
 
 // Render returns the dashboard as the JSON file Grafana provisions:
 // indented, with a final newline, identical on every run.
@@ -55,8 +96,10 @@ func Build() (dashboard.Dashboard, error) {
 		Timezone(common.TimeZoneBrowser).
 		Readonly().
 		WithVariable(dashboard.NewDatasourceVariableBuilder("datasource").
-			Label("Prometheus").
+			Label("Data source").
 			Type("prometheus")).
+		WithVariable(targetVariable("job", `label_values(backupwatch_hosts, job)`)).
+		WithVariable(targetVariable("instance", `label_values(backupwatch_hosts{job=~"$job"}, instance)`)).
 		WithRow(dashboard.NewRowBuilder("Backups").GridPos(pos(0, 0, 24, 1))).
 		WithPanel(lastSuccessAge()).
 		WithRow(dashboard.NewRowBuilder("Restore test and hosts needing attention").GridPos(pos(0, 9, 24, 1))).
@@ -67,27 +110,39 @@ func Build() (dashboard.Dashboard, error) {
 		WithPanel(hostsWithStatus("Backup status unknown", "unknown", "orange",
 			"Hosts with no readable backup status (BackupStatusUnknown fires after 1h).")).
 		WithRow(dashboard.NewRowBuilder("Monitoring health").GridPos(pos(0, 16, 24, 1))).
-		WithPanel(upDown("Exporter", `up{job="backupwatch"}`, pos(0, 17, 4, 4),
-			"Prometheus can scrape backupwatch (job backupwatch). Empty in textfile mode.")).
-		WithPanel(upDown("Vault store", `backupwatch_store_up`, pos(4, 17, 4, 4),
+		// Only the targets that exported backupwatch's metrics within a
+		// day: a job variable of All (.+) would otherwise list every
+		// target of Prometheus, and a target that is down has none now.
+		WithPanel(upDown("Scrape targets",
+			`min by (instance) (up{`+targets+`} and on(job, instance) last_over_time(`+sel("backupwatch_hosts")+`[1d]))`,
+			pos(0, 17, 4, 4),
+			"Prometheus can scrape the target: backupwatch serve (job backupwatch) or, in textfile mode, node_exporter. BackupExporterDown fires after 5 minutes down.")).
+		WithPanel(upDown("Vault store", `min by (instance) (`+sel("backupwatch_store_up")+`)`, pos(4, 17, 4, 4),
 			"The exporter's last refresh read every record from Vault KV.")).
 		WithPanel(sinceRefresh()).
-		WithPanel(count("Record problems", `sum(backupwatch_record_problems) + sum(backupwatch_store_problems)`, pos(12, 17, 4, 4),
+		WithPanel(count("Record problems",
+			`sum(max by (host) (`+sel("backupwatch_record_problems")+`)) + max(`+sel("backupwatch_store_problems")+`)`,
+			pos(12, 17, 4, 4),
 			"Diagnostics for unreadable or odd records and store-level problems; the status page lists them.")).
-		WithPanel(count("Hosts exported", `backupwatch_hosts`, pos(16, 17, 4, 4),
-			"Hosts the exporter reports on.")).
+		WithPanel(count("Hosts exported", `max(`+sel("backupwatch_hosts")+`)`, pos(16, 17, 4, 4),
+			"Hosts the exporter reports on (the most any selected target exports). BackupMetricsIncomplete fires when fewer reach Prometheus.")).
 		WithPanel(textfileAge())
 	return b.Build()
 }
 
 // lastSuccessAge is the runbook's panel: Stat, one value per host from
 // backup_last_success_age_seconds, green/amber/red at 25 and 48 hours.
+// The runbook's query was the bare `backup_last_success_age_seconds`; it is
+// now `max by (host)` of it on the job and instance variables, so that a
+// host scraped through two targets is one value, the older age (the one
+// its thresholds warn about), not two tiles. Per host and thresholds are
+// the runbook's.
 func lastSuccessAge() *stat.PanelBuilder {
 	return statPanel(
 		"Time since last successful backup",
 		"Per host: green under 25 hours, amber from 25 hours (90,000 s), red from 48 hours (172,800 s). BackupNotRunIn24Hours fires past 24 hours.",
 		pos(0, 1, 24, 8),
-		query(`backup_last_success_age_seconds`, "{{host}}"),
+		query(`max by (host) (`+sel("backup_last_success_age_seconds")+`)`, "{{host}}"),
 	).
 		Unit("dtdurations").
 		Thresholds(thresholds(step(nil, "green"), step(f(amberAfter), "orange"), step(f(redAfter), "red"))).
@@ -101,7 +156,7 @@ func restoreTestAge() *stat.PanelBuilder {
 		"Last restore test",
 		"Age of the last restore test; RestoreTestOverdue fires past 90 days.",
 		pos(0, 10, 6, 6),
-		query(`backup_restore_test_age_seconds`, "age"),
+		query(`max(`+sel("backup_restore_test_age_seconds")+`)`, "age"),
 	).
 		Unit("dtdurations").
 		Thresholds(thresholds(step(nil, "green"), step(f(restoreTestOverdue*80/90), "orange"), step(f(restoreTestOverdue), "red"))).
@@ -113,8 +168,9 @@ func restoreTestResult() *stat.PanelBuilder {
 		"Restore test result",
 		"Result of the last restore test; RestoreTestFailed fires unless it passed.",
 		pos(6, 10, 6, 6),
-		query(`backup_restore_test_passed`, "result"),
+		query(`min(`+sel("backup_restore_test_passed")+`)`, "result"),
 	).
+		Unit("none").
 		Mappings([]dashboard.ValueMapping{valueMap(map[string][2]string{
 			"1": {"passed", "green"},
 			"0": {"NOT PASSED", "red"},
@@ -134,8 +190,9 @@ func hostsWithStatus(title, status, color, desc string) *stat.PanelBuilder {
 		title,
 		desc,
 		pos(x, 10, 6, 6),
-		query(fmt.Sprintf(`backup_status{status=%q} == 1`, status), "{{host}}"),
+		query(fmt.Sprintf(`max by (host) (%s) == 1`, sel("backup_status", fmt.Sprintf("status=%q", status))), "{{host}}"),
 	).
+		Unit("none").
 		NoValue("none").
 		Thresholds(thresholds(step(nil, "green"), step(f(1), color))).
 		TextMode(common.BigValueTextModeName)
@@ -148,6 +205,7 @@ func upDown(title, expr string, gp dashboard.GridPos, desc string) *stat.PanelBu
 		gp,
 		query(expr, "{{instance}}"),
 	).
+		Unit("none").
 		Mappings([]dashboard.ValueMapping{valueMap(map[string][2]string{
 			"1": {"up", "green"},
 			"0": {"DOWN", "red"},
@@ -161,7 +219,7 @@ func sinceRefresh() *stat.PanelBuilder {
 		"Since last good refresh",
 		"Time since the exporter last read the store completely; BackupStoreUnreachable fires after 15 minutes.",
 		pos(8, 17, 4, 4),
-		query(`time() - backupwatch_last_refresh_success_timestamp_seconds`, "{{instance}}"),
+		query(`time() - max by (instance) (`+sel("backupwatch_last_refresh_success_timestamp_seconds")+`)`, "{{instance}}"),
 	).
 		Unit("dtdurations").
 		Thresholds(thresholds(step(nil, "green"), step(f(300), "orange"), step(f(900), "red"))).
@@ -188,7 +246,7 @@ func textfileAge() *stat.PanelBuilder {
 		"backup.prom age (textfile mode)",
 		"Time since node_exporter's textfile backup.prom was rewritten; BackupTextfileStale fires past 1 hour. Empty when serve is used.",
 		pos(20, 17, 4, 4),
-		query(`time() - node_textfile_mtime_seconds{file=~"(.*/)?backup\\.prom"}`, "{{instance}}"),
+		query(`time() - max by (instance) (`+sel("node_textfile_mtime_seconds", `file=~"(.*/)?backup\\.prom"`)+`)`, "{{instance}}"),
 	).
 		Unit("dtdurations").
 		Thresholds(thresholds(step(nil, "green"), step(f(1800), "orange"), step(f(3600), "red"))).

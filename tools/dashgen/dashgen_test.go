@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
@@ -76,7 +77,10 @@ func TestDashboardMatchesSchema(t *testing.T) {
 
 // TestRunbookPanel checks the runbook's panel: Stat, one value per host from
 // backup_last_success_age_seconds, unit duration, green from 0, amber from
-// 90,000, red from 172,800.
+// 90,000, red from 172,800. The runbook's literal query was the bare
+// metric; it is now runbookQuery: the same value per host, aggregated so a
+// host scraped through two targets shows once (the older age), on the
+// dashboard's job and instance variables.
 func TestRunbookPanel(t *testing.T) {
 	raw, err := os.ReadFile(defaultOutput)
 	if err != nil {
@@ -114,8 +118,11 @@ func TestRunbookPanel(t *testing.T) {
 	}
 	var found int
 	for _, p := range d.Panels {
-		if len(p.Targets) != 1 || p.Targets[0].Expr != "backup_last_success_age_seconds" {
+		if len(p.Targets) != 1 || !strings.Contains(p.Targets[0].Expr, "backup_last_success_age_seconds") {
 			continue
+		}
+		if got := p.Targets[0].Expr; got != runbookQuery {
+			t.Errorf("panel %q: query %q, want %q", p.Title, got, runbookQuery)
 		}
 		found++
 		if p.Type != "stat" {
@@ -160,6 +167,10 @@ func TestRunbookPanel(t *testing.T) {
 		t.Errorf("panels querying backup_last_success_age_seconds: got %d, want 1", found)
 	}
 }
+
+// runbookQuery is the runbook panel's query: its
+// backup_last_success_age_seconds, the highest value per host.
+const runbookQuery = `max by (host) (backup_last_success_age_seconds{job=~"$job",instance=~"$instance"})`
 
 // sdkErr turns the SDK's empty cog.BuildErrors, which it returns as a
 // non-nil error, into nil.
