@@ -170,3 +170,21 @@ func TestRefreshed(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricValue(t *testing.T) {
+	body := "backupwatch_refreshes_total 3\n# HELP x y\nbackupwatch_refreshes_total_x 9\nbackupwatch_refresh_failures_total 1e+00\nbackup_status{host=\"a\"} 1\n"
+	for _, tc := range []struct {
+		name string
+		want float64
+		ok   bool
+	}{
+		{"backupwatch_refreshes_total", 3, true},
+		{"backupwatch_refresh_failures_total", 1, true},
+		{"backupwatch_refreshes", 0, false},
+		{"backup_status", 0, false},
+	} {
+		if got, ok := metricValue([]byte(body), tc.name); got != tc.want || ok != tc.ok {
+			t.Errorf("metricValue(%s) = %v, %v; want %v, %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+}

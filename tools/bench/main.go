@@ -34,8 +34,11 @@ const (
 	targetRatioN = 1000                   // smallest fleet the ratio target applies to
 	targetHosts  = 10000                  // fleet size of the scrape and memory targets
 	targetScrape = 100 * time.Millisecond // /metrics latency
-	targetRSS    = 100_000_000            // bytes, peak resident memory of serve
 )
+
+// targetRSS is the peak resident memory of serve at targetHosts, in bytes,
+// by how many clients scrape it at once.
+var targetRSS = map[int]int64{1: 100_000_000, 10: 150_000_000}
 
 type options struct {
 	vaultdev, backupwatch, script, out string
@@ -43,6 +46,8 @@ type options struct {
 	tokens                             []string
 	runs, scriptRuns, scriptMax        int
 	scrapes, workers                   int
+	scrapers                           []int
+	memRefresh                         time.Duration
 }
 
 // Token kinds the readers can use.
@@ -68,6 +73,8 @@ func run() int {
 	flag.IntVar(&o.scriptMax, "script-max", 1000, "largest fleet the runbook script is timed on")
 	flag.IntVar(&o.scrapes, "scrapes", 20, "timed scrapes of /metrics, after one warm-up")
 	flag.IntVar(&o.workers, "workers", 8, "concurrent reads of the bare loop and of backupwatch")
+	scrapers := flag.String("scrapers", "1,10", "for each number, a fresh serve at the largest size is scraped by that many clients at once, back to back, while it refreshes, and its peak memory read")
+	flag.DurationVar(&o.memRefresh, "mem-refresh", 10*time.Second, "serve's --refresh.interval while its memory is measured (each measurement lasts two refreshes)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (the bare loop and backupwatch's refresh run in it) to this file")
 	flag.Parse()
 	for _, s := range strings.Split(*sizes, ",") {
@@ -85,6 +92,18 @@ func run() int {
 			return 2
 		}
 		o.tokens = append(o.tokens, t)
+	}
+	for _, s := range strings.Split(*scrapers, ",") {
+		k, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || k < 1 {
+			fmt.Fprintf(os.Stderr, "bench: -scrapers takes positive numbers, got %q\n", *scrapers)
+			return 2
+		}
+		o.scrapers = append(o.scrapers, k)
+	}
+	if o.memRefresh < time.Second {
+		fmt.Fprintln(os.Stderr, "bench: -mem-refresh must be at least 1s")
+		return 2
 	}
 	if o.runs < 1 || o.scriptRuns < 1 || o.scrapes < 1 || o.workers < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -runs, -script-runs, -scrapes and -workers must be at least 1")
@@ -179,6 +198,7 @@ type results struct {
 	sizes   []sizeResult
 	serve   *serveResult
 	serveN  int
+	memory  []*memResult
 	elapsed time.Duration
 }
 
@@ -261,6 +281,14 @@ func bench(ctx context.Context, o options, ps *procs, dir string, res *results) 
 	res.serve, err = measureServe(ctx, ps, o.backupwatch, v, o.tokens[0] == tokenRoot, n, o.scrapes, dir)
 	if err != nil {
 		return fmt.Errorf("backupwatch serve: %w", err)
+	}
+	for _, k := range o.scrapers {
+		progress("%d hosts: a fresh serve refreshing every %s, %d scraper(s) back to back for two refreshes, then its peak memory", n, o.memRefresh, k)
+		m, err := measureMemory(ctx, ps, o.backupwatch, v, o.tokens[0] == tokenRoot, n, k, o.memRefresh, dir)
+		if err != nil {
+			return fmt.Errorf("backupwatch serve, %d scrapers: %w", k, err)
+		}
+		res.memory = append(res.memory, m)
 	}
 	return nil
 }
@@ -423,16 +451,46 @@ func (r *results) print(w io.Writer, failure error) {
 		fmt.Fprintf(w, "/metrics from the cache at %d hosts, %d scrapes with gzip as Prometheus asks (%.1f MB, %.1f MB unpacked): median %s, max %s: %s\n",
 			r.serveN, len(s.scrapes), float64(s.gzipBytes)/1e6, float64(s.bodyBytes)/1e6, fmtDur(med), fmtDur(worst), verdict)
 		fmt.Fprintf(w, "  the same without gzip, %d scrapes in turn with those: median %s, max %s\n", len(s.plain), fmtDur(median(s.plain)), fmtDur(slices.Max(s.plain)))
-		verdict = fmt.Sprintf("meets target (< %d MB)", targetRSS/1_000_000)
-		switch {
-		case r.serveN < targetHosts:
-			verdict = fmt.Sprintf("target applies at %d hosts", targetHosts)
-		case s.peakRSS >= targetRSS:
-			verdict = fmt.Sprintf("MISSES target (< %d MB)", targetRSS/1_000_000)
-			misses = append(misses, fmt.Sprintf("serve peaks at %.1f MB resident", float64(s.peakRSS)/1e6))
-		}
-		fmt.Fprintf(w, "peak resident memory of backupwatch serve at %d hosts (VmHWM): %.1f MB: %s\n", r.serveN, float64(s.peakRSS)/1e6, verdict)
 		fmt.Fprintf(w, "serve's first complete refresh, from process start (login included, %s token): %s\n", o.tokens[0], fmtDur(s.firstRefresh))
+	}
+	if len(r.memory) > 0 {
+		fmt.Fprintf(w, "\nPeak resident memory of backupwatch serve at %d hosts (VmHWM, start included), a fresh process per row, refreshing every %s;\n", r.serveN, o.memRefresh)
+		fmt.Fprintln(w, "its clients scrape /metrics with gzip back to back (no pause: harsher than Prometheus) until two more refreshes have completed:")
+	}
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, m := range r.memory {
+		verdict := "no target"
+		if target, ok := targetRSS[m.scrapers]; ok {
+			verdict = fmt.Sprintf("meets target (< %d MB)", target/1_000_000)
+			switch {
+			case r.serveN < targetHosts:
+				verdict = fmt.Sprintf("target applies at %d hosts", targetHosts)
+			case m.peakRSS >= target:
+				verdict = fmt.Sprintf("MISSES target (< %d MB)", target/1_000_000)
+				misses = append(misses, fmt.Sprintf("serve peaks at %.1f MB resident with %d scraper(s)", float64(m.peakRSS)/1e6, m.scrapers))
+			}
+		}
+		lat := "-"
+		if len(m.latencies) > 0 {
+			lat = fmt.Sprintf("median %s, max %s", fmtDur(median(m.latencies)), fmtDur(slices.Max(m.latencies)))
+		}
+		fmt.Fprintf(tw, "  %d scraper(s):\t%.1f MB\t%s\t%d scrapes (%s), %d refused (503)\t%d refreshes meanwhile, the last %s, %.0f failed\n",
+			m.scrapers, float64(m.peakRSS)/1e6, verdict, m.scrapes, lat, m.refused, m.refreshes, fmtDur(m.refreshDur), m.failures)
+	}
+	tw.Flush()
+	// A refresh that fails (Vault did not answer within the refresh
+	// timeout) with many scrapers but not with one was starved by them; if
+	// it fails with one too, the machine is too busy to tell.
+	if len(r.memory) > 0 {
+		base := r.memory[0]
+		for _, m := range r.memory[1:] {
+			if m.failures > 0 && base.failures == 0 {
+				misses = append(misses, fmt.Sprintf("%.0f refresh(es) failed with %d scrapers, none with %d", m.failures, m.scrapers, base.scrapers))
+			}
+		}
+		if base.failures > 0 {
+			fmt.Fprintf(w, "  refreshes failed even with %d scraper(s) (Vault did not answer within the refresh timeout): the machine is too busy to judge starvation\n", base.scrapers)
+		}
 	}
 	fmt.Fprintln(w)
 	switch {
