@@ -477,7 +477,12 @@ func scenarios() []scenario {
 		}
 		out = append(out, scenario{
 			name:   fmt.Sprintf("03 %d hosts fail at once", n),
-			opts:   stackOptions{hosts: hosts},
+			// Scaled less (a minute is 3 s): evaluating 500 alerts, each
+			// description running a query, takes a second or more on a
+			// busy machine, which no scaling shortens; at 1/60 that is
+			// over the scaled group_wait (2 s), and Alertmanager would
+			// send the first batch of 64 on its own. Both sizes alike.
+			opts:   stackOptions{hosts: hosts, scale: 1.0 / 20},
 			hostRE: regexp.MustCompile(`\bnode-\d{3}\b`),
 			run: func(r *runner) {
 				s := r.s
@@ -487,6 +492,8 @@ func scenarios() []scenario {
 							s.bwAll(recordAll(hosts, "--status=failed", "--exit-code=1", "--message="+repoDown))
 						}, n)
 					}})
+				_, _, took := s.ruleGroup("BackupFailed")
+				r.t.Logf("the rule group evaluating BackupFailed for %d failing hosts took %v (group_wait here: %v)", n, took, s.groupWait)
 				r.phase(phase{name: fmt.Sprintf("%d recover", n), slack: []want{rw}, email: []want{rw},
 					do: func() {
 						s.atOnce("recoveries", func() { s.bwAll(recordAll(hosts, "--status=success")) }, 0)
@@ -789,7 +796,7 @@ func TestInbox(t *testing.T) {
 		summary.mu.Unlock()
 		for _, ch := range []string{"slack", "email"} {
 			small, large := totals["03 10 hosts fail at once "+ch], totals["03 500 hosts fail at once "+ch]
-			if small != large && !t.Skipped() {
+			if small > 0 && large > 0 && small != large {
 				t.Errorf("%s: 10 hosts failing at once and recovering sent %d notifications, 500 sent %d: the count grows with the fleet", ch, small, large)
 			}
 		}
