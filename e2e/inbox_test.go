@@ -476,7 +476,7 @@ func scenarios() []scenario {
 			rw = rw.matching(more)
 		}
 		out = append(out, scenario{
-			name:   fmt.Sprintf("03 %d hosts fail at once", n),
+			name: fmt.Sprintf("03 %d hosts fail at once", n),
 			// Scaled less (a minute is 3 s): evaluating 500 alerts, each
 			// description running a query, takes a second or more on a
 			// busy machine, which no scaling shortens; at 1/60 that is
