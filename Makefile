@@ -20,6 +20,8 @@ build:
 
 run: build
 	mkdir -p $(STORE_DIR)
+	@echo "make run: serving $(STORE_DIR) at http://localhost:10036/ (re-read every 60s). Record into it with:"
+	@echo "  $(BIN) --store.dir=$(STORE_DIR) record --status success --host db"
 	$(BIN) --store.dir=$(STORE_DIR) serve
 
 # Debian's packages (apt-get) and the current upstream releases, built with
