@@ -38,7 +38,7 @@ type storeOptions struct {
 
 func (o *storeOptions) addFlags(app *kingpin.Application) {
 	v := &o.vault
-	app.Flag("vault.address", "Vault address; without one, records are kept in the local store.").PlaceHolder("URL").Envar("VAULT_ADDR").StringVar(&v.Address)
+	app.Flag("vault.address", "Vault address (an HA cluster's nodes: comma-separated, failed over in turn); without one, records are kept in the local store.").PlaceHolder("URL").Envar("VAULT_ADDR").StringVar(&v.Address)
 	app.Flag("vault.ca-cert", "PEM file of the CA that signed Vault's certificate.").PlaceHolder("FILE").Envar("VAULT_CACERT").StringVar(&v.CACert)
 	app.Flag("vault.namespace", "Vault Enterprise namespace.").PlaceHolder("NAMESPACE").Envar("VAULT_NAMESPACE").StringVar(&v.Namespace)
 	app.Flag("vault.tls-skip-verify", "Do not verify Vault's TLS certificate (insecure).").BoolVar(&v.TLSSkipVerify)

@@ -13,13 +13,14 @@ import (
 
 // Validate checks the configuration without touching the network or the
 // file system, and names the command-line flag of each problem: one error
-// per problem, joined. An empty Address is valid (VAULT_ADDR then applies,
+// per problem, joined. Address may list an HA cluster's nodes, comma-
+// separated (see failover.go). An empty Address is valid (VAULT_ADDR then applies,
 // and is checked by New); everything else is checked as given, so a zero
 // or negative Timeout is refused rather than silently replaced.
 func (c Config) Validate() error {
 	var errs []error
 	if c.Address != "" {
-		if err := validateAddress(c.Address); err != nil {
+		if err := validateAddresses(splitAddresses(c.Address)); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -81,11 +81,13 @@ func (s *Store) learnConfigured(rawAddress string) {
 			s.learn(string(b))
 		}
 	}
-	if u, err := url.Parse(rawAddress); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok {
-			s.learn(pw)
-		} else {
-			s.learn(u.User.Username()) // https://token@host: the name is the secret
+	for _, a := range splitAddresses(rawAddress) {
+		if u, err := url.Parse(a); err == nil && u.User != nil {
+			if pw, ok := u.User.Password(); ok {
+				s.learn(pw)
+			} else {
+				s.learn(u.User.Username()) // https://token@host: the name is the secret
+			}
 		}
 	}
 }

@@ -91,10 +91,15 @@ func New(cfg Config) (*Store, error) {
 	if vc.Error != nil {
 		return nil, redactError("vault: ", vc.Error)
 	}
+	shown := cfg.Address
+	var nodes []string // the nodes of an HA cluster, when several (failover.go)
 	if cfg.Address != "" {
-		vc.Address = cfg.Address
+		nodes = splitAddresses(cfg.Address)
+		vc.Address = nodes[0]
 	} else if err := validateAddress(vc.Address); err != nil {
 		return nil, fmt.Errorf("vault: VAULT_ADDR: %w", err)
+	} else {
+		shown = vc.Address
 	}
 	if cfg.CACert != "" || cfg.TLSSkipVerify {
 		if err := vc.ConfigureTLS(&api.TLSConfig{CACert: cfg.CACert, Insecure: cfg.TLSSkipVerify}); err != nil {
@@ -107,6 +112,9 @@ func New(cfg Config) (*Store, error) {
 		t.MaxIdleConnsPerHost = cfg.MaxConns
 		t.MaxIdleConns = cfg.MaxConns * 2
 	}
+	if len(nodes) > 1 {
+		vc.HttpClient.Transport = newFailover(vc.HttpClient.Transport, nodes)
+	}
 	c, err := api.NewClient(vc)
 	if err != nil {
 		// The client's errors quote the address, credentials and all.
@@ -116,8 +124,8 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Namespace != "" {
 		c.SetNamespace(cfg.Namespace)
 	}
-	s := &Store{cfg: cfg, client: c, address: redactURLs(vc.Address), log: cfg.Logger, now: time.Now, version: cfg.KVVersion}
-	s.learnConfigured(vc.Address)
+	s := &Store{cfg: cfg, client: c, address: redactURLs(shown), log: cfg.Logger, now: time.Now, version: cfg.KVVersion}
+	s.learnConfigured(shown)
 	return s, nil
 }
 

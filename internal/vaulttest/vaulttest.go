@@ -36,11 +36,12 @@ type Server struct {
 	UnsealKey string // hex
 	DataDir   string
 
-	bin  string
-	port string
-	cmd  *exec.Cmd
-	done chan struct{} // closed once cmd has exited
-	log  logBuffer
+	bin   string
+	port  string
+	extra []string // more vaultdev flags (a cluster node's, cluster.go)
+	cmd   *exec.Cmd
+	done  chan struct{} // closed once cmd has exited
+	log   logBuffer
 }
 
 // Binary returns the path of the vaultdev binary: $BACKUPWATCH_VAULTDEV if
@@ -130,7 +131,7 @@ func Start(t testing.TB) *Server {
 // launch runs the binary listening on addr and waits for its ready line.
 func (s *Server) launch(t testing.TB, addr string) {
 	t.Helper()
-	cmd := exec.Command(s.bin, "-listen", addr, "-data-dir", s.DataDir)
+	cmd := exec.Command(s.bin, append([]string{"-listen", addr, "-data-dir", s.DataDir}, s.extra...)...)
 	cmd.Stderr = &s.log
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

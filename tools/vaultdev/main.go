@@ -28,6 +28,7 @@ import (
 	"github.com/hashicorp/vault/helper/namespace"
 	vaulthttp "github.com/hashicorp/vault/http"
 	"github.com/hashicorp/vault/internalshared/configutil"
+	"github.com/hashicorp/vault/physical/raft"
 	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/hashicorp/vault/sdk/physical"
@@ -40,7 +41,19 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:8200", "address to serve plain HTTP on")
 	dataDir := flag.String("data-dir", "", "directory for file storage (data survives restarts); empty means in-memory storage")
 	initFile := flag.String("init-file", "", "where init.json is kept (default DATA-DIR/init.json; required without -data-dir)")
+	var rc raftConfig
+	flag.StringVar(&rc.nodeID, "raft-node-id", "", "use integrated Raft storage in -data-dir as this node (HA: one active node, the others standby)")
+	flag.StringVar(&rc.clusterListen, "cluster-listen", "127.0.0.1:0", "with -raft-node-id: address of the cluster port (Raft and request forwarding, TLS)")
+	flag.StringVar(&rc.join, "raft-join", "", "with -raft-node-id: API address of a node of the cluster to join on first start (its init.json is -init-file)")
 	flag.Parse()
+	if rc.nodeID != "" && *dataDir == "" {
+		fmt.Fprintln(os.Stderr, "vaultdev: -raft-node-id needs -data-dir")
+		os.Exit(2)
+	}
+	if rc.join != "" && rc.nodeID == "" {
+		fmt.Fprintln(os.Stderr, "vaultdev: -raft-join needs -raft-node-id")
+		os.Exit(2)
+	}
 	if *initFile == "" {
 		if *dataDir == "" {
 			fmt.Fprintln(os.Stderr, "vaultdev: -init-file is required without -data-dir")
@@ -48,7 +61,7 @@ func main() {
 		}
 		*initFile = filepath.Join(*dataDir, "init.json")
 	}
-	if err := run(*listen, *dataDir, *initFile); err != nil {
+	if err := run(*listen, *dataDir, *initFile, rc); err != nil {
 		fmt.Fprintln(os.Stderr, "vaultdev:", err)
 		os.Exit(1)
 	}
@@ -92,41 +105,108 @@ type initData struct {
 	RootToken string `json:"root_token"`
 }
 
-func run(listen, dataDir, initFile string) error {
+func run(listen, dataDir, initFile string, rc raftConfig) error {
 	logger := hclog.New(&hclog.LoggerOptions{Name: "vaultdev", Output: os.Stderr, Level: hclog.Info})
 
-	var backend physical.Backend
-	var err error
-	if dataDir == "" {
-		backend, err = inmem.NewInmem(nil, logger)
-	} else {
-		backend, err = file.NewFileBackend(map[string]string{"path": dataDir}, logger)
-	}
+	// The API listener comes first: a Raft node advertises its address.
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return fmt.Errorf("storage: %w", err)
+		return err
 	}
+	defer ln.Close()
+	apiAddr := "http://" + ln.Addr().String()
 
-	core, err := vault.NewCore(&vault.CoreConfig{
-		Physical:           backend,
+	cc := &vault.CoreConfig{
 		Logger:             logger,
 		DisableMlock:       true,
 		BuiltinRegistry:    builtins,
 		LogicalBackends:    builtins[consts.PluginTypeSecrets],
 		CredentialBackends: builtins[consts.PluginTypeCredential],
-	})
+	}
+	var clusterAddr *net.TCPAddr
+	switch {
+	case rc.nodeID != "":
+		backend, err := raft.NewRaftBackend(map[string]string{
+			"path":    dataDir,
+			"node_id": rc.nodeID,
+			// Tests kill the active node: elect a new one in about a
+			// second rather than Vault's production default (5x).
+			"performance_multiplier": "1",
+		}, logger.Named("raft"))
+		if err != nil {
+			return fmt.Errorf("raft storage: %w", err)
+		}
+		if clusterAddr, err = freeTCPAddr(rc.clusterListen); err != nil {
+			return fmt.Errorf("cluster listener: %w", err)
+		}
+		cc.Physical = backend
+		cc.HAPhysical = backend.(physical.HABackend)
+		cc.RedirectAddr = apiAddr
+		cc.ClusterAddr = "https://" + clusterAddr.String()
+	case dataDir == "":
+		if cc.Physical, err = inmem.NewInmem(nil, logger); err != nil {
+			return fmt.Errorf("storage: %w", err)
+		}
+	default:
+		if cc.Physical, err = file.NewFileBackend(map[string]string{"path": dataDir}, logger); err != nil {
+			return fmt.Errorf("storage: %w", err)
+		}
+	}
+
+	core, err := vault.NewCore(cc)
 	if err != nil {
 		return fmt.Errorf("creating core: %w", err)
 	}
-	return errors.Join(serve(core, listen, initFile, logger), core.Shutdown())
+	handler := vaulthttp.Handler.Handler(&vault.HandlerProperties{
+		Core:           core,
+		ListenerConfig: &configutil.Listener{Type: "tcp", Address: ln.Addr().String()},
+	})
+	if clusterAddr != nil {
+		// As `vault server` does: before the first unseal.
+		core.SetClusterListenerAddrs([]*net.TCPAddr{clusterAddr})
+		core.SetClusterHandler(handler)
+	}
+	return errors.Join(serve(core, ln, handler, initFile, rc, logger), core.Shutdown())
 }
 
-// serve initializes and unseals core, serves its HTTP API on listen and
-// returns on SIGTERM or SIGINT after closing the listener.
-func serve(core *vault.Core, listen, initFile string, logger hclog.Logger) error {
+// raftConfig is the integrated storage part of the command line.
+type raftConfig struct {
+	nodeID        string
+	clusterListen string
+	join          string
+}
+
+// freeTCPAddr resolves addr, picking a free port for port 0.
+func freeTCPAddr(addr string) (*net.TCPAddr, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	a := l.Addr().(*net.TCPAddr)
+	return a, l.Close()
+}
+
+// serve initializes (or joins) and unseals core, serves its HTTP API on ln
+// and returns on SIGTERM or SIGINT after closing the listener.
+func serve(core *vault.Core, ln net.Listener, handler http.Handler, initFile string, rc raftConfig, logger hclog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
-	keys, err := initialize(core, initFile)
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	if rc.join != "" {
+		// A joining node answers the leader's challenge over the API only
+		// after it is unsealed, but serving early costs nothing.
+		go func() { served <- srv.Serve(ln) }()
+	}
+
+	var keys initData
+	var err error
+	if rc.join != "" {
+		keys, err = join(ctx, core, rc.join, initFile)
+	} else {
+		keys, err = initialize(core, initFile)
+	}
 	if err != nil {
 		return err
 	}
@@ -134,25 +214,22 @@ func serve(core *vault.Core, listen, initFile string, logger hclog.Logger) error
 	if err != nil {
 		return fmt.Errorf("%s: unseal_key: %w", initFile, err)
 	}
-	if unsealed, err := core.Unseal(key); err != nil {
+	unsealed, err := core.Unseal(key)
+	if err != nil {
 		return fmt.Errorf("unsealing: %w", err)
+	}
+	if rc.nodeID != "" {
+		// A Raft node unseals in the background once its storage has the
+		// keyring (streamed from the leader when it has just joined).
+		if err := waitForLeader(ctx, core); err != nil {
+			return err
+		}
 	} else if !unsealed {
 		return errors.New("unsealing: still sealed after the one key")
 	}
-
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return err
+	if rc.join == "" {
+		go func() { served <- srv.Serve(ln) }()
 	}
-	srv := &http.Server{
-		Handler: vaulthttp.Handler.Handler(&vault.HandlerProperties{
-			Core:           core,
-			ListenerConfig: &configutil.Listener{Type: "tcp", Address: ln.Addr().String()},
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 	fmt.Printf("vaultdev ready addr=http://%s\n", ln.Addr())
 
 	select {
@@ -164,6 +241,52 @@ func serve(core *vault.Core, listen, initFile string, logger hclog.Logger) error
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// join starts joining the Raft cluster at leaderAddr, unless this node's
+// storage already belongs to one (a restart), and returns the cluster's
+// keys from initFile (written by the node that initialized it).
+func join(ctx context.Context, core *vault.Core, leaderAddr, initFile string) (initData, error) {
+	var keys initData
+	b, err := os.ReadFile(initFile)
+	if err != nil {
+		return keys, fmt.Errorf("joining needs the cluster's keys: %w", err)
+	}
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return keys, fmt.Errorf("%s: %w", initFile, err)
+	}
+	ctx = namespace.RootContext(ctx)
+	done, err := core.InitializedLocally(ctx)
+	if err != nil {
+		return keys, fmt.Errorf("checking initialization: %w", err)
+	}
+	if done {
+		return keys, nil
+	}
+	if _, err := core.JoinRaftCluster(ctx, []*raft.LeaderJoinInfo{{LeaderAPIAddr: leaderAddr}}, false); err != nil {
+		return keys, fmt.Errorf("joining %s: %w", leaderAddr, err)
+	}
+	return keys, nil
+}
+
+// waitForLeader waits until this node is unsealed and is active or knows
+// the active node, so that it can serve or forward requests.
+func waitForLeader(ctx context.Context, core *vault.Core) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		isLeader, addr, _, err := core.Leader()
+		if !core.Sealed() && err == nil && (isLeader || addr != "") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no active node after 60s (leader=%v addr=%q err=%v)", isLeader, addr, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // initialize initializes the storage with a single unseal key and writes
