@@ -17,6 +17,17 @@ path "kv/golemtrust/backup-status/{{identity.entity.aliases.AUTH_APPROLE_ACCESSO
   capabilities = ["create", "read", "update"]
 }
 
+# Its jobs (`--job NAME`): jobs/<host>@<job>. '@' is in no host or job
+# name, so db's pattern matches jobs/db@files and never another host's
+# (jobs/db.example@x, jobs/db2@x).
+path "kv/data/golemtrust/backup-status/jobs/{{identity.entity.aliases.AUTH_APPROLE_ACCESSOR.metadata.role_name}}@*" {
+  capabilities = ["create", "read", "update", "patch"]
+}
+
+path "kv/golemtrust/backup-status/jobs/{{identity.entity.aliases.AUTH_APPROLE_ACCESSOR.metadata.role_name}}@*" {
+  capabilities = ["create", "read", "update"]
+}
+
 path "sys/internal/ui/mounts/kv/*" {
   capabilities = ["read"]
 }

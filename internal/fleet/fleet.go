@@ -7,11 +7,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/golemtrust/backupwatch/internal/schedule"
 	"github.com/golemtrust/backupwatch/internal/status"
 )
 
@@ -21,10 +23,27 @@ type Source interface {
 	Get(ctx context.Context, key string) (map[string]any, error)
 }
 
+// FolderLister is what a store needs to hold job records: a listing of
+// status.JobsFolder. A source without it has hosts only.
+type FolderLister interface {
+	ListFolder(ctx context.Context, folder string) ([]string, error)
+}
+
+// Scheduler sets schedules centrally (the config file): the schedule of
+// host's job ("" for the host's own record), if it sets one.
+type Scheduler interface {
+	Schedule(host, job string) (schedule.Schedule, bool)
+}
+
 // Snapshot is the state of the fleet at one refresh.
 type Snapshot struct {
-	Hosts       []status.Record     // sorted by host name
+	Hosts []status.Record // sorted by host name; the runbook's records
+	// Jobs are the records of hosts' jobs, sorted by host and job. A host
+	// with jobs but no record of its own is in Jobs only.
+	Jobs        []status.Record
 	RestoreTest *status.RestoreTest // nil when none is recorded
+	// RestoreTestJobs are restore tests recorded with a job, sorted by it.
+	RestoreTestJobs []status.RestoreTest
 	// Listed is set once the store's listing has been read, in this
 	// refresh or an earlier one: until then nothing is known of the fleet.
 	Listed bool
@@ -41,9 +60,11 @@ type Snapshot struct {
 
 // Options tune a refresh.
 type Options struct {
-	Expected []string // hosts that must be there, recorded or not
-	Workers  int      // concurrent reads; 8 if zero
-	Now      func() time.Time
+	Expected  []string       // hosts that must be there, recorded or not
+	Jobs      []status.JobID // jobs that must be there, recorded or not
+	Schedules Scheduler      // central schedules; nil when none
+	Workers   int            // concurrent reads; 8 if zero
+	Now       func() time.Time
 }
 
 // Load reads every record. prev, when not nil, is the previous snapshot: a
@@ -58,29 +79,50 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 	if prev != nil {
 		snap.LastSuccess, snap.Listed = prev.LastSuccess, prev.Listed
 	}
-	defer func() { snap.Duration = now().Sub(snap.Started) }()
+	defer func() {
+		snap.Duration = now().Sub(snap.Started)
+		resolveSchedules(snap, opts.Schedules)
+	}()
 
 	keys, err := src.List(ctx)
+	var jobNames []string
+	if err == nil && slices.Contains(keys, status.JobsFolder+"/") {
+		if fl, ok := src.(FolderLister); ok {
+			jobNames, err = fl.ListFolder(ctx, status.JobsFolder)
+		}
+	}
 	if err != nil {
 		snap.Err = err
 		if prev != nil {
-			snap.Hosts, snap.RestoreTest, snap.Problems = prev.Hosts, prev.RestoreTest, prev.Problems
+			snap.Hosts, snap.Jobs, snap.RestoreTest, snap.RestoreTestJobs, snap.Problems = prev.Hosts, prev.Jobs, prev.RestoreTest, prev.RestoreTestJobs, prev.Problems
 			return snap
 		}
 		for _, h := range dedupe(opts.Expected) {
 			snap.Hosts = append(snap.Hosts, status.Record{Host: h, Status: status.Unknown, Unread: true, Problems: []string{"store not reached"}})
+		}
+		for _, id := range dedupeJobs(opts.Jobs) {
+			snap.Jobs = append(snap.Jobs, status.Record{Host: id.Host, Job: id.Job, Status: status.Unknown, Unread: true, Problems: []string{"store not reached"}})
 		}
 		return snap
 	}
 
 	snap.Listed = true
 	hosts, hasRestoreTest := hostsToRead(keys, opts.Expected, snap)
-	snap.Hosts = make([]status.Record, len(hosts))
-	var prevByHost map[string]status.Record
+	jobs, restoreJobs := jobsToRead(jobNames, opts.Jobs, snap)
+	ids := make([]status.JobID, 0, len(hosts)+len(jobs))
+	for _, h := range hosts {
+		ids = append(ids, status.JobID{Host: h})
+	}
+	ids = append(ids, jobs...)
+	records := make([]status.Record, len(ids))
+	var prevByID map[status.JobID]status.Record
 	if prev != nil {
-		prevByHost = make(map[string]status.Record, len(prev.Hosts))
+		prevByID = make(map[status.JobID]status.Record, len(prev.Hosts)+len(prev.Jobs))
 		for _, r := range prev.Hosts {
-			prevByHost[r.Host] = r
+			prevByID[status.JobID{Host: r.Host}] = r
+		}
+		for _, r := range prev.Jobs {
+			prevByID[status.JobID{Host: r.Host, Job: r.Job}] = r
 		}
 	}
 
@@ -106,56 +148,82 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				h := hosts[i]
-				data, err := src.Get(ctx, h)
+				id := ids[i]
+				h := id.Host
+				data, err := src.Get(ctx, status.Key(id.Host, id.Job))
 				switch {
 				case err == nil:
-					snap.Hosts[i] = status.Parse(h, data)
+					records[i] = status.Parse(h, data)
 					if verr := status.ValidateHost(h); verr != nil {
-						snap.Hosts[i].Problems = append(snap.Hosts[i].Problems, verr.Error())
+						records[i].Problems = append(records[i].Problems, verr.Error())
 					}
 				case errors.Is(err, status.ErrNotFound):
-					snap.Hosts[i] = status.Record{Host: h, Status: status.Unknown, NoRecord: true, Problems: []string{"no record"}}
+					records[i] = status.Record{Host: h, Status: status.Unknown, NoRecord: true, Problems: []string{"no record"}}
 				case errors.Is(err, status.ErrMalformed):
 					// The store answered; this one record is unreadable.
-					snap.Hosts[i] = status.Record{Host: h, Status: status.Unknown, Problems: []string{err.Error()}}
+					records[i] = status.Record{Host: h, Status: status.Unknown, Problems: []string{err.Error()}}
 				default:
 					fail(err)
-					if p, ok := prevByHost[h]; ok {
+					if p, ok := prevByID[id]; ok {
 						// The record as last read, problems and all: the
 						// failure is the store's (snap.Err), not the
 						// record's, and appending it here would grow the
 						// list at every refresh while the failure lasts.
-						snap.Hosts[i] = p
+						records[i] = p
 					} else {
-						snap.Hosts[i] = status.Record{Host: h, Status: status.Unknown, Unread: true, Problems: []string{err.Error()}}
+						records[i] = status.Record{Host: h, Status: status.Unknown, Unread: true, Problems: []string{err.Error()}}
 					}
 				}
+				records[i].Job = id.Job
 			}
 		}()
 	}
-	for i := range hosts {
+	for i := range ids {
 		work <- i
 	}
 	close(work)
 	wg.Wait()
+	snap.Hosts, snap.Jobs = records[:len(hosts):len(hosts)], records[len(hosts):]
+	if len(snap.Jobs) == 0 {
+		snap.Jobs = nil
+	}
 
-	if hasRestoreTest {
-		data, err := src.Get(ctx, status.RestoreTestKey)
+	readRestoreTest := func(key string, prevRT *status.RestoreTest) *status.RestoreTest {
+		data, err := src.Get(ctx, key)
 		switch {
 		case err == nil:
 			rt := status.ParseRestoreTest(data)
-			snap.RestoreTest = &rt
+			return &rt
 		case errors.Is(err, status.ErrNotFound):
+			return nil
 		case errors.Is(err, status.ErrMalformed):
 			rt := status.ParseRestoreTest(nil)
 			rt.Problems = []string{err.Error()}
-			snap.RestoreTest = &rt
+			return &rt
 		default:
 			fail(err)
-			if prev != nil {
-				snap.RestoreTest = prev.RestoreTest
+			return prevRT
+		}
+	}
+	if hasRestoreTest {
+		var p *status.RestoreTest
+		if prev != nil {
+			p = prev.RestoreTest
+		}
+		snap.RestoreTest = readRestoreTest(status.RestoreTestKey, p)
+	}
+	for _, job := range restoreJobs {
+		var p *status.RestoreTest
+		if prev != nil {
+			for i := range prev.RestoreTestJobs {
+				if prev.RestoreTestJobs[i].Job == job {
+					p = &prev.RestoreTestJobs[i]
+				}
 			}
+		}
+		if rt := readRestoreTest(status.Key(status.RestoreTestKey, job), p); rt != nil {
+			rt.Job = job
+			snap.RestoreTestJobs = append(snap.RestoreTestJobs, *rt)
 		}
 	}
 	snap.Err = failure
@@ -163,6 +231,25 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 		snap.LastSuccess = now()
 	}
 	return snap
+}
+
+// resolveSchedules sets each record's schedule: the central one, else the
+// recorded one, else the runbook's (the zero value).
+func resolveSchedules(snap *Snapshot, central Scheduler) {
+	for _, rs := range [][]status.Record{snap.Hosts, snap.Jobs} {
+		for i := range rs {
+			r := &rs[i]
+			r.Schedule, r.ScheduleFrom = schedule.Schedule{}, ""
+			if r.RecordedSchedule != nil {
+				r.Schedule, r.ScheduleFrom = *r.RecordedSchedule, status.ScheduleFromRecord
+			}
+			if central != nil {
+				if s, ok := central.Schedule(r.Host, r.Job); ok {
+					r.Schedule, r.ScheduleFrom = s, status.ScheduleFromConfig
+				}
+			}
+		}
+	}
 }
 
 // hostsToRead is the sorted union of listed and expected hosts.
@@ -180,6 +267,8 @@ func hostsToRead(keys, expected []string, snap *Snapshot) ([]string, bool) {
 		switch {
 		case k == status.RestoreTestKey:
 			hasRestoreTest = true
+		case k == status.JobsFolder+"/":
+			// job records: read by jobsToRead
 		case strings.HasSuffix(k, "/"):
 			snap.Problems = append(snap.Problems, fmt.Sprintf("%q is a folder under the prefix, not a host record", status.Truncate(k, 80)))
 		default:
@@ -191,6 +280,51 @@ func hostsToRead(keys, expected []string, snap *Snapshot) ([]string, bool) {
 	}
 	sort.Strings(hosts)
 	return hosts, hasRestoreTest
+}
+
+// jobsToRead is the sorted union of listed and expected jobs, and the
+// restore test's jobs. A listed name that is not <host>@<job> with valid
+// names is a store problem, never a host.
+func jobsToRead(names []string, expected []status.JobID, snap *Snapshot) ([]status.JobID, []string) {
+	seen := map[status.JobID]bool{}
+	var jobs []status.JobID
+	var restoreJobs []string
+	for _, n := range names {
+		h, j, err := status.SplitJobName(n)
+		switch {
+		case err != nil:
+			snap.Problems = append(snap.Problems, err.Error())
+		case h == status.RestoreTestKey:
+			restoreJobs = append(restoreJobs, j)
+		case !seen[status.JobID{Host: h, Job: j}]:
+			seen[status.JobID{Host: h, Job: j}] = true
+			jobs = append(jobs, status.JobID{Host: h, Job: j})
+		}
+	}
+	for _, id := range expected {
+		if !seen[id] {
+			seen[id] = true
+			jobs = append(jobs, id)
+		}
+	}
+	sortJobs(jobs)
+	sort.Strings(restoreJobs)
+	return jobs, restoreJobs
+}
+
+func sortJobs(ids []status.JobID) {
+	slices.SortFunc(ids, func(a, b status.JobID) int {
+		if c := strings.Compare(a.Host, b.Host); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Job, b.Job)
+	})
+}
+
+func dedupeJobs(ids []status.JobID) []status.JobID {
+	out := slices.Clone(ids)
+	sortJobs(out)
+	return slices.Compact(out)
 }
 
 func dedupe(hs []string) []string {
