@@ -66,7 +66,7 @@ func TestPackage(t *testing.T) {
 	deb := debs[0]
 
 	fields := run(t, "dpkg-deb", "--show", "--showformat=${Package} ${Version} ${Depends}\n", deb)
-	if want := "backupwatch " + testVersion + "-1 adduser\n"; fields != want {
+	if want := "backupwatch " + testVersion + "-1 adduser, libc6\n"; fields != want {
 		t.Errorf("package fields = %q, want %q", fields, want)
 	}
 

@@ -101,7 +101,8 @@ func build(o options) (string, error) {
 		// A fixed time makes the same inputs the same package.
 		MTime: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		Overridables: nfpm.Overridables{
-			Depends:    []string{"adduser"},
+			// libc6: `make build` links the binary dynamically (cgo's resolver).
+			Depends:    []string{"adduser", "libc6"},
 			Recommends: []string{"restic"},
 			Suggests:   []string{"prometheus", "prometheus-alertmanager", "prometheus-node-exporter"},
 			Contents:   contents,
