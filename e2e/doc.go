@@ -1,6 +1,9 @@
-// Package e2e holds backupwatch's end-to-end test: a real Vault, `backupwatch
+// Package e2e holds backupwatch's end-to-end tests: a real Vault, `backupwatch
 // serve`, Debian's prometheus loading deploy/prometheus/backup.yml and
-// Debian's prometheus-alertmanager loading deploy/alertmanager/alertmanager.yml,
-// with a Slack webhook and an SMTP server inside the test receiving what
-// people would. It has no code outside its tests.
+// Debian's prometheus-alertmanager loading deploy/alertmanager/ (timings
+// scaled in copies, structure as shipped), with a Slack webhook inside the
+// test and a real SMTP server (tools/mailsink, its own module) receiving what
+// people would. TestInbox plays scenario timelines, each on a stack of its
+// own, and asserts exactly which notifications reach each channel and what
+// they say. It has no code outside its tests.
 package e2e

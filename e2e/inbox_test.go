@@ -31,14 +31,13 @@ const (
 
 // want is one notification expected on a channel.
 type want struct {
-	status  string   // "firing" or "resolved"
-	alert   string   // alertname, the first word of the title
-	firing  int      // N of "[FIRING:N]"; 0 for any
-	title   []string // in the title
-	says    []string // in every part (case-insensitive), title included
-	sayRE   []string // regular expressions every part matches
-	saysNot []string // in no part (case-insensitive)
-	links   []string // in every part as decoded (an href counts)
+	status string   // "firing" or "resolved"
+	alert  string   // alertname, the first word of the title
+	firing int      // N of "[FIRING:N]"; 0 for any
+	title  []string // in the title
+	says   []string // in every part (case-insensitive), title included
+	sayRE  []string // regular expressions every part matches
+	links  []string // in every part as decoded (an href counts)
 }
 
 func (w want) String() string {
@@ -54,12 +53,8 @@ func resolved(alert string) want      { return want{status: "resolved", alert: a
 
 func (w want) saying(s ...string) want    { w.says = append(slices.Clone(w.says), s...); return w }
 func (w want) matching(re ...string) want { w.sayRE = append(slices.Clone(w.sayRE), re...); return w }
-func (w want) notSaying(s ...string) want {
-	w.saysNot = append(slices.Clone(w.saysNot), s...)
-	return w
-}
-func (w want) titled(s ...string) want  { w.title = append(slices.Clone(w.title), s...); return w }
-func (w want) linking(s ...string) want { w.links = append(slices.Clone(w.links), s...); return w }
+func (w want) titled(s ...string) want    { w.title = append(slices.Clone(w.title), s...); return w }
+func (w want) linking(s ...string) want   { w.links = append(slices.Clone(w.links), s...); return w }
 
 // problems says how n differs from w; none means n is it.
 func (w want) problems(n note) []string {
@@ -88,11 +83,6 @@ func (w want) problems(n note) []string {
 		for _, re := range w.sayRE {
 			if !regexp.MustCompile(re).MatchString(n.Title + " " + p) {
 				out = append(out, fmt.Sprintf("part %d does not match %s", i, re))
-			}
-		}
-		for _, s := range w.saysNot {
-			if strings.Contains(hay, strings.ToLower(s)) {
-				out = append(out, fmt.Sprintf("part %d says %q", i, s))
 			}
 		}
 	}
@@ -420,7 +410,7 @@ func (s *stack) statusLink(host string) string {
 	return s.serveURL + "/?q=" + host + "#host-" + host
 }
 
-// firingOf is the notes about alert in state status.
+// count is how many notes are about alert in state status.
 func count(notes []note, status, alert string) int {
 	n := 0
 	for _, x := range notes {
