@@ -101,6 +101,8 @@ func (s Summary) Fields() map[string]string {
 	put(status.FieldFilesNew, s.FilesNew)
 	put(status.FieldFilesChanged, s.FilesChanged)
 	put(status.FieldFilesUnmodified, s.FilesUnmodified)
+	put(status.FieldFilesProcessed, s.TotalFilesProcessed)
+	put(status.FieldBytesProcessed, s.TotalBytesProcessed)
 	return f
 }
 

@@ -40,16 +40,20 @@ func TestSummaryFromRealOutput(t *testing.T) {
 	}{
 		{"backup-0.14.jsonl", true, map[string]string{
 			"snapshot_id": "bc5bb2ac", "bytes_added": "702", "files_new": "2", "files_changed": "0", "files_unmodified": "0",
+			"total_files_processed": "2", "total_bytes_processed": "12",
 		}, 0.209142561},
 		{"backup-exit3-0.14.jsonl", true, map[string]string{
 			"snapshot_id": "38594a04", "bytes_added": "714", "files_new": "1", "files_changed": "0", "files_unmodified": "0",
+			"total_files_processed": "1", "total_bytes_processed": "2",
 		}, 93.169423163},
 		// restic 0.17+ names the snapshot by its full id.
 		{"backup-0.19.jsonl", true, map[string]string{
 			"snapshot_id": "9eb5b153ce8eda9a05053cd8fd06ae2848002f52c635f6f7d406c22b41981939", "bytes_added": "701", "files_new": "1", "files_changed": "0", "files_unmodified": "0",
+			"total_files_processed": "1", "total_bytes_processed": "3",
 		}, 1.104690354},
 		{"backup-exit3-0.19.jsonl", true, map[string]string{
 			"snapshot_id": "f4be0fae2999217e6288b72928a3eaedb43bd38a1e01822c905ebbb8dd8fb9ca", "bytes_added": "700", "files_new": "1", "files_changed": "0", "files_unmodified": "0",
+			"total_files_processed": "1", "total_bytes_processed": "3",
 		}, 0.504696644},
 		// A bad snapshot id is dropped, missing counts are left out, a
 		// count of the wrong type makes the line not a summary.
