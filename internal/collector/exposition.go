@@ -26,12 +26,13 @@ import (
 // process) are gathered. The client library encodes every family and
 // escapes every label value, here as in promhttp.
 //
-// Memory stays flat in the fleet's size: families are gathered in batches
-// of batchSize series (gathering all 160,000 at once took over 100 MB for a
-// moment), the text is compressed as it is encoded and only the compressed
-// form is kept (a client that does not ask for gzip gets it inflated on
-// the fly), and a scrape writes straight to the client with a pooled
-// compressor, buffering nothing the size of the answer.
+// Beyond the compressed cache (some 0.6 MB at 10,000 hosts), what encoding
+// and scraping take does not grow with the fleet: families are gathered
+// in batches of batchSize series (gathering all 160,000 at once took over
+// 100 MB for a moment), the text is compressed as it is encoded and only
+// the compressed form is kept (a client that does not ask for gzip gets it
+// inflated on the fly), and a scrape writes straight to the client with a
+// pooled compressor, buffering nothing the size of the answer.
 type Handler struct {
 	c     *Collector
 	extra prometheus.Gatherer
