@@ -41,10 +41,11 @@ func TestTextfileMode(t *testing.T) {
 	prometheus := parts.DebianPath(t, "prometheus")
 	dir := t.TempDir()
 	vault := vaulttest.Start(t)
+	bwEnv := []string{"VAULT_TOKEN=" + vault.RootToken, "BACKUPWATCH_SPOOL_DIR=" + filepath.Join(dir, "spool")}
 	bw := func(args ...string) {
 		t.Helper()
 		cmd := exec.Command(backupwatchBin, append([]string{"--vault.address=" + vault.Addr}, args...)...)
-		cmd.Env = append(os.Environ(), "VAULT_TOKEN="+vault.RootToken, "BACKUPWATCH_SPOOL_DIR="+filepath.Join(dir, "spool"))
+		cmd.Env = append(os.Environ(), bwEnv...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("backupwatch %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
@@ -91,6 +92,7 @@ func TestTextfileMode(t *testing.T) {
 	// node_exporter: before its first scrape (up to 5 s after start, not
 	// scaled) the scaled `for: 5m` of BackupExporterAbsent would be over.
 	promConf := filepath.Join(dir, "prometheus.yml")
+	serveJob := "" // the scrape config of serve, once it runs
 	writeConf := func(ruleFiles string) {
 		if err := os.WriteFile(promConf, []byte(fmt.Sprintf(`global:
   scrape_interval: 1s
@@ -101,7 +103,7 @@ scrape_configs:
   - job_name: node
     static_configs:
       - targets: ['%s']
-`, ruleFiles, neAddr)), 0o644); err != nil {
+%s`, ruleFiles, neAddr, serveJob)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -204,6 +206,99 @@ scrape_configs:
 	})
 	p.waitAlert("BackupMetricsIncomplete", node, false, wait)
 	p.waitAlert("BackupFailed", map[string]string{"host": "db"}, true, wait)
+
+	t.Log("an exporter beside the textfile, as during a migration: every dashboard query shows each host once")
+	if err := os.Remove(filepath.Join(textDir, "zz-backup-metrics.prom")); err != nil {
+		t.Fatal(err)
+	}
+	serveAddr := freeAddr(t)
+	serve := start(t, "backupwatch serve", bwEnv, backupwatchBin, "--vault.address="+vault.Addr,
+		"serve", "--web.listen-address="+serveAddr, "--refresh.interval=1s", "--host=newhost")
+	waitFor(t, "serve to be ready", wait, func() (bool, string) {
+		if done, err := serve.exited(); done {
+			t.Fatalf("serve exited: %v\n%s", err, serve.out.String())
+		}
+		resp, err := httpClient.Get("http://" + serveAddr + "/-/ready")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200, resp.Status
+	})
+	serveJob = fmt.Sprintf("  - job_name: backupwatch\n    static_configs:\n      - targets: ['%s']\n", serveAddr)
+	writeConf("rule_files:\n  - " + rulesCopy)
+	if err := prom.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Prometheus to scrape both targets", wait, func() (bool, string) {
+		n := p.value(`count(count by (job, instance) (backup_status{host="db",status="failed"} == 1))`)
+		return n == "2", fmt.Sprintf("%q targets export db as failed, want 2", n)
+	})
+	checkDashboardQueries(t, p)
+}
+
+// checkDashboardQueries runs every query of the shipped dashboard, its
+// job and instance variables at "All" (.+), and fails when a host (or,
+// for per-target panels, an instance) appears in more than one series,
+// or a panel without a per-series legend has more than one.
+func checkDashboardQueries(t *testing.T, p *tfProm) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(deployDir(t), "grafana", "backupwatch.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr         string `json:"expr"`
+				LegendFormat string `json:"legendFormat"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	all := strings.NewReplacer(`"$job"`, `".+"`, `"$instance"`, `".+"`)
+	legendRE := regexp.MustCompile(`\{\{\s*(\w+)\s*\}\}`)
+	queries := 0
+	for _, panel := range d.Panels {
+		for _, tg := range panel.Targets {
+			queries++
+			var r struct {
+				Data struct {
+					Result []struct {
+						Metric map[string]string `json:"metric"`
+					} `json:"result"`
+				} `json:"data"`
+			}
+			q := all.Replace(tg.Expr)
+			if err := p.get("/api/v1/query?query="+url.QueryEscape(q), &r); err != nil {
+				t.Fatalf("panel %q: %s: %v", panel.Title, q, err)
+			}
+			label := ""
+			if m := legendRE.FindStringSubmatch(tg.LegendFormat); m != nil {
+				label = m[1]
+			}
+			seen := map[string]int{}
+			for _, s := range r.Data.Result {
+				seen[s.Metric[label]]++
+			}
+			for v, n := range seen {
+				if n > 1 {
+					t.Errorf("panel %q shows %s %q %d times with both an exporter and a textfile scraped: %s", panel.Title, label, v, n, q)
+				}
+			}
+		}
+	}
+	if queries == 0 {
+		t.Fatal("the dashboard has no queries")
+	}
+	// The same data through the runbook's bare query has db twice: the
+	// aggregation is what keeps it once.
+	if n := p.value(`count(backup_last_success_age_seconds{host="db"})`); n != "2" {
+		t.Errorf("backup_last_success_age_seconds{host=\"db\"}: %q series, want 2 (one per target)", n)
+	}
 }
 
 // writeAtomic writes a file where node_exporter reads as another program
