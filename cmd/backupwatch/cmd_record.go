@@ -22,6 +22,7 @@ type recordOptions struct {
 	exitCode int64
 	duration string
 	message  string
+	jobs     jobFlags
 }
 
 func addRecordCommand(app *kingpin.Application, g *globals) command {
@@ -33,6 +34,7 @@ func addRecordCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("exit-code", "Exit code of the backup program.").Default("-1").Int64Var(&o.exitCode)
 	c.Flag("duration", "How long the backup took (e.g. 12m30s).").StringVar(&o.duration)
 	c.Flag("message", "A short message, such as the last error line.").StringVar(&o.message)
+	o.jobs.add(c, true)
 	return command{c, func(ctx context.Context) error { return runRecord(ctx, g, o) }}
 }
 
@@ -48,7 +50,7 @@ func runRecord(ctx context.Context, g *globals, o *recordOptions) error {
 	if err := deliverOrSpool(ctx, g, st, spool.Entry{Result: &res}); err != nil {
 		return err
 	}
-	g.logger.Info("backup outcome recorded", "host", res.Host, "status", res.Outcome, "at", status.FormatTime(res.At), "store", st.String())
+	g.logger.Info("backup outcome recorded", "host", res.Host, "job", res.Job, "status", res.Outcome, "at", status.FormatTime(res.At), "store", st.String())
 	return nil
 }
 
@@ -61,7 +63,11 @@ func (o *recordOptions) result(now time.Time) (status.Result, error) {
 	if err != nil {
 		return status.Result{}, err
 	}
-	res := status.Result{Host: host, Outcome: o.status, At: at, Message: o.message}
+	job, sched, err := o.jobs.resolve()
+	if err != nil {
+		return status.Result{}, err
+	}
+	res := status.Result{Host: host, Job: job, Schedule: sched, Outcome: o.status, At: at, Message: o.message}
 	if o.exitCode >= 0 {
 		res.ExitCode = &o.exitCode
 	}

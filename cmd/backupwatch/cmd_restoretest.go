@@ -17,6 +17,7 @@ type restoreTestRecordOptions struct {
 	notes         string
 	at            string
 	atSet         bool
+	jobs          jobFlags
 }
 
 func addRestoreTestCommands(app *kingpin.Application, g *globals) command {
@@ -28,11 +29,16 @@ func addRestoreTestCommands(app *kingpin.Application, g *globals) command {
 	c.Flag("time-to-restore", "How long the restore took (e.g. 47m).").Required().StringVar(&o.timeToRestore)
 	c.Flag("notes", "Free text, as in the runbook.").StringVar(&o.notes)
 	c.Flag("at", "When the test was done (RFC 3339); default: now. At most 5 minutes ahead of this machine's clock.").IsSetByUser(&o.atSet).StringVar(&o.at)
+	o.jobs.add(c, false)
 	return command{c, func(ctx context.Context) error { return runRestoreTestRecord(ctx, g, o) }}
 }
 
 func runRestoreTestRecord(ctx context.Context, g *globals, o *restoreTestRecordOptions) error {
 	if err := checkHostTested(o.hostTested, true); err != nil {
+		return err
+	}
+	job, _, err := o.jobs.resolve()
+	if err != nil {
 		return err
 	}
 	ttr, err := parseDuration("--time-to-restore", o.timeToRestore)
@@ -44,7 +50,7 @@ func runRestoreTestRecord(ctx context.Context, g *globals, o *restoreTestRecordO
 		return err
 	}
 	mins := ttr.Minutes()
-	rt := status.RestoreTest{LastTest: at, Result: o.result, HostTested: o.hostTested, TimeToRestoreMinutes: &mins, Notes: o.notes}
+	rt := status.RestoreTest{Job: job, LastTest: at, Result: o.result, HostTested: o.hostTested, TimeToRestoreMinutes: &mins, Notes: o.notes}
 	st, err := g.store.open(g, 1)
 	if err != nil {
 		return err
@@ -52,6 +58,6 @@ func runRestoreTestRecord(ctx context.Context, g *globals, o *restoreTestRecordO
 	if err := deliverOrSpool(ctx, g, st, spool.Entry{RestoreTest: &rt}); err != nil {
 		return err
 	}
-	g.logger.Info("restore test recorded", "result", rt.Result, "host_tested", rt.HostTested, "store", st.String())
+	g.logger.Info("restore test recorded", "job", rt.Job, "result", rt.Result, "host_tested", rt.HostTested, "store", st.String())
 	return nil
 }

@@ -29,6 +29,7 @@ type restoreTestRunOptions struct {
 	expect         []string
 	scratch        string
 	hostTested     string
+	jobs           jobFlags
 	hostTestedSet  bool // --host-tested given, perhaps empty
 	readData       bool
 	readDataSubset string
@@ -53,11 +54,15 @@ func addRestoreTestRunCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("check.read-data", "Let restic check read every data blob of the repository (slow).").BoolVar(&o.readData)
 	c.Flag("check.read-data-subset", "Let restic check read this part of the data (n/t, x% or a size).").StringVar(&o.readDataSubset)
 	c.Flag("restic.binary", "restic to run.").Default("restic").StringVar(&o.binary)
+	o.jobs.add(c, false)
 	return command{c, func(ctx context.Context) error { return runRestoreTestRun(ctx, g, o) }}
 }
 
 func runRestoreTestRun(ctx context.Context, g *globals, o *restoreTestRunOptions) error {
 	if err := checkHostTested(o.hostTested, o.hostTestedSet); err != nil {
+		return err
+	}
+	if _, _, err := o.jobs.resolve(); err != nil {
 		return err
 	}
 	if strings.TrimSpace(o.repo) == "" {
@@ -127,7 +132,7 @@ func runRestoreTestRun(ctx context.Context, g *globals, o *restoreTestRunOptions
 // restoreTest runs the test proper and returns what to record; the error
 // says why it failed.
 func restoreTest(ctx context.Context, repo restic.Repo, o *restoreTestRunOptions, scratch string) (status.RestoreTest, error) {
-	rt := status.RestoreTest{LastTest: time.Now(), Result: status.Failed, HostTested: o.hostTested}
+	rt := status.RestoreTest{Job: o.jobs.job, LastTest: time.Now(), Result: status.Failed, HostTested: o.hostTested}
 	fail := func(err error) (status.RestoreTest, error) {
 		rt.Notes = "failed: " + err.Error()
 		return rt, err

@@ -29,6 +29,7 @@ type runOptions struct {
 	exit3    string
 	lockFile string
 	args     []string
+	jobs     jobFlags
 
 	// Set by tests; the process's own when zero.
 	env     []string
@@ -42,7 +43,8 @@ func addRunCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("host", "Host the backup is of; default: this machine's short host name.").IsSetByUser(&o.hostSet).StringVar(&o.host)
 	c.Flag("log.file", "Append the program's output to this file, a timestamp per line; empty for none.").Default("/var/log/restic-backup.log").StringVar(&o.logFile)
 	c.Flag("restic.exit3", "How restic's exit code 3 (snapshot made, some files unreadable) is recorded: failed (the default), or success with a warning.").PlaceHolder("failed|success").Default(status.Failed).EnumVar(&o.exit3, status.Failed, status.Success)
-	c.Flag("lock.file", "Lock file refusing a second overlapping run of the same job; default: <host>.lock in /run/lock/backupwatch (root) or the runtime directory.").StringVar(&o.lockFile)
+	c.Flag("lock.file", "Lock file refusing a second overlapping run of the same job; default: <host>.lock (<host>@<job>.lock with --job) in /run/lock/backupwatch (root) or the runtime directory.").StringVar(&o.lockFile)
+	o.jobs.add(c, true)
 	c.Arg("command", "The backup program and its arguments, after --.").Required().StringsVar(&o.args)
 	return command{c, func(ctx context.Context) error { return runRun(ctx, g, o) }}
 }
@@ -68,6 +70,10 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 	if err != nil {
 		return err
 	}
+	job, sched, err := o.jobs.resolve()
+	if err != nil {
+		return err
+	}
 	env := o.env
 	if env == nil {
 		env = os.Environ()
@@ -90,6 +96,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 	}
 	record := func(res status.Result, r spool.Retry) (spooled bool, err error) {
 		res.Message = scrub(res.Message)
+		res.Job, res.Schedule = job, sched
 		d, err := dlv.Deliver(rctx, spool.Entry{Result: &res}, r)
 		if d.Spooled != "" {
 			g.logger.Warn("store unavailable: result kept in the spool", "host", host, "file", d.Spooled, "err", d.StoreErr)
@@ -114,7 +121,11 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 		}
 	}
 
-	lock, err := lockRun(o.lockFile, host)
+	lockName := host // one run at a time per host, or per job
+	if job != "" {
+		lockName = host + "@" + job
+	}
+	lock, err := lockRun(o.lockFile, lockName)
 	if err != nil {
 		err = fmt.Errorf("run for host %s refused: %w", host, err)
 		if errors.Is(err, backuprun.ErrLocked) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,6 +22,7 @@ type statusOptions struct {
 	configFile string
 	output     string
 	maxAge     time.Duration
+	maxAgeSet  bool
 }
 
 func addStatusCommand(app *kingpin.Application, g *globals) command {
@@ -29,14 +31,20 @@ func addStatusCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("host", "Only this host (repeatable); a named host with no record is shown as unknown. The restore test is then shown but does not change the exit status.").StringsVar(&o.hosts)
 	c.Flag("config.file", "YAML file listing expected hosts, as for serve: an expected host with no record is shown as unknown.").StringVar(&o.configFile)
 	c.Flag("output", "Output format: table or json.").PlaceHolder("table|json").Short('o').Default("table").EnumVar(&o.output, "table", "json")
-	c.Flag("max-age", "A host whose last success is older than this is overdue.").Default("24h").DurationVar(&o.maxAge)
+	c.Flag("max-age", "A host or job whose last success is older than this is overdue, whatever its schedule; default: each one's own deadline (its schedule; 24h when it has none).").Default("24h").IsSetByUser(&o.maxAgeSet).DurationVar(&o.maxAge)
 	return command{c, func(ctx context.Context) error { return runStatus(ctx, g, o) }}
 }
 
-// hostStatus is one row of `status`, also its JSON form.
+// hostStatus is one row of `status`, also its JSON form: a host's own
+// record, or one of its jobs.
 type hostStatus struct {
 	Host        string   `json:"host"`
+	Job         string   `json:"job,omitempty"`
 	Status      string   `json:"status"`
+	Schedule    string   `json:"schedule"`
+	Deadline    string   `json:"deadline,omitempty"` // when the next success is due; "" for at once (never succeeded)
+	Running     bool     `json:"running,omitempty"`  // a run started after the latest result
+	RunTooLong  bool     `json:"running_too_long,omitempty"`
 	LastSuccess string   `json:"last_success,omitempty"`
 	LastFailure string   `json:"last_failure,omitempty"`
 	AgeSeconds  *float64 `json:"last_success_age_seconds"` // null: never succeeded
@@ -45,6 +53,7 @@ type hostStatus struct {
 }
 
 type restoreTestStatus struct {
+	Job        string   `json:"job,omitempty"`
 	LastTest   string   `json:"last_test,omitempty"`
 	Result     string   `json:"result"`
 	HostTested string   `json:"host_tested,omitempty"`
@@ -55,7 +64,9 @@ type restoreTestStatus struct {
 type statusReport struct {
 	Hosts       []hostStatus       `json:"hosts"`
 	RestoreTest *restoreTestStatus `json:"restore_test,omitempty"`
-	Problems    []string           `json:"problems,omitempty"`
+	// RestoreTestJobs are the restore tests recorded with --job.
+	RestoreTestJobs []restoreTestStatus `json:"restore_test_jobs,omitempty"`
+	Problems        []string            `json:"problems,omitempty"`
 }
 
 func runStatus(ctx context.Context, g *globals, o *statusOptions) error {
@@ -65,13 +76,22 @@ func runStatus(ctx context.Context, g *globals, o *statusOptions) error {
 		}
 	}
 	expected := o.hosts
+	var cfg *config.Config
 	if o.configFile != "" {
-		cfg, err := config.Load(o.configFile)
-		if err != nil {
+		var err error
+		if cfg, err = config.Load(o.configFile); err != nil {
 			return usageError{err}
 		}
 		if len(o.hosts) == 0 {
 			expected = cfg.Hosts
+		}
+	}
+	var jobs []status.JobID
+	if cfg != nil {
+		for _, id := range cfg.Jobs {
+			if len(o.hosts) == 0 || slices.Contains(o.hosts, id.Host) {
+				jobs = append(jobs, id)
+			}
 		}
 	}
 	st, err := g.store.openRead(g, 8)
@@ -82,11 +102,19 @@ func runStatus(ctx context.Context, g *globals, o *statusOptions) error {
 	if len(o.hosts) > 0 {
 		src = onlyHosts{st, o.hosts}
 	}
-	snap := fleet.Load(ctx, src, fleet.Options{Expected: expected}, nil)
+	opts := fleet.Options{Expected: expected, Jobs: jobs}
+	if cfg != nil {
+		opts.Schedules = cfg
+	}
+	snap := fleet.Load(ctx, src, opts, nil)
 	if snap.Err != nil {
 		return snap.Err
 	}
-	rep := buildReport(snap, o.maxAge, time.Now())
+	maxAge := time.Duration(0) // each record's own deadline
+	if o.maxAgeSet {
+		maxAge = o.maxAge
+	}
+	rep := buildReport(snap, maxAge, time.Now())
 	if o.output == "json" {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
@@ -108,12 +136,17 @@ func unhealthy(rep statusReport, narrowed bool, store string) error {
 		return &exitCode{code: exitUnhealthy, err: fmt.Errorf("no hosts: %s has no records and no host is expected (--config.file, --host)", store)}
 	}
 	for _, h := range rep.Hosts {
-		if h.Overdue || h.Status != status.Success {
+		if h.Overdue || h.Status != status.Success || h.RunTooLong {
 			return &exitCode{code: exitUnhealthy}
 		}
 	}
 	if rt := rep.RestoreTest; rt != nil && rt.Result != status.Passed && !narrowed {
 		return &exitCode{code: exitUnhealthy}
+	}
+	for _, rt := range rep.RestoreTestJobs {
+		if rt.Result != status.Passed && !narrowed {
+			return &exitCode{code: exitUnhealthy}
+		}
 	}
 	return nil
 }
@@ -125,45 +158,97 @@ type onlyHosts struct {
 }
 
 func (o onlyHosts) List(ctx context.Context) ([]string, error) {
-	return append([]string{status.RestoreTestKey}, o.hosts...), nil
+	return append([]string{status.RestoreTestKey, status.JobsFolder + "/"}, o.hosts...), nil
 }
 
+// ListFolder lists the jobs of the named hosts only.
+func (o onlyHosts) ListFolder(ctx context.Context, folder string) ([]string, error) {
+	names, err := o.recordStore.ListFolder(ctx, folder)
+	return slices.DeleteFunc(names, func(n string) bool {
+		h, _, _ := strings.Cut(n, "@")
+		return !slices.Contains(o.hosts, h)
+	}), err
+}
+
+// buildReport makes the rows: each host's own record and its jobs, sorted
+// by host and job. A record is overdue when now is past its deadline (its
+// schedule; the runbook's 24 hours without one), or with maxAge > 0 when its
+// last success is older than that.
 func buildReport(snap *fleet.Snapshot, maxAge time.Duration, now time.Time) statusReport {
 	rep := statusReport{Hosts: []hostStatus{}, Problems: snap.Problems}
-	for _, r := range snap.Hosts {
-		hs := hostStatus{Host: r.Host, Status: r.Status, Problems: r.Problems, Overdue: true}
+	records := slices.Concat(snap.Hosts, snap.Jobs)
+	slices.SortStableFunc(records, func(a, b status.Record) int {
+		if c := strings.Compare(a.Host, b.Host); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Job, b.Job)
+	})
+	for _, r := range records {
+		hs := hostStatus{Host: r.Host, Job: r.Job, Status: r.Status, Schedule: r.Schedule.String(), Problems: r.Problems, Overdue: true}
 		if !r.LastSuccess.IsZero() {
 			hs.LastSuccess = status.FormatTime(r.LastSuccess)
 			age := now.Sub(r.LastSuccess).Seconds()
 			hs.AgeSeconds = &age
-			hs.Overdue = age > maxAge.Seconds()
+		}
+		if d := r.Deadline(now); !d.IsZero() {
+			hs.Deadline = status.FormatTime(d.UTC())
+			hs.Overdue = now.After(d) || r.LastSuccess.IsZero()
+		}
+		if maxAge > 0 {
+			hs.Overdue = hs.AgeSeconds == nil || *hs.AgeSeconds > maxAge.Seconds()
+		}
+		if r.Unread || r.NoRecord {
+			hs.Overdue = true
+		}
+		if r.Running() {
+			hs.Running = true
+			hs.RunTooLong = now.After(r.RunDeadline())
 		}
 		if !r.LastFailure.IsZero() {
 			hs.LastFailure = status.FormatTime(r.LastFailure)
 		}
 		rep.Hosts = append(rep.Hosts, hs)
 	}
-	if rt := snap.RestoreTest; rt != nil {
-		rs := &restoreTestStatus{Result: rt.Result, HostTested: rt.HostTested, Problems: rt.Problems}
+	restoreStatus := func(rt status.RestoreTest) *restoreTestStatus {
+		rs := &restoreTestStatus{Job: rt.Job, Result: rt.Result, HostTested: rt.HostTested, Problems: rt.Problems}
 		if !rt.LastTest.IsZero() {
 			rs.LastTest = status.FormatTime(rt.LastTest)
 			age := now.Sub(rt.LastTest).Seconds()
 			rs.AgeSeconds = &age
 		}
-		rep.RestoreTest = rs
+		return rs
+	}
+	if rt := snap.RestoreTest; rt != nil {
+		rep.RestoreTest = restoreStatus(*rt)
+	}
+	for _, rt := range snap.RestoreTestJobs {
+		rep.RestoreTestJobs = append(rep.RestoreTestJobs, *restoreStatus(rt))
 	}
 	return rep
 }
 
 func writeStatusTable(w io.Writer, rep statusReport) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tSTATUS\tLAST SUCCESS\tAGE\tLAST FAILURE\tPROBLEMS")
+	fmt.Fprintln(tw, "HOST\tSTATUS\tLAST SUCCESS\tAGE\tSCHEDULE\tDUE BY\tLAST FAILURE\tPROBLEMS")
 	for _, h := range rep.Hosts {
 		st := h.Status
-		if h.Overdue {
+		switch {
+		case h.RunTooLong:
+			st += " (running too long)"
+		case h.Overdue:
 			st += " (overdue)"
+		case h.Running:
+			st += " (running)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.Host, st, orDash(h.LastSuccess), age(h.AgeSeconds), orDash(h.LastFailure), strings.Join(h.Problems, "; "))
+		name := h.Host
+		if h.Job != "" {
+			name += "@" + h.Job
+		}
+		due := h.Deadline
+		if due == "" {
+			due = "now"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, st, orDash(h.LastSuccess), age(h.AgeSeconds), h.Schedule, due, orDash(h.LastFailure), strings.Join(h.Problems, "; "))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -172,6 +257,9 @@ func writeStatusTable(w io.Writer, rep statusReport) error {
 		fmt.Fprintf(w, "\nrestore test: %s on %s, %s (%s ago)\n", rt.Result, orDash(rt.HostTested), orDash(rt.LastTest), age(rt.AgeSeconds))
 	} else {
 		fmt.Fprintln(w, "\nrestore test: none recorded")
+	}
+	for _, rt := range rep.RestoreTestJobs {
+		fmt.Fprintf(w, "restore test %s: %s on %s, %s (%s ago)\n", rt.Job, rt.Result, orDash(rt.HostTested), orDash(rt.LastTest), age(rt.AgeSeconds))
 	}
 	for _, p := range rep.Problems {
 		fmt.Fprintln(w, "problem:", p)

@@ -18,6 +18,7 @@ import (
 // recordStore is everything the commands need from a store.
 type recordStore interface {
 	List(ctx context.Context) ([]string, error)
+	ListFolder(ctx context.Context, folder string) ([]string, error) // job records: status.JobsFolder
 	Get(ctx context.Context, key string) (map[string]any, error)
 	Update(ctx context.Context, key string, fn func(old map[string]any) (map[string]any, bool, error)) error
 	Delete(ctx context.Context, key string) error

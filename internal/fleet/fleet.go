@@ -187,6 +187,16 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 	if len(snap.Jobs) == 0 {
 		snap.Jobs = nil
 	}
+	// A host that reports through its jobs only has no record of its own
+	// to wait for: expected (by --host or the config file) or not, its jobs
+	// stand for it, and an "unknown" of its own would alert for ever.
+	withJobs := map[string]bool{}
+	for _, r := range snap.Jobs {
+		withJobs[r.Host] = true
+	}
+	if len(withJobs) > 0 {
+		snap.Hosts = slices.DeleteFunc(snap.Hosts, func(r status.Record) bool { return r.NoRecord && withJobs[r.Host] })
+	}
 
 	readRestoreTest := func(key string, prevRT *status.RestoreTest) *status.RestoreTest {
 		data, err := src.Get(ctx, key)
