@@ -603,9 +603,19 @@ func (s *stack) exportedFailed() int {
 // late tick after a pause would make it so, sending the first batch of 64
 // alerts on its own). Nothing else is changed: the scrapes and
 // evaluations Prometheus misses meanwhile are simply late.
+//
+// Recoveries (failed == 0) are released instead just after Alertmanager's
+// last flush of the group (its Slack post), a whole group_interval before
+// the next: resolved alerts arriving across a flush (500 come in 8
+// batches) would be told in two messages.
 func (s *stack) atOnce(what string, record func(), failed int) {
 	s.t.Helper()
 	last, every := s.ruleGroupTick("BackupFailed")
+	if failed == 0 {
+		if flushed := s.slack.lastAccepted(); !flushed.IsZero() {
+			last, every = flushed, s.groupInterval
+		}
+	}
 	s.prom.pause(s.t)
 	resumed := false
 	defer func() {

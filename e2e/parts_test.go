@@ -225,6 +225,7 @@ type slackStub struct {
 	failing  atomic.Bool
 	mu       sync.Mutex
 	posts    []note // accepted
+	lastPost time.Time
 	rejected []note // answered 500
 	log      lockedBuffer
 }
@@ -247,6 +248,7 @@ func newSlackStub(t *testing.T) *slackStub {
 			return
 		}
 		s.posts = append(s.posts, n)
+		s.lastPost = time.Now()
 		fmt.Fprint(w, "ok")
 	}))
 	t.Cleanup(s.srv.Close)
@@ -304,6 +306,13 @@ func parseSlack(body []byte) (note, error) {
 	n.Parts = []string{slackText(n.Decoded[0])}
 	parseTitle(&n)
 	return n, nil
+}
+
+// lastAccepted is when the latest post was accepted (zero if none was).
+func (s *slackStub) lastAccepted() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastPost
 }
 
 func (s *slackStub) snapshot() (accepted, rejected []note) {
