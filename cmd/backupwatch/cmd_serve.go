@@ -194,6 +194,11 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	if err := registerSpoolMetrics(reg, g, st); err != nil {
 		return err
 	}
+	witness, err := newWitness(g, refreshTimeout(o.interval))
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(witness)
 	metricsLimit, pageLimit := newLimiters(o, g.logger)
 	reg.MustRegister(metricsLimit, pageLimit)
 	handler := newServeMux(g.logger, reg, c, metricsLimit, pageLimit.Wrap(web.New(web.Options{
@@ -213,6 +218,7 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		defer close(refreshed)
 		c.Run(ctx, o.interval)
 	}()
+	go witness.Run(ctx, o.interval)
 
 	srv := &http.Server{
 		Handler:           handler,

@@ -84,6 +84,7 @@ func newApp(g *globals) (*kingpin.Application, []command) {
 		addServeCommand(app, g),
 		addTextfileCommand(app, g),
 		addCheckCommand(app, g),
+		addRepoCheckCommand(app, g),
 	}
 	cmds = append(cmds, addConfigCommands(app, g)...)
 	cmds = append(cmds, extraCommands(app, g)...)

@@ -35,6 +35,9 @@ var (
 type storeOptions struct {
 	vault    vaultkv.Config
 	localDir string
+	// checksPrefix: where repository checks and per-host restore tests
+	// are recorded in Vault (checks.go).
+	checksPrefix string
 }
 
 func (o *storeOptions) addFlags(app *kingpin.Application) {
@@ -53,6 +56,7 @@ func (o *storeOptions) addFlags(app *kingpin.Application) {
 	app.Flag("vault.prefix", "Path under the mount; each host's record is <prefix>/<host>.").Default("golemtrust/backup-status").StringVar(&v.Prefix)
 	app.Flag("vault.kv-version", "KV engine version, 1 or 2; 0 detects it as the vault CLI does.").Default("0").IntVar(&v.KVVersion)
 	app.Flag("vault.timeout", "Deadline of each request to Vault.").Default("10s").DurationVar(&v.Timeout)
+	app.Flag("vault.checks-prefix", "Path under the mount for records of checks made from outside the hosts: <prefix>/repository/<name> (repo-check), <prefix>/restore-test/<host>.").Default(defaultChecksPrefix).StringVar(&o.checksPrefix)
 	app.Flag("store.dir", "Directory of the local store, used when no Vault address is set.").Default(defaultStoreDir()).StringVar(&o.localDir)
 }
 

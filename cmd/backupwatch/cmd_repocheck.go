@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/golemtrust/backupwatch/internal/backuprun"
+	"github.com/golemtrust/backupwatch/internal/repocheck"
+	"github.com/golemtrust/backupwatch/internal/restic"
+	"github.com/golemtrust/backupwatch/internal/status"
+)
+
+type repoCheckOptions struct {
+	repo         string
+	passwordFile string
+	name         string
+	subsets      int
+	expect       []string
+	noLock       bool
+	binary       string
+
+	env []string // set by tests; the process's own when nil
+}
+
+func addRepoCheckCommand(app *kingpin.Application, g *globals) command {
+	o := &repoCheckOptions{}
+	c := app.Command("repo-check", "The repository as a second witness: list its snapshots with restic (newest and count per host), read the next part of its data (--read-data-subsets), and record what it found.")
+	c.Flag("repo", "restic repository to check.").Envar("RESTIC_REPOSITORY").Required().StringVar(&o.repo)
+	c.Flag("password-file", "File holding the repository password; else restic's environment (RESTIC_PASSWORD...).").Envar("RESTIC_PASSWORD_FILE").StringVar(&o.passwordFile)
+	c.Flag("name", "Name of the repository's record and its repository label; default: the last element of --repo.").StringVar(&o.name)
+	c.Flag("read-data-subsets", "Read 1/N of the data at each run (restic check --read-data-subset=n/N, n advancing after each pass), so the whole repository is read over N runs; 0: no data check.").Default("0").IntVar(&o.subsets)
+	c.Flag("host", "A host whose snapshots must be in this repository: reported with 0 snapshots when it has none; repeatable.").StringsVar(&o.expect)
+	c.Flag("no-lock", "Run restic check without a lock, for credentials that cannot write the repository (the listing never takes one).").BoolVar(&o.noLock)
+	c.Flag("restic.binary", "restic to run.").Default("restic").StringVar(&o.binary)
+	return command{c, func(ctx context.Context) error { return runRepoCheck(ctx, g, o) }}
+}
+
+func runRepoCheck(ctx context.Context, g *globals, o *repoCheckOptions) error {
+	if strings.TrimSpace(o.repo) == "" {
+		return usageError{errors.New("--repo must name the repository to check")}
+	}
+	name := o.name
+	if name == "" {
+		if name = repocheck.DefaultName(o.repo); name == "" {
+			return usageError{errors.New("--repo gives no usable name: pass --name")}
+		}
+	}
+	if err := repocheck.ValidateName(name); err != nil {
+		return usageError{fmt.Errorf("--name: %w", err)}
+	}
+	if o.subsets < 0 || o.subsets > repocheck.MaxSubsets {
+		return usageError{fmt.Errorf("--read-data-subsets must be between 0 and %d, not %d", repocheck.MaxSubsets, o.subsets)}
+	}
+	for _, h := range o.expect {
+		if err := status.ValidateHost(h); err != nil {
+			return usageError{fmt.Errorf("--host: %w", err)}
+		}
+	}
+	env := o.env
+	if env == nil {
+		env = os.Environ()
+	}
+	scrubber := backuprun.NewScrubber(env, []string{"--repo", o.repo, "--password-file", o.passwordFile})
+	g = g.withScrubber(scrubber)
+	st, err := g.store.openChecks(g, checksRepository, true)
+	if err != nil {
+		return err
+	}
+	scrubStoreSecrets(st, scrubber)
+
+	old, err := st.Get(ctx, name)
+	if err != nil && !errors.Is(err, status.ErrNotFound) && !errors.Is(err, status.ErrMalformed) {
+		return fmt.Errorf("read the record of repository %s: %w", name, err)
+	}
+	repo := restic.Repo{Binary: o.binary, Repository: o.repo, PasswordFile: o.passwordFile, Env: o.env, Scrub: scrubber.Scrub}
+	var res repocheck.Result
+	if _, err := repo.LookPath(); err != nil {
+		res = repocheck.Result{At: time.Now(), ListErr: err}
+	} else {
+		res = repocheck.Check(ctx, repo, old, repocheck.Options{Subsets: o.subsets, Expect: o.expect, NoLock: o.noLock})
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("repo-check of %s interrupted: nothing recorded", name)
+	}
+	// What restic said goes into the record: without the secrets it was
+	// given (a password in the repository URL, say).
+	if res.ListErr != nil {
+		res.ListErr = errors.New(scrubber.Scrub(res.ListErr.Error()))
+	}
+	if res.DataErr != nil {
+		res.DataErr = errors.New(scrubber.Scrub(res.DataErr.Error()))
+	}
+	writer := "backupwatch repo-check"
+	if err := st.Update(context.WithoutCancel(ctx), name, func(cur map[string]any) (map[string]any, bool, error) {
+		return repocheck.Apply(cur, res, writer), true, nil
+	}); err != nil {
+		return fmt.Errorf("record the check of repository %s: %w", name, err)
+	}
+	where := g.store.checksLocation(checksRepository) + "/" + name
+	if res.ListErr != nil {
+		g.logger.Error("repository not listed", "repository", name, "err", scrubber.Scrub(res.ListErr.Error()), "recorded", where)
+		return &exitCode{code: exitError, err: fmt.Errorf("repo-check %s: %s", name, scrubber.Scrub(res.ListErr.Error()))}
+	}
+	args := []any{"repository", name, "snapshots", res.Total, "hosts", len(res.Hosts), "recorded", where}
+	if res.DataChecked {
+		args = append(args, "data_subset", fmt.Sprintf("%d/%d", res.Subset, res.Subsets))
+	}
+	if res.DataErr != nil {
+		g.logger.Error("data check failed", append(args, "err", scrubber.Scrub(res.DataErr.Error()))...)
+		return &exitCode{code: exitError, err: fmt.Errorf("repo-check %s: data check %d/%d failed: %s", name, res.Subset, res.Subsets, scrubber.Scrub(res.DataErr.Error()))}
+	}
+	g.logger.Info("repository checked", args...)
+	return nil
+}

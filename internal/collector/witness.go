@@ -1,0 +1,312 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/golemtrust/backupwatch/internal/repocheck"
+	"github.com/golemtrust/backupwatch/internal/status"
+)
+
+// The second witness: what was found from outside the hosts, kept in
+// records beside theirs. A repository's own listing (repo-check) and the
+// restore test of each host. The alerts compare them with what the hosts
+// say (deploy/prometheus/backup.yml, group backup-witness).
+var (
+	repoUp = desc("backup_repository_up",
+		"1 when the repository's last check could list its snapshots, 0 when it failed (backup_repository_check_failure_info says why).", "repository")
+	repoCheckTS = desc("backup_repository_last_check_timestamp_seconds",
+		"Time the repository was last checked (repo-check), listed or not.", "repository")
+	repoListedTS = desc("backup_repository_last_success_timestamp_seconds",
+		"Time the repository's snapshots were last listed: what the per-host series below show.", "repository")
+	repoSnapshots = desc("backup_repository_snapshots",
+		"Snapshots in the repository at its last listing.", "repository")
+	repoHostSnapshots = desc("backup_repository_host_snapshots",
+		"Snapshots of the host in the repository at its last listing; 0 for a host listed before, or expected (repo-check --host), with none.", "repository", "host")
+	repoHostNewest = desc("backup_repository_host_newest_snapshot_timestamp_seconds",
+		"Time of the host's newest snapshot in the repository at its last listing.", "repository", "host")
+	repoDataPassed = desc("backup_repository_data_check_passed",
+		"1 when the last data check (restic check --read-data-subset) passed, 0 when it failed.", "repository")
+	repoDataTS = desc("backup_repository_data_check_timestamp_seconds",
+		"Time of the repository's last data check.", "repository")
+	repoDataNext = desc("backup_repository_data_check_next_subset",
+		"The subset n of n/N the next data check reads: the rotation's state.", "repository")
+	repoDataOf = desc("backup_repository_data_check_subsets",
+		"N: the repository's data is read once over N data checks.", "repository")
+	repoFailureInfo = desc("backup_repository_check_failure_info",
+		"Why the repository's last check could not list it (one line); only while it failed; always 1.", "repository", "message")
+	repoDataFailureInfo = desc("backup_repository_data_check_failure_info",
+		"The subset and what restic said, while the last data check failed; always 1.", "repository", "subset", "message")
+	repoProblems = desc("backup_repository_record_problems",
+		"Problems found in the repository's record.", "repository")
+
+	hostRestoreTS = desc("backup_host_restore_test_timestamp_seconds",
+		"Time of the last restore test of the host's backup (restore-test --host-tested).", "host")
+	hostRestorePassed = desc("backup_host_restore_test_passed",
+		"1 when the last restore test of the host's backup passed, 0 otherwise.", "host")
+	hostRestoreFailureInfo = desc("backup_host_restore_test_failure_info",
+		"What the host's last restore test recorded (its notes, one line), while it is not passed; always 1.", "host", "notes")
+
+	checksStoreUp = desc("backupwatch_checks_store_up",
+		"1 when the last refresh read every check record (repositories, restore tests per host), 0 otherwise.")
+)
+
+// Source is what the witness collector reads: one folder of records.
+type Source interface {
+	List(ctx context.Context) ([]string, error)
+	Get(ctx context.Context, key string) (map[string]any, error)
+}
+
+// WitnessOptions configure a Witness.
+type WitnessOptions struct {
+	Repositories Source // repo-check's records
+	RestoreTests Source // restore tests per host
+	Timeout      time.Duration
+	Logger       *slog.Logger
+}
+
+// Witness is a collector of the check records, refreshed in the
+// background like Collector; it keeps the last values when the store
+// fails.
+type Witness struct {
+	opts WitnessOptions
+	log  *slog.Logger
+
+	mu    sync.RWMutex
+	read  bool
+	up    bool
+	repos []repocheck.Record
+	tests map[string]status.RestoreTest
+}
+
+var _ prometheus.Collector = (*Witness)(nil)
+
+// NewWitness returns a witness collector that has not refreshed yet.
+func NewWitness(o WitnessOptions) *Witness {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Witness{opts: o, log: o.Logger}
+}
+
+// witnessWorkers bounds concurrent reads of one refresh.
+const witnessWorkers = 4
+
+// readAll reads every record of src; ok is false when the store failed.
+func readAll(ctx context.Context, src Source) (map[string]map[string]any, error) {
+	keys, err := src.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]map[string]any, len(keys))
+	var (
+		mu   sync.Mutex
+		fail error
+		wg   sync.WaitGroup
+	)
+	work := make(chan string)
+	for range witnessWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range work {
+				data, err := src.Get(ctx, k)
+				mu.Lock()
+				switch {
+				case err == nil:
+					out[k] = data
+				case errors.Is(err, status.ErrNotFound):
+				case errors.Is(err, status.ErrMalformed):
+					out[k] = map[string]any{}
+				default:
+					if fail == nil {
+						fail = err
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, k := range keys {
+		if len(k) > 0 && k[len(k)-1] == '/' {
+			continue // a folder: not a record
+		}
+		work <- k
+	}
+	close(work)
+	wg.Wait()
+	return out, fail
+}
+
+// Refresh reads every check record once.
+func (w *Witness) Refresh(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
+	defer cancel()
+	up := true
+	var repos []repocheck.Record
+	reposOK := false
+	if w.opts.Repositories != nil {
+		docs, err := readAll(ctx, w.opts.Repositories)
+		if err != nil {
+			up = false
+			w.warn("repository check records not read; keeping the last ones", err)
+		} else {
+			reposOK = true
+			for name, d := range docs {
+				if repocheck.ValidateName(name) != nil {
+					continue
+				}
+				repos = append(repos, repocheck.Parse(name, d))
+			}
+			sort.Slice(repos, func(i, j int) bool { return repos[i].Name < repos[j].Name })
+		}
+	}
+	var tests map[string]status.RestoreTest
+	testsOK := false
+	if w.opts.RestoreTests != nil {
+		docs, err := readAll(ctx, w.opts.RestoreTests)
+		if err != nil {
+			up = false
+			w.warn("per-host restore test records not read; keeping the last ones", err)
+		} else {
+			testsOK = true
+			tests = make(map[string]status.RestoreTest, len(docs))
+			for h, d := range docs {
+				if status.ValidateHost(h) != nil {
+					continue
+				}
+				tests[h] = status.ParseRestoreTest(d)
+			}
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.read, w.up = true, up
+	if reposOK {
+		w.repos = repos
+	}
+	if testsOK {
+		w.tests = tests
+	}
+}
+
+// warn logs a read failure once while it lasts (then at debug level), as
+// Collector does: a policy without the checks prefix must not fill the log.
+func (w *Witness) warn(msg string, err error) {
+	w.mu.RLock()
+	wasUp := !w.read || w.up
+	w.mu.RUnlock()
+	if wasUp {
+		w.log.Warn(msg, "err", err)
+	} else {
+		w.log.Debug(msg, "err", err)
+	}
+}
+
+// Run refreshes at once and then every interval until ctx is done.
+func (w *Witness) Run(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = DefaultInterval
+	}
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		start := time.Now()
+		w.Refresh(ctx)
+		t.Reset(max(0, interval-time.Since(start)))
+	}
+}
+
+// Describe sends every family's description.
+func (w *Witness) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{repoUp, repoCheckTS, repoListedTS, repoSnapshots, repoHostSnapshots, repoHostNewest,
+		repoDataPassed, repoDataTS, repoDataNext, repoDataOf, repoFailureInfo, repoDataFailureInfo, repoProblems,
+		hostRestoreTS, hostRestorePassed, hostRestoreFailureInfo, checksStoreUp} {
+		ch <- d
+	}
+}
+
+// Collect sends what the last refresh read.
+func (w *Witness) Collect(ch chan<- prometheus.Metric) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	g := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	ts := func(t time.Time) float64 { return float64(t.Unix()) }
+	if !w.read {
+		return
+	}
+	g(checksStoreUp, float64(boolInt(w.up)))
+	for i := range w.repos {
+		r := &w.repos[i]
+		name := r.Name
+		g(repoProblems, float64(len(r.Problems)), name)
+		if r.Status == status.Unknown {
+			continue
+		}
+		g(repoUp, float64(boolInt(r.Status == status.Success)), name)
+		if r.Status == status.Failed {
+			g(repoFailureInfo, 1, name, InfoText(r.Message))
+		}
+		if !r.CheckedAt.IsZero() {
+			g(repoCheckTS, ts(r.CheckedAt), name)
+		}
+		if !r.LastSuccess.IsZero() {
+			g(repoListedTS, ts(r.LastSuccess), name)
+		}
+		if r.Snapshots != nil {
+			g(repoSnapshots, float64(*r.Snapshots), name)
+		}
+		for h, v := range r.Hosts {
+			g(repoHostSnapshots, float64(v.Snapshots), name, h)
+			if !v.NewestTime.IsZero() {
+				g(repoHostNewest, float64(v.NewestTime.UnixMilli())/1e3, name, h)
+			}
+		}
+		if r.DataCheck != "" {
+			g(repoDataPassed, float64(boolInt(r.DataCheck == status.Passed)), name)
+			if r.DataCheck == status.Failed {
+				g(repoDataFailureInfo, 1, name, InfoText(r.DataSubset), InfoText(r.DataMessage))
+			}
+		}
+		if !r.DataCheckAt.IsZero() {
+			g(repoDataTS, ts(r.DataCheckAt), name)
+		}
+		if r.DataCheckOf > 0 {
+			g(repoDataNext, float64(r.DataCheckNext), name)
+			g(repoDataOf, float64(r.DataCheckOf), name)
+		}
+	}
+	for h, rt := range w.tests {
+		if !rt.LastTest.IsZero() {
+			g(hostRestoreTS, ts(rt.LastTest), h)
+		}
+		g(hostRestorePassed, float64(boolInt(rt.Passed())), h)
+		if !rt.Passed() {
+			g(hostRestoreFailureInfo, 1, h, InfoText(rt.Notes))
+		}
+	}
+}
+
+// RestoreTests returns the last restore test of each host, for
+// `restore-test run --pick oldest` and the status page.
+func (w *Witness) RestoreTests() map[string]status.RestoreTest {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.tests
+}

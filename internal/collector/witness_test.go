@@ -1,0 +1,81 @@
+package collector
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// TestWitnessSeries: a repository record as repo-check writes it, one
+// whose listing failed (its hosts as last listed, and why), a hostile one,
+// and restore tests per host.
+func TestWitnessSeries(t *testing.T) {
+	repos := writeStore(t, map[string]string{
+		"fleet": `{"checked_at":"2026-11-25T06:00:00+00:00","status":"success","last_success":"2026-11-25T06:00:00+00:00","snapshots":"3",
+			"hosts":{"db":{"snapshots":"2","newest_time":"2026-11-25T02:00:00.5Z","newest_id":"ab"},"web":{"snapshots":"0"}},
+			"data_check":"failed","data_check_at":"2026-11-25T06:00:00+00:00","data_check_subset":"3/30","data_check_message":"pack 1a2b: not found\nsecond line","data_check_next":"3","data_check_of":"30"}`,
+		"offsite": `{"checked_at":"2026-11-25T07:00:00+00:00","status":"failed","message":"Fatal: wrong password or no key found","last_success":"2026-11-24T06:00:00+00:00","snapshots":"1",
+			"hosts":{"db":{"snapshots":"1","newest_time":"2026-11-24T02:00:00Z"}}}`,
+		"hostile": `{"status":"success","hosts":{"bad host\n":{"snapshots":"1"},"db":"x"},"snapshots":"-4"}`,
+	})
+	tests := writeStore(t, map[string]string{
+		"db":  `{"last_test":"2026-10-01T09:00:00+00:00","result":"passed","notes":"ok"}`,
+		"web": `{"last_test":"2026-11-01T09:00:00+00:00","result":"failed","notes":"failed: /srv/www\nmissing"}`,
+	})
+	w := NewWitness(WitnessOptions{Repositories: repos, RestoreTests: tests})
+	w.Refresh(context.Background())
+	want := `
+# HELP backup_host_restore_test_failure_info What the host's last restore test recorded (its notes, one line), while it is not passed; always 1.
+# TYPE backup_host_restore_test_failure_info gauge
+backup_host_restore_test_failure_info{host="web",notes="failed: /srv/www missing"} 1
+# HELP backup_host_restore_test_passed 1 when the last restore test of the host's backup passed, 0 otherwise.
+# TYPE backup_host_restore_test_passed gauge
+backup_host_restore_test_passed{host="db"} 1
+backup_host_restore_test_passed{host="web"} 0
+# HELP backup_repository_data_check_failure_info The subset and what restic said, while the last data check failed; always 1.
+# TYPE backup_repository_data_check_failure_info gauge
+backup_repository_data_check_failure_info{message="pack 1a2b: not found second line",repository="fleet",subset="3/30"} 1
+# HELP backup_repository_host_newest_snapshot_timestamp_seconds Time of the host's newest snapshot in the repository at its last listing.
+# TYPE backup_repository_host_newest_snapshot_timestamp_seconds gauge
+backup_repository_host_newest_snapshot_timestamp_seconds{host="db",repository="fleet"} 1.7955720005e+09
+backup_repository_host_newest_snapshot_timestamp_seconds{host="db",repository="offsite"} 1.7954856e+09
+# HELP backup_repository_host_snapshots Snapshots of the host in the repository at its last listing; 0 for a host listed before, or expected (repo-check --host), with none.
+# TYPE backup_repository_host_snapshots gauge
+backup_repository_host_snapshots{host="db",repository="fleet"} 2
+backup_repository_host_snapshots{host="db",repository="offsite"} 1
+backup_repository_host_snapshots{host="web",repository="fleet"} 0
+# HELP backup_repository_record_problems Problems found in the repository's record.
+# TYPE backup_repository_record_problems gauge
+backup_repository_record_problems{repository="fleet"} 0
+backup_repository_record_problems{repository="hostile"} 3
+backup_repository_record_problems{repository="offsite"} 0
+# HELP backup_repository_up 1 when the repository's last check could list its snapshots, 0 when it failed (backup_repository_check_failure_info says why).
+# TYPE backup_repository_up gauge
+backup_repository_up{repository="fleet"} 1
+backup_repository_up{repository="hostile"} 1
+backup_repository_up{repository="offsite"} 0
+# HELP backup_repository_check_failure_info Why the repository's last check could not list it (one line); only while it failed; always 1.
+# TYPE backup_repository_check_failure_info gauge
+backup_repository_check_failure_info{message="Fatal: wrong password or no key found",repository="offsite"} 1
+# HELP backupwatch_checks_store_up 1 when the last refresh read every check record (repositories, restore tests per host), 0 otherwise.
+# TYPE backupwatch_checks_store_up gauge
+backupwatch_checks_store_up 1
+`
+	if err := testutil.CollectAndCompare(w, strings.NewReader(want),
+		"backup_host_restore_test_failure_info", "backup_host_restore_test_passed", "backup_repository_data_check_failure_info",
+		"backup_repository_host_newest_snapshot_timestamp_seconds", "backup_repository_host_snapshots", "backup_repository_record_problems",
+		"backup_repository_up", "backup_repository_check_failure_info", "backupwatch_checks_store_up"); err != nil {
+		t.Error(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(w)
+	if _, err := reg.Gather(); err != nil {
+		t.Errorf("gather: %v", err)
+	}
+	if probs, err := testutil.CollectAndLint(w); err != nil || len(probs) > 0 {
+		t.Errorf("lint: %v %v", probs, err)
+	}
+}
