@@ -28,16 +28,29 @@ import (
 //
 // Then the migration trap of issue 12: the runbook's backup-metrics.sh
 // output left in the same directory defines backup_status without HELP.
-// node_exporter 1.5 keeps the family of the file read first and drops the
-// other file's series, with node_textfile_scrape_error 0. When the old file
-// sorts first (backup-metrics.prom < backup.prom), backupwatch's
+// node_exporter keeps the family of the file read first and drops the
+// other file's series, with node_textfile_scrape_error 0 (Debian's 1.5
+// and the current release alike). When the old
+// file sorts first (backup-metrics.prom < backup.prom), backupwatch's
 // backup_status series are gone, the failure no longer alerts and
 // BackupMetricsAbsent stays quiet (the old series remain):
 // BackupMetricsIncomplete must fire. When backup.prom sorts first, the old
 // file's series are the ones dropped and nothing is lost: it must not.
+//
+// Both generations of node_exporter: Debian's (1.5) and the current one
+// (tools/bin, `make deps`).
 func TestTextfileMode(t *testing.T) {
 	t.Parallel()
-	nodeExporter := parts.DebianPath(t, "node_exporter")
+	for _, ne := range parts.Both(t, "node_exporter") {
+		t.Run(ne.String(), func(t *testing.T) {
+			t.Parallel()
+			testTextfileMode(t, ne)
+		})
+	}
+}
+
+func testTextfileMode(t *testing.T, nodeExporterPart parts.Part) {
+	nodeExporter := nodeExporterPart.Path
 	prometheus := parts.DebianPath(t, "prometheus")
 	dir := t.TempDir()
 	vault := vaulttest.Start(t)
@@ -164,18 +177,21 @@ scrape_configs:
 	}
 	writeAtomic(t, filepath.Join(textDir, "backup-metrics.prom"), old.String())
 
-	// node_exporter 1.5: all of backup.prom's backup_status series are
-	// dropped, the old file's kept, and it reports no error.
+	// All of backup.prom's backup_status series are dropped, the old
+	// file's kept, and no error is reported: so do Debian's 1.5 and the
+	// current release (1.12.1; node_exporter issue 3052 is still open).
 	waitFor(t, "node_exporter to drop backup.prom's backup_status", wait, func() (bool, string) {
 		m := neMetrics()
 		n := len(regexp.MustCompile(`(?m)^backup_status\{`).FindAllString(m, -1))
 		return n == 3 && !strings.Contains(m, `status="failed"`), fmt.Sprintf("%d backup_status series", n)
 	})
 	m := neMetrics()
-	for _, want := range []string{"\nnode_textfile_scrape_error 0\n", "\nbackupwatch_hosts 4\n"} {
-		if !strings.Contains(m, want) {
-			t.Errorf("node_exporter /metrics has no %q (node_exporter 1.5 reports no error and keeps backup.prom's other families)", strings.TrimSpace(want))
-		}
+	if !strings.Contains(m, "\nbackupwatch_hosts 4\n") {
+		t.Errorf("node_exporter /metrics has no backupwatch_hosts 4: backup.prom's other families should stay")
+	}
+	scrapeError := regexp.MustCompile(`(?m)^node_textfile_scrape_error (\S+)$`).FindStringSubmatch(m)
+	if scrapeError == nil || scrapeError[1] != "0" {
+		t.Errorf("%s: node_textfile_scrape_error is %v in the trap, not 0: then BackupTextfileScrapeError fires too; update docs/alerts.md (BackupMetricsIncomplete), which says it stays 0", nodeExporterPart, scrapeError)
 	}
 	a := p.waitAlert("BackupMetricsIncomplete", node, true, wait)
 	for _, want := range []string{"exported 4 hosts at " + neAddr + " (job node)", "backup_status there for no hosts", "grep -l backup_status"} {

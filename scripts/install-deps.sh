@@ -22,12 +22,14 @@ cd "$(dirname "$0")/.."
 PROMETHEUS_VERSION=v0.316.0  # Prometheus 3.x
 ALERTMANAGER_VERSION=$(awk '$1 == "github.com/prometheus/alertmanager" { print $2 }' tools/alertmanager/go.mod)
 RESTIC_VERSION=v0.19.1
+NODE_EXPORTER_VERSION=v1.12.1
 go_tools=(
   "restic github.com/restic/restic/cmd/restic $RESTIC_VERSION"
   "promtool github.com/prometheus/prometheus/cmd/promtool $PROMETHEUS_VERSION remove_all_sd"
   "alertmanager ./tools/alertmanager $ALERTMANAGER_VERSION"
   "amtool ./tools/alertmanager $ALERTMANAGER_VERSION"
   "prometheus github.com/prometheus/prometheus/cmd/prometheus $PROMETHEUS_VERSION remove_all_sd"
+  "node_exporter github.com/prometheus/node_exporter $NODE_EXPORTER_VERSION"
 )
 
 apt_deps() {
