@@ -58,7 +58,7 @@ func runCheck(ctx context.Context, g *globals, o *checkOptions) error {
 		errs = append(errs, err)
 	} else {
 		if o.serve.fleet.configFile != "" {
-			say("config file %s: %d hosts, title %q", o.serve.fleet.configFile, len(cfg.Hosts), cfg.Title)
+			say("config file %s: %d hosts, %d jobs, %d schedules, title %q", o.serve.fleet.configFile, len(cfg.Hosts), len(cfg.Jobs), len(cfg.Schedules), cfg.Title)
 		}
 		say("expected hosts: %d (hosts found in the store are exported too)", len(hosts))
 	}

@@ -178,6 +178,8 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	c := collector.New(collector.Options{
 		Source:   st,
 		Expected: hosts,
+		Jobs:     cfg.Jobs,
+		Schedule: cfg,
 		Workers:  o.concurrency,
 		Timeout:  refreshTimeout(o.interval),
 		Logger:   g.logger,

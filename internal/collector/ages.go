@@ -92,10 +92,10 @@ func (a *ages) addFamily(snap *fleet.Snapshot, d *prometheus.Desc) error {
 		first, metrics, times = false, metrics[:0], times[:0]
 	}
 	eachAge(snap, func(md *prometheus.Desc, t time.Time, labels ...string) {
-		if md != d || failure != nil {
+		if family(md) != d || failure != nil {
 			return
 		}
-		m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, 0, labels...)
+		m, err := prometheus.NewConstMetric(md, prometheus.GaugeValue, 0, labels...)
 		if err != nil {
 			failure = err
 			return

@@ -23,9 +23,11 @@ var _ prometheus.Collector = (*Collector)(nil)
 // Options configure a Collector. Zero values take the defaults below.
 type Options struct {
 	Source   fleet.Source
-	Expected []string      // hosts exported even when they have no record
-	Workers  int           // concurrent reads per refresh
-	Timeout  time.Duration // deadline of one whole refresh
+	Expected []string        // hosts exported even when they have no record
+	Jobs     []status.JobID  // jobs exported even when they have no record
+	Schedule fleet.Scheduler // central schedules (the config file); nil for none
+	Workers  int             // concurrent reads per refresh
+	Timeout  time.Duration   // deadline of one whole refresh
 	Logger   *slog.Logger
 	Now      func() time.Time
 }
@@ -107,7 +109,7 @@ func (c *Collector) Refresh(ctx context.Context) *fleet.Snapshot {
 	prev := c.State().Snapshot
 	rctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	snap := fleet.Load(rctx, c.opts.Source, fleet.Options{Expected: c.opts.Expected, Workers: c.opts.Workers, Now: c.now}, prev)
+	snap := fleet.Load(rctx, c.opts.Source, fleet.Options{Expected: c.opts.Expected, Jobs: c.opts.Jobs, Schedules: c.opts.Schedule, Workers: c.opts.Workers, Now: c.now}, prev)
 	if snap.Err != nil && ctx.Err() != nil {
 		// Stopped (serve shutting down), not failed: the store is not to
 		// blame, and scrapes keep the last snapshot until the end.
@@ -254,7 +256,7 @@ var ageDescs = []*prometheus.Desc{lastSuccessAge, restoreTestAge}
 // the others' metrics (see encodeFamily).
 func sender(ch chan<- prometheus.Metric, only *prometheus.Desc) func(*prometheus.Desc, prometheus.ValueType, float64, ...string) {
 	return func(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
-		if only == nil || d == only {
+		if only == nil || family(d) == only { // a job's series is in its host family (see jobs.go)
 			ch <- prometheus.MustNewConstMetric(d, t, v, labels...)
 		}
 	}
@@ -301,6 +303,7 @@ func eachAge(snap *fleet.Snapshot, f func(d *prometheus.Desc, t time.Time, label
 			f(lastSuccessAge, r.LastSuccess, hostLabel(r.Host))
 		}
 	}
+	eachJobAge(snap, f)
 	if !snap.Listed {
 		return // not known to be missing: the store was never reached
 	}
@@ -317,7 +320,6 @@ func eachAge(snap *fleet.Snapshot, f func(d *prometheus.Desc, t time.Time, label
 func collectSnapshot(ch chan<- prometheus.Metric, st State, only *prometheus.Desc) {
 	send := sender(ch, only)
 	g := func(d *prometheus.Desc, v float64, labels ...string) { send(d, prometheus.GaugeValue, v, labels...) }
-	ts := func(t time.Time) float64 { return float64(t.Unix()) }
 
 	g(storeUp, float64(boolInt(st.StoreUp())))
 	send(refreshesTotal, prometheus.CounterValue, float64(st.Refreshes))
@@ -343,35 +345,47 @@ func collectSnapshot(ch chan<- prometheus.Metric, st State, only *prometheus.Des
 			// unreachable), not once per host.
 			continue
 		}
-		for _, s := range status.Statuses {
-			g(backupStatus, float64(boolInt(r.Status == s)), host, s)
-		}
-		collectAlerting(g, r, host)
-		collectAnomaly(g, r, host)
-		if !r.LastSuccess.IsZero() {
-			g(lastSuccessTS, ts(r.LastSuccess), host)
-		}
-		if !r.LastFailure.IsZero() {
-			g(lastFailureTS, ts(r.LastFailure), host)
-		}
-		if !r.LastAttempt.IsZero() {
-			g(lastAttemptTS, ts(r.LastAttempt), host)
-		}
-		optInt(g, consecutiveFailures, r.ConsecutiveFailures, host)
-		optInt(g, lastExitCode, r.ExitCode, host)
-		if r.DurationSeconds != nil {
-			g(lastDuration, *r.DurationSeconds, host)
-		}
-		optInt(g, bytesAdded, r.BytesAdded, host)
-		optInt(g, snapshotFiles, r.FilesNew, host, "new")
-		optInt(g, snapshotFiles, r.FilesChanged, host, "changed")
-		optInt(g, snapshotFiles, r.FilesUnmodified, host, "unmodified")
+		collectRecord(g, r, host)
 	}
+	collectJobs(g, snap)
 
-	rt := snap.RestoreTest
-	if rt == nil {
-		return
+	if rt := snap.RestoreTest; rt != nil {
+		collectRestoreTest(g, rt)
 	}
+}
+
+// collectRecord sends the series of a record that has been read (not
+// Unread): a host's, or through a job's g (see collectJobs) a job's.
+func collectRecord(g func(*prometheus.Desc, float64, ...string), r *status.Record, host string) {
+	ts := func(t time.Time) float64 { return float64(t.Unix()) }
+	for _, s := range status.Statuses {
+		g(backupStatus, float64(boolInt(r.Status == s)), host, s)
+	}
+	collectAlerting(g, r, host)
+	collectAnomaly(g, r, host)
+	if !r.LastSuccess.IsZero() {
+		g(lastSuccessTS, ts(r.LastSuccess), host)
+	}
+	if !r.LastFailure.IsZero() {
+		g(lastFailureTS, ts(r.LastFailure), host)
+	}
+	if !r.LastAttempt.IsZero() {
+		g(lastAttemptTS, ts(r.LastAttempt), host)
+	}
+	optInt(g, consecutiveFailures, r.ConsecutiveFailures, host)
+	optInt(g, lastExitCode, r.ExitCode, host)
+	if r.DurationSeconds != nil {
+		g(lastDuration, *r.DurationSeconds, host)
+	}
+	optInt(g, bytesAdded, r.BytesAdded, host)
+	optInt(g, snapshotFiles, r.FilesNew, host, "new")
+	optInt(g, snapshotFiles, r.FilesChanged, host, "changed")
+	optInt(g, snapshotFiles, r.FilesUnmodified, host, "unmodified")
+}
+
+// collectRestoreTest sends a restore test's series.
+func collectRestoreTest(g func(*prometheus.Desc, float64, ...string), rt *status.RestoreTest) {
+	ts := func(t time.Time) float64 { return float64(t.Unix()) }
 	if !rt.LastTest.IsZero() {
 		g(restoreTestTS, ts(rt.LastTest))
 	}

@@ -170,7 +170,7 @@ func encodeFamily(w io.Writer, d *prometheus.Desc, collect func(ch chan<- promet
 		batch = batch[:0]
 	}
 	for m := range ch {
-		if m.Desc() != d {
+		if family(m.Desc()) != d {
 			continue
 		}
 		batch = append(batch, m)
