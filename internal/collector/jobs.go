@@ -34,7 +34,7 @@ var (
 	scheduleInfo = desc("backup_schedule_info",
 		"The schedule the backup is judged by, when one is set (recorded with its results, or the exporter's config file); absent for the runbook's 24 hours; always 1.", "host", "schedule", "source")
 	runDeadlineTS = desc("backup_run_deadline_timestamp_seconds",
-		"Only while a run is in progress (started after the latest result): when it counts as running too long (start plus the grace, or the schedule's interval without one).", "host")
+		"While a run is in progress (started after the latest result): when it counts as running too long (its start plus the grace, or the schedule's interval without one); 0 when no run is in progress.", "host")
 )
 
 var scheduleDescs = []*prometheus.Desc{deadlineTS, scheduleInfo, runDeadlineTS}
@@ -150,9 +150,11 @@ func collectSchedule(g gauge, r *status.Record, host string, now time.Time) {
 	if r.ScheduleFrom != "" {
 		g(scheduleInfo, 1, host, r.Schedule.String(), r.ScheduleFrom)
 	}
+	var runDeadline float64 // 0, not absent, when none: a run's end resolves its alert at once
 	if d := r.RunDeadline(); !d.IsZero() {
-		g(runDeadlineTS, float64(d.Unix()), host)
+		runDeadline = float64(d.Unix())
 	}
+	g(runDeadlineTS, runDeadline, host)
 }
 
 // eachJobAge sends the jobs' ages (see eachAge).
