@@ -41,6 +41,9 @@ var Files = []File{
 	{"vault-exporter-policy", "vault/backupwatch-exporter.hcl", "vault policy write backupwatch-exporter -", "Vault policy: read every record (serve, textfile, status)"},
 	{"vault-writer-policy", "vault/backupwatch-writer.hcl", "vault policy write backupwatch-writer -", "Vault policy: each host writes its own record"},
 	{"vault-restore-tester-policy", "vault/backupwatch-restore-tester.hcl", "vault policy write backupwatch-restore-tester -", "Vault policy: write the restore test record"},
+	{"repo-check-service", "systemd/backupwatch-repo-check.service", "/etc/systemd/system/backupwatch-repo-check.service", "the repository as a second witness: repo-check, on one machine"},
+	{"repo-check-timer", "systemd/backupwatch-repo-check.timer", "/etc/systemd/system/backupwatch-repo-check.timer", "daily repo-check, 1/30 of the data each run"},
+	{"vault-repo-checker-policy", "vault/backupwatch-repo-checker.hcl", "vault policy write backupwatch-repo-checker -", "Vault policy: read the repository password, write the repository check records"},
 }
 
 // FS returns the embedded files, by their path under deploy/.

@@ -16,6 +16,32 @@ path "kv/golemtrust/backup-status/*" {
   capabilities = ["read", "list"]
 }
 
+# The records of checks made from outside the hosts (--vault.checks-prefix):
+# repo-check's (repository/<name>) and the restore tests per host
+# (restore-test/<host>); only those two folders, so that nothing else kept
+# under the checks prefix is readable here.
+path "kv/data/golemtrust/backup-checks/repository/*" {
+  capabilities = ["read"]
+}
+path "kv/data/golemtrust/backup-checks/restore-test/*" {
+  capabilities = ["read"]
+}
+path "kv/metadata/golemtrust/backup-checks/*" {
+  capabilities = ["list"]
+}
+path "kv/golemtrust/backup-checks/repository/*" {
+  capabilities = ["read", "list"]
+}
+path "kv/golemtrust/backup-checks/restore-test/*" {
+  capabilities = ["read", "list"]
+}
+path "kv/golemtrust/backup-checks/repository" {
+  capabilities = ["list"]
+}
+path "kv/golemtrust/backup-checks/restore-test" {
+  capabilities = ["list"]
+}
+
 # KV version detection, as the vault CLI does it.
 path "sys/internal/ui/mounts/kv/*" {
   capabilities = ["read"]
