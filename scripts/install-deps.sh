@@ -38,6 +38,7 @@ apt_deps() {
     [promtool]=prometheus
     [prometheus-alertmanager]=prometheus-alertmanager
     [amtool]=prometheus-alertmanager
+    [prometheus-node-exporter]=prometheus-node-exporter # e2e's textfile mode
     [restic]=restic
     [logrotate]=logrotate
     [chromium]=chromium
