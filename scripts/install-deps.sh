@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the tests need, in two generations:
 #  - Debian's packages (what Debian stable users run): Prometheus,
-#    Alertmanager, restic, logrotate, Chromium, systemd-analyze, dpkg;
+#    Alertmanager, node_exporter, restic, logrotate, Chromium,
+#    systemd-analyze, dpkg;
 #  - current upstream releases, built from their Go modules into tools/bin/
 #    (git-ignored): promtool and prometheus 3.x, alertmanager and amtool,
-#    restic. Each is pinned below; a stamp per version
+#    node_exporter, restic. Each is pinned below; a stamp per version
 #    (tools/bin/.stamp/<name>@<version>, holding the build's times) means a
 #    bump rebuilds and an unchanged one is not built again.
 # Only what is missing is installed or built.
