@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/golemtrust/backupwatch/internal/deliver"
+	"github.com/golemtrust/backupwatch/internal/nudge"
 	"github.com/golemtrust/backupwatch/internal/spool"
 	"github.com/golemtrust/backupwatch/internal/status"
 )
@@ -68,7 +69,14 @@ func storeSpoolDir(g *globals, st fmt.Stringer) string {
 
 // newDeliverer delivers to st through its spool.
 func newDeliverer(g *globals, st recordStore) (*deliver.Deliverer, error) {
-	return deliver.New(deliver.Options{Store: st, SpoolDir: storeSpoolDir(g, st), Logger: g.logger})
+	o := deliver.Options{Store: st, SpoolDir: storeSpoolDir(g, st), Logger: g.logger}
+	if urls := nudge.Split(g.store.exporters); len(urls) > 0 {
+		if g.nudges == nil {
+			g.nudges = &nudge.Sender{URLs: urls, Logger: g.logger}
+		}
+		o.Written = func(e spool.Entry) { g.nudges.Send(e.Result.Host) }
+	}
+	return deliver.New(o)
 }
 
 // registerSpoolMetrics exports the spool of st on this host from serve.

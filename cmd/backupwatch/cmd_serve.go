@@ -23,6 +23,7 @@ import (
 	"github.com/golemtrust/backupwatch/internal/config"
 	"github.com/golemtrust/backupwatch/internal/fleet"
 	"github.com/golemtrust/backupwatch/internal/inflight"
+	"github.com/golemtrust/backupwatch/internal/nudge"
 	"github.com/golemtrust/backupwatch/internal/status"
 	"github.com/golemtrust/backupwatch/internal/web"
 )
@@ -79,6 +80,7 @@ type serveOptions struct {
 	fleet       fleetOptions
 	web         *toolkitweb.FlagConfig
 	interval    time.Duration
+	nudgeRate   float64
 	externalURL string
 	concurrency int
 	// What the exporter answers at once; see newLimiters.
@@ -97,7 +99,8 @@ func addServeCommand(app *kingpin.Application, g *globals) command {
 // serve line can be checked as it is.
 func (o *serveOptions) addFlags(c *kingpin.CmdClause) {
 	o.web = kingpinflag.AddFlags(c, defaultListenAddress)
-	c.Flag("refresh.interval", "How often to read every record from the store.").Default(collector.DefaultInterval.String()).DurationVar(&o.interval)
+	c.Flag("refresh.interval", "How often to read every record from the store (the safety net: record and run with --exporter.url nudge serve to read their host at once).").Default(collector.DefaultInterval.String()).DurationVar(&o.interval)
+	c.Flag("refresh.nudge-rate", "Hosts read again per second at most for nudges (POST /-/nudge?host=H), burst 100.").Default(fmt.Sprint(collector.DefaultNudgeRate)).Float64Var(&o.nudgeRate)
 	c.Flag("refresh.concurrency", "Records read at once during a refresh; also the keep-alive connections kept to Vault.").Default(fmt.Sprint(collector.DefaultWorkers)).IntVar(&o.concurrency)
 	c.Flag("web.external-url", "The URL people reach the status page at (e.g. https://backupwatch.example.org/), exported as backupwatch_web_info so that alert texts link to each host's tile.").StringVar(&o.externalURL)
 	c.Flag("web.max-requests", "Scrapes of /metrics answered at once; more wait their turn, up to --web.max-wait, then get 503 with Retry-After.").Default(fmt.Sprint(defaultMaxRequests)).IntVar(&o.maxRequests)
@@ -111,6 +114,9 @@ func (o *serveOptions) validate() error {
 	var errs []error
 	if o.interval < time.Second {
 		errs = append(errs, fmt.Errorf("--refresh.interval must be at least 1s, not %v", o.interval))
+	}
+	if !(o.nudgeRate > 0 && o.nudgeRate <= 10000) {
+		errs = append(errs, fmt.Errorf("--refresh.nudge-rate must be above 0 and at most 10000, not %v", o.nudgeRate))
 	}
 	if o.concurrency < 1 || o.concurrency > 256 {
 		errs = append(errs, fmt.Errorf("--refresh.concurrency must be between 1 and 256, not %d", o.concurrency))
@@ -183,6 +189,8 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		Workers:  o.concurrency,
 		Timeout:  refreshTimeout(o.interval),
 		Logger:   g.logger,
+
+		NudgeRate: o.nudgeRate,
 	})
 	// The exporter's own metrics; the collector's are served beside them
 	// by collector.Handler, which encodes each snapshot once.
@@ -193,6 +201,7 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	reg.MustRegister(c.NudgeMetrics()...)
 	if err := registerSpoolMetrics(reg, g, st); err != nil {
 		return err
 	}
@@ -206,7 +215,7 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	handler := newServeMux(g.logger, reg, c, metricsLimit, pageLimit.Wrap(web.New(web.Options{
 		Snapshot: func() *fleet.Snapshot { return c.State().Snapshot },
 		Store:    st.String(),
-		Reload:   max(o.interval, 30*time.Second),
+		Reload:   min(max(o.interval, 30*time.Second), time.Minute), // nudges change it between refreshes
 		Title:    cfg.Title,
 		Logger:   g.logger,
 	})))
@@ -272,6 +281,7 @@ func newServeMux(logger *slog.Logger, reg *prometheus.Registry, c *collector.Col
 		}
 		fmt.Fprintln(w, "Ready.")
 	})
+	mux.Handle(nudge.Path, nudge.Handler(c.Nudge))
 	mux.Handle("/", page)
 	return mux
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
+
+	"github.com/golemtrust/backupwatch/internal/nudge"
 )
 
 // Exit codes, decided here and nowhere else.
@@ -53,6 +55,7 @@ type globals struct {
 	logger *slog.Logger
 	stdout io.Writer
 	stderr io.Writer
+	nudges *nudge.Sender // set once a result is to be written with --exporter.url
 }
 
 // command is one subcommand's clause and what it does.
@@ -127,7 +130,9 @@ func runContext(parent context.Context, args []string, stdout, stderr io.Writer)
 	defer stop()
 	for _, c := range cmds {
 		if c.clause.FullCommand() == selected {
-			return exitStatus(c.run(ctx), stderr)
+			err := c.run(ctx)
+			g.nudges.Wait() // each nudge is bounded by nudge.Timeout
+			return exitStatus(err, stderr)
 		}
 	}
 	fmt.Fprintf(stderr, "backupwatch: unknown command %q\n", selected)

@@ -28,14 +28,21 @@ type Options struct {
 	Schedule fleet.Scheduler // central schedules (the config file); nil for none
 	Workers  int             // concurrent reads per refresh
 	Timeout  time.Duration   // deadline of one whole refresh
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// NudgeRate bounds rereads for nudges, per second (nudge.go);
+	// DefaultNudgeRate if zero.
+	NudgeRate float64
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // Defaults, in one place.
 const (
-	DefaultWorkers  = 8
-	DefaultInterval = 60 * time.Second
+	DefaultWorkers = 8
+	// DefaultInterval is the full refresh: slow, because record and run
+	// nudge serve to reread the host they wrote (nudge.go). Every 15
+	// minutes is 96 reads per host per day, the runbook's script read
+	// 192; a lost nudge delays a new value by at most this.
+	DefaultInterval = 15 * time.Minute
 	// DefaultTimeout bounds a refresh when none is given; serve sets it to
 	// the refresh interval so that refreshes never pile up.
 	DefaultTimeout = 60 * time.Second
@@ -56,6 +63,8 @@ type Collector struct {
 	refreshes    uint64
 	failures     uint64
 	afterRefresh func() // set by NewHandler
+
+	nudges *nudges
 }
 
 // New returns a collector that has not refreshed yet.
@@ -72,7 +81,7 @@ func New(opts Options) *Collector {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Collector{opts: opts, log: opts.Logger, now: opts.Now}
+	return &Collector{opts: opts, log: opts.Logger, now: opts.Now, nudges: newNudges()}
 }
 
 // State is what the collector knows, for the status page.
@@ -148,6 +157,7 @@ func (c *Collector) Run(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = DefaultInterval
 	}
+	go c.runNudges(ctx)
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {

@@ -49,19 +49,24 @@ type Options struct {
 	// a result the store cannot take is an error, kept nowhere.
 	SpoolDir string
 	Logger   *slog.Logger
+	// Written, when set, is told of each backup result written to the
+	// store (directly or from the spool), after the write; it must not
+	// block (serve is nudged from it, in the background).
+	Written func(spool.Entry)
 }
 
 // Deliverer delivers results to one store through its spool.
 type Deliverer struct {
-	st  Store
-	sp  *spool.Spool // nil without a spool
-	log *slog.Logger
-	now func() time.Time
+	st      Store
+	sp      *spool.Spool // nil without a spool
+	log     *slog.Logger
+	now     func() time.Time
+	written func(spool.Entry)
 }
 
 // New returns a Deliverer; it touches no file until it delivers.
 func New(o Options) (*Deliverer, error) {
-	d := &Deliverer{st: o.Store, log: o.Logger, now: time.Now}
+	d := &Deliverer{st: o.Store, log: o.Logger, now: time.Now, written: o.Written}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -268,10 +273,14 @@ func (d *Deliverer) write(ctx context.Context, e spool.Entry) error {
 	switch {
 	case e.Result != nil:
 		res := *e.Result
-		return d.st.Update(ctx, res.Key(), func(old map[string]any) (map[string]any, bool, error) {
+		err := d.st.Update(ctx, res.Key(), func(old map[string]any) (map[string]any, bool, error) {
 			doc, changed := status.Apply(old, res)
 			return doc, changed, nil
 		})
+		if err == nil && d.written != nil {
+			d.written(e)
+		}
+		return err
 	case e.RestoreTest != nil:
 		rt := *e.RestoreTest
 		return d.st.Update(ctx, rt.Key(), func(old map[string]any) (map[string]any, bool, error) {
