@@ -145,6 +145,11 @@ func startHA(t *testing.T, hosts []string) *haStack {
 	const peerTimeout = 15 * time.Second
 	s.settle = peerTimeout + 3*groupInterval
 	s.wait = 2*time.Minute + groupWait
+	// Debian's, or another (BACKUPWATCH_HA_ALERTMANAGER=tools/bin/alertmanager).
+	amBin := os.Getenv("BACKUPWATCH_HA_ALERTMANAGER")
+	if amBin == "" {
+		amBin = debian(t, "prometheus-alertmanager")
+	}
 	gossip := []string{freeAddr(t), freeAddr(t)}
 	var amAddrs []string
 	var ams []*process
@@ -152,7 +157,7 @@ func startHA(t *testing.T, hosts []string) *haStack {
 		addr := freeAddr(t)
 		amAddrs = append(amAddrs, addr)
 		s.amURL = append(s.amURL, "http://"+addr)
-		p := start(t, fmt.Sprintf("alertmanager-%d", i+1), nil, debian(t, "prometheus-alertmanager"),
+		p := start(t, fmt.Sprintf("alertmanager-%d", i+1), nil, amBin,
 			"--config.file="+amConf,
 			"--storage.path="+filepath.Join(s.dir, fmt.Sprintf("alertmanager-%d", i+1)),
 			"--web.listen-address="+addr,
