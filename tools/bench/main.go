@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"github.com/golemtrust/backupwatch/internal/atomicfile"
+	"github.com/golemtrust/backupwatch/internal/collector"
 )
 
 // Targets from the issue.
@@ -34,6 +36,17 @@ const (
 	targetRatioN = 1000                   // smallest fleet the ratio target applies to
 	targetHosts  = 10000                  // fleet size of the scrape and memory targets
 	targetScrape = 100 * time.Millisecond // /metrics latency
+	// targetReadsPerDay is the runbook's script: 2 fields every 15 minutes.
+	targetReadsPerDay = 192
+	// targetWriteToMetric: a recorded failure in /metrics within a scrape
+	// interval (docs/deployment.md's 60s).
+	targetWriteToMetric = 60 * time.Second
+	// seriesBudget per host written by record (run adds restic's summary):
+	// backup_status is three (the runbook's enum, one of them 1), the ages
+	// and timestamps a handful, one bounded info series while failed; 15
+	// keeps 10,000 hosts at 150,000 series, which one Prometheus holds with
+	// ease, and leaves no room for a label whose value changes per backup.
+	seriesBudget = 15
 )
 
 // targetRSS is the peak resident memory of serve at targetHosts, in bytes,
@@ -278,7 +291,7 @@ func bench(ctx context.Context, o options, ps *procs, dir string, res *results) 
 	n := o.sizes[len(o.sizes)-1]
 	progress("%d hosts: starting backupwatch serve (%s token) and scraping /metrics %d times", n, o.tokens[0], o.scrapes)
 	res.serveN = n
-	res.serve, err = measureServe(ctx, ps, o.backupwatch, v, o.tokens[0] == tokenRoot, n, o.scrapes, dir)
+	res.serve, err = measureServe(ctx, ps, o.backupwatch, v, o.tokens[0] == tokenRoot, n, o.scrapes, dir, f.hosts)
 	if err != nil {
 		return fmt.Errorf("backupwatch serve: %w", err)
 	}
@@ -452,6 +465,43 @@ func (r *results) print(w io.Writer, failure error) {
 			r.serveN, len(s.scrapes), float64(s.gzipBytes)/1e6, float64(s.bodyBytes)/1e6, fmtDur(med), fmtDur(worst), verdict)
 		fmt.Fprintf(w, "  the same without gzip, %d scrapes in turn with those: median %s, max %s\n", len(s.plain), fmtDur(median(s.plain)), fmtDur(slices.Max(s.plain)))
 		fmt.Fprintf(w, "serve's first complete refresh, from process start (login included, %s token): %s\n", o.tokens[0], fmtDur(s.firstRefresh))
+
+		// Vault reads per host per day at the defaults: one per full
+		// refresh, plus one per nudge (run writes twice per backup: its
+		// start and its outcome; one backup a day).
+		full := float64(24*time.Hour) / float64(collector.DefaultInterval)
+		perDay := full + 2
+		verdict = fmt.Sprintf("meets target (<= %d, the runbook's script)", targetReadsPerDay)
+		if perDay > targetReadsPerDay {
+			verdict = fmt.Sprintf("MISSES target (<= %d)", targetReadsPerDay)
+			misses = append(misses, fmt.Sprintf("%.0f Vault reads per host per day", perDay))
+		}
+		fmt.Fprintf(w, "Vault reads per host per day at the defaults: %.0f (a full refresh every %s) + 2 nudged (run's start and outcome, one backup a day) = %.0f: %s\n",
+			full, collector.DefaultInterval, perDay, verdict)
+		if len(s.nudgeLatency) > 0 {
+			worst := slices.Max(s.nudgeLatency)
+			verdict = fmt.Sprintf("meets target (< %s)", fmtDur(targetWriteToMetric))
+			if worst >= targetWriteToMetric {
+				verdict = fmt.Sprintf("MISSES target (< %s)", fmtDur(targetWriteToMetric))
+				misses = append(misses, fmt.Sprintf("a recorded failure takes up to %s to reach /metrics", fmtDur(worst)))
+			}
+			fmt.Fprintf(w, "Write-to-metric latency (record --exporter.url, process start to the failure in /metrics, serve's refresh an hour away), %d writes: median %s, max %s; %.0f nudged reads (1 per write): %s\n",
+				len(s.nudgeLatency), fmtDur(median(s.nudgeLatency)), fmtDur(worst), s.nudgeReads, verdict)
+		}
+		if len(s.seriesPerHost) > 0 {
+			var parts []string
+			worst := 0
+			for _, st := range slices.Sorted(maps.Keys(s.seriesPerHost)) {
+				parts = append(parts, fmt.Sprintf("%s %d", st, s.seriesPerHost[st]))
+				worst = max(worst, s.seriesPerHost[st])
+			}
+			verdict = fmt.Sprintf("within budget (<= %d)", seriesBudget)
+			if worst > seriesBudget {
+				verdict = fmt.Sprintf("OVER budget (<= %d)", seriesBudget)
+				misses = append(misses, fmt.Sprintf("%d series for one host", worst))
+			}
+			fmt.Fprintf(w, "Series per host written by record, by status: %s: %s\n", strings.Join(parts, ", "), verdict)
+		}
 	}
 	if len(r.memory) > 0 {
 		fmt.Fprintf(w, "\nPeak resident memory of backupwatch serve at %d hosts (VmHWM, start included), a fresh process per row, refreshing every %s;\n", r.serveN, o.memRefresh)

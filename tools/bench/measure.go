@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -219,11 +220,17 @@ type serveResult struct {
 	plain        []time.Duration // uncompressed, for comparison
 	bodyBytes    int             // uncompressed
 	gzipBytes    int
+	// Nudged writes: from `backupwatch record --exporter.url` starting to
+	// the failure being in /metrics, with serve's refresh an hour away.
+	nudgeLatency []time.Duration
+	nudgeReads   float64 // backupwatch_nudge_reads_total after them
+	// Series per host, by the host's status, from one scrape.
+	seriesPerHost map[string]int
 }
 
 // measureServe starts `backupwatch serve` against the filled Vault, waits
 // for a complete refresh of n hosts and times scrapes of /metrics.
-func measureServe(ctx context.Context, procs *procs, bin string, v *vault, root bool, n, scrapes int, dir string) (*serveResult, error) {
+func measureServe(ctx context.Context, procs *procs, bin string, v *vault, root bool, n, scrapes int, dir string, hosts []string) (*serveResult, error) {
 	token, err := v.readerToken(ctx, root)
 	if err != nil {
 		return nil, err
@@ -311,7 +318,66 @@ func measureServe(ctx context.Context, procs *procs, bin string, v *vault, root 
 			}
 		}
 	}
+
+	// Series per host: every line naming the host, for a host of each
+	// status the fleet has.
+	body, err := scrape(ctx, hc, base, false)
+	if err != nil {
+		return nil, err
+	}
+	res.seriesPerHost = seriesPerHost(string(body), hosts)
+
+	// Write-to-metric latency through a nudge: a host records a failure
+	// with --exporter.url, as run and record do on every host.
+	for i := range 5 {
+		host := hosts[(i*7919)%len(hosts)]
+		want := fmt.Sprintf(`backup_status{host=%q,status="failed"} 1`, host)
+		rec := exec.CommandContext(ctx, bin, "--vault.address="+v.addr, "--exporter.url="+base, "record",
+			"--host="+host, "--status=failed", "--exit-code=1", fmt.Sprintf("--message=bench nudge %d", i))
+		rec.Env = append(cleanEnv(), "VAULT_TOKEN="+v.rootToken, "BACKUPWATCH_SPOOL_DIR="+filepath.Join(dir, "spool"))
+		t0 := time.Now()
+		if out, err := rec.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("backupwatch record: %v\n%s", err, out)
+		}
+		if err := wait("a nudged failure of "+host, func() bool {
+			body, err := scrape(ctx, hc, base, false)
+			return err == nil && strings.Contains(string(body), want)
+		}); err != nil {
+			return nil, err
+		}
+		res.nudgeLatency = append(res.nudgeLatency, time.Since(t0))
+	}
+	body, err = scrape(ctx, hc, base, false)
+	if err != nil {
+		return nil, err
+	}
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "backupwatch_nudge_reads_total "); ok {
+			res.nudgeReads, _ = strconv.ParseFloat(v, 64)
+		}
+	}
 	return res, nil
+}
+
+// seriesPerHost counts the series naming one host of each status.
+func seriesPerHost(body string, hosts []string) map[string]int {
+	out := map[string]int{}
+	statusRE := regexp.MustCompile(`(?m)^backup_status\{host="([^"]+)",status="([a-z]+)"\} 1$`)
+	byStatus := map[string]string{}
+	for _, m := range statusRE.FindAllStringSubmatch(body, -1) {
+		if _, ok := byStatus[m[2]]; !ok {
+			byStatus[m[2]] = m[1]
+		}
+	}
+	for st, h := range byStatus {
+		needle := `host="` + h + `"`
+		for line := range strings.Lines(body) {
+			if !strings.HasPrefix(line, "#") && strings.Contains(line, needle) {
+				out[st]++
+			}
+		}
+	}
+	return out
 }
 
 // scrape fetches /metrics in the text format, gzipped or not, and returns
