@@ -767,7 +767,7 @@ func TestGrafanaFiles(t *testing.T) {
 	}
 	// The runbook's query per host, aggregated so a host scraped through
 	// two targets shows once (tools/dashgen says why).
-	for _, want := range []string{`"expr": "max by (host) (backup_last_success_age_seconds{job=~\"$job\",instance=~\"$instance\"})"`, `"value": 90000`, `"value": 172800`, `"unit": "dtdurations"`} {
+	for _, want := range []string{`"expr": "max by (host) (backup_last_success_age_seconds{job=~\"$job\",instance=~\"$instance\",backup_job=\"\"})"`, `"value": 90000`, `"value": 172800`, `"unit": "dtdurations"`} {
 		if !bytes.Contains(b, []byte(want)) {
 			t.Errorf("dashboard has no %s", want)
 		}

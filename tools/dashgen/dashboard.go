@@ -135,14 +135,16 @@ func Build() (dashboard.Dashboard, error) {
 // The runbook's query was the bare `backup_last_success_age_seconds`; it is
 // now `max by (host)` of it on the job and instance variables, so that a
 // host scraped through two targets is one value, the older age (the one
-// its thresholds warn about), not two tiles. Per host and thresholds are
-// the runbook's.
+// its thresholds warn about), not two tiles; and it keeps to the host's own
+// record (backup_job=""), the runbook's: a job with its own schedule (a
+// weekly one) is judged by its deadline (BackupOverdue), not by these
+// 25/48-hour thresholds. Per host and thresholds are the runbook's.
 func lastSuccessAge() *stat.PanelBuilder {
 	return statPanel(
 		"Time since last successful backup",
 		"Per host: green under 25 hours, amber from 25 hours (90,000 s), red from 48 hours (172,800 s). BackupNotRunIn24Hours fires past 24 hours.",
 		pos(0, 1, 24, 8),
-		query(`max by (host) (`+sel("backup_last_success_age_seconds")+`)`, "{{host}}"),
+		query(`max by (host) (`+sel("backup_last_success_age_seconds", `backup_job=""`)+`)`, "{{host}}"),
 	).
 		Unit("dtdurations").
 		Thresholds(thresholds(step(nil, "green"), step(f(amberAfter), "orange"), step(f(redAfter), "red"))).

@@ -170,7 +170,7 @@ func TestRunbookPanel(t *testing.T) {
 
 // runbookQuery is the runbook panel's query: its
 // backup_last_success_age_seconds, the highest value per host.
-const runbookQuery = `max by (host) (backup_last_success_age_seconds{job=~"$job",instance=~"$instance"})`
+const runbookQuery = `max by (host) (backup_last_success_age_seconds{job=~"$job",instance=~"$instance",backup_job=""})`
 
 // sdkErr turns the SDK's empty cog.BuildErrors, which it returns as a
 // non-nil error, into nil.
