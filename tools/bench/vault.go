@@ -288,7 +288,11 @@ func failure(r *rand.Rand, at time.Time) status.Result {
 		Message: "Fatal: unable to open repository at sftp:backup@storage-1:/srv/restic: connection refused"}
 }
 
-// fill writes hosts from len(f.hosts) up to n, with 8 writers, and the
+// fillWriters write at once when filling Vault: Vault's storage takes
+// concurrent writes, and filling 100,000 hosts must not dominate the run.
+const fillWriters = 32
+
+// fill writes hosts from len(f.hosts) up to n, with fillWriters writers, and the
 // restore-test record the first time.
 func (v *vault) fill(ctx context.Context, f *fleetData, n int) error {
 	now := time.Now()
@@ -316,9 +320,9 @@ func (v *vault) fill(ctx context.Context, f *fleetData, n int) error {
 	}
 
 	work := make(chan int)
-	errs := make(chan error, 8)
+	errs := make(chan error, fillWriters)
 	var wg sync.WaitGroup
-	for range 8 {
+	for range fillWriters {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
