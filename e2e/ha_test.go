@@ -23,9 +23,10 @@ import (
 
 // The HA deployment users already run, every part real: a three-node Vault
 // cluster with integrated Raft storage, two `backupwatch serve` replicas
-// (each given every Vault node), a Prometheus HA pair (each scraping both
-// replicas, with the shipped rules, sending to both Alertmanagers) and two
-// Alertmanager peers gossiping on loopback with the shipped route.
+// (each given every Vault node), a Prometheus HA pair (each scraping one
+// replica, with the shipped rules, sending to both Alertmanagers), two
+// Alertmanager peers gossiping on loopback with the shipped route, and a
+// third Prometheus scraping both replicas for the dashboard's queries.
 //
 // Prometheus configuration of an HA deployment (docs/deployment.md): each
 // Prometheus of the pair scrapes its own serve replica (both replicas read
