@@ -161,6 +161,7 @@ type View struct {
 	Query    string
 	Shown    int // hosts matching Query (all of them when it is empty)
 	Hosts    int
+	Jobs     int       // job records, shown as tiles beside their host's
 	Sections []Section // one per state, in order, empty ones included
 	Script   template.JS
 }
@@ -191,6 +192,8 @@ type When struct {
 // Tile is one host.
 type Tile struct {
 	Host     string
+	Job      string // "" for the host's own record; a job's tile follows its host's
+	Schedule string // the schedule it is judged by, when one is set
 	ID       string // "host-" + Host: notifications link to /?q=<host>#host-<host>
 	State    string
 	Colour   string // red, amber, grey or green
@@ -259,8 +262,8 @@ func Build(snap *fleet.Snapshot, opts Options, query string) View {
 	for i, s := range states {
 		index[s] = i
 	}
-	for i := range snap.Hosts {
-		t := tile(&snap.Hosts[i], now)
+	add := func(r *status.Record) {
+		t := tile(r, now)
 		t.Hidden = needle != "" && !strings.Contains(strings.ToLower(t.Host), needle)
 		sec := &v.Sections[index[t.State]]
 		sec.Tiles = append(sec.Tiles, t)
@@ -269,7 +272,14 @@ func Build(snap *fleet.Snapshot, opts Options, query string) View {
 			sec.Shown++
 			v.Shown++
 		}
+	}
+	for i := range snap.Hosts {
+		add(&snap.Hosts[i])
 		v.Hosts++
+	}
+	for i := range snap.Jobs {
+		add(&snap.Jobs[i])
+		v.Jobs++
 	}
 	for i := range v.Sections {
 		tiles := v.Sections[i].Tiles
@@ -277,7 +287,10 @@ func Build(snap *fleet.Snapshot, opts Options, query string) View {
 			if ra, rb := colourRank[tiles[a].Colour], colourRank[tiles[b].Colour]; ra != rb {
 				return ra < rb
 			}
-			return tiles[a].Host < tiles[b].Host
+			if tiles[a].Host != tiles[b].Host {
+				return tiles[a].Host < tiles[b].Host
+			}
+			return tiles[a].Job < tiles[b].Job // a host's jobs after its own record
 		})
 	}
 	for i := range v.Sections {
@@ -340,6 +353,9 @@ func compact(tiles []Tile) template.HTML {
 		b.WriteString(`"`)
 		b.WriteString(` title="`)
 		b.WriteString(host)
+		if t.Job != "" {
+			b.WriteString(" job " + e(t.Job))
+		}
 		if t.State != OK {
 			b.WriteString(": ")
 			b.WriteString(e(t.Headline))
@@ -357,6 +373,11 @@ func compact(tiles []Tile) template.HTML {
 		}
 		b.WriteString(`><span class="host">`)
 		b.WriteString(host)
+		if t.Job != "" {
+			b.WriteString(` <span class="job">job `)
+			b.WriteString(e(t.Job))
+			b.WriteString(`</span>`)
+		}
 		b.WriteString(`</span> `)
 		switch {
 		case t.State == Failed:
@@ -405,12 +426,17 @@ var colourRank = map[string]int{"red": 0, "amber": 1, "grey": 2, "green": 3}
 // StateOf is the state of a host's record at now (see the states above).
 func StateOf(r *status.Record, now time.Time) string {
 	age := time.Duration(collector.Age(r.LastSuccess, now)) * time.Second
+	late := age > OverdueAfter
+	if r.ScheduleFrom != "" { // its own schedule (BackupOverdue), not the 24 hours
+		d := r.Deadline(now)
+		late = d.IsZero() || now.After(d)
+	}
 	switch {
 	case r.Status == status.Failed:
 		return Failed
 	case r.Unread:
 		return Unknown
-	case age > OverdueAfter && (established(r.LastSuccess, now) || r.Status == status.Success):
+	case late && (established(r.LastSuccess, now) || r.Status == status.Success):
 		return Overdue
 	case r.Status != status.Success:
 		return Unknown
@@ -427,9 +453,14 @@ func established(t, now time.Time) bool {
 
 func tile(r *status.Record, now time.Time) Tile {
 	host := oneLine(r.Host, maxHostText)
+	id := "host-" + host
+	if r.Job != "" {
+		id = "job-" + host + "@" + r.Job
+	}
 	t := Tile{
 		Host:        host,
-		ID:          "host-" + host,
+		Job:         r.Job,
+		ID:          id,
 		State:       StateOf(r, now),
 		Status:      r.Status,
 		AgeSeconds:  collector.Age(r.LastSuccess, now),
@@ -485,6 +516,18 @@ func tile(r *status.Record, now time.Time) Tile {
 	default:
 		t.Colour = "green"
 		t.Headline = "last success " + t.LastSuccess.Rel
+	}
+	if r.ScheduleFrom != "" {
+		t.Schedule = r.Schedule.String()
+		if d := r.Deadline(now); !d.IsZero() && t.State == OK {
+			t.Headline += "; next due " + when(d, now).Abs
+		}
+	}
+	if r.Running() {
+		t.Headline += "; running since " + when(r.LastAttempt, now).Rel
+		if now.After(r.RunDeadline()) {
+			t.Headline += ", longer than it may"
+		}
 	}
 	return t
 }
