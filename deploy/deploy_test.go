@@ -171,6 +171,7 @@ type ruleFile struct {
 }
 
 type rule struct {
+	Record        string            `yaml:"record"` // recording rules are skipped
 	Alert         string            `yaml:"alert"`
 	Expr          string            `yaml:"expr"`
 	For           string            `yaml:"for"`
@@ -194,6 +195,9 @@ func readRules(t *testing.T, p string) map[string][]rule {
 	rules := map[string][]rule{}
 	for _, g := range rf.Groups {
 		for _, r := range g.Rules {
+			if r.Record != "" {
+				continue
+			}
 			for _, o := range rules[r.Alert] {
 				if mapsEqual(o.Labels, r.Labels) {
 					t.Errorf("%s: alert %s defined twice with the same labels", p, r.Alert)
