@@ -219,12 +219,12 @@ func upDown(title, expr string, gp dashboard.GridPos, desc string) *stat.PanelBu
 func sinceRefresh() *stat.PanelBuilder {
 	return statPanel(
 		"Since last good refresh",
-		"Time since the exporter last read the store completely; BackupStoreUnreachable fires after 15 minutes.",
+		"Time since the exporter last read the store completely. A full read happens every refresh interval (15m by default), so up to about 15 minutes is normal; orange past 20, red past 30.",
 		pos(8, 17, 4, 4),
 		query(`time() - max by (instance) (`+sel("backupwatch_last_refresh_success_timestamp_seconds")+`)`, "{{instance}}"),
 	).
 		Unit("dtdurations").
-		Thresholds(thresholds(step(nil, "green"), step(f(300), "orange"), step(f(900), "red"))).
+		Thresholds(thresholds(step(nil, "green"), step(f(1200), "orange"), step(f(1800), "red"))).
 		TextMode(common.BigValueTextModeValue)
 }
 
