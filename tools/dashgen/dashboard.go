@@ -126,8 +126,30 @@ func Build() (dashboard.Dashboard, error) {
 			"Diagnostics for unreadable or odd records and store-level problems; the status page lists them.")).
 		WithPanel(count("Hosts exported", `max(`+sel("backupwatch_hosts")+`)`, pos(16, 17, 4, 4),
 			"Hosts the exporter reports on (the most any selected target exports). BackupMetricsIncomplete fires when fewer reach Prometheus.")).
-		WithPanel(textfileAge())
+		WithPanel(textfileAge()).
+		WithRow(dashboard.NewRowBuilder("Jobs").GridPos(pos(0, 21, 24, 1))).
+		WithPanel(jobsDue())
 	return b.Build()
+}
+
+// jobsDue is one value per job (`--job`, backup_job label): the time left
+// until its next success is due, from backup_deadline_timestamp_seconds
+// (its own schedule and grace, the runbook's 24 hours without one); red
+// once past (BackupOverdue, or BackupNotRunIn24Hours without a schedule),
+// amber in its last hour. Per job the earliest deadline of the targets.
+func jobsDue() *stat.PanelBuilder {
+	return statPanel(
+		"Time until each job is due",
+		"Per job (host and backup_job): how long until its next successful backup is due under its own schedule; negative and red once overdue. A deadline of 0 (never succeeded) shows as far overdue.",
+		pos(0, 22, 24, 8),
+		query(`min by (host, backup_job) (`+sel("backup_deadline_timestamp_seconds", `backup_job!=""`)+`) - time()`, "{{host}} {{backup_job}}"),
+	).
+		Unit("dtdurations").
+		NoValue("no jobs").
+		Thresholds(thresholds(step(nil, "red"), step(f(0), "orange"), step(f(3600), "green"))).
+		TextMode(common.BigValueTextModeValueAndName).
+		JustifyMode(common.BigValueJustifyModeAuto).
+		Orientation(common.VizOrientationAuto)
 }
 
 // lastSuccessAge is the runbook's panel: Stat, one value per host from

@@ -241,8 +241,8 @@ func lintExpr(expr parser.Expr, legend string) []string {
 			agg := nearestAggregation(path)
 			if agg == nil {
 				problems = append(problems, fmt.Sprintf("selector %s is not aggregated (max by (host), min by (instance), ...): a host exported by two targets would show twice", n))
-			} else if agg.Without || len(agg.Grouping) > 1 || (len(agg.Grouping) == 1 && agg.Grouping[0] != "host" && agg.Grouping[0] != "instance") {
-				problems = append(problems, fmt.Sprintf("selector %s is aggregated %s, want by (host), by (instance) or nothing", n, agg.Grouping))
+			} else if perJob := slices.Equal(agg.Grouping, []string{"host", "backup_job"}); agg.Without || (len(agg.Grouping) > 1 && !perJob) || (len(agg.Grouping) == 1 && agg.Grouping[0] != "host" && agg.Grouping[0] != "instance") {
+				problems = append(problems, fmt.Sprintf("selector %s is aggregated %s, want by (host), by (host, backup_job) (a job), by (instance) or nothing", n, agg.Grouping))
 			}
 		case *parser.Call:
 			// target-rate-interval-rule
