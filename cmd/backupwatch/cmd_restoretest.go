@@ -58,6 +58,9 @@ func runRestoreTestRecord(ctx context.Context, g *globals, o *restoreTestRecordO
 	if err := deliverOrSpool(ctx, g, st, spool.Entry{RestoreTest: &rt}); err != nil {
 		return err
 	}
+	if err := recordHostRestoreTest(ctx, g, rt); err != nil {
+		return err
+	}
 	g.logger.Info("restore test recorded", "job", rt.Job, "result", rt.Result, "host_tested", rt.HostTested, "store", st.String())
 	return nil
 }

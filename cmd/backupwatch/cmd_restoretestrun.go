@@ -34,6 +34,7 @@ type restoreTestRunOptions struct {
 	readData       bool
 	readDataSubset string
 	binary         string
+	pick           string // "oldest": the host tested least recently
 
 	env []string // set by tests; the process's own when nil
 }
@@ -48,6 +49,7 @@ func addRestoreTestRunCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("password-file", "File holding the repository password; else restic's environment (RESTIC_PASSWORD...).").Envar("RESTIC_PASSWORD_FILE").StringVar(&o.passwordFile)
 	c.Flag("snapshot", "Snapshot to restore.").Default("latest").StringVar(&o.snapshot)
 	c.Flag("snapshot.host", "With --snapshot=latest: the latest snapshot of this host.").StringVar(&o.snapshotHost)
+	c.Flag("pick", "oldest: test the latest snapshot of the repository's host whose backup was restore-tested least recently (never first), for a timer that rotates through the fleet.").EnumVar(&o.pick, "oldest")
 	c.Flag("expect", "A path as it is in the snapshot (restic ls; e.g. /var/lib/postgresql) that must be restored and not be empty; repeatable.").StringsVar(&o.expect)
 	c.Flag("scratch", "Directory to restore into: must be empty or not exist; default: a new temporary directory. Emptied afterwards.").StringVar(&o.scratch)
 	c.Flag("host-tested", "Host recorded as tested; default: the snapshot's host.").IsSetByUser(&o.hostTestedSet).StringVar(&o.hostTested)
@@ -92,6 +94,17 @@ func runRestoreTestRun(ctx context.Context, g *globals, o *restoreTestRunOptions
 		return err
 	}
 	scrubStoreSecrets(st, scrubber)
+	if o.pick == "oldest" {
+		if o.snapshotHost != "" || o.snapshot != "latest" {
+			return usageError{errors.New("--pick oldest chooses the host and takes its latest snapshot: drop --snapshot.host and --snapshot")}
+		}
+		h, err := pickOldest(ctx, g, repo)
+		if err != nil {
+			return err
+		}
+		g.logger.Info("picked the host restore-tested least recently", "host", h)
+		o.snapshotHost = h
+	}
 	scratch, cleanup, err := prepareScratch(o.scratch)
 	if err != nil {
 		return err
@@ -113,6 +126,10 @@ func runRestoreTestRun(ctx context.Context, g *globals, o *restoreTestRunOptions
 	}
 	if rerr != nil {
 		g.logger.Error("could not record the restore test", "err", rerr)
+	}
+	if herr := recordHostRestoreTest(rctx, g, rt); herr != nil {
+		g.logger.Error("could not record the host's restore test", "err", herr)
+		rerr = errors.Join(rerr, herr)
 	}
 	spooled := d.Spooled != ""
 	if spooled {
