@@ -35,6 +35,7 @@ type restoreTestRunOptions struct {
 	readDataSubset string
 	binary         string
 	pick           string // "oldest": the host tested least recently
+	incomplete     bool   // --allow-incomplete
 
 	env []string // set by tests; the process's own when nil
 }
@@ -49,6 +50,7 @@ func addRestoreTestRunCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("password-file", "File holding the repository password; else restic's environment (RESTIC_PASSWORD...).").Envar("RESTIC_PASSWORD_FILE").StringVar(&o.passwordFile)
 	c.Flag("snapshot", "Snapshot to restore.").Default("latest").StringVar(&o.snapshot)
 	c.Flag("snapshot.host", "With --snapshot=latest: the latest snapshot of this host.").StringVar(&o.snapshotHost)
+	c.Flag("allow-incomplete", "With --snapshot=latest: test the latest snapshot even when its host's record says its backup exited 3 (incomplete); otherwise the one before it is tested.").BoolVar(&o.incomplete)
 	c.Flag("pick", "oldest: test the latest snapshot of the repository's host whose backup was restore-tested least recently (never first), for a timer that rotates through the fleet.").EnumVar(&o.pick, "oldest")
 	c.Flag("expect", "A path as it is in the snapshot (restic ls; e.g. /var/lib/postgresql) that must be restored and not be empty; repeatable.").StringsVar(&o.expect)
 	c.Flag("scratch", "Directory to restore into: must be empty or not exist; default: a new temporary directory. Emptied afterwards.").StringVar(&o.scratch)
@@ -104,6 +106,11 @@ func runRestoreTestRun(ctx context.Context, g *globals, o *restoreTestRunOptions
 		}
 		g.logger.Info("picked the host restore-tested least recently", "host", h)
 		o.snapshotHost = h
+	}
+	if !o.incomplete {
+		if err := skipIncomplete(ctx, g, st, repo, o); err != nil {
+			return err
+		}
 	}
 	scratch, cleanup, err := prepareScratch(o.scratch)
 	if err != nil {

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/golemtrust/backupwatch/internal/parts"
+	"github.com/golemtrust/backupwatch/internal/restic"
 )
 
 // TestRestoreTestPerHost: record and run --host-tested write the runbook's
@@ -65,4 +68,56 @@ func TestRestoreTestPerHost(t *testing.T) {
 	if code, _, errOut := cli(t, store, "restore-test", "run", "--repo="+repo, "--pick=oldest", "--snapshot.host=web"); code != exitUsage {
 		t.Errorf("--pick with --snapshot.host: exit %d, want 2: %s", code, errOut)
 	}
+}
+
+// TestRestoreTestSkipsIncomplete: restic marks no snapshot incomplete in
+// the repository (0.14 and 0.19 alike), so run's record of an exit 3 beside
+// the snapshot id is what restore-test run goes by: it tests the snapshot
+// before, unless --allow-incomplete.
+func TestRestoreTestSkipsIncomplete(t *testing.T) {
+	repo, env, src := backedUp(t)
+	for _, e := range env {
+		if k, v, ok := strings.Cut(e, "="); ok && strings.HasPrefix(k, "RESTIC_") {
+			t.Setenv(k, v)
+		}
+	}
+	t.Setenv("TMPDIR", t.TempDir())
+	current := parts.CurrentPath(t, "restic") // exits 3 for a missing source path; 0.14 exits 0
+	store := "--store.dir=" + filepath.Join(t.TempDir(), "records")
+	code, _, errOut := cli(t, store, "run", "--host=db.golemtrust.am", "--", current, "backup", "--json", "--host", "db.golemtrust.am", src, filepath.Join(src, "no-such-path"))
+	if code != 3 {
+		t.Fatalf("run: exit %d, want 3: %s", code, errOut)
+	}
+	snaps, err := restic.Repo{Binary: current, Repository: repo}.Snapshots(t.Context(), "")
+	if err != nil || len(snaps) != 2 {
+		t.Fatalf("snapshots: %v, %v", snaps, err)
+	}
+	older, newest := snaps[0].ShortID, snaps[1].ShortID
+	notes := func(args ...string) string {
+		t.Helper()
+		code, _, errOut := cli(t, append([]string{store, "restore-test", "run", "--repo=" + repo, "--snapshot.host=db.golemtrust.am"}, args...)...)
+		if code != exitOK {
+			t.Fatalf("restore-test run %v: exit %d: %s", args, code, errOut)
+		}
+		return hostNotes(t, store)
+	}
+	if got := notes(); !strings.Contains(got, "snapshot "+older) {
+		t.Errorf("without --allow-incomplete: %q, want snapshot %s (not the incomplete %s)", got, older, newest)
+	}
+	if got := notes("--allow-incomplete"); !strings.Contains(got, "snapshot "+newest) {
+		t.Errorf("with --allow-incomplete: %q, want snapshot %s", got, newest)
+	}
+}
+
+func hostNotes(t *testing.T, store string) string {
+	t.Helper()
+	dir := strings.TrimPrefix(store, "--store.dir=")
+	b, err := os.ReadFile(filepath.Join(dir, "checks", "restore-test", "db.golemtrust.am.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	json.Unmarshal(b, &doc)
+	s, _ := doc["notes"].(string)
+	return s
 }
