@@ -36,6 +36,9 @@ const (
 	targetRatioN = 1000                   // smallest fleet the ratio target applies to
 	targetHosts  = 10000                  // fleet size of the scrape and memory targets
 	targetScrape = 100 * time.Millisecond // /metrics latency
+	// At 100,000 hosts (-sizes=...,100000, opt-in): /metrics under 1 s.
+	targetHostsLarge  = 100000
+	targetScrapeLarge = time.Second
 	// targetReadsPerDay is the runbook's script: 2 fields every 15 minutes.
 	targetReadsPerDay = 192
 	// targetWriteToMetric: a recorded failure in /metrics within a scrape
@@ -453,12 +456,16 @@ func (r *results) print(w io.Writer, failure error) {
 
 	if s := r.serve; s != nil {
 		med, worst := median(s.scrapes), slices.Max(s.scrapes)
-		verdict := fmt.Sprintf("meets target (< %s)", fmtDur(targetScrape))
+		target := targetScrape
+		if r.serveN >= targetHostsLarge {
+			target = targetScrapeLarge
+		}
+		verdict := fmt.Sprintf("meets target (< %s)", fmtDur(target))
 		switch {
 		case r.serveN < targetHosts:
 			verdict = fmt.Sprintf("target applies at %d hosts", targetHosts)
-		case worst >= targetScrape:
-			verdict = fmt.Sprintf("MISSES target (< %s)", fmtDur(targetScrape))
+		case worst >= target:
+			verdict = fmt.Sprintf("MISSES target (< %s)", fmtDur(target))
 			misses = append(misses, fmt.Sprintf("/metrics at %d hosts takes up to %s", r.serveN, fmtDur(worst)))
 		}
 		fmt.Fprintf(w, "/metrics from the cache at %d hosts, %d scrapes with gzip as Prometheus asks (%.1f MB, %.1f MB unpacked): median %s, max %s: %s\n",
