@@ -70,7 +70,7 @@ func scraped(t *testing.T, s *stack, q, want string) {
 // repository has nothing new for it each send exactly one notification
 // per channel, with the reason, and nothing else. The harness scales
 // every range selector too, so BackupRepositorySnapshotsDropped's [1d]
-// history is 24 s here: the listing of four snapshots is scraped first.
+// history is 24 minutes here: the listing of four snapshots is scraped first.
 func TestInboxWitness(t *testing.T) {
 	hostRE := regexp.MustCompile(`\b(db|auth|web|wiki|mail)\b`)
 	t.Run("snapshots deleted with restic forget", func(t *testing.T) {
