@@ -158,6 +158,13 @@ func (c *Collector) Run(ctx context.Context, interval time.Duration) {
 		interval = DefaultInterval
 	}
 	go c.runNudges(ctx)
+	every(ctx, interval, func(ctx context.Context) { c.Refresh(ctx) })
+}
+
+// every calls refresh at once and then every interval until ctx is done;
+// one that takes longer than the interval is followed by the next at once,
+// never by two at a time.
+func every(ctx context.Context, interval time.Duration, refresh func(context.Context)) {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -167,7 +174,7 @@ func (c *Collector) Run(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 		start := time.Now()
-		c.Refresh(ctx)
+		refresh(ctx)
 		t.Reset(max(0, interval-time.Since(start)))
 	}
 }

@@ -217,18 +217,7 @@ func (w *Witness) Run(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = DefaultInterval
 	}
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		start := time.Now()
-		w.Refresh(ctx)
-		t.Reset(max(0, interval-time.Since(start)))
-	}
+	every(ctx, interval, w.Refresh)
 }
 
 // Describe sends every family's description.
