@@ -139,6 +139,34 @@ func TestInboxWitness(t *testing.T) {
 	})
 }
 
+// TestInboxEmptiedSource: a source directory emptied between two backups
+// (a moved mount point) makes a "successful" backup that saved nothing:
+// exactly one BackupProcessedNoFiles per channel, with the reason, and
+// nothing else (the history-based anomaly alerts stay quiet in a host's
+// first days).
+func TestInboxEmptiedSource(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, stackOptions{hosts: base})
+	r := &runner{t: t, s: s, scenario: "w4 emptied source", hostRE: regexp.MustCompile(`\b(db|auth|web|wiki)\b`)}
+	repo := newResticRepo(t, s, "files")
+	backup := func() {
+		s.bw("run", "--host=wiki", "--log.file=", "--lock.file="+filepath.Join(s.dir, "wiki.lock"), "--",
+			repo.restic, "-r", repo.dir, "--password-file", repo.pw, "--host", "wiki", "backup", "--json", repo.src)
+	}
+	r.phase(phase{name: "wiki backs up its files through run", do: func() {
+		backup()
+		scraped(t, s, `count(backup_last_snapshot_files_processed{host="wiki"} > 0)`, "1")
+	}})
+	w := firing("BackupProcessedNoFiles", 1).titled("BackupProcessedNoFiles").
+		saying("wiki", "processed no files")
+	r.phase(phase{name: "the source is emptied; the next backup exits 0", slack: []want{w}, email: []want{w}, do: func() {
+		if err := os.Remove(filepath.Join(repo.src, "data")); err != nil {
+			t.Fatal(err)
+		}
+		backup()
+	}})
+}
+
 // corruptPack overwrites bytes in the middle of every pack of the
 // repository's data/ directory.
 func corruptPack(t *testing.T, repo string) {
