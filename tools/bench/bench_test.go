@@ -25,6 +25,10 @@ func TestRunbookReplay(t *testing.T) {
 		}
 	}
 	s := vaulttest.Start(t)
+	policy, err := loadPolicy(filepath.Join("..", "..", shippedPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.PutPolicy(t, role, policy)
 	roleID, secretID := s.AppRole(t, role, []string{role}, time.Hour, time.Hour)
 	dir := t.TempDir()

@@ -56,8 +56,13 @@ const (
 // by how many clients scrape it at once.
 var targetRSS = map[int]int64{1: 100_000_000, 10: 150_000_000}
 
+// targetRSSLarge is the same at targetHostsLarge: under 400 MB with one
+// scraper (the issue sets no target for more).
+var targetRSSLarge = map[int]int64{1: 400_000_000}
+
 type options struct {
 	vaultdev, backupwatch, script, out string
+	policy                             string
 	sizes                              []int
 	tokens                             []string
 	runs, scriptRuns, scriptMax        int
@@ -83,6 +88,7 @@ func run() int {
 	flag.StringVar(&o.vaultdev, "vaultdev", "bin/vaultdev", "vaultdev binary (`make vaultdev`)")
 	flag.StringVar(&o.backupwatch, "backupwatch", "bin/backupwatch", "backupwatch binary (`make build`)")
 	flag.StringVar(&o.script, "script", "tools/bench/runbook-replay.sh", "the runbook replay script")
+	flag.StringVar(&o.policy, "policy", shippedPolicy, "the readers' Vault policy")
 	flag.StringVar(&o.out, "out", "bench-results/latest.txt", "where the report is saved as well")
 	flag.IntVar(&o.runs, "runs", 5, "timed refreshes per size and token, after one warm-up")
 	flag.IntVar(&o.scriptRuns, "script-runs", 3, "timed runs of the runbook script per size")
@@ -90,7 +96,7 @@ func run() int {
 	flag.IntVar(&o.scrapes, "scrapes", 20, "timed scrapes of /metrics, after one warm-up")
 	flag.IntVar(&o.workers, "workers", 8, "concurrent reads of the bare loop and of backupwatch")
 	scrapers := flag.String("scrapers", "1,10", "for each number, a fresh serve at the largest size is scraped by that many clients at once, back to back, while it refreshes, and its peak memory read")
-	flag.DurationVar(&o.memRefresh, "mem-refresh", 10*time.Second, "serve's --refresh.interval while its memory is measured (each measurement lasts two refreshes)")
+	flag.DurationVar(&o.memRefresh, "mem-refresh", 10*time.Second, "serve's --refresh.interval while its memory is measured (each measurement lasts two refreshes); twice serve's first refresh if that is longer")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (the bare loop and backupwatch's refresh run in it) to this file")
 	flag.Parse()
 	for _, s := range strings.Split(*sizes, ",") {
@@ -208,14 +214,16 @@ type sizeResult struct {
 }
 
 type results struct {
-	opts    options
-	load    string
-	commit  string
-	sizes   []sizeResult
-	serve   *serveResult
-	serveN  int
-	memory  []*memResult
-	elapsed time.Duration
+	opts   options
+	load   string
+	commit string
+	sizes  []sizeResult
+	serve  *serveResult
+	serveN int
+	memory []*memResult
+	// memRefresh is serve's refresh interval while its memory was measured.
+	memRefresh time.Duration
+	elapsed    time.Duration
 }
 
 func bench(ctx context.Context, o options, ps *procs, dir string, res *results) error {
@@ -235,7 +243,11 @@ func bench(ctx context.Context, o options, ps *procs, dir string, res *results) 
 	if err != nil {
 		return err
 	}
-	if err := v.setUp(ctx, dir); err != nil {
+	policy, err := loadPolicy(o.policy)
+	if err != nil {
+		return err
+	}
+	if err := v.setUp(ctx, dir, policy); err != nil {
 		return fmt.Errorf("setting up vault: %w", err)
 	}
 	var readers []reader
@@ -298,15 +310,24 @@ func bench(ctx context.Context, o options, ps *procs, dir string, res *results) 
 	if err != nil {
 		return fmt.Errorf("backupwatch serve: %w", err)
 	}
+	res.memRefresh = memInterval(o.memRefresh, res.serve.firstRefresh)
 	for _, k := range o.scrapers {
-		progress("%d hosts: a fresh serve refreshing every %s, %d scraper(s) back to back for two refreshes, then its peak memory", n, o.memRefresh, k)
-		m, err := measureMemory(ctx, ps, o.backupwatch, v, o.tokens[0] == tokenRoot, n, k, o.memRefresh, dir)
+		progress("%d hosts: a fresh serve refreshing every %s, %d scraper(s) back to back for two refreshes, then its peak memory", n, res.memRefresh, k)
+		m, err := measureMemory(ctx, ps, o.backupwatch, v, o.tokens[0] == tokenRoot, n, k, res.memRefresh, dir)
 		if err != nil {
 			return fmt.Errorf("backupwatch serve, %d scrapers: %w", k, err)
 		}
 		res.memory = append(res.memory, m)
 	}
 	return nil
+}
+
+// memInterval is serve's --refresh.interval while its memory is measured:
+// -mem-refresh, or twice its first complete refresh if that is longer.
+// serve bounds a refresh by its interval, and at 100,000 hosts a refresh
+// takes over a minute: a 10 s interval would cut every one short.
+func memInterval(flag, first time.Duration) time.Duration {
+	return max(flag, (2 * first).Round(time.Second))
 }
 
 // timeRefreshes times the bare loop and backupwatch in turns, after one
@@ -381,7 +402,7 @@ func (r *results) print(w io.Writer, failure error) {
 		started.UTC().Format("2006-01-02 15:04 MST"), r.commit, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), r.load, r.elapsed.Round(time.Second))
 	fmt.Fprintln(w, "Vault: vaultdev (Vault's core and HTTP API), in-memory storage, KV v2.")
 	fmt.Fprintf(w, "Refresh: read every record, one LIST and one GET per host, %d workers, keep-alive; median of %d runs after a warm-up,\n", o.workers, o.runs)
-	fmt.Fprintln(w, "bare loop and backupwatch in turns. Token: approle = AppRole login with a read-only policy (production);")
+	fmt.Fprintln(w, "bare loop and backupwatch in turns. Token: approle = AppRole login with the shipped exporter policy (production);")
 	fmt.Fprintln(w, "root = no ACL checks, so Vault's share is smallest and the client's own cost shows most.")
 	fmt.Fprintf(w, "Runbook script: runbook-replay.sh (AppRole login, curl + jq for each vault CLI call, date -d per host), median of %d runs.\n\n", o.scriptRuns)
 
@@ -511,13 +532,17 @@ func (r *results) print(w io.Writer, failure error) {
 		}
 	}
 	if len(r.memory) > 0 {
-		fmt.Fprintf(w, "\nPeak resident memory of backupwatch serve at %d hosts (VmHWM, start included), a fresh process per row, refreshing every %s;\n", r.serveN, o.memRefresh)
+		fmt.Fprintf(w, "\nPeak resident memory of backupwatch serve at %d hosts (VmHWM, start included), a fresh process per row, refreshing every %s;\n", r.serveN, r.memRefresh)
 		fmt.Fprintln(w, "its clients scrape /metrics with gzip back to back (no pause: harsher than Prometheus) until two more refreshes have completed:")
 	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, m := range r.memory {
 		verdict := "no target"
-		if target, ok := targetRSS[m.scrapers]; ok {
+		targets := targetRSS
+		if r.serveN >= targetHostsLarge {
+			targets = targetRSSLarge
+		}
+		if target, ok := targets[m.scrapers]; ok {
 			verdict = fmt.Sprintf("meets target (< %d MB)", target/1_000_000)
 			switch {
 			case r.serveN < targetHosts:

@@ -497,7 +497,9 @@ func measureMemory(ctx context.Context, procs *procs, bin string, v *vault, root
 	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: k}}
 	base := "http://" + listen
 	want := fmt.Sprintf("backupwatch_hosts %d", n)
-	deadline := time.Now().Add(5 * time.Minute)
+	// Each phase may take a few refreshes, and at least 5 minutes.
+	patience := max(5*time.Minute, 3*interval)
+	deadline := time.Now().Add(patience)
 	var first, failedBefore float64
 	for {
 		body, err := scrape(ctx, hc, base, false)
@@ -514,7 +516,7 @@ func measureMemory(ctx context.Context, procs *procs, bin string, v *vault, root
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("backupwatch serve: no complete refresh after 5 minutes\n%s", tail(logPath))
+			return nil, fmt.Errorf("backupwatch serve: no complete refresh after %s\n%s", patience, tail(logPath))
 		}
 	}
 
@@ -579,8 +581,8 @@ func measureMemory(ctx context.Context, procs *procs, bin string, v *vault, root
 					end(nil)
 					return
 				}
-				if time.Now().After(deadline.Add(5 * time.Minute)) {
-					end(errors.New("fewer than two refreshes completed in 5 minutes of scraping"))
+				if time.Now().After(deadline.Add(patience)) {
+					end(fmt.Errorf("fewer than two refreshes completed in %s of scraping", patience))
 					return
 				}
 			}

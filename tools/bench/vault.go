@@ -27,13 +27,20 @@ const (
 	role   = "backupwatch-bench"
 )
 
-// policy is what the exporter, the bare loop and the script may do: read
-// the records and list them. Root would skip Vault's ACL checks and make
-// every reader look faster than it is in production.
-const policy = `
-path "kv/data/golemtrust/backup-status/*" { capabilities = ["read"] }
-path "kv/metadata/golemtrust/backup-status/*" { capabilities = ["list"] }
-`
+// shippedPolicy is the exporter's policy as shipped, from the repository
+// root: what the exporter, the bare loop and the script may do (read the
+// records, the checks, list them). Root would skip Vault's ACL checks and
+// make every reader look faster than it is in production.
+const shippedPolicy = "deploy/vault/backupwatch-exporter.hcl"
+
+// loadPolicy reads a policy file.
+func loadPolicy(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("the exporter's policy: %w (run the bench from the repository root, or set -policy)", err)
+	}
+	return string(b), nil
+}
 
 // vault is a running vaultdev and what the bench set up in it.
 type vault struct {
@@ -145,7 +152,7 @@ func (v *vault) call(ctx context.Context, token, method, path string, in, out an
 // setUp mounts KV v2 at kv/, enables AppRole with a read-only role and
 // writes its role id and secret id to files, as the runbook keeps them in
 // /etc/vault.
-func (v *vault) setUp(ctx context.Context, dir string) error {
+func (v *vault) setUp(ctx context.Context, dir, policy string) error {
 	steps := []struct {
 		method, path string
 		body         any
