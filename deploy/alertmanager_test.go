@@ -378,6 +378,8 @@ func testAlertmanager(t *testing.T, am string) {
 		alert("BackupStatusUnknown", "instance", "metrics-c:10036", "host", "shown"),
 		alert("BackupExporterDown", "instance", "metrics-d:10036"),
 		alert("BackupFailed", "instance", "metrics-d:10036", "host", "held-3"),
+		alert("BackupOverdue", "instance", "metrics-d:10036", "host", "held-4", "backup_job", "db"),
+		alert("BackupOverdue", "instance", "metrics-a:10036", "host", "held-5", "backup_job", "db"),
 	)
 	body, _ := json.Marshal(alerts)
 	resp, err := client.Post(base+"/api/v2/alerts", "application/json", bytes.NewReader(body))
@@ -402,6 +404,8 @@ func testAlertmanager(t *testing.T, am string) {
 		"BackupStatusUnknown/held-1/metrics-a:10036":   "suppressed",
 		"BackupNotRunIn24Hours/held-2/metrics-a:10036": "suppressed",
 		"BackupFailed/held-3/metrics-d:10036":          "suppressed",
+		"BackupOverdue/held-4/metrics-d:10036":         "suppressed",
+		"BackupOverdue/held-5/metrics-a:10036":         "suppressed",
 		"BackupStatusUnknown/shown/metrics-c:10036":    "active",
 		"BackupFailed/host-007/metrics-b:10036":        "active",
 		"BackupStoreUnreachable//metrics-a:10036":      "active",

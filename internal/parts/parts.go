@@ -97,7 +97,7 @@ func ToolsBin() (string, error) {
 	if d := os.Getenv("BACKUPWATCH_TOOLS_BIN"); d != "" {
 		return filepath.Abs(d)
 	}
-	root, ok := repoRoot()
+	root, ok := RepoRoot()
 	if !ok {
 		return "", errNoRepo
 	}
@@ -131,9 +131,9 @@ func isExecutable(p string) bool {
 	return err == nil
 }
 
-// repoRoot walks up from the working directory to the directory whose
-// go.mod declares the main module.
-func repoRoot() (string, bool) {
+// RepoRoot walks up from the working directory to the directory whose
+// go.mod declares the main module (where bin/ and tools/bin/ are).
+func RepoRoot() (string, bool) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", false

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/golemtrust/backupwatch/internal/parts"
 )
 
 const (
@@ -51,7 +53,7 @@ func Binary(t testing.TB) string {
 	t.Helper()
 	bin := os.Getenv("BACKUPWATCH_VAULTDEV")
 	if bin == "" {
-		if root, ok := repoRoot(); ok {
+		if root, ok := parts.RepoRoot(); ok {
 			bin = filepath.Join(root, "bin", "vaultdev")
 		}
 	}
@@ -62,29 +64,6 @@ func Binary(t testing.TB) string {
 		t.Fatalf("vaultdev not built: run `make vaultdev` (builds tools/vaultdev into bin/vaultdev): %v", err)
 	}
 	return bin
-}
-
-// repoRoot walks up from the working directory to the directory whose
-// go.mod declares this module.
-func repoRoot() (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil {
-			for line := range strings.Lines(string(b)) {
-				if f := strings.Fields(line); len(f) == 2 && f[0] == "module" && strings.Trim(f[1], `"`) == module {
-					return dir, true
-				}
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
 }
 
 // Start starts a vaultdev server on a free loopback port with its data in a
