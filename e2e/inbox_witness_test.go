@@ -137,6 +137,30 @@ func TestInboxWitness(t *testing.T) {
 			}
 		}})
 	})
+
+	// The "missing" form: the repository has never held a snapshot of a
+	// host it should (repo-check --host), while the host records successes:
+	// its backups go somewhere else. One notification, naming the host.
+	t.Run("a host's record claims success the repository has no snapshot of", func(t *testing.T) {
+		t.Parallel()
+		s := startStack(t, stackOptions{hosts: base})
+		r := &runner{t: t, s: s, scenario: "w4 host missing from its repository", hostRE: hostRE}
+		repo := newResticRepo(t, s, "vault-host")
+		r.phase(phase{name: "the repository holds wiki's snapshot only", do: func() {
+			repo.run("backup", "--host", "wiki", repo.src)
+		}})
+		w := firing("BackupRepositoryDisagrees", 1).titled("BackupRepositoryDisagrees").
+			saying("auth recorded a successful backup", "the repository holds no snapshot of it")
+		r.phase(phase{name: "auth records a success; repo-check --host=auth lists the repository", slack: []want{w}, email: []want{w}, do: func() {
+			// A minute ago: a listing is only believed when it is later
+			// than the success, to the second.
+			s.bw("record", "--status=success", "--host=auth", "--at="+time.Now().Add(-time.Minute).UTC().Format(time.RFC3339))
+			if out, err := repo.check(s, "--host=auth"); err != nil {
+				t.Fatalf("repo-check: %v\n%s", err, out)
+			}
+			scraped(t, s, `max(backup_repository_host_snapshots{repository="vault-host",host="auth"})`, "0")
+		}})
+	})
 }
 
 // TestInboxEmptiedSource: a source directory emptied between two backups
