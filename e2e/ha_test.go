@@ -50,22 +50,27 @@ const haAlertRelabel = `  alert_relabel_configs:
 
 // haStack is the HA deployment, running.
 type haStack struct {
-	t       *testing.T
-	dir     string
-	vault   *vaulttest.Cluster
-	hosts   []string
-	serves  []string // base URLs of the serve replicas
-	proms   []*process
-	promURL []string
-	dashURL string
-	amURL   []string
-	slack   *slackStub
-	mail    *mailsink
-	owner   string
-	settle  time.Duration
-	wait    time.Duration
-	parts   []*process
-	env     []string
+	t      *testing.T
+	dir    string
+	vault  *vaulttest.Cluster
+	hosts  []string
+	serves []string // base URLs of the serve replicas
+	// the serve replicas' processes and arguments, to stop and start one
+	serveProcs []*process
+	serveArgs  [][]string
+	stopped    map[*process]bool // stopped on purpose: not a failure
+	proms      []*process
+	promURL    []string
+	dashURL    string
+	amURL      []string
+	slack      *slackStub
+	mail       *mailsink
+	owner      string
+	settle     time.Duration
+	minute     time.Duration // a minute, scaled
+	wait       time.Duration
+	parts      []*process
+	env        []string
 }
 
 func (s *haStack) bwCmd(args ...string) *exec.Cmd {
@@ -90,7 +95,7 @@ func (s *haStack) bw(args ...string) {
 func startHA(t *testing.T, hosts []string) *haStack {
 	const scale = defaultScale
 	minute := time.Duration(float64(time.Minute) * scale)
-	s := &haStack{t: t, dir: t.TempDir(), hosts: hosts}
+	s := &haStack{t: t, dir: t.TempDir(), hosts: hosts, minute: minute}
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, p := range s.parts {
@@ -193,9 +198,9 @@ func startHA(t *testing.T, hosts []string) *haStack {
 		for _, h := range hosts {
 			args = append(args, "--host="+h)
 		}
-		p := start(t, fmt.Sprintf("serve-%d", i+1), s.env, backupwatchBin, args...)
-		s.parts = append(s.parts, p)
-		s.waitReady(p, u+"/-/ready")
+		s.serveArgs = append(s.serveArgs, args)
+		s.serveProcs = append(s.serveProcs, nil)
+		s.startServe(i)
 	}
 
 	// The Prometheus pair.
@@ -330,11 +335,25 @@ scrape_configs:
 	return s
 }
 
+// startServe starts serve replica i (again) and waits until it is ready.
+func (s *haStack) startServe(i int) {
+	if old := s.serveProcs[i]; old != nil {
+		if s.stopped == nil {
+			s.stopped = map[*process]bool{}
+		}
+		s.stopped[old] = true
+	}
+	p := start(s.t, fmt.Sprintf("serve-%d", i+1), s.env, backupwatchBin, s.serveArgs[i]...)
+	s.serveProcs[i] = p
+	s.parts = append(s.parts, p)
+	s.waitReady(p, s.serves[i]+"/-/ready")
+}
+
 func (s *haStack) waitReady(p *process, u string) {
 	s.t.Helper()
 	waitFor(s.t, p.name+" to be ready at "+u, 90*time.Second, func() (bool, string) {
 		for _, q := range s.parts {
-			if done, err := q.exited(); done {
+			if done, err := q.exited(); done && !s.stopped[q] {
 				s.t.Fatalf("%s exited: %v\n%s", q.name, err, q.out.String())
 			}
 		}
@@ -598,6 +617,21 @@ func TestHA(t *testing.T) {
 		return s.exported(`backupwatch_hosts 13`)
 	})
 	sl, em = s.expect("all recover during a failover", sl, em, `^\[RESOLVED\] BackupFailed\b`)
+
+	// One replica down: its Prometheus has no backup series left, and
+	// BackupMetricsAbsent (no instance) would hold back every host's alert,
+	// those the other replica reports too. It stays quiet while an exporter
+	// is down: a failure meanwhile still reaches people, once.
+	t.Log("serve replica 1 stops: one BackupExporterDown")
+	s.serveProcs[0].stop(t)
+	sl, em = s.expect("a replica stops", sl, em, `^\[FIRING:1\] BackupExporterDown\b`)
+	time.Sleep(20 * s.minute) // past BackupMetricsAbsent's 15m, scaled
+	t.Log("db fails while replica 1 is down: one BackupFailed, from the other replica")
+	s.bw("record", "--status=failed", "--host=db", "--exit-code=1", "--message=Fatal: repository is already locked")
+	sl, em = s.expect("db fails while a replica is down", sl, em, `^\[FIRING:1\] BackupFailed\b`)
+	t.Log("replica 1 is back: BackupExporterDown resolved, db's failure not sent again")
+	s.startServe(0)
+	sl, em = s.expect("the replica is back", sl, em, `^\[RESOLVED\] BackupExporterDown\b`)
 }
 
 // recordAll records the same result for many hosts at once, calls during
