@@ -208,6 +208,8 @@ type refreshResult struct {
 type sizeResult struct {
 	hosts         int
 	failed        int
+	written       int           // records written to reach hosts
+	fill          time.Duration // how long writing them took
 	refresh       []refreshResult
 	sh            []time.Duration
 	scriptSkipped bool
@@ -267,10 +269,12 @@ func bench(ctx context.Context, o options, ps *procs, dir string, res *results) 
 	scriptWarm := false
 	for _, n := range o.sizes {
 		progress("writing records up to %d hosts", n)
-		if err := v.fill(ctx, f, n); err != nil {
+		from := len(f.hosts)
+		fill, err := timed(func() error { return v.fill(ctx, f, n) })
+		if err != nil {
 			return fmt.Errorf("filling vault: %w", err)
 		}
-		res.sizes = append(res.sizes, sizeResult{hosts: n, failed: f.failed})
+		res.sizes = append(res.sizes, sizeResult{hosts: n, failed: f.failed, written: n - from, fill: fill})
 		sr := &res.sizes[len(res.sizes)-1]
 
 		for _, r := range readers {
@@ -458,6 +462,7 @@ func (r *results) print(w io.Writer, failure error) {
 			parts = append(parts, "script "+spread(s.sh))
 		}
 		fmt.Fprintf(w, "spread at %d hosts (min–max): %s; %d hosts failed\n", s.hosts, strings.Join(parts, "; "), s.failed)
+		fmt.Fprintf(w, "  filling Vault up to %d hosts: %d records in %s (%d writers, %.0f records/s)\n", s.hosts, s.written, fmtDur(s.fill), fillWriters, float64(s.written)/s.fill.Seconds())
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Client CPU per refresh (median user+system time of the reading process; Vault's share is not in it):")
