@@ -404,9 +404,7 @@ scrape_configs:
 		return up == "1" && n == fmt.Sprint(len(o.hosts)), fmt.Sprintf("up=%q hosts with success=%q of %d", up, n, len(o.hosts))
 	})
 	writeConf("rule_files:\n  - " + rulesCopy)
-	if err := s.prom.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	s.prom.signal(t, syscall.SIGHUP)
 	waitFor(t, "Prometheus to load and evaluate the rules", s.deadline, func() (bool, string) {
 		resp, err := httpClient.Get(s.promURL + "/api/v1/rules")
 		if err != nil {

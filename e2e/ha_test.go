@@ -298,9 +298,7 @@ scrape_configs:
 			return up == "1" && n == fmt.Sprint(len(hosts)), fmt.Sprintf("up=%q successes=%q", up, n)
 		})
 		writeConf(i, "rule_files:\n  - "+rulesCopy)
-		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
+		p.signal(t, syscall.SIGHUP)
 	}
 	for i := range s.proms {
 		waitFor(t, "Prometheus to load the rules and find both Alertmanagers", s.wait, func() (bool, string) {
@@ -582,15 +580,25 @@ func TestHA(t *testing.T) {
 	t.Log("the active node is killed while `run` runs a failing backup")
 	killed.Restart(t)
 	s.vault.Leader(t)
+	// The program says it has started (run records the start before it
+	// starts the program) and waits for the test to kill the active node.
+	started, goOn := filepath.Join(s.dir, "web.started"), filepath.Join(s.dir, "web.go-on")
 	run := s.bwCmd("run", "--host=web", "--log.file=", "--lock.file="+filepath.Join(s.dir, "web.lock"),
-		"--", "sh", "-c", "sleep 2; echo 'Fatal: wrong password or no key found' >&2; exit 12")
+		"--", "sh", "-c", `: > "$1"; while [ ! -e "$2" ]; do sleep 0.05; done; echo 'Fatal: wrong password or no key found' >&2; exit 12`,
+		"sh", started, goOn)
 	var out lockedBuffer
 	run.Stdout, run.Stderr = &out, &out
 	if err := run.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // its start is recorded; the program sleeps
+	waitFor(t, "run to start the backup program", s.wait, func() (bool, string) {
+		_, err := os.Stat(started)
+		return err == nil, out.String()
+	})
 	killed = s.vault.KillLeader(t)
+	if err := os.WriteFile(goOn, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	err := run.Wait()
 	if code := run.ProcessState.ExitCode(); code != 12 {
 		t.Errorf("run exited %d (%v), want the program's 12\n%s", code, err, out.String())

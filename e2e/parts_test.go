@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -131,19 +132,40 @@ func (p *process) stop(t *testing.T) {
 	}
 }
 
+// signal sends sig; a process that has already exited fails the test
+// with how it exited and its log, not with os.ErrProcessDone.
+func (p *process) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		if done, werr := p.exited(); done || errors.Is(err, os.ErrProcessDone) {
+			if !done {
+				<-p.done
+				werr = p.err
+			}
+			t.Fatalf("%s exited (%v) before it could be sent %v; its log:\n%s", p.name, werr, sig, p.tail())
+		}
+		t.Fatalf("sending %v to %s: %v", sig, p.name, err)
+	}
+}
+
+// tail is the end of the process's log, short enough for a test report.
+func (p *process) tail() string {
+	out := p.out.String()
+	if len(out) > 15000 {
+		out = "[...]\n" + out[len(out)-15000:]
+	}
+	return out
+}
+
 // pause stops the process where it is (SIGSTOP); resume lets it go on.
 func (p *process) pause(t *testing.T) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatalf("pausing %s: %v", p.name, err)
-	}
+	p.signal(t, syscall.SIGSTOP)
 }
 
 func (p *process) resume(t *testing.T) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatalf("resuming %s: %v", p.name, err)
-	}
+	p.signal(t, syscall.SIGCONT)
 }
 
 func (p *process) exited() (bool, error) {

@@ -143,9 +143,7 @@ scrape_configs:
 		return hosts == "4", fmt.Sprintf("backupwatch_hosts = %q, want 4 (db, web, auth and the expected newhost)", hosts)
 	})
 	writeConf("rule_files:\n  - " + rulesCopy)
-	if err := prom.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	prom.signal(t, syscall.SIGHUP)
 	waitFor(t, "Prometheus to load the rules", wait, func() (bool, string) {
 		var r struct {
 			Data struct {
@@ -243,9 +241,7 @@ scrape_configs:
 	})
 	serveJob = fmt.Sprintf("  - job_name: backupwatch\n    static_configs:\n      - targets: ['%s']\n", serveAddr)
 	writeConf("rule_files:\n  - " + rulesCopy)
-	if err := prom.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	prom.signal(t, syscall.SIGHUP)
 	waitFor(t, "Prometheus to scrape both targets", wait, func() (bool, string) {
 		n := p.value(`count(count by (job, instance) (backup_status{host="db",status="failed"} == 1))`)
 		return n == "2", fmt.Sprintf("%q targets export db as failed, want 2", n)

@@ -158,15 +158,26 @@ func (c *Collector) Run(ctx context.Context, interval time.Duration) {
 		interval = DefaultInterval
 	}
 	go c.runNudges(ctx)
-	every(ctx, interval, func(ctx context.Context) { c.Refresh(ctx) })
+	every(ctx, interval, RetryFirst, func(ctx context.Context) bool { return c.Refresh(ctx).Err == nil })
 }
+
+// RetryFirst is how long after a failed refresh the next one starts; the
+// wait doubles after each failure in a row, up to the interval. Without
+// it, one refresh that met a Vault fail-over (the seconds with no active
+// node) or restart would keep backupwatch_store_up at 0 for a whole
+// interval, 15 minutes by default: as long as BackupStoreUnreachable's
+// `for`, which it could then meet.
+const RetryFirst = 5 * time.Second
 
 // every calls refresh at once and then every interval until ctx is done;
 // one that takes longer than the interval is followed by the next at once,
-// never by two at a time.
-func every(ctx context.Context, interval time.Duration, refresh func(context.Context)) {
+// never by two at a time. After a failed refresh (refresh returns false)
+// the next comes retry later, doubling while they keep failing, never
+// later than the interval.
+func every(ctx context.Context, interval, retry time.Duration, refresh func(context.Context) bool) {
 	t := time.NewTimer(0)
 	defer t.Stop()
+	backoff := time.Duration(0)
 	for {
 		select {
 		case <-ctx.Done():
@@ -174,8 +185,13 @@ func every(ctx context.Context, interval time.Duration, refresh func(context.Con
 		case <-t.C:
 		}
 		start := time.Now()
-		refresh(ctx)
-		t.Reset(max(0, interval-time.Since(start)))
+		if refresh(ctx) {
+			backoff = 0
+			t.Reset(max(0, interval-time.Since(start)))
+			continue
+		}
+		backoff = min(max(retry, 2*backoff), interval)
+		t.Reset(max(0, min(backoff, interval-time.Since(start))))
 	}
 }
 

@@ -147,8 +147,8 @@ func readAll(ctx context.Context, src Source) (map[string]map[string]any, error)
 	return out, fail
 }
 
-// Refresh reads every check record once.
-func (w *Witness) Refresh(ctx context.Context) {
+// Refresh reads every check record once and reports whether it read them all.
+func (w *Witness) Refresh(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
 	defer cancel()
 	up := true
@@ -197,6 +197,7 @@ func (w *Witness) Refresh(ctx context.Context) {
 	if testsOK {
 		w.tests = tests
 	}
+	return up
 }
 
 // warn logs a read failure once while it lasts (then at debug level), as
@@ -217,7 +218,7 @@ func (w *Witness) Run(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = DefaultInterval
 	}
-	every(ctx, interval, w.Refresh)
+	every(ctx, interval, RetryFirst, w.Refresh)
 }
 
 // Describe sends every family's description.
