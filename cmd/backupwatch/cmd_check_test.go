@@ -86,17 +86,7 @@ func TestCheck(t *testing.T) {
 // says whether they can do their job, writing nothing.
 func TestCheckOnline(t *testing.T) {
 	v := vaulttest.Start(t)
-	auths, err := v.Client(t).Sys().ListAuth()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"backupwatch-writer", "backupwatch-exporter", "backupwatch-restore-tester"} {
-		b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "vault", name+".hcl"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		v.PutPolicy(t, name, strings.ReplaceAll(string(b), "AUTH_APPROLE_ACCESSOR", auths["approle/"].Accessor))
-	}
+	v.PutShippedPolicies(t, "backupwatch-writer", "backupwatch-exporter", "backupwatch-restore-tester")
 	dir := t.TempDir()
 	login := func(role, policy string) []string {
 		roleID, secretID := v.AppRole(t, role, []string{policy}, time.Hour, 0)

@@ -1,10 +1,98 @@
 package web
 
 import (
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/golemtrust/backupwatch/internal/collector"
 )
+
+// Bounds on what a record may put on the page.
+const (
+	maxLine     = 300  // one line of free text on a tile
+	maxHover    = 1000 // the same text in full, on hover
+	maxProblems = 5    // diagnostics shown per host or for the store
+	maxHostText = 253  // a host name shown (DNS's bound)
+)
+
+var sectionTitle = map[string]string{
+	Failed:  "Failed",
+	Overdue: "Overdue",
+	Unknown: "Unknown",
+	OK:      "OK",
+}
+
+var sectionHelp = map[string]string{
+	Failed:  "the last backup recorded failed (BackupFailed), whatever the age of the last success",
+	Overdue: "no successful backup in the last 24 h (BackupNotRunIn24Hours); red beyond 48 h",
+	Unknown: "no usable status: never reported, a record that cannot be read, or the store not reached yet (BackupStatusUnknown)",
+	OK:      "a successful backup within the last 24 h",
+}
+
+func when(t, now time.Time) When {
+	if t.IsZero() {
+		return When{}
+	}
+	w := When{Abs: absolute(t), ISO: t.UTC().Format(time.RFC3339)}
+	switch d := now.Sub(t); {
+	case t.After(now.Add(collector.MaxFutureSkew)):
+		w.Rel = span(-d) + " in the future (a wrong clock or record)"
+	case d < 0:
+		w.Rel = span(-d) + " in the future"
+	default:
+		w.Rel = span(d) + " ago"
+	}
+	return w
+}
+
+func absolute(t time.Time) string {
+	return t.UTC().Truncate(time.Second).Format("2006-01-02 15:04:05 MST")
+}
+
+// span renders a duration as a person reads an age, as precisely as the
+// thresholds need: "40 s", "12 min", "3 h 20 min", "30 h", "5 d 2 h", "40 d".
+func span(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	d = d.Truncate(time.Second)
+	h := int64(d / time.Hour)
+	m := int64(d%time.Hour) / int64(time.Minute)
+	days, dh := h/24, h%24
+	switch {
+	case d < time.Minute:
+		return strconv.FormatInt(int64(d/time.Second), 10) + " s"
+	case d < time.Hour:
+		return strconv.FormatInt(m, 10) + " min"
+	case h < 48 && m > 0:
+		return strconv.FormatInt(h, 10) + " h " + strconv.FormatInt(m, 10) + " min"
+	case h < 72:
+		return strconv.FormatInt(h, 10) + " h"
+	case days < 14 && dh > 0:
+		return strconv.FormatInt(days, 10) + " d " + strconv.FormatInt(dh, 10) + " h"
+	case days < 3*365:
+		return strconv.FormatInt(days, 10) + " d"
+	default:
+		return strconv.FormatInt(days/365, 10) + " years"
+	}
+}
+
+// bounded is at most maxProblems diagnostics, each one bounded line, and a
+// last one saying how many more there were.
+func bounded(ps []string) []string {
+	var out []string
+	for i, p := range ps {
+		if i == maxProblems {
+			out = append(out, "and "+strconv.Itoa(len(ps)-maxProblems)+" more")
+			break
+		}
+		out = append(out, oneLine(p, maxLine))
+	}
+	return out
+}
 
 // oneLine makes free text from a record safe to show on one line: valid
 // UTF-8, no control or direction-changing characters (a message cannot
