@@ -235,7 +235,7 @@ var (
 		"The host whose backup the last restore test restored, as a label; always 1.", "host_tested")
 
 	storeUp = desc("backupwatch_store_up",
-		"1 when the last refresh reached the record store completely, 0 otherwise.")
+		"1 when the last refresh reached the record store completely, 0 otherwise; absent until the first refresh.")
 	lastRefreshSuccess = desc("backupwatch_last_refresh_success_timestamp_seconds",
 		"Time the last complete refresh ended.")
 	refreshDuration = desc("backupwatch_refresh_duration_seconds",
@@ -354,13 +354,15 @@ func collectSnapshot(ch chan<- prometheus.Metric, st State, only *prometheus.Des
 	send := sender(ch, only)
 	g := func(d *prometheus.Desc, v float64, labels ...string) { send(d, prometheus.GaugeValue, v, labels...) }
 
-	g(storeUp, float64(boolInt(st.StoreUp())))
 	send(refreshesTotal, prometheus.CounterValue, float64(st.Refreshes))
 	send(refreshFailuresTotal, prometheus.CounterValue, float64(st.Failures))
 	snap := st.Snapshot
 	if snap == nil {
+		// No refresh attempted yet (serve is starting): whether the store
+		// can be read is not known, and 0 would say it cannot.
 		return
 	}
+	g(storeUp, float64(boolInt(st.StoreUp())))
 	if !snap.LastSuccess.IsZero() {
 		g(lastRefreshSuccess, float64(snap.LastSuccess.UnixMilli())/1e3)
 	}

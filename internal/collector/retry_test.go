@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/golemtrust/backupwatch/internal/status"
 	"github.com/golemtrust/backupwatch/internal/vaultkv"
 	"github.com/golemtrust/backupwatch/internal/vaulttest"
@@ -76,5 +78,20 @@ func waitState(t *testing.T, c *Collector, what string, timeout time.Duration, c
 			t.Fatalf("waited %v for %s: %d refreshes, %d failed", timeout, what, st.Refreshes, st.Failures)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestStoreUpUnknownBeforeFirstRefresh: a serve that has not yet tried to
+// read the store (just started, or restarted) exports no
+// backupwatch_store_up: 0 would say the store cannot be read (seen in
+// TestHA as a replica restarted).
+func TestStoreUpUnknownBeforeFirstRefresh(t *testing.T) {
+	c := New(Options{Source: mapSource{}})
+	if n := testutil.CollectAndCount(c, "backupwatch_store_up"); n != 0 {
+		t.Errorf("before the first refresh: %d backupwatch_store_up series, want none", n)
+	}
+	c.Refresh(context.Background())
+	if n := testutil.CollectAndCount(c, "backupwatch_store_up"); n != 1 {
+		t.Errorf("after the first refresh: %d backupwatch_store_up series, want 1", n)
 	}
 }
