@@ -36,6 +36,7 @@ type restoreTestRunOptions struct {
 	binary         string
 	pick           string // "oldest": the host tested least recently
 	incomplete     bool   // --allow-incomplete
+	allowEmpty     bool   // --allow-empty
 
 	env []string // set by tests; the process's own when nil
 }
@@ -50,6 +51,7 @@ func addRestoreTestRunCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("password-file", "File holding the repository password; else restic's environment (RESTIC_PASSWORD...).").Envar("RESTIC_PASSWORD_FILE").StringVar(&o.passwordFile)
 	c.Flag("snapshot", "Snapshot to restore.").Default("latest").StringVar(&o.snapshot)
 	c.Flag("snapshot.host", "With --snapshot=latest: the latest snapshot of this host.").StringVar(&o.snapshotHost)
+	c.Flag("allow-empty", "A restore that restored no file passes: the job may back up an empty directory. Otherwise it fails (an unmounted file system backs up as an empty one).").BoolVar(&o.allowEmpty)
 	c.Flag("allow-incomplete", "With --snapshot=latest: test the latest snapshot even when its host's record says its backup exited 3 (incomplete); otherwise the one before it is tested.").BoolVar(&o.incomplete)
 	c.Flag("pick", "oldest: test the latest snapshot of the repository's host whose backup was restore-tested least recently (never first), for a timer that rotates through the fleet.").EnumVar(&o.pick, "oldest")
 	c.Flag("expect", "A path as it is in the snapshot (restic ls; e.g. /var/lib/postgresql) that must be restored and not be empty; repeatable.").StringsVar(&o.expect)
@@ -96,31 +98,41 @@ func runRestoreTestRun(ctx context.Context, g *globals, o *restoreTestRunOptions
 		return err
 	}
 	scrubStoreSecrets(st, scrubber)
+	var rt status.RestoreTest
+	var testErr error
 	if o.pick == "oldest" {
 		if o.snapshotHost != "" || o.snapshot != "latest" {
 			return usageError{errors.New("--pick oldest chooses the host and takes its latest snapshot: drop --snapshot.host and --snapshot")}
 		}
 		h, err := pickOldest(ctx, g, repo)
+		var unreadable *repoError
+		switch {
+		case errors.As(err, &unreadable):
+			// As without --pick: a repository that cannot be opened is a
+			// failed restore test, recorded, not a run that did nothing.
+			rt, testErr = failedTest(o, err)
+		case err != nil:
+			return err
+		default:
+			g.logger.Info("picked the host restore-tested least recently", "host", h)
+			o.snapshotHost = h
+		}
+	}
+	if testErr == nil {
+		if !o.incomplete {
+			if err := skipIncomplete(ctx, g, st, repo, o); err != nil {
+				return err
+			}
+		}
+		scratch, cleanup, err := prepareScratch(o.scratch)
 		if err != nil {
 			return err
 		}
-		g.logger.Info("picked the host restore-tested least recently", "host", h)
-		o.snapshotHost = h
-	}
-	if !o.incomplete {
-		if err := skipIncomplete(ctx, g, st, repo, o); err != nil {
-			return err
+		rt, testErr = restoreTest(ctx, repo, o, scratch)
+		if err := cleanup(); err != nil {
+			g.logger.Warn("scratch directory not cleaned up", "dir", scratch, "err", err)
+			rt.Notes += "; scratch directory " + scratch + " not cleaned up"
 		}
-	}
-	scratch, cleanup, err := prepareScratch(o.scratch)
-	if err != nil {
-		return err
-	}
-
-	rt, testErr := restoreTest(ctx, repo, o, scratch)
-	if err := cleanup(); err != nil {
-		g.logger.Warn("scratch directory not cleaned up", "dir", scratch, "err", err)
-		rt.Notes += "; scratch directory " + scratch + " not cleaned up"
 	}
 	rt.Notes = status.Truncate(scrub(rt.Notes), 1000)
 
@@ -142,6 +154,9 @@ func runRestoreTestRun(ctx context.Context, g *globals, o *restoreTestRunOptions
 	if spooled {
 		g.logger.Warn("store unavailable: restore test kept in the spool", "file", d.Spooled, "err", d.StoreErr)
 	}
+	if d.Credentials {
+		rerr = errors.Join(rerr, credentialsError(d))
+	}
 	var mins any = "-"
 	if rt.TimeToRestoreMinutes != nil {
 		mins = *rt.TimeToRestoreMinutes
@@ -156,7 +171,7 @@ func runRestoreTestRun(ctx context.Context, g *globals, o *restoreTestRunOptions
 // restoreTest runs the test proper and returns what to record; the error
 // says why it failed.
 func restoreTest(ctx context.Context, repo restic.Repo, o *restoreTestRunOptions, scratch string) (status.RestoreTest, error) {
-	rt := status.RestoreTest{Job: o.jobs.job, LastTest: time.Now(), Result: status.Failed, HostTested: o.hostTested}
+	rt, _ := failedTest(o, nil)
 	fail := func(err error) (status.RestoreTest, error) {
 		rt.Notes = "failed: " + err.Error()
 		return rt, err
@@ -182,7 +197,7 @@ func restoreTest(ctx context.Context, repo restic.Repo, o *restoreTestRunOptions
 	if err != nil {
 		return fail(fmt.Errorf("restore snapshot %s: %w", short, err))
 	}
-	files, err := verifyRestore(scratch, o.expect)
+	files, err := verifyRestore(scratch, o.expect, o.allowEmpty)
 	if err != nil {
 		return fail(fmt.Errorf("snapshot %s: %w", short, err))
 	}
@@ -192,6 +207,16 @@ func restoreTest(ctx context.Context, repo restic.Repo, o *restoreTestRunOptions
 		rt.Notes += fmt.Sprintf("; %d expected paths present and not empty", len(o.expect))
 	}
 	return rt, nil
+}
+
+// failedTest is the restore test failed by err, before anything was
+// restored.
+func failedTest(o *restoreTestRunOptions, err error) (status.RestoreTest, error) {
+	rt := status.RestoreTest{Job: o.jobs.job, LastTest: time.Now(), Result: status.Failed, HostTested: o.hostTested}
+	if err != nil {
+		rt.Notes = "failed: " + err.Error()
+	}
+	return rt, err
 }
 
 // checkExpectPath refuses paths that could point outside the restore.
@@ -207,9 +232,10 @@ func checkExpectPath(p string) error {
 	return nil
 }
 
-// verifyRestore checks the expected paths and that something was restored;
-// it returns the number of regular files restored.
-func verifyRestore(scratch string, expect []string) (int, error) {
+// verifyRestore checks the expected paths and that something was restored
+// (a file, unless allowEmpty); it returns the number of regular files
+// restored.
+func verifyRestore(scratch string, expect []string, allowEmpty bool) (int, error) {
 	files := 0
 	err := filepath.WalkDir(scratch, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -254,14 +280,10 @@ func verifyRestore(scratch string, expect []string) (int, error) {
 	if len(missing) > 0 {
 		return files, fmt.Errorf("expected paths: %s", strings.Join(missing, "; "))
 	}
-	if files == 0 {
-		empty := true
-		if des, err := os.ReadDir(scratch); err == nil && len(des) > 0 {
-			empty = false
-		}
-		if empty {
-			return 0, errors.New("nothing was restored")
-		}
+	if files == 0 && !allowEmpty {
+		// Directories alone are what a file system that was not mounted
+		// when the backup ran looks like.
+		return 0, errors.New("nothing was restored: the snapshot holds no file (was its file system mounted?); --allow-empty if the job may be empty")
 	}
 	return files, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/golemtrust/backupwatch/internal/backuprun"
+	"github.com/golemtrust/backupwatch/internal/deliver"
 	"github.com/golemtrust/backupwatch/internal/restic"
 	"github.com/golemtrust/backupwatch/internal/spool"
 	"github.com/golemtrust/backupwatch/internal/status"
@@ -32,9 +33,10 @@ type runOptions struct {
 	jobs     jobFlags
 
 	// Set by tests; the process's own when zero.
-	env     []string
-	stdin   io.Reader
-	signals <-chan os.Signal
+	env      []string
+	stdin    io.Reader
+	signals  <-chan os.Signal
+	lockBase string // the default lock's directory's parent; /run/lock when empty
 }
 
 func addRunCommand(app *kingpin.Application, g *globals) command {
@@ -62,9 +64,10 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 	signals := o.signals
 	if signals == nil {
 		ch := make(chan os.Signal, 4)
-		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+		signal.Notify(ch, backuprun.Signals...)
 		defer signal.Stop(ch)
 		signals = ch
+		defer backuprun.IgnoreBrokenPipe()()
 	}
 	host, err := resolveHost(o.host, o.hostSet)
 	if err != nil {
@@ -94,12 +97,16 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 	if err != nil {
 		return err
 	}
+	var credErr error // the store refuses the credentials: said at the end
 	record := func(res status.Result, r spool.Retry) (spooled bool, err error) {
 		res.Message = scrub(res.Message)
 		res.Job, res.Schedule = job, sched
 		d, err := dlv.Deliver(rctx, spool.Entry{Result: &res}, r)
 		if d.Spooled != "" {
 			g.logger.Warn("store unavailable: result kept in the spool", "host", host, "file", d.Spooled, "err", d.StoreErr)
+		}
+		if d.Credentials {
+			credErr = credentialsError(d)
 		}
 		return d.Spooled != "", err
 	}
@@ -125,12 +132,19 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 	if job != "" {
 		lockName = host + "@" + job
 	}
-	lock, err := lockRun(o.lockFile, lockName)
+	lock, err := lockRun(o.lockFile, o.lockBase, lockName)
+	if errors.Is(err, backuprun.ErrLocked) {
+		// Not a failed backup: the run in progress recorded its start and
+		// will record its outcome, and one that never ends is seen from
+		// that start (BackupRunningTooLong). Recording anything here would
+		// either page for a backup that runs fine or move that start.
+		err = fmt.Errorf("run for host %s skipped, nothing recorded: %w; not starting %s", host, err, filepath.Base(o.args[0]))
+		logLine(scrub(err.Error()))
+		g.logger.Warn("run skipped: another run of this job is in progress", "host", host, "err", err)
+		return &exitCode{code: exitError, err: err}
+	}
 	if err != nil {
 		err = fmt.Errorf("run for host %s refused: %w", host, err)
-		if errors.Is(err, backuprun.ErrLocked) {
-			err = fmt.Errorf("%w; not starting %s", err, filepath.Base(o.args[0]))
-		}
 		logLine(scrub(err.Error()))
 		res := status.Result{Host: host, Outcome: status.Failed, At: time.Now(), Message: status.Truncate(err.Error(), maxRunMessage)}
 		if _, rerr := record(res, g.spool.retryPolicy()); rerr != nil {
@@ -190,11 +204,20 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 	switch {
 	case r.ExitCode != 0:
 		// A program that could not start says why, not only 126 or 127.
-		return &exitCode{code: r.ExitCode, err: errors.Join(startErr, rerr)}
+		return &exitCode{code: r.ExitCode, err: errors.Join(startErr, rerr, credErr)}
 	case rerr != nil:
 		return rerr
+	case credErr != nil:
+		return credErr
 	}
 	return nil
+}
+
+// credentialsError is the error of a result spooled because the store
+// refuses the credentials: unlike a store that is down, this does not pass
+// by itself, so the command fails at once rather than spooling quietly.
+func credentialsError(d deliver.Delivery) error {
+	return fmt.Errorf("the store refuses the credentials (replace the token or secret id, then run backupwatch flush): %w", d.Err())
 }
 
 // maxRunMessage bounds the message recorded for a run; the store bounds it
@@ -281,11 +304,12 @@ func signalName(s os.Signal) string {
 	return fmt.Sprintf("signal %d", int(sig))
 }
 
-// lockRun takes the run's lock: path, or the host's default.
-func lockRun(path, host string) (*backuprun.Lock, error) {
+// lockRun takes the run's lock: path, or the host's default (base is
+// /run/lock when empty).
+func lockRun(path, base, host string) (*backuprun.Lock, error) {
 	if path == "" {
 		var err error
-		if path, err = defaultLockPath(host); err != nil {
+		if path, err = defaultLockPath(base, host); err != nil {
 			return nil, err
 		}
 	}
@@ -293,20 +317,26 @@ func lockRun(path, host string) (*backuprun.Lock, error) {
 }
 
 // defaultLockPath is a lock per host (per job): /run/lock for root, the
-// user's runtime directory otherwise, or a private directory in /tmp.
-func defaultLockPath(host string) (string, error) {
-	name := host + ".lock"
-	if os.Geteuid() == 0 {
-		return filepath.Join("/run/lock/backupwatch", name), nil
+// user's runtime directory otherwise, or a private directory in /tmp. The
+// directory is this user's own, checked: /run/lock and /tmp are every
+// user's to write, and whoever made it first could hold the lock forever.
+func defaultLockPath(base, host string) (string, error) {
+	var dir string
+	switch d := os.Getenv("XDG_RUNTIME_DIR"); {
+	case os.Geteuid() == 0:
+		if base == "" {
+			base = "/run/lock"
+		}
+		dir = filepath.Join(base, "backupwatch")
+	case d != "":
+		dir = filepath.Join(d, "backupwatch")
+	default:
+		dir = filepath.Join(os.TempDir(), "backupwatch-"+strconv.Itoa(os.Getuid()))
 	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "backupwatch", name), nil
-	}
-	dir := filepath.Join(os.TempDir(), "backupwatch-"+strconv.Itoa(os.Getuid()))
 	if err := ownDir(dir); err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, name), nil
+	return filepath.Join(dir, host+".lock"), nil
 }
 
 // ownDir makes dir, in a directory every user can write to, this user's

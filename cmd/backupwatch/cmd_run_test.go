@@ -324,17 +324,22 @@ func TestRunRefusesAnOverlappingRun(t *testing.T) {
 	logFile := filepath.Join(t.TempDir(), "log")
 	o := &runOptions{host: "db", exit3: status.Failed, lockFile: lockFile, logFile: logFile, args: []string{"touch", marker}}
 	err = runRun(context.Background(), e.g, o)
-	if got := exitStatus(err, io.Discard); got != exitError || !strings.Contains(err.Error(), "refused") || !strings.Contains(err.Error(), lockFile) {
-		t.Fatalf("second run: exit %d, %v; want %d, refused, naming %s", got, err, exitError, lockFile)
+	if got := exitStatus(err, io.Discard); got != exitError || !strings.Contains(err.Error(), "skipped") || !strings.Contains(err.Error(), lockFile) {
+		t.Fatalf("second run: exit %d, %v; want %d, skipped, naming %s", got, err, exitError, lockFile)
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("the refused run ran its command")
 	}
-	if b, _ := os.ReadFile(logFile); !strings.Contains(string(b), "refused") {
-		t.Errorf("the backup log does not say the run was refused: %q", b)
+	if b, _ := os.ReadFile(logFile); !strings.Contains(string(b), "skipped") || !strings.Contains(string(b), "another run is in progress") {
+		t.Errorf("the backup log does not say the run was skipped and why: %q", b)
 	}
-	if rec := e.record(t, "db"); rec["status"] != status.Failed || !strings.Contains(rec["message"], "another run is in progress") {
-		t.Errorf("record = %v, want failed with the reason", rec)
+	// Issue 16: not a failed backup (a BackupFailed for a backup running
+	// fine), and no start either (it would move the running one's start).
+	if doc, err := mustStore(t, e.g).Get(context.Background(), "db"); !errors.Is(err, status.ErrNotFound) {
+		t.Errorf("the skipped run wrote a record: %v, %v", doc, err)
+	}
+	if !strings.Contains(e.err.String(), "level=WARN") || !strings.Contains(e.err.String(), "run skipped") {
+		t.Errorf("the skipped run is not logged as a warning:\n%s", e.err)
 	}
 	held.Unlock()
 	o.args = []string{"true"}

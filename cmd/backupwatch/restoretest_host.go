@@ -34,12 +34,18 @@ func recordHostRestoreTest(ctx context.Context, g *globals, rt status.RestoreTes
 	return nil
 }
 
+// repoError is the repository failing the restore test before a host is
+// picked: it cannot be opened, or holds nothing to restore.
+type repoError struct{ error }
+
+func (e *repoError) Unwrap() error { return e.error }
+
 // pickOldest is the host of the repository whose backup was restore-tested
 // least recently: one never tested first (by name), else the oldest test.
 func pickOldest(ctx context.Context, g *globals, repo restic.Repo) (string, error) {
 	snaps, err := repo.Snapshots(ctx, "")
 	if err != nil {
-		return "", fmt.Errorf("--pick oldest: list the repository's hosts: %w", err)
+		return "", &repoError{fmt.Errorf("--pick oldest: list the repository's hosts: %w", err)}
 	}
 	hosts := map[string]bool{}
 	for _, s := range snaps {
@@ -48,7 +54,7 @@ func pickOldest(ctx context.Context, g *globals, repo restic.Repo) (string, erro
 		}
 	}
 	if len(hosts) == 0 {
-		return "", errors.New("--pick oldest: the repository holds no snapshot of any host")
+		return "", &repoError{errors.New("--pick oldest: the repository holds no snapshot of any host")}
 	}
 	st, err := g.store.openChecks(g, checksRestoreTest, false)
 	if err != nil {

@@ -111,6 +111,11 @@ func spoolName(store string) string {
 type Delivery struct {
 	Spooled  string // the spool file holding it
 	StoreErr error  // why the store could not take it for now
+	// Credentials: the store refuses the credentials (a token invalid,
+	// expired or revoked, a secret id rejected). The result waits all the
+	// same, but unlike a store that is down this does not pass by itself:
+	// the command must fail at once and say so.
+	Credentials bool
 }
 
 // Err is the one-line error of a result kept in the spool, nil when the
@@ -175,7 +180,31 @@ func (d *Deliverer) Deliver(ctx context.Context, e spool.Entry, r spool.Retry) (
 		return Delivery{}, fmt.Errorf("%w; and the result could not be kept either: %w", storeErr, serr)
 	}
 	d.LogWaiting(1) // this one is in the error already
-	return Delivery{Spooled: filepath.Join(d.sp.Dir(), name), StoreErr: storeErr}, nil
+	return Delivery{Spooled: filepath.Join(d.sp.Dir(), name), StoreErr: storeErr, Credentials: d.credentialsRefused(ctx, storeErr)}, nil
+}
+
+// credentialsRefused reports whether err is the store refusing the
+// credentials themselves: a login denied, or a denial with a token that
+// no longer works.
+func (d *Deliverer) credentialsRefused(ctx context.Context, err error) bool {
+	var ve *vaultkv.Error
+	if !errors.As(err, &ve) || ve.Kind == vaultkv.KindUnreachable || ve.Kind == vaultkv.KindSealed {
+		return false
+	}
+	if ve.Op == "log in with" {
+		return ve.Kind == vaultkv.KindDenied
+	}
+	var re *api.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != 403 {
+		return false
+	}
+	tc, ok := d.st.(tokenChecker)
+	if !ok {
+		return false
+	}
+	terr := tc.TokenValid(ctx)
+	var te *vaultkv.Error
+	return terr != nil && errors.As(terr, &te) && te.Kind == vaultkv.KindDenied
 }
 
 // flushBefore delivers what waits in the spool before e, and says why e

@@ -87,6 +87,7 @@ func (s *Store) loginAppRole(ctx context.Context) error {
 	if err != nil {
 		return fail(err)
 	}
+	s.learn(roleID) // but half of one: scrubbed like the secret id
 	if s.secretID == "" {
 		sid, err := ReadSecretFile(s.cfg.SecretIDFile, s.cfg.AllowInsecureFilePerms)
 		if err != nil {

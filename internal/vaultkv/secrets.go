@@ -64,13 +64,13 @@ func (s *Store) learn(v string) {
 }
 
 // learnConfigured learns what the configuration names before any request:
-// a program that prints the token or secret id file before the first
+// a program that prints the token, role id or secret id file before the first
 // login (a backup started while Vault is down) cannot print it unscrubbed.
 // The files are read as they are, whatever their mode: only to scrub.
 func (s *Store) learnConfigured(rawAddress string) {
 	s.learn(s.cfg.Token)
 	s.learn(os.Getenv("VAULT_TOKEN"))
-	for _, p := range []string{s.cfg.TokenFile, s.cfg.SecretIDFile} {
+	for _, p := range []string{s.cfg.TokenFile, s.cfg.SecretIDFile, s.cfg.RoleIDFile} {
 		if p == "" {
 			continue
 		}
