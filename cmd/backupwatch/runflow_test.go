@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/golemtrust/backupwatch/internal/backuprun"
 	"github.com/golemtrust/backupwatch/internal/status"
 	"github.com/golemtrust/backupwatch/internal/vaulttest"
 )
@@ -174,7 +175,7 @@ func startBackupwatch(t *testing.T, storeDir, dir, script string) (*exec.Cmd, *s
 // passed to the program and its outcome recorded, as SIGTERM is.
 func TestRunProcessHandlesHangupAndQuit(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1} {
-		t.Run(signalName(sig), func(t *testing.T) {
+		t.Run(backuprun.SignalName(sig), func(t *testing.T) {
 			storeDir, dir := t.TempDir(), t.TempDir()
 			cmd, stderr := startBackupwatch(t, storeDir, dir, "exec sleep 60")
 			if err := cmd.Start(); err != nil {
@@ -189,8 +190,8 @@ func TestRunProcessHandlesHangupAndQuit(t *testing.T) {
 				t.Fatalf("backupwatch ended with %v, want exit status %d\n%s", err, 128+int(sig), stderr)
 			}
 			rec := localRecord(t, storeDir, "db")
-			if rec["status"] != status.Failed || rec["exit_code"] != strconv.Itoa(128+int(sig)) || !strings.Contains(rec["message"], "interrupted by "+signalName(sig)) {
-				t.Errorf("record = %v, want failed, %d, interrupted by %s", rec, 128+int(sig), signalName(sig))
+			if rec["status"] != status.Failed || rec["exit_code"] != strconv.Itoa(128+int(sig)) || !strings.Contains(rec["message"], "interrupted by "+backuprun.SignalName(sig)) {
+				t.Errorf("record = %v, want failed, %d, interrupted by %s", rec, 128+int(sig), backuprun.SignalName(sig))
 			}
 		})
 	}

@@ -127,6 +127,21 @@ func (dl Delivery) Err() error {
 	return fmt.Errorf("%w; the result is kept in %s and will be delivered by the next record, run or flush", dl.StoreErr, dl.Spooled)
 }
 
+// CredentialsErr is the error of a result kept in the spool because the
+// store refuses the credentials, nil otherwise: a command fails at once
+// with it rather than spooling quietly.
+func (dl Delivery) CredentialsErr() error {
+	if !dl.Credentials {
+		return nil
+	}
+	return fmt.Errorf("the store refuses the credentials (replace the token or secret id, then run backupwatch flush): %w", dl.Err())
+}
+
+// RecordTimeout bounds recording after a command's work is done: the work
+// may have been interrupted, and its outcome must still be written or
+// spooled.
+const RecordTimeout = 2 * time.Minute
+
 // RefusedError is a result the store refuses for good: retrying or
 // spooling it would change nothing.
 type RefusedError struct {
