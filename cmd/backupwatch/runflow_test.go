@@ -233,33 +233,48 @@ func alive(pid int) bool {
 }
 
 // Issue 16 item 4: `backupwatch run -- ... | head -1`: output to a closed
-// pipe costs the pass-through, never the result.
+// pipe costs the pass-through, never the result nor the exit status.
 func TestRunSurvivesAClosedStdout(t *testing.T) {
-	storeDir, dir := t.TempDir(), t.TempDir()
-	goOn := filepath.Join(dir, "go-on")
-	cmd, stderr := startBackupwatch(t, storeDir, dir,
-		`echo first; while [ ! -e "`+goOn+`" ]; do sleep 0.02; done; for i in 1 2 3 4 5; do echo more $i; done; echo 'disk full' >&2; exit 1`)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || line != "first\n" {
-		t.Fatalf("first line %q, %v", line, err)
-	}
-	out.Close() // as head -1 does
-	os.WriteFile(goOn, nil, 0o600)
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("backupwatch ended with %v, want the program's exit status 1\n%s", err, stderr)
-	}
-	if rec := localRecord(t, storeDir, "db"); rec["status"] != status.Failed || rec["exit_code"] != "1" || !strings.Contains(rec["message"], "disk full") {
-		t.Errorf("record = %v, want the failure", rec)
+	for _, both := range []bool{false, true} {
+		t.Run(map[bool]string{false: "| head -1", true: "2>&1 | head -1"}[both], func(t *testing.T) {
+			storeDir, dir := t.TempDir(), t.TempDir()
+			goOn := filepath.Join(dir, "go-on")
+			cmd, stderr := startBackupwatch(t, storeDir, dir,
+				`echo first; while [ ! -e "`+goOn+`" ]; do sleep 0.02; done; for i in 1 2 3 4 5; do echo more $i; echo err $i >&2; done; echo 'disk full' >&2; exit 1`)
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd.Stdout = w
+			if both {
+				cmd.Stderr = w
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			w.Close()
+			defer cmd.Process.Kill()
+			br := bufio.NewReader(r)
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					t.Fatalf("no line %q: %v", "first", err)
+				}
+				if line == "first\n" {
+					break
+				}
+			}
+			r.Close() // as head -1 does
+			os.WriteFile(goOn, nil, 0o600)
+			err = cmd.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Fatalf("backupwatch ended with %v, want the program's exit status 1\n%s", err, stderr)
+			}
+			if rec := localRecord(t, storeDir, "db"); rec["status"] != status.Failed || rec["exit_code"] != "1" || !strings.Contains(rec["message"], "disk full") {
+				t.Errorf("record = %v, want the failure", rec)
+			}
+		})
 	}
 }
 

@@ -39,7 +39,7 @@ type Backup struct {
 	LockFile string
 	LockBase string // parent of the default lock directory; /run/lock when empty
 	// Signals are forwarded to the program; nil catches Signals for the
-	// run and ignores SIGPIPE (IgnoreBrokenPipe).
+	// run and ignores SIGPIPE from then on (IgnoreBrokenPipe).
 	Signals  <-chan os.Signal
 	Scrubber *Scrubber
 	// Deliver writes a result to the store, or keeps it in the spool.
@@ -64,7 +64,7 @@ func (b *Backup) Run(ctx context.Context) (exit int, err error) {
 		signal.Notify(ch, Signals...)
 		defer signal.Stop(ch)
 		signals = ch
-		defer IgnoreBrokenPipe()()
+		IgnoreBrokenPipe()
 	}
 	log := b.Logger
 	if log == nil {

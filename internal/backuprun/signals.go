@@ -19,11 +19,14 @@ var Signals = []os.Signal{
 
 // IgnoreBrokenPipe makes a write to a closed stdout or stderr (`backupwatch
 // run -- ... | head -1`) fail with EPIPE rather than kill backupwatch before
-// it records the outcome: the pass-through is lost, never the result. The
-// child's own SIGPIPE is left as it was (caught signals are reset by exec).
-// stop undoes it.
-func IgnoreBrokenPipe() (stop func()) {
-	ch := make(chan os.Signal, 1) // never read: a full channel drops the signal
-	signal.Notify(ch, syscall.SIGPIPE)
-	return func() { signal.Stop(ch) }
+// it records the outcome: the pass-through is lost, never the result. It
+// holds for the rest of the process, so that the exit status, decided after
+// the run, is not lost either when the last message meets the closed pipe.
+// The child's own SIGPIPE is left as it was (caught signals are reset by
+// exec).
+func IgnoreBrokenPipe() {
+	signal.Notify(brokenPipe, syscall.SIGPIPE)
 }
+
+// brokenPipe is never read: a full channel drops the signal.
+var brokenPipe = make(chan os.Signal, 1)
