@@ -6,6 +6,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/golemtrust/backupwatch/internal/restoretest"
 	"github.com/golemtrust/backupwatch/internal/spool"
 	"github.com/golemtrust/backupwatch/internal/status"
 )
@@ -58,9 +59,17 @@ func runRestoreTestRecord(ctx context.Context, g *globals, o *restoreTestRecordO
 	if err := deliverOrSpool(ctx, g, st, spool.Entry{RestoreTest: &rt}); err != nil {
 		return err
 	}
-	if err := recordHostRestoreTest(ctx, g, rt); err != nil {
+	if err := restoretest.RecordHost(ctx, hostRestoreTests(g), g.store.checksLocation(checksRestoreTest), rt); err != nil {
 		return err
 	}
 	g.logger.Info("restore test recorded", "job", rt.Job, "result", rt.Result, "host_tested", rt.HostTested, "store", st.String())
 	return nil
+}
+
+// hostRestoreTests opens the tested hosts' restore test records; create
+// makes a missing local store (to write).
+func hostRestoreTests(g *globals) func(create bool) (restoretest.Store, error) {
+	return func(create bool) (restoretest.Store, error) {
+		return g.store.openChecks(g, checksRestoreTest, create)
+	}
 }

@@ -182,8 +182,10 @@ path "sys/internal/ui/mounts/*" { capabilities = ["read"] }`)
 		defer stdinR.Close()
 		started := make(chan struct{})
 		done := make(chan secretsRun, 1)
+		// The role id is semi-confidential: scrubbed like the secret id.
+		both := writeSecret(t, dir, "role-and-secret-id", secretID+"\n"+roleID)
 		go func() {
-			done <- backupwatchProcess(t, stdinR, started, []string{"LEAK=" + sidFile}, append(append([]string{}, vaultArgs...),
+			done <- backupwatchProcess(t, stdinR, started, []string{"LEAK=" + both}, append(append([]string{}, vaultArgs...),
 				"--vault.role-id-file="+roleFile, "--vault.secret-id-file="+sidFile, "run", "--host=db", "--log.file="+logFile, "--lock.file="+filepath.Join(dir, "l2"), "--", "sh", "-c", "read x; "+leak)...)
 		}()
 		<-started
@@ -204,7 +206,7 @@ path "sys/internal/ui/mounts/*" { capabilities = ["read"] }`)
 			t.Fatalf("flush: exit %d\n%s", f.code, f.stderr)
 		}
 		log, _ := os.ReadFile(logFile)
-		noSecret(t, map[string]string{"stdout": r.stdout, "stderr": r.stderr, "backup log": string(log), "spool": spooled, "records": vaultRecords(t, root), "flush": f.stderr}, secretID)
+		noSecret(t, map[string]string{"stdout": r.stdout, "stderr": r.stderr, "backup log": string(log), "spool": spooled, "records": vaultRecords(t, root), "flush": f.stderr}, secretID, roleID)
 	})
 
 	t.Run("wrapped secret id", func(t *testing.T) {

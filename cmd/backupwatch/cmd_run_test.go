@@ -269,7 +269,7 @@ func TestRunInterrupted(t *testing.T) {
 		{syscall.SIGINT, 130},       // restic catches SIGINT, cleans up and exits 130
 	}
 	for _, tt := range tests {
-		t.Run(signalName(tt.sig), func(t *testing.T) {
+		t.Run(backuprun.SignalName(tt.sig), func(t *testing.T) {
 			dir := t.TempDir()
 			repo, env := resticRepo(t, dir, false)
 			e := newRunEnv(t, nil)
@@ -305,8 +305,8 @@ func TestRunInterrupted(t *testing.T) {
 				t.Errorf("exit status = %d, want %d", got, tt.code)
 			}
 			rec := e.record(t, "db")
-			if rec["status"] != status.Failed || !strings.Contains(rec["message"], "interrupted by "+signalName(tt.sig)) || rec["exit_code"] != fmt.Sprint(tt.code) {
-				t.Errorf("record = %v, want failed, interrupted by %s, exit code %d", rec, signalName(tt.sig), tt.code)
+			if rec["status"] != status.Failed || !strings.Contains(rec["message"], "interrupted by "+backuprun.SignalName(tt.sig)) || rec["exit_code"] != fmt.Sprint(tt.code) {
+				t.Errorf("record = %v, want failed, interrupted by %s, exit code %d", rec, backuprun.SignalName(tt.sig), tt.code)
 			}
 		})
 	}
@@ -324,17 +324,22 @@ func TestRunRefusesAnOverlappingRun(t *testing.T) {
 	logFile := filepath.Join(t.TempDir(), "log")
 	o := &runOptions{host: "db", exit3: status.Failed, lockFile: lockFile, logFile: logFile, args: []string{"touch", marker}}
 	err = runRun(context.Background(), e.g, o)
-	if got := exitStatus(err, io.Discard); got != exitError || !strings.Contains(err.Error(), "refused") || !strings.Contains(err.Error(), lockFile) {
-		t.Fatalf("second run: exit %d, %v; want %d, refused, naming %s", got, err, exitError, lockFile)
+	if got := exitStatus(err, io.Discard); got != exitError || !strings.Contains(err.Error(), "skipped") || !strings.Contains(err.Error(), lockFile) {
+		t.Fatalf("second run: exit %d, %v; want %d, skipped, naming %s", got, err, exitError, lockFile)
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("the refused run ran its command")
 	}
-	if b, _ := os.ReadFile(logFile); !strings.Contains(string(b), "refused") {
-		t.Errorf("the backup log does not say the run was refused: %q", b)
+	if b, _ := os.ReadFile(logFile); !strings.Contains(string(b), "skipped") || !strings.Contains(string(b), "another run is in progress") {
+		t.Errorf("the backup log does not say the run was skipped and why: %q", b)
 	}
-	if rec := e.record(t, "db"); rec["status"] != status.Failed || !strings.Contains(rec["message"], "another run is in progress") {
-		t.Errorf("record = %v, want failed with the reason", rec)
+	// Issue 16: not a failed backup (a BackupFailed for a backup running
+	// fine), and no start either (it would move the running one's start).
+	if doc, err := mustStore(t, e.g).Get(context.Background(), "db"); !errors.Is(err, status.ErrNotFound) {
+		t.Errorf("the skipped run wrote a record: %v, %v", doc, err)
+	}
+	if !strings.Contains(e.err.String(), "level=WARN") || !strings.Contains(e.err.String(), "run skipped") {
+		t.Errorf("the skipped run is not logged as a warning:\n%s", e.err)
 	}
 	held.Unlock()
 	o.args = []string{"true"}
@@ -725,33 +730,5 @@ func TestRunProcessForwardsSIGTERM(t *testing.T) {
 	}
 	if rec["status"] != status.Failed || rec["exit_code"] != "143" || !strings.Contains(rec["message"], "interrupted by SIGTERM") {
 		t.Errorf("record = %v, want failed, 143, interrupted by SIGTERM", rec)
-	}
-}
-
-// The lock directory made in a directory every user can write to must be
-// this user's own.
-func TestOwnLockDir(t *testing.T) {
-	base := t.TempDir()
-	mine := filepath.Join(base, "mine")
-	if err := ownDir(mine); err != nil {
-		t.Fatalf("new directory: %v", err)
-	}
-	if err := ownDir(mine); err != nil {
-		t.Errorf("own directory again: %v", err)
-	}
-	open := filepath.Join(base, "open")
-	os.Mkdir(open, 0o777)
-	os.Chmod(open, 0o777)
-	theirs := filepath.Join(base, "theirs")
-	os.Mkdir(theirs, 0o700)
-	os.Chown(theirs, 65534, 65534)
-	link := filepath.Join(base, "link")
-	os.Symlink(mine, link)
-	file := filepath.Join(base, "file")
-	os.WriteFile(file, nil, 0o600)
-	for _, dir := range []string{open, theirs, link, file} {
-		if err := ownDir(dir); err == nil || !strings.Contains(err.Error(), "--lock.file") {
-			t.Errorf("ownDir(%s) = %v, want a refusal naming --lock.file", filepath.Base(dir), err)
-		}
 	}
 }

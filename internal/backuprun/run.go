@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,7 +40,8 @@ type Options struct {
 	// TailLines is how many of the last stderr lines are kept; 5 if zero.
 	TailLines int
 	Now       func() time.Time
-	// SysProcAttr is given to the child as it is.
+	// SysProcAttr is given to the child, with a parent-death signal added
+	// on Linux: the child dies with this process.
 	SysProcAttr *syscall.SysProcAttr
 }
 
@@ -90,13 +92,17 @@ func Run(o Options) (Result, error) {
 	cmd.Env = o.Env
 	cmd.Dir = o.Dir
 	cmd.Stdin = o.Stdin
-	cmd.SysProcAttr = o.SysProcAttr
+	cmd.SysProcAttr = dieWithParent(o.SysProcAttr)
 	cmd.WaitDelay = waitDelay
 	tail := &tailLines{n: tailN}
 	stdout := &lineWriter{stream: "stdout", pass: o.Stdout, log: log, scrub: scrub, hook: o.OnStdout}
 	stderr := &lineWriter{stream: "stderr", pass: o.Stderr, log: log, scrub: scrub, hook: tail.add}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 
+	// The parent-death signal is sent when the thread that started the
+	// child ends, not the process: that thread is kept until the child ends.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	res := Result{Started: now()}
 	if err := cmd.Start(); err != nil {
 		res.Ended, res.ExitCode = now(), 127

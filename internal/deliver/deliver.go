@@ -111,6 +111,11 @@ func spoolName(store string) string {
 type Delivery struct {
 	Spooled  string // the spool file holding it
 	StoreErr error  // why the store could not take it for now
+	// Credentials: the store refuses the credentials (a token invalid,
+	// expired or revoked, a secret id rejected). The result waits all the
+	// same, but unlike a store that is down this does not pass by itself:
+	// the command must fail at once and say so.
+	Credentials bool
 }
 
 // Err is the one-line error of a result kept in the spool, nil when the
@@ -121,6 +126,21 @@ func (dl Delivery) Err() error {
 	}
 	return fmt.Errorf("%w; the result is kept in %s and will be delivered by the next record, run or flush", dl.StoreErr, dl.Spooled)
 }
+
+// CredentialsErr is the error of a result kept in the spool because the
+// store refuses the credentials, nil otherwise: a command fails at once
+// with it rather than spooling quietly.
+func (dl Delivery) CredentialsErr() error {
+	if !dl.Credentials {
+		return nil
+	}
+	return fmt.Errorf("the store refuses the credentials (replace the token or secret id, then run backupwatch flush): %w", dl.Err())
+}
+
+// RecordTimeout bounds recording after a command's work is done: the work
+// may have been interrupted, and its outcome must still be written or
+// spooled.
+const RecordTimeout = 2 * time.Minute
 
 // RefusedError is a result the store refuses for good: retrying or
 // spooling it would change nothing.
@@ -175,7 +195,31 @@ func (d *Deliverer) Deliver(ctx context.Context, e spool.Entry, r spool.Retry) (
 		return Delivery{}, fmt.Errorf("%w; and the result could not be kept either: %w", storeErr, serr)
 	}
 	d.LogWaiting(1) // this one is in the error already
-	return Delivery{Spooled: filepath.Join(d.sp.Dir(), name), StoreErr: storeErr}, nil
+	return Delivery{Spooled: filepath.Join(d.sp.Dir(), name), StoreErr: storeErr, Credentials: d.credentialsRefused(ctx, storeErr)}, nil
+}
+
+// credentialsRefused reports whether err is the store refusing the
+// credentials themselves: a login denied, or a denial with a token that
+// no longer works.
+func (d *Deliverer) credentialsRefused(ctx context.Context, err error) bool {
+	var ve *vaultkv.Error
+	if !errors.As(err, &ve) || ve.Kind == vaultkv.KindUnreachable || ve.Kind == vaultkv.KindSealed {
+		return false
+	}
+	if ve.Op == "log in with" {
+		return ve.Kind == vaultkv.KindDenied
+	}
+	var re *api.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != 403 {
+		return false
+	}
+	tc, ok := d.st.(tokenChecker)
+	if !ok {
+		return false
+	}
+	terr := tc.TokenValid(ctx)
+	var te *vaultkv.Error
+	return terr != nil && errors.As(terr, &te) && te.Kind == vaultkv.KindDenied
 }
 
 // flushBefore delivers what waits in the spool before e, and says why e

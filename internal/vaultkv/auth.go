@@ -83,10 +83,11 @@ func (s *Store) loginAppRole(ctx context.Context) error {
 		}
 		return &Error{Op: "log in with", Path: s.method(), Reason: reason, Kind: kind, Err: err}
 	}
-	roleID, err := ReadSecretFile(s.cfg.RoleIDFile, true) // a role id is not a secret on its own
+	roleID, err := ReadSecretFile(s.cfg.RoleIDFile, true) // any mode: a role id is not a secret on its own
 	if err != nil {
 		return fail(err)
 	}
+	s.learn(roleID) // but half of one: scrubbed like the secret id
 	if s.secretID == "" {
 		sid, err := ReadSecretFile(s.cfg.SecretIDFile, s.cfg.AllowInsecureFilePerms)
 		if err != nil {

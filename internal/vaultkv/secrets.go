@@ -19,8 +19,8 @@ const maxSecrets = 32
 // that held it) and what it unwrapped to, each token a login or renewal
 // returned, and the password of credentials in the address. A token a
 // new login replaced stays in the list: it is still a secret in a log.
-// The role id is not among them: on its own it is not a secret. The
-// values are the current ones; the slice is the caller's.
+// The role id is among them too: not a secret on its own, but half of a
+// login. The values are the current ones; the slice is the caller's.
 func (s *Store) Secrets() []string {
 	s.secMu.Lock()
 	defer s.secMu.Unlock()
@@ -64,13 +64,13 @@ func (s *Store) learn(v string) {
 }
 
 // learnConfigured learns what the configuration names before any request:
-// a program that prints the token or secret id file before the first
+// a program that prints the token, role id or secret id file before the first
 // login (a backup started while Vault is down) cannot print it unscrubbed.
 // The files are read as they are, whatever their mode: only to scrub.
 func (s *Store) learnConfigured(rawAddress string) {
 	s.learn(s.cfg.Token)
 	s.learn(os.Getenv("VAULT_TOKEN"))
-	for _, p := range []string{s.cfg.TokenFile, s.cfg.SecretIDFile} {
+	for _, p := range []string{s.cfg.TokenFile, s.cfg.SecretIDFile, s.cfg.RoleIDFile} {
 		if p == "" {
 			continue
 		}
