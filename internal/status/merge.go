@@ -13,9 +13,11 @@ import (
 // ClockSkew is how far in the future a time may lie when it is recorded:
 // the clocks of machines kept by NTP differ by far less, so a time beyond
 // it is a wrong clock or a wrong --at. Such a result is refused when it is
-// recorded and when it is delivered from the spool, and a stored time
-// beyond it loses to any real result in the merge (Apply), so that it can
-// never make a present result look older.
+// recorded and when it is delivered from the spool, a stored time beyond
+// it loses to any real result in the merge (Apply), so that it can never
+// make a present result look older, and the exporter takes such a time as
+// the moment it first read it (the same bound on both sides). Within it,
+// the dated times do not order results: arrival does (see older).
 const ClockSkew = 5 * time.Minute
 
 // CheckNotFuture refuses a time t more than ClockSkew after now.
@@ -54,9 +56,35 @@ var resultFields = []string{
 
 // Apply merges res into the stored document old and returns the document to
 // write, and whether it differs from old. Fields it does not know are kept.
-// It never moves a host backwards: a result older than what is stored only
-// advances the timestamps it is newer than, and never the status.
+// The status becomes the outcome of the result that arrives last, unless
+// that result is known to be older (see older): then it only advances the
+// timestamps it is newer than. last_success and last_failure are always
+// the latest of their kind by their dated times.
 func Apply(old map[string]any, res Result) (map[string]any, bool) {
+	doc, changed, _ := Merge(old, res)
+	return doc, changed
+}
+
+// Verdict says what a merge made of a result.
+type Verdict int
+
+const (
+	// Current: the result is the record's status (an attempt: its start).
+	Current Verdict = iota
+	// Older: an older result delivered late; its time is kept, the status
+	// is a later result's.
+	Older
+)
+
+func (v Verdict) String() string {
+	if v == Older {
+		return "older"
+	}
+	return "current"
+}
+
+// Merge is Apply, also saying what became of res.
+func Merge(old map[string]any, res Result) (map[string]any, bool, Verdict) {
 	cur := Parse("", old)
 	doc := maps.Clone(old)
 	if doc == nil {
@@ -97,7 +125,7 @@ func Apply(old map[string]any, res Result) (map[string]any, bool) {
 		if res.Schedule != nil && !at.Before(cur.LastAttempt) && !at.Before(cur.LastResult()) {
 			applySchedule(doc, *res.Schedule, set, &changed)
 		}
-		return doc, changed
+		return doc, changed, Current
 	case Success:
 		if at.After(cur.LastSuccess) {
 			set(FieldLastSuccess, FormatTime(at))
@@ -107,17 +135,18 @@ func Apply(old map[string]any, res Result) (map[string]any, bool) {
 			set(FieldLastFailure, FormatTime(at))
 		}
 	}
-	if at.Before(cur.LastResult()) {
-		return doc, changed // an older result replayed late: status stays
+	if older(cur, res.Outcome, at) {
+		return doc, changed, Older
 	}
 
 	failures := int64(0)
 	if res.Outcome == Failed {
 		failures = 1
-		if cur.Status == Failed && cur.ConsecutiveFailures != nil && at.After(cur.LastFailure) {
+		if cur.Status == Failed && cur.ConsecutiveFailures != nil {
 			failures = *cur.ConsecutiveFailures + 1
-		} else if cur.Status == Failed && cur.ConsecutiveFailures != nil {
-			failures = *cur.ConsecutiveFailures // the same failure delivered twice
+			if at.Equal(cur.LastFailure) {
+				failures = *cur.ConsecutiveFailures // the same failure delivered twice
+			}
 		}
 	}
 	set(FieldStatus, res.Outcome)
@@ -154,5 +183,30 @@ func Apply(old map[string]any, res Result) (map[string]any, bool) {
 	for k, v := range fields {
 		set(k, v)
 	}
-	return doc, changed
+	return doc, changed, Current
+}
+
+// older reports whether a result dated at, arriving now, is older than the
+// record's status, which is otherwise the outcome of the result that
+// arrived last. Arrival order is what the store sees (on KV v2, writes are
+// check-and-set, so it is well defined); the writers' clocks may differ
+// by up to ClockSkew, so a result dated a little before the stored one is
+// not older in real time: a failure recorded after an NTP step back, or
+// after a success recorded by hand with --at a few minutes ahead, must
+// become the status. Only two results are known to be older: one dated
+// more than ClockSkew before the latest stored result (a spool delivered
+// after an outage, a backfill with --at), and one already recorded (same
+// outcome, same second as the stored time of that outcome) delivered
+// again after a later result of the other outcome.
+func older(cur Record, outcome string, at time.Time) bool {
+	if at.Before(cur.LastResult().Add(-ClockSkew)) {
+		return true
+	}
+	switch outcome {
+	case Success:
+		return cur.Status != Success && at.Equal(cur.LastSuccess)
+	case Failed:
+		return cur.Status != Failed && at.Equal(cur.LastFailure)
+	}
+	return false
 }

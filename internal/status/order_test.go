@@ -1,0 +1,86 @@
+package status
+
+import (
+	"testing"
+	"time"
+)
+
+// TestLaterArrivalWinsInsideTheAllowance is issue 16's first reproduction:
+// a success dated 290 s ahead (a fast clock, an --at by hand), then a
+// failure recorded now. The failure arrives later in real time and must be
+// the status; the dated times are only information.
+func TestLaterArrivalWinsInsideTheAllowance(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	at := func(d time.Duration) time.Time { return now.Add(d) }
+	for _, tc := range []struct {
+		name     string
+		history  []Result
+		status   string
+		failures string
+		verdict  Verdict // of the last result
+	}{
+		{
+			name:     "failure after a success 290s ahead",
+			history:  []Result{{Outcome: Success, At: at(290 * time.Second)}, {Outcome: Failed, At: now, Message: "disk full"}},
+			status:   Failed,
+			failures: "1",
+			verdict:  Current,
+		},
+		{
+			name:     "success after a failure 290s ahead",
+			history:  []Result{{Outcome: Failed, At: at(290 * time.Second)}, {Outcome: Success, At: now}},
+			status:   Success,
+			failures: "0",
+			verdict:  Current,
+		},
+		{
+			name:     "failures counted across a clock stepped back",
+			history:  []Result{{Outcome: Failed, At: at(4 * time.Minute)}, {Outcome: Failed, At: now}},
+			status:   Failed,
+			failures: "2",
+			verdict:  Current,
+		},
+		{
+			name:     "success, failure, success after the clock stepped back",
+			history:  []Result{{Outcome: Success, At: at(290 * time.Second)}, {Outcome: Failed, At: now}, {Outcome: Success, At: at(time.Minute)}},
+			status:   Success,
+			failures: "0",
+			verdict:  Current,
+		},
+		{
+			name:     "a result older than the allowance is history only",
+			history:  []Result{{Outcome: Success, At: now}, {Outcome: Failed, At: at(-ClockSkew - time.Second)}},
+			status:   Success,
+			failures: "0",
+			verdict:  Older,
+		},
+		{
+			name:     "a failure delivered again after a later success",
+			history:  []Result{{Outcome: Failed, At: at(-time.Minute)}, {Outcome: Success, At: now}, {Outcome: Failed, At: at(-time.Minute)}},
+			status:   Success,
+			failures: "0",
+			verdict:  Older,
+		},
+		{
+			name:     "the same failure delivered twice",
+			history:  []Result{{Outcome: Failed, At: now}, {Outcome: Failed, At: now}},
+			status:   Failed,
+			failures: "1",
+			verdict:  Current,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var doc map[string]any
+			var v Verdict
+			for _, res := range tc.history {
+				doc, _, v = Merge(doc, res)
+			}
+			if doc[FieldStatus] != tc.status || doc[FieldConsecutiveFailures] != tc.failures {
+				t.Errorf("status %v, consecutive_failures %v; want %s, %s (record %v)", doc[FieldStatus], doc[FieldConsecutiveFailures], tc.status, tc.failures, doc)
+			}
+			if v != tc.verdict {
+				t.Errorf("verdict of the last result = %v, want %v", v, tc.verdict)
+			}
+		})
+	}
+}
