@@ -52,6 +52,11 @@ type Record struct {
 	// an expected host that has never reported.
 	NoRecord bool
 
+	// Claimed holds, by field name, the times as written that lay more
+	// than ClockSkew ahead when first read (see ClampFuture); the record's
+	// own fields then hold when that was.
+	Claimed map[string]time.Time
+
 	// Problems are per-field diagnostics: what was wrong with the record
 	// as written. A record with problems is still used as far as it goes.
 	Problems []string

@@ -36,7 +36,10 @@ type RestoreTest struct {
 	HostTested           string
 	TimeToRestoreMinutes *float64
 	Notes                string
-	Problems             []string
+	// Claimed is LastTest as written when it lay more than ClockSkew
+	// ahead when first read (see ClampFuture); zero otherwise.
+	Claimed  time.Time
+	Problems []string
 }
 
 // Key is the store key the restore test is written to.

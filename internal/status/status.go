@@ -54,10 +54,9 @@ const (
 var Statuses = []string{Success, Failed, Unknown}
 
 // MaxFutureSkew is how far in the future a recorded time may lie and still
-// be believed: clocks drift, but a time beyond this is a wrong clock or a
-// wrong record. Such a time counts as never (so the overdue alert fires)
-// and is replaced by the next real result.
-const MaxFutureSkew = 24 * time.Hour
+// be believed: the same bound as record's (ClockSkew). The exporter takes a
+// time beyond it as the moment it first read it (Record.ClampFuture).
+const MaxFutureSkew = ClockSkew
 
 // maxHostLen bounds a host name as DNS bounds a name.
 const maxHostLen = 253
