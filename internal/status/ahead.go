@@ -22,7 +22,7 @@ type timeField struct {
 
 // timeFields are the record's times, in a stable order.
 func (r *Record) timeFields() []timeField {
-	return []timeField{{FieldLastSuccess, &r.LastSuccess}, {FieldLastFailure, &r.LastFailure}, {FieldLastAttempt, &r.LastAttempt}}
+	return []timeField{{FieldLastSuccess, &r.LastSuccess}, {FieldLastFailure, &r.LastFailure}, {FieldLastAttempt, &r.LastAttempt}, {FieldFirstRecorded, &r.FirstRecorded}}
 }
 
 // ClampFuture takes each time of r further than ClockSkew ahead of now as

@@ -116,6 +116,11 @@ func Merge(old map[string]any, res Result) (map[string]any, bool, Verdict) {
 		}
 	}
 	at := res.At.Truncate(time.Second)
+	// first_recorded is the earliest result or start known: a result
+	// replayed late, or backfilled with --at, moves it back.
+	if isNew(old) || (!cur.FirstRecorded.IsZero() && at.Before(cur.FirstRecorded)) {
+		set(FieldFirstRecorded, FormatTime(at))
+	}
 
 	switch res.Outcome {
 	case "":
@@ -209,4 +214,15 @@ func older(cur Record, outcome string, at time.Time) bool {
 		return cur.Status != Failed && at.Equal(cur.LastFailure)
 	}
 	return false
+}
+
+// isNew reports whether old is no record yet (or one without any status or
+// time): the result being merged is its first.
+func isNew(old map[string]any) bool {
+	for _, k := range []string{FieldStatus, FieldLastSuccess, FieldLastFailure, FieldLastAttempt, FieldFirstRecorded} {
+		if _, ok := old[k]; ok {
+			return false
+		}
+	}
+	return true
 }

@@ -21,6 +21,9 @@ type Record struct {
 	LastSuccess time.Time
 	LastFailure time.Time
 	LastAttempt time.Time
+	// FirstRecorded is when backupwatch created the record (zero for a
+	// record written otherwise, such as by the runbook's `vault kv put`).
+	FirstRecorded time.Time
 
 	ExitCode            *int64
 	DurationSeconds     *float64
@@ -103,6 +106,7 @@ func Parse(host string, data map[string]any) Record {
 	r.LastSuccess = p.time(FieldLastSuccess)
 	r.LastFailure = p.time(FieldLastFailure)
 	r.LastAttempt = p.time(FieldLastAttempt)
+	r.FirstRecorded = p.time(FieldFirstRecorded)
 	r.ExitCode = p.int(FieldExitCode)
 	r.DurationSeconds = p.float(FieldDuration)
 	if m, ok := p.str(FieldMessage); ok {

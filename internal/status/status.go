@@ -22,10 +22,13 @@ var ErrMalformed = errors.New("malformed record")
 
 // Field names. The first three are the runbook's and keep its meaning.
 const (
-	FieldStatus              = "status"
-	FieldLastSuccess         = "last_success"
-	FieldLastFailure         = "last_failure"
-	FieldLastAttempt         = "last_attempt"
+	FieldStatus      = "status"
+	FieldLastSuccess = "last_success"
+	FieldLastFailure = "last_failure"
+	FieldLastAttempt = "last_attempt"
+	// FieldFirstRecorded is when the record was created (its first result
+	// or start): a record with no success gets its first day from it.
+	FieldFirstRecorded       = "first_recorded"
 	FieldExitCode            = "exit_code"
 	FieldDuration            = "duration_seconds"
 	FieldMessage             = "message"
