@@ -167,8 +167,8 @@ func Merge(old map[string]any, res Result) (map[string]any, bool, Verdict) {
 	if res.Duration != nil {
 		fields[FieldDuration] = strconv.FormatFloat(*res.Duration, 'f', 3, 64)
 	}
-	if res.Message != "" {
-		fields[FieldMessage] = Truncate(res.Message, maxMessage)
+	if m := CleanText(res.Message); m != "" {
+		fields[FieldMessage] = Truncate(m, maxMessage)
 	}
 	for k, v := range res.Extra {
 		// Only result fields: an extra "status" or "last_success" (from a

@@ -98,8 +98,8 @@ func ApplyRestoreTest(old map[string]any, rt RestoreTest) (map[string]any, bool)
 		doc[FieldTimeToRestoreMinutes] = strconv.FormatFloat(*rt.TimeToRestoreMinutes, 'f', -1, 64)
 	}
 	delete(doc, FieldNotes)
-	if rt.Notes != "" {
-		doc[FieldNotes] = Truncate(rt.Notes, maxMessage)
+	if n := CleanText(rt.Notes); n != "" {
+		doc[FieldNotes] = Truncate(n, maxMessage)
 	}
 	return doc, true
 }
