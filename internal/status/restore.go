@@ -17,6 +17,11 @@ const (
 	FieldNotes                = "notes"
 )
 
+// RestoreTestInterval is how old the last restore test may be: the
+// runbook's quarterly test. RestoreTestOverdue (deploy/prometheus/backup.yml,
+// 7776000 s) and `backupwatch status` both use it.
+const RestoreTestInterval = 90 * 24 * time.Hour
+
 // Restore test results.
 const (
 	Passed = "passed"
