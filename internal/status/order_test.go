@@ -84,3 +84,16 @@ func TestLaterArrivalWinsInsideTheAllowance(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordedScheduleBeyondTheCap: a record already holding a schedule
+// rarer than the cap (written before it, or by hand: "731d", a leap-day
+// cron) is judged by the runbook's 24 hours, with a problem saying why, so
+// it cannot turn off the overdue alerts for years (issue 16, item 9).
+func TestRecordedScheduleBeyondTheCap(t *testing.T) {
+	for _, sched := range []string{"731d", "0 0 29 2 *", "@yearly", "1ns"} {
+		r := Parse("db", map[string]any{"status": "success", "last_success": FormatTime(time.Now()), FieldSchedule: sched})
+		if r.RecordedSchedule != nil || !r.Schedule.IsDefault() || len(r.Problems) != 1 {
+			t.Errorf("schedule %q: recorded %v, judged by %s, problems %q; want the default and one problem", sched, r.RecordedSchedule, r.Schedule, r.Problems)
+		}
+	}
+}
