@@ -196,6 +196,8 @@ var (
 		"Time the host's latest backup run started.", "host")
 	clockAhead = desc("backup_clock_ahead_seconds",
 		"How far the host's record was dated ahead of the exporter's clock when first read, beyond the 5 minutes record allows (a writer's clock running fast); such a time is taken as when it was first read. 0 when within the allowance.", "host")
+	clockOffset = desc("backup_clock_offset_seconds",
+		"The clock of the host's last writer minus Vault's, at that write (the record's written_at against KV v2's created_time, to the second): how the hosts' clocks differ, behind as well as ahead. Absent when not known (KV v1, a record written otherwise).", "host")
 	consecutiveFailures = desc("backup_consecutive_failures",
 		"Number of failed backups of the host since its last success.", "host")
 	lastExitCode = desc("backup_last_exit_code",
@@ -239,7 +241,7 @@ var (
 )
 
 var allDescs = []*prometheus.Desc{
-	lastSuccessAge, backupStatus, lastSuccessTS, lastFailureTS, lastAttemptTS, clockAhead,
+	lastSuccessAge, backupStatus, lastSuccessTS, lastFailureTS, lastAttemptTS, clockAhead, clockOffset,
 	consecutiveFailures, lastExitCode, lastDuration, bytesAdded, snapshotFiles,
 	restoreTestAge, restoreTestTS, restoreTestPassed, restoreTestResult, restoreTestTime, restoreTestInfo,
 	storeUp, lastRefreshSuccess, refreshDuration, refreshesTotal, refreshFailuresTotal,
@@ -393,6 +395,9 @@ func collectRecord(g func(*prometheus.Desc, float64, ...string), r *status.Recor
 	}
 	if !r.NoRecord {
 		g(clockAhead, r.Ahead().Seconds(), host)
+	}
+	if r.ClockOffset != nil {
+		g(clockOffset, r.ClockOffset.Seconds(), host)
 	}
 	optInt(g, consecutiveFailures, r.ConsecutiveFailures, host)
 	optInt(g, lastExitCode, r.ExitCode, host)

@@ -293,6 +293,9 @@ func (d *Deliverer) writeEntry(ctx context.Context, e spool.Entry) (status.Verdi
 		err := d.st.Update(ctx, res.Key(), func(old map[string]any) (map[string]any, bool, error) {
 			doc, changed, v := status.Merge(old, res)
 			verdict = v
+			if changed {
+				doc[status.FieldWrittenAt] = status.FormatTime(d.now())
+			}
 			return doc, changed, nil
 		})
 		if err == nil && d.written != nil {

@@ -24,6 +24,10 @@ type Record struct {
 	// FirstRecorded is when backupwatch created the record (zero for a
 	// record written otherwise, such as by the runbook's `vault kv put`).
 	FirstRecorded time.Time
+	// ClockOffset is the writer's clock minus the store's at the record's
+	// last write (FieldWrittenAt against StoredAtKey); nil when either is
+	// not known (a record written otherwise, a store without the time).
+	ClockOffset *time.Duration
 
 	ExitCode            *int64
 	DurationSeconds     *float64
@@ -107,6 +111,13 @@ func Parse(host string, data map[string]any) Record {
 	r.LastFailure = p.time(FieldLastFailure)
 	r.LastAttempt = p.time(FieldLastAttempt)
 	r.FirstRecorded = p.time(FieldFirstRecorded)
+	if written := p.time(FieldWrittenAt); !written.IsZero() {
+		if stored, ok := data[StoredAtKey].(time.Time); ok {
+			// written_at holds whole seconds: so does the offset.
+			d := written.Sub(stored.Truncate(time.Second))
+			r.ClockOffset = &d
+		}
+	}
 	r.ExitCode = p.int(FieldExitCode)
 	r.DurationSeconds = p.float(FieldDuration)
 	if m, ok := p.str(FieldMessage); ok {

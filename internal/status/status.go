@@ -28,7 +28,11 @@ const (
 	FieldLastAttempt = "last_attempt"
 	// FieldFirstRecorded is when the record was created (its first result
 	// or start): a record with no success gets its first day from it.
-	FieldFirstRecorded       = "first_recorded"
+	FieldFirstRecorded = "first_recorded"
+	// FieldWrittenAt is the writer's clock when it last wrote the record;
+	// beside the store's own time of that write (StoredAtKey) it shows
+	// the writer's clock offset, behind as well as ahead.
+	FieldWrittenAt           = "written_at"
 	FieldExitCode            = "exit_code"
 	FieldDuration            = "duration_seconds"
 	FieldMessage             = "message"
@@ -45,6 +49,11 @@ const (
 	FieldBytesProcessed = "total_bytes_processed"
 	FieldWriter         = "written_by"
 )
+
+// StoredAtKey is the key under which a store that keeps its own time of
+// each write (Vault KV v2's created_time) adds it to a record it reads.
+// It is never written: no field of a record can start with a NUL byte.
+const StoredAtKey = "\x00stored_at"
 
 // Status values as exported in backup_status{status=...}.
 const (
