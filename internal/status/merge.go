@@ -95,7 +95,8 @@ func Merge(old map[string]any, res Result) (map[string]any, bool, Verdict) {
 	// comparison until the clock caught up with it, hiding real results:
 	// it counts as never. A real outcome also removes such a time, so the
 	// record stops claiming a success (or failure) that has not happened.
-	limit := time.Now().Add(ClockSkew)
+	now := time.Now()
+	limit := now.Add(ClockSkew)
 	for _, f := range []struct {
 		t     *time.Time
 		field string
@@ -140,7 +141,7 @@ func Merge(old map[string]any, res Result) (map[string]any, bool, Verdict) {
 			set(FieldLastFailure, FormatTime(at))
 		}
 	}
-	if older(cur, res.Outcome, at) {
+	if older(cur, res.Outcome, at, now) {
 		return doc, changed, Older
 	}
 
@@ -191,29 +192,43 @@ func Merge(old map[string]any, res Result) (map[string]any, bool, Verdict) {
 	return doc, changed, Current
 }
 
-// older reports whether a result dated at, arriving now, is older than the
-// record's status, which is otherwise the outcome of the result that
-// arrived last. Arrival order is what the store sees (on KV v2, writes are
-// check-and-set, so it is well defined); the writers' clocks may differ
-// by up to ClockSkew, so a result dated a little before the stored one is
-// not older in real time: a failure recorded after an NTP step back, or
-// after a success recorded by hand with --at a few minutes ahead, must
-// become the status. Only two results are known to be older: one dated
-// more than ClockSkew before the latest stored result (a spool delivered
-// after an outage, a backfill with --at), and one already recorded (same
-// outcome, same second as the stored time of that outcome) delivered
-// again after a later result of the other outcome.
-func older(cur Record, outcome string, at time.Time) bool {
-	if at.Before(cur.LastResult().Add(-ClockSkew)) {
+// FreshWindow is how soon after its dated time a result must be delivered,
+// by its writer's clock, to count as fresh: it ended just now (a run's end,
+// a record without --at), so it is later in real time than everything the
+// record holds, which arrived before it.
+const FreshWindow = time.Minute
+
+// older reports whether a result dated at, delivered now (by the writer's
+// clock), is older than the record's status. It is newer, and becomes the
+// status, when any of these holds:
+//   - it is dated at or after the latest stored result;
+//   - it ended after the record's last write (written_at), by the writers'
+//     clocks: the stored results, whatever their dated times, arrived
+//     before it ended (a success recorded with --at a few minutes ahead);
+//   - it is fresh (FreshWindow) and dated within ClockSkew of the latest
+//     stored result: it arrived after the stored one and ended just now, so
+//     whatever the stored one's dated time says, it is later in real time
+//     (a failure after an NTP step back, or from a host whose clock is
+//     behind another writer's).
+//
+// Otherwise the dated times decide (a spool delivered after an outage, a
+// backfill with --at, results of one clock arriving out of order). A
+// result already recorded (same outcome, same second as the stored time
+// of that outcome) delivered again after a later result of the other
+// outcome is older whatever else holds.
+func older(cur Record, outcome string, at, now time.Time) bool {
+	switch {
+	case outcome == Success && cur.Status != Success && at.Equal(cur.LastSuccess),
+		outcome == Failed && cur.Status != Failed && at.Equal(cur.LastFailure):
 		return true
+	case !at.Before(cur.LastResult()):
+		return false
+	case !cur.WrittenAt.IsZero() && at.After(cur.WrittenAt):
+		return false
+	case now.Sub(at) <= FreshWindow && !at.Before(cur.LastResult().Add(-ClockSkew)):
+		return false
 	}
-	switch outcome {
-	case Success:
-		return cur.Status != Success && at.Equal(cur.LastSuccess)
-	case Failed:
-		return cur.Status != Failed && at.Equal(cur.LastFailure)
-	}
-	return false
+	return true
 }
 
 // isNew reports whether old is no record yet (or one without any status or

@@ -97,3 +97,33 @@ func TestRecordedScheduleBeyondTheCap(t *testing.T) {
 		}
 	}
 }
+
+// TestDatedOrderWhenNotFresh: a result delivered long after its dated time
+// (a spool after an outage, --at by hand) is ordered by its dated time
+// among results of one clock; one that ended after the record's last
+// write (written_at, by the writers' clocks) is newer whatever the stored
+// result is dated, so a success recorded a few minutes ahead hides no
+// failure delivered late from a spool either.
+func TestDatedOrderWhenNotFresh(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	at := func(d time.Duration) time.Time { return now.Add(d) }
+	with := func(doc map[string]any, written time.Time) map[string]any {
+		doc[FieldWrittenAt] = FormatTime(written)
+		return doc
+	}
+	// Two results of one clock an hour ago, arriving out of order.
+	doc, _, _ := Merge(nil, Result{Outcome: Success, At: at(-time.Hour + 30*time.Second)})
+	doc = with(doc, now)
+	doc, _, v := Merge(doc, Result{Outcome: Failed, At: at(-time.Hour)})
+	if doc[FieldStatus] != Success || v != Older {
+		t.Errorf("an older result of one clock, delivered late, became the status: %v (%v)", doc, v)
+	}
+	// A success written 10 minutes ago, dated 4 minutes ahead of that; a
+	// failure that ended 7 minutes ago, delivered now from the spool.
+	doc, _, _ = Merge(nil, Result{Outcome: Success, At: at(-6 * time.Minute)})
+	doc = with(doc, at(-10*time.Minute))
+	doc, _, v = Merge(doc, Result{Outcome: Failed, At: at(-7 * time.Minute)})
+	if doc[FieldStatus] != Failed || v != Current {
+		t.Errorf("a failure that ended after the last write was hidden: %v (%v)", doc, v)
+	}
+}

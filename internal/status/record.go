@@ -28,6 +28,9 @@ type Record struct {
 	// last write (FieldWrittenAt against StoredAtKey); nil when either is
 	// not known (a record written otherwise, a store without the time).
 	ClockOffset *time.Duration
+	// WrittenAt is the writer's clock at the record's last write by
+	// backupwatch (FieldWrittenAt); zero when not known.
+	WrittenAt time.Time
 
 	ExitCode            *int64
 	DurationSeconds     *float64
@@ -111,7 +114,8 @@ func Parse(host string, data map[string]any) Record {
 	r.LastFailure = p.time(FieldLastFailure)
 	r.LastAttempt = p.time(FieldLastAttempt)
 	r.FirstRecorded = p.time(FieldFirstRecorded)
-	if written := p.time(FieldWrittenAt); !written.IsZero() {
+	r.WrittenAt = p.time(FieldWrittenAt)
+	if written := r.WrittenAt; !written.IsZero() {
 		if stored, ok := data[StoredAtKey].(time.Time); ok {
 			// written_at holds whole seconds: so does the offset.
 			d := written.Sub(stored.Truncate(time.Second))
