@@ -237,8 +237,8 @@ const lastOverTimeWhy = "a series that vanishes (exporter stopped, restarted or 
 
 var runbookChanges = map[string]runbookChange{
 	"BackupNotRunIn24Hours": {
-		expr:           "(%s) unless on(host, backup_job) (last_over_time(backup_record_present[30m]) == 0) unless on(host, backup_job) last_over_time(backup_schedule_info[30m])",
-		exprWhy:        lastOverTimeWhy + "; an expected host with no record at all is left to the day-one rule below; a host or job with a schedule of its own is judged by BackupOverdue instead (on(host, backup_job): a job is not its host)",
+		expr:           "(%s) unless on(host, backup_job) (last_over_time(backup_record_present[30m]) == 0) unless on(host, backup_job) last_over_time(backup_schedule_info[30m]) unless on(host, backup_job) (last_over_time(backup_deadline_timestamp_seconds[30m]) > time())",
+		exprWhy:        lastOverTimeWhy + "; an expected host with no record at all is left to the day-one rule below; a host or job with a schedule of its own is judged by BackupOverdue instead (on(host, backup_job): a job is not its host); a record whose history starts with a failed or running run waits for its deadline, one day after its first result or start, so that its first failure is one page (BackupFailed), not two",
 		descriptionWhy: `a host that never succeeded says so in words ("has never recorded a successful backup") instead of an age since 1970; the job, for a job; the last failure's exit code and error line; the status page link`,
 		extra: []rule{{
 			Alert:  "BackupNotRunIn24Hours",

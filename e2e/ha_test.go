@@ -93,7 +93,11 @@ func (s *haStack) bw(args ...string) {
 }
 
 func startHA(t *testing.T, hosts []string) *haStack {
-	const scale = defaultScale
+	// Half the inbox suite's pace: Alertmanager peers deduplicate through
+	// gossip within --cluster.peer-timeout, and gossip on a loaded machine
+	// (the whole suite runs in parallel, or beside a CPU hog) can take a
+	// second; the timeout must stay well below the scaled group_interval.
+	const scale = defaultScale * 2
 	minute := time.Duration(float64(time.Minute) * scale)
 	s := &haStack{t: t, dir: t.TempDir(), hosts: hosts, minute: minute}
 	t.Cleanup(func() {
@@ -152,10 +156,12 @@ func startHA(t *testing.T, hosts []string) *haStack {
 	// A peer sends a group's notification only after its position times
 	// --cluster.peer-timeout, if the other has not, and it sends what it
 	// saw at its flush: the timeout must stay well below group_interval,
-	// as the shipped 5m is to Alertmanager's default 15s (scaled, 5s
+	// as the shipped 5m is to Alertmanager's default 15s (scaled, 10s
 	// against 15s, every resolution would meet a stale flush of the other
-	// peer). 1s is still several gossip rounds (200ms).
-	const peerTimeout = time.Second
+	// peer), and well above gossip's delay: 2s is ten gossip rounds
+	// (200ms), room for a loaded machine (at 1s, TestHA saw one group sent
+	// by both peers).
+	const peerTimeout = 2 * time.Second
 	s.settle = peerTimeout + 3*groupInterval
 	s.wait = 2*time.Minute + groupWait
 	// Debian's, or another (BACKUPWATCH_HA_ALERTMANAGER=tools/bin/alertmanager).

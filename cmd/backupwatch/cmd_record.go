@@ -9,6 +9,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/golemtrust/backupwatch/internal/deliver"
 	"github.com/golemtrust/backupwatch/internal/spool"
 	"github.com/golemtrust/backupwatch/internal/status"
 )
@@ -47,8 +48,16 @@ func runRecord(ctx context.Context, g *globals, o *recordOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := deliverOrSpool(ctx, g, st, spool.Entry{Result: &res}); err != nil {
+	dl, err := deliverEntry(ctx, g, st, spool.Entry{Result: &res})
+	if err != nil {
 		return err
+	}
+	if dl.Older {
+		// Written, but a result that arrived before it is dated more
+		// than the clock skew allowance after it: saying "recorded"
+		// would claim a status the record does not hold.
+		g.logger.Warn("backup outcome kept as an older result, not the status: the record holds a later one", "host", res.Host, "job", res.Job, "status", res.Outcome, "at", status.FormatTime(res.At), "store", st.String())
+		return nil
 	}
 	g.logger.Info("backup outcome recorded", "host", res.Host, "job", res.Job, "status", res.Outcome, "at", status.FormatTime(res.At), "store", st.String())
 	return nil
@@ -107,13 +116,19 @@ func parseAt(s string, set bool, now time.Time) (time.Time, error) {
 // says where, so a command that records exits non-zero but loses nothing.
 // A result Vault refuses for good is an error, not spooled.
 func deliverOrSpool(ctx context.Context, g *globals, st recordStore, e spool.Entry) error {
+	_, err := deliverEntry(ctx, g, st, e)
+	return err
+}
+
+// deliverEntry is deliverOrSpool, also saying what became of e.
+func deliverEntry(ctx context.Context, g *globals, st recordStore, e spool.Entry) (deliver.Delivery, error) {
 	d, err := newDeliverer(g, st)
 	if err != nil {
-		return err
+		return deliver.Delivery{}, err
 	}
 	dl, err := d.Deliver(ctx, e, g.spool.retryPolicy())
 	if err != nil {
-		return err
+		return dl, err
 	}
-	return dl.Err()
+	return dl, dl.Err()
 }

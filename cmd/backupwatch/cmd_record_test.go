@@ -114,6 +114,10 @@ func TestRecordAgainstVault(t *testing.T) {
 	if code, _, errOut := cli(t, vault, "record", "--status=success", "--host=db"); code != exitOK {
 		t.Fatalf("record: exit %d: %s", code, errOut)
 	}
+	// Without a restore test status exits 3, as RestoreTestOverdue fires.
+	if code, _, errOut := cli(t, vault, "restore-test", "record", "--result=passed", "--host-tested=db", "--time-to-restore=5m"); code != exitOK {
+		t.Fatalf("restore-test record: exit %d: %s", code, errOut)
+	}
 	if code, out, _ := cli(t, vault, "status"); code != exitOK || !strings.Contains(out, "db    success") {
 		t.Errorf("status: exit %d\n%s", code, out)
 	}

@@ -27,7 +27,7 @@ type statusOptions struct {
 
 func addStatusCommand(app *kingpin.Application, g *globals) command {
 	o := &statusOptions{}
-	c := app.Command("status", "Show every host's backup status; exits 3 when a host is overdue, failed or unknown, when the last restore test failed, or when there are no hosts at all.")
+	c := app.Command("status", "Show every host's backup status; exits 3 when a host is overdue, failed or unknown, when the last restore test failed, is more than 90 days old or was never recorded (as RestoreTestOverdue), or when there are no hosts at all.")
 	c.Flag("host", "Only this host (repeatable); a named host with no record is shown as unknown. The restore test is then shown but does not change the exit status.").StringsVar(&o.hosts)
 	c.Flag("config.file", "YAML file listing expected hosts, as for serve: an expected host with no record is shown as unknown.").StringVar(&o.configFile)
 	c.Flag("output", "Output format: table or json.").PlaceHolder("table|json").Short('o').Default("table").EnumVar(&o.output, "table", "json")
@@ -58,7 +58,9 @@ type restoreTestStatus struct {
 	Result     string   `json:"result"`
 	HostTested string   `json:"host_tested,omitempty"`
 	AgeSeconds *float64 `json:"age_seconds"`
-	Problems   []string `json:"problems,omitempty"`
+	// Overdue: older than status.RestoreTestInterval, as RestoreTestOverdue.
+	Overdue  bool     `json:"overdue"`
+	Problems []string `json:"problems,omitempty"`
 }
 
 type statusReport struct {
@@ -128,8 +130,9 @@ func runStatus(ctx context.Context, g *globals, o *statusOptions) error {
 }
 
 // unhealthy decides status's exit: 3 for a host overdue, failed or unknown,
-// for a failed restore test (unless the report is narrowed to named
-// hosts), and for a fleet of no hosts at all: a monitoring command that
+// for a restore test failed, overdue or never recorded, as the alerts
+// have it (unless the report is narrowed to named hosts), and for a fleet
+// of no hosts at all: a monitoring command that
 // sees nothing must not say that all is well.
 func unhealthy(rep statusReport, narrowed bool, store string) error {
 	if len(rep.Hosts) == 0 {
@@ -140,11 +143,16 @@ func unhealthy(rep statusReport, narrowed bool, store string) error {
 			return &exitCode{code: exitUnhealthy}
 		}
 	}
-	if rt := rep.RestoreTest; rt != nil && rt.Result != status.Passed && !narrowed {
+	if narrowed {
+		return nil
+	}
+	// As RestoreTestOverdue and RestoreTestFailed: none recorded, failed,
+	// or older than status.RestoreTestInterval.
+	if rt := rep.RestoreTest; rt == nil || rt.Result != status.Passed || rt.Overdue {
 		return &exitCode{code: exitUnhealthy}
 	}
 	for _, rt := range rep.RestoreTestJobs {
-		if rt.Result != status.Passed && !narrowed {
+		if rt.Result != status.Passed || rt.Overdue {
 			return &exitCode{code: exitUnhealthy}
 		}
 	}
@@ -216,6 +224,7 @@ func buildReport(snap *fleet.Snapshot, maxAge time.Duration, now time.Time) stat
 			age := now.Sub(rt.LastTest).Seconds()
 			rs.AgeSeconds = &age
 		}
+		rs.Overdue = rt.LastTest.IsZero() || now.Sub(rt.LastTest) > status.RestoreTestInterval
 		return rs
 	}
 	if rt := snap.RestoreTest; rt != nil {
@@ -254,17 +263,24 @@ func writeStatusTable(w io.Writer, rep statusReport) error {
 		return err
 	}
 	if rt := rep.RestoreTest; rt != nil {
-		fmt.Fprintf(w, "\nrestore test: %s on %s, %s (%s ago)\n", rt.Result, orDash(rt.HostTested), orDash(rt.LastTest), age(rt.AgeSeconds))
+		fmt.Fprintf(w, "\nrestore test: %s on %s, %s (%s ago%s)\n", rt.Result, orDash(rt.HostTested), orDash(rt.LastTest), age(rt.AgeSeconds), overdue(rt.Overdue))
 	} else {
 		fmt.Fprintln(w, "\nrestore test: none recorded")
 	}
 	for _, rt := range rep.RestoreTestJobs {
-		fmt.Fprintf(w, "restore test %s: %s on %s, %s (%s ago)\n", rt.Job, rt.Result, orDash(rt.HostTested), orDash(rt.LastTest), age(rt.AgeSeconds))
+		fmt.Fprintf(w, "restore test %s: %s on %s, %s (%s ago%s)\n", rt.Job, rt.Result, orDash(rt.HostTested), orDash(rt.LastTest), age(rt.AgeSeconds), overdue(rt.Overdue))
 	}
 	for _, p := range rep.Problems {
 		fmt.Fprintln(w, "problem:", p)
 	}
 	return nil
+}
+
+func overdue(b bool) string {
+	if b {
+		return ", overdue"
+	}
+	return ""
 }
 
 func orDash(s string) string {

@@ -74,6 +74,7 @@ func (b *Backup) Run(ctx context.Context) (exit int, err error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deliver.RecordTimeout)
 	defer cancel()
 	var credErr error // the store refuses the credentials: said at the end
+	older := false // the outcome was written, but the record holds a later status
 	record := func(res status.Result, r spool.Retry) (spooled bool, err error) {
 		res.Message = scrub(res.Message)
 		res.Job, res.Schedule = b.Job, b.Schedule
@@ -84,6 +85,7 @@ func (b *Backup) Run(ctx context.Context) (exit int, err error) {
 		if cerr := d.CredentialsErr(); cerr != nil {
 			credErr = cerr
 		}
+		older = d.Older
 		return d.Spooled != "", err
 	}
 
@@ -168,6 +170,11 @@ func (b *Backup) Run(ctx context.Context) (exit int, err error) {
 		log.Error("could not record the outcome", "host", b.Host, "status", res.Outcome, "err", rerr)
 	case spooled:
 		where = "kept in the spool"
+	case older:
+		// A result dated after it beyond the clock skew allowance holds
+		// the status: "recorded" would claim a status the record lacks.
+		where = "recorded as an older result, not the status"
+		log.Warn("backup outcome kept as an older result, not the status: the record holds a later one", "host", b.Host, "status", res.Outcome)
 	}
 	logLine(fmt.Sprintf("run of host %s ended: exit status %d after %s; %s %s", b.Host, r.ExitCode, r.Duration().Round(time.Millisecond), res.Outcome, where))
 	log.Info("backup ended", "host", b.Host, "status", res.Outcome, "exit_code", r.ExitCode, "duration", r.Duration().Round(time.Millisecond), "recorded", where)

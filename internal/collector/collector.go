@@ -210,6 +210,10 @@ var (
 		"Time of the host's last failed backup.", "host")
 	lastAttemptTS = desc("backup_last_attempt_timestamp_seconds",
 		"Time the host's latest backup run started.", "host")
+	clockAhead = desc("backup_clock_ahead_seconds",
+		"How far the host's record was dated ahead of the exporter's clock when first read, beyond the 5 minutes record allows (a writer's clock running fast); such a time is taken as when it was first read. 0 when within the allowance.", "host")
+	clockOffset = desc("backup_clock_offset_seconds",
+		"The clock of the host's last writer minus Vault's, at that write (the record's written_at against KV v2's created_time, to the second): how the hosts' clocks differ, behind as well as ahead. Absent when not known (KV v1, a record written otherwise).", "host")
 	consecutiveFailures = desc("backup_consecutive_failures",
 		"Number of failed backups of the host since its last success.", "host")
 	lastExitCode = desc("backup_last_exit_code",
@@ -253,7 +257,7 @@ var (
 )
 
 var allDescs = []*prometheus.Desc{
-	lastSuccessAge, backupStatus, lastSuccessTS, lastFailureTS, lastAttemptTS,
+	lastSuccessAge, backupStatus, lastSuccessTS, lastFailureTS, lastAttemptTS, clockAhead, clockOffset,
 	consecutiveFailures, lastExitCode, lastDuration, bytesAdded, snapshotFiles,
 	restoreTestAge, restoreTestTS, restoreTestPassed, restoreTestResult, restoreTestTime, restoreTestInfo,
 	storeUp, lastRefreshSuccess, refreshDuration, refreshesTotal, refreshFailuresTotal,
@@ -296,11 +300,11 @@ func sender(ch chan<- prometheus.Metric, only *prometheus.Desc) func(*prometheus
 }
 
 // MaxFutureSkew is how far in the future a recorded time may lie and
-// still count as established: a host's clock a little fast. Beyond it the
-// time cannot be a real success or test, and it would keep its age
-// negative, silencing BackupNotRunIn24Hours or RestoreTestOverdue; such a
-// time counts as the epoch here, and the next real result replaces it
-// (status.Apply).
+// still count as established: record's own bound (status.ClockSkew). A
+// time beyond it is taken as when the exporter first read it
+// (status.Record.ClampFuture), so its age grows from then, and
+// backup_clock_ahead_seconds says how far ahead it was; Age only meets one
+// in a record read without that (it counts as the epoch, overdue).
 const MaxFutureSkew = status.MaxFutureSkew
 
 // Age is the age in seconds of a recorded time t at now, as the runbook's
@@ -406,6 +410,12 @@ func collectRecord(g func(*prometheus.Desc, float64, ...string), r *status.Recor
 	}
 	if !r.LastAttempt.IsZero() {
 		g(lastAttemptTS, ts(r.LastAttempt), host)
+	}
+	if !r.NoRecord {
+		g(clockAhead, r.Ahead().Seconds(), host)
+	}
+	if r.ClockOffset != nil {
+		g(clockOffset, r.ClockOffset.Seconds(), host)
 	}
 	optInt(g, consecutiveFailures, r.ConsecutiveFailures, host)
 	optInt(g, lastExitCode, r.ExitCode, host)

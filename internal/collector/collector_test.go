@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/golemtrust/backupwatch/internal/localstore"
+	"github.com/golemtrust/backupwatch/internal/status"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -231,33 +232,58 @@ func TestAgesMoveAtScrapeTime(t *testing.T) {
 	}
 }
 
-// TestFutureTimes: a clock a little fast gives a small negative age, but a
-// time far in the future is not established and counts as the epoch, so it
-// cannot keep BackupNotRunIn24Hours or RestoreTestOverdue quiet for good.
+// TestFutureTimes is issue 16's item 9: the exporter's future bound is
+// record's (status.ClockSkew). Within it a fast clock gives a small
+// negative age; beyond it a time is neither dropped nor trusted: it is
+// taken as when the exporter first read it, its age grows from there (a
+// success written 23 hours ahead no longer silences the overdue alert for
+// two days), and backup_clock_ahead_seconds names the host.
 func TestFutureTimes(t *testing.T) {
 	tests := []struct {
-		name    string
-		at      time.Time
-		wantAge float64
+		name      string
+		ahead     time.Duration
+		wantAge   float64 // at the first refresh
+		wantAhead float64
 	}{
-		{"an hour ahead", testNow.Add(time.Hour), -3600},
-		{"at the skew limit", testNow.Add(MaxFutureSkew), -MaxFutureSkew.Seconds()},
-		{"beyond the skew limit", testNow.Add(MaxFutureSkew + time.Second), float64(testNow.Unix())},
-		{"years ahead", testNow.AddDate(10, 0, 0), float64(testNow.Unix())},
+		{"four minutes ahead", 4 * time.Minute, -240, 0},
+		{"at the skew limit", status.ClockSkew, -status.ClockSkew.Seconds(), 0},
+		{"beyond the skew limit", status.ClockSkew + time.Second, 0, 301},
+		{"23 hours ahead", 23 * time.Hour, 0, 23 * 3600},
+		{"years ahead", testNow.AddDate(10, 0, 0).Sub(testNow), 0, testNow.AddDate(10, 0, 0).Sub(testNow).Seconds()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			at := tt.at.Format(time.RFC3339)
-			c := newTestCollector(writeStore(t, map[string]string{
-				"db":           `{"status":"success","last_success":"` + at + `"}`,
+			at := testNow.Add(tt.ahead).Format(time.RFC3339)
+			now := testNow
+			c := New(Options{Source: writeStore(t, map[string]string{
+				"db":           `{"status":"failed","last_success":"` + at + `","last_failure":"` + at + `"}`,
 				"restore-test": `{"last_test":"` + at + `","result":"passed"}`,
-			}))
+			}), Now: func() time.Time { return now }})
 			c.Refresh(context.Background())
 			if got := value(t, c, "backup_last_success_age_seconds", "host", "db"); got != tt.wantAge {
 				t.Errorf("backup_last_success_age_seconds = %v, want %v", got, tt.wantAge)
 			}
 			if got := value(t, c, "backup_restore_test_age_seconds"); got != tt.wantAge {
 				t.Errorf("backup_restore_test_age_seconds = %v, want %v", got, tt.wantAge)
+			}
+			if got := value(t, c, "backup_clock_ahead_seconds", "host", "db"); got != tt.wantAhead {
+				t.Errorf("backup_clock_ahead_seconds = %v, want %v", got, tt.wantAhead)
+			}
+			if got := value(t, c, "backup_status", "host", "db", "status", "failed"); got != 1 {
+				t.Errorf("the failure of a host whose clock runs fast is not exported: backup_status{failed} = %v", got)
+			}
+			if tt.wantAhead == 0 {
+				return
+			}
+			// A day later, the clock has caught up with a time 23 hours
+			// ahead: its age is still counted from when it was first read.
+			now = testNow.Add(25 * time.Hour)
+			c.Refresh(context.Background())
+			if got, want := value(t, c, "backup_last_success_age_seconds", "host", "db"), 25*3600.0; got != want {
+				t.Errorf("age 25 hours later = %v, want %v", got, want)
+			}
+			if got := value(t, c, "backup_clock_ahead_seconds", "host", "db"); got != tt.wantAhead {
+				t.Errorf("backup_clock_ahead_seconds 25 hours later = %v, want %v", got, tt.wantAhead)
 			}
 		})
 	}

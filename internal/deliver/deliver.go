@@ -116,6 +116,10 @@ type Delivery struct {
 	// same, but unlike a store that is down this does not pass by itself:
 	// the command must fail at once and say so.
 	Credentials bool
+	// Older is set when the result was written but is older than the
+	// record's status (status.Older): its time is kept, the status is a
+	// later result's, and the command must not say it recorded the status.
+	Older bool
 }
 
 // Err is the one-line error of a result kept in the spool, nil when the
@@ -166,15 +170,21 @@ func (e *RefusedError) Unwrap() error { return e.Err }
 func (d *Deliverer) Deliver(ctx context.Context, e spool.Entry, r spool.Retry) (Delivery, error) {
 	classify := d.classifier(ctx)
 	r.Retryable = func(err error) bool { return classify(err) != spool.Refused }
+	verdict := status.Current
 	direct := func() error {
-		err := r.Try(ctx, func(ctx context.Context) error { return d.write(ctx, e) })
+		err := r.Try(ctx, func(ctx context.Context) error {
+			v, err := d.writeEntry(ctx, e)
+			verdict = v
+			return err
+		})
 		if err != nil && classify(err) == spool.Refused {
 			return asRefused(err)
 		}
 		return err
 	}
 	if d.sp == nil {
-		return Delivery{}, direct()
+		err := direct()
+		return Delivery{Older: err == nil && verdict == status.Older}, err
 	}
 	storeErr := d.flushBefore(ctx, e, r, classify)
 	if storeErr == nil {
@@ -183,7 +193,7 @@ func (d *Deliverer) Deliver(ctx context.Context, e spool.Entry, r spool.Retry) (
 		switch {
 		case err == nil:
 			d.LogWaiting(0)
-			return Delivery{}, nil
+			return Delivery{Older: verdict == status.Older}, nil
 		case errors.As(err, &refused):
 			d.LogWaiting(0)
 			return Delivery{}, err
@@ -298,8 +308,15 @@ func (d *Deliverer) Discard(ctx context.Context, id string) (spool.Item, error) 
 // of one key on this machine take turns (the key lock): on KV v1, which
 // has no check-and-set, two read-modify-writes at once lose one.
 func (d *Deliverer) write(ctx context.Context, e spool.Entry) error {
+	_, err := d.writeEntry(ctx, e)
+	return err
+}
+
+// writeEntry is write, also saying what the merge made of a backup result.
+func (d *Deliverer) writeEntry(ctx context.Context, e spool.Entry) (status.Verdict, error) {
+	verdict := status.Current
 	if err := status.CheckNotFuture(e.At(), d.now()); err != nil {
-		return &RefusedError{Err: fmt.Errorf("%s: %w", e, err), Reason: "a result dated in the future would hide every real one until then"}
+		return verdict, &RefusedError{Err: fmt.Errorf("%s: %w", e, err), Reason: "a result dated in the future would hide every real one until then"}
 	}
 	if d.sp != nil {
 		lctx, cancel := context.WithTimeout(ctx, lockTimeout)
@@ -307,7 +324,7 @@ func (d *Deliverer) write(ctx context.Context, e spool.Entry) error {
 		cancel()
 		switch {
 		case errors.Is(err, lockfile.ErrHeld):
-			return fmt.Errorf("write %s: another backupwatch kept writing it for %v: %w", e.Key(), lockTimeout, err)
+			return verdict, fmt.Errorf("write %s: another backupwatch kept writing it for %v: %w", e.Key(), lockTimeout, err)
 		case err != nil:
 			d.log.Warn("spool unusable: writing without its key lock (writers of one key at once may lose fields on KV v1)", "key", e.Key(), "err", err)
 		default:
@@ -318,21 +335,25 @@ func (d *Deliverer) write(ctx context.Context, e spool.Entry) error {
 	case e.Result != nil:
 		res := *e.Result
 		err := d.st.Update(ctx, res.Key(), func(old map[string]any) (map[string]any, bool, error) {
-			doc, changed := status.Apply(old, res)
+			doc, changed, v := status.Merge(old, res)
+			verdict = v
+			if changed {
+				doc[status.FieldWrittenAt] = status.FormatTime(d.now())
+			}
 			return doc, changed, nil
 		})
 		if err == nil && d.written != nil {
 			d.written(e)
 		}
-		return err
+		return verdict, err
 	case e.RestoreTest != nil:
 		rt := *e.RestoreTest
-		return d.st.Update(ctx, rt.Key(), func(old map[string]any) (map[string]any, bool, error) {
+		return verdict, d.st.Update(ctx, rt.Key(), func(old map[string]any) (map[string]any, bool, error) {
 			doc, changed := status.ApplyRestoreTest(old, rt)
 			return doc, changed, nil
 		})
 	}
-	return &RefusedError{Err: errors.New("empty spool entry")}
+	return verdict, &RefusedError{Err: errors.New("empty spool entry")}
 }
 
 // classifier sorts delivery errors: what can pass later is spooled (the

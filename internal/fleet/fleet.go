@@ -157,6 +157,11 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 					if verr := status.ValidateHost(h); verr != nil {
 						records[i].Problems = append(records[i].Problems, verr.Error())
 					}
+					var p *status.Record
+					if r, ok := prevByID[id]; ok {
+						p = &r
+					}
+					records[i].ClampFuture(now(), p)
 				case errors.Is(err, status.ErrNotFound):
 					records[i] = status.Record{Host: h, Status: status.Unknown, NoRecord: true, Problems: []string{"no record"}}
 				case errors.Is(err, status.ErrMalformed):
@@ -203,6 +208,7 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 		switch {
 		case err == nil:
 			rt := status.ParseRestoreTest(data)
+			rt.ClampFuture(now(), prevRT)
 			return &rt
 		case errors.Is(err, status.ErrNotFound):
 			return nil
@@ -241,6 +247,30 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 		snap.LastSuccess = now()
 	}
 	return snap
+}
+
+// ClampFuture is status.Record.ClampFuture for a record read again outside
+// a full refresh (a nudge): prev is the snapshot that held it before.
+func ClampFuture(r *status.Record, now time.Time, prev *Snapshot) {
+	if prev == nil {
+		r.ClampFuture(now, nil)
+		return
+	}
+	list := prev.Hosts
+	if r.Job != "" {
+		list = prev.Jobs
+	}
+	i, found := slices.BinarySearchFunc(list, status.JobID{Host: r.Host, Job: r.Job}, func(p status.Record, id status.JobID) int {
+		if c := strings.Compare(p.Host, id.Host); c != 0 {
+			return c
+		}
+		return strings.Compare(p.Job, id.Job)
+	})
+	if !found {
+		r.ClampFuture(now, nil)
+		return
+	}
+	r.ClampFuture(now, &list[i])
 }
 
 // resolveSchedules sets each record's schedule: the central one, else the

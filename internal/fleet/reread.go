@@ -5,9 +5,17 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/golemtrust/backupwatch/internal/status"
 )
+
+func nowOf(opts Options) time.Time {
+	if opts.Now != nil {
+		return opts.Now()
+	}
+	return time.Now()
+}
 
 // Reread returns prev with the given hosts' records read again: each
 // host's own record and the records of its jobs that prev knows (a new job
@@ -49,6 +57,7 @@ func Reread(ctx context.Context, src Source, opts Options, prev *Snapshot, hosts
 				return prev, err
 			}
 			r.Job = id.Job
+			ClampFuture(&r, nowOf(opts), prev)
 			reads = append(reads, read{id, r})
 		}
 	}

@@ -19,9 +19,16 @@ import (
 const (
 	// MaxGrace bounds a grace period: a backup a year late is not late.
 	MaxGrace = 365 * 24 * time.Hour
-	// MaxEvery bounds an interval: a backup expected less than once in
-	// two years is not watched by a schedule.
-	MaxEvery = 2 * 366 * 24 * time.Hour
+	// MaxEvery is the longest schedule watched: an interval may not be
+	// longer, and a cron expression must fire at least this often (a
+	// monthly one does, with a day to spare for 31-day months and the
+	// clock changes). A record claiming a rarer schedule would turn off
+	// BackupNotRunIn24Hours for its host for as long (docs/jobs.md).
+	MaxEvery = 32 * 24 * time.Hour
+	// MinEvery is the shortest interval: record times are whole seconds
+	// and the exporter reads them minutes apart, so a shorter one cannot
+	// be watched (and a sub-millisecond one would be written as "0s").
+	MinEvery = time.Minute
 	// DefaultEvery is the runbook's rule: a success every 24 hours.
 	DefaultEvery = 24 * time.Hour
 	// DefaultCronGrace is the grace of a cron schedule given without one:
@@ -65,11 +72,15 @@ func (s Schedule) orDefault() Schedule {
 
 // Interval returns an interval schedule.
 func Interval(every, grace time.Duration) (Schedule, error) {
-	if every <= 0 {
-		return Schedule{}, fmt.Errorf("interval %s: must be positive", FormatDuration(every))
-	}
-	if every > MaxEvery {
-		return Schedule{}, fmt.Errorf("interval %s: longer than %s", FormatDuration(every), FormatDuration(MaxEvery))
+	switch {
+	case every <= 0:
+		return Schedule{}, fmt.Errorf("interval %s: must be positive", exactDuration(every))
+	case every < MinEvery:
+		return Schedule{}, fmt.Errorf("interval %s: shorter than %s, the shortest schedule watched", exactDuration(every), FormatDuration(MinEvery))
+	case every%time.Second != 0:
+		return Schedule{}, fmt.Errorf("interval %s: not a whole number of seconds", exactDuration(every))
+	case every > MaxEvery:
+		return Schedule{}, fmt.Errorf("interval %s: longer than %d days, the longest schedule watched", FormatDuration(every), MaxEvery/(24*time.Hour))
 	}
 	if err := checkGrace(grace); err != nil {
 		return Schedule{}, err
@@ -118,6 +129,9 @@ func Cron(expr, tz string, grace time.Duration) (Schedule, error) {
 	if s.next(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
 		return Schedule{}, fmt.Errorf("cron expression %q never fires", expr)
 	}
+	if err := checkGaps(s); err != nil {
+		return Schedule{}, fmt.Errorf("cron expression %q: %w", expr, err)
+	}
 	return s, nil
 }
 
@@ -143,6 +157,8 @@ func checkGrace(g time.Duration) error {
 	switch {
 	case g < 0:
 		return fmt.Errorf("grace %s: must not be negative", g)
+	case g%time.Second != 0:
+		return fmt.Errorf("grace %s: not a whole number of seconds", exactDuration(g))
 	case g > MaxGrace:
 		return fmt.Errorf("grace %s: longer than a year", FormatDuration(g))
 	}
@@ -286,6 +302,15 @@ func ParseGraceSeconds(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("grace_seconds: %v is not between 0 and a year", f)
 	}
 	return time.Duration(f * float64(time.Second)), nil
+}
+
+// exactDuration writes d as FormatDuration does when that is exact (it
+// keeps milliseconds), else as Go does ("999µs", not "0s").
+func exactDuration(d time.Duration) string {
+	if d%time.Millisecond != 0 {
+		return d.String()
+	}
+	return FormatDuration(d)
 }
 
 // FormatDuration writes d as Prometheus does (1d, 1w, 1h30m).

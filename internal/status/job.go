@@ -121,15 +121,20 @@ func (r Record) Running() bool {
 }
 
 // Deadline is when the next successful backup is due under r.Schedule,
-// with times beyond maxFuture of now taken as never (see MaxFutureSkew).
-// It is zero when no success is established: overdue, as in the
-// runbook, except for a record with nothing but a start (its first run,
-// in progress), which gets one period from that start.
+// with times beyond MaxFutureSkew of now taken as never. Without an
+// established success it is one period from the record's first result or
+// start (FirstRecorded; for a record without it, a start alone): a new
+// host or job whose history starts with a failed or running run has its
+// first day, as a host with no record does (BackupFailed pages its
+// failure; the overdue alerts wait). It is zero, overdue as in the
+// runbook, for a record with neither, or with no success after that day.
 func (r Record) Deadline(now time.Time) time.Time {
 	limit := now.Add(MaxFutureSkew)
 	switch {
 	case !r.LastSuccess.IsZero() && !r.LastSuccess.After(limit):
 		return r.Schedule.Deadline(r.LastSuccess)
+	case r.LastSuccess.IsZero() && !r.FirstRecorded.IsZero() && !r.FirstRecorded.After(limit):
+		return r.Schedule.Deadline(r.FirstRecorded)
 	case r.LastSuccess.IsZero() && r.LastFailure.IsZero() && !r.LastAttempt.IsZero() && !r.LastAttempt.After(limit):
 		return r.Schedule.Deadline(r.LastAttempt)
 	}

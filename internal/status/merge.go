@@ -13,9 +13,11 @@ import (
 // ClockSkew is how far in the future a time may lie when it is recorded:
 // the clocks of machines kept by NTP differ by far less, so a time beyond
 // it is a wrong clock or a wrong --at. Such a result is refused when it is
-// recorded and when it is delivered from the spool, and a stored time
-// beyond it loses to any real result in the merge (Apply), so that it can
-// never make a present result look older.
+// recorded and when it is delivered from the spool, a stored time beyond
+// it loses to any real result in the merge (Apply), so that it can never
+// make a present result look older, and the exporter takes such a time as
+// the moment it first read it (the same bound on both sides). Within it,
+// the dated times do not order results: arrival does (see older).
 const ClockSkew = 5 * time.Minute
 
 // CheckNotFuture refuses a time t more than ClockSkew after now.
@@ -54,9 +56,35 @@ var resultFields = []string{
 
 // Apply merges res into the stored document old and returns the document to
 // write, and whether it differs from old. Fields it does not know are kept.
-// It never moves a host backwards: a result older than what is stored only
-// advances the timestamps it is newer than, and never the status.
+// The status becomes the outcome of the result that arrives last, unless
+// that result is known to be older (see older): then it only advances the
+// timestamps it is newer than. last_success and last_failure are always
+// the latest of their kind by their dated times.
 func Apply(old map[string]any, res Result) (map[string]any, bool) {
+	doc, changed, _ := Merge(old, res)
+	return doc, changed
+}
+
+// Verdict says what a merge made of a result.
+type Verdict int
+
+const (
+	// Current: the result is the record's status (an attempt: its start).
+	Current Verdict = iota
+	// Older: an older result delivered late; its time is kept, the status
+	// is a later result's.
+	Older
+)
+
+func (v Verdict) String() string {
+	if v == Older {
+		return "older"
+	}
+	return "current"
+}
+
+// Merge is Apply, also saying what became of res.
+func Merge(old map[string]any, res Result) (map[string]any, bool, Verdict) {
 	cur := Parse("", old)
 	doc := maps.Clone(old)
 	if doc == nil {
@@ -67,7 +95,8 @@ func Apply(old map[string]any, res Result) (map[string]any, bool) {
 	// comparison until the clock caught up with it, hiding real results:
 	// it counts as never. A real outcome also removes such a time, so the
 	// record stops claiming a success (or failure) that has not happened.
-	limit := time.Now().Add(ClockSkew)
+	now := time.Now()
+	limit := now.Add(ClockSkew)
 	for _, f := range []struct {
 		t     *time.Time
 		field string
@@ -88,6 +117,11 @@ func Apply(old map[string]any, res Result) (map[string]any, bool) {
 		}
 	}
 	at := res.At.Truncate(time.Second)
+	// first_recorded is the earliest result or start known: a result
+	// replayed late, or backfilled with --at, moves it back.
+	if isNew(old) || (!cur.FirstRecorded.IsZero() && at.Before(cur.FirstRecorded)) {
+		set(FieldFirstRecorded, FormatTime(at))
+	}
 
 	switch res.Outcome {
 	case "":
@@ -97,7 +131,7 @@ func Apply(old map[string]any, res Result) (map[string]any, bool) {
 		if res.Schedule != nil && !at.Before(cur.LastAttempt) && !at.Before(cur.LastResult()) {
 			applySchedule(doc, *res.Schedule, set, &changed)
 		}
-		return doc, changed
+		return doc, changed, Current
 	case Success:
 		if at.After(cur.LastSuccess) {
 			set(FieldLastSuccess, FormatTime(at))
@@ -107,17 +141,18 @@ func Apply(old map[string]any, res Result) (map[string]any, bool) {
 			set(FieldLastFailure, FormatTime(at))
 		}
 	}
-	if at.Before(cur.LastResult()) {
-		return doc, changed // an older result replayed late: status stays
+	if older(cur, res.Outcome, at, now) {
+		return doc, changed, Older
 	}
 
 	failures := int64(0)
 	if res.Outcome == Failed {
 		failures = 1
-		if cur.Status == Failed && cur.ConsecutiveFailures != nil && at.After(cur.LastFailure) {
+		if cur.Status == Failed && cur.ConsecutiveFailures != nil {
 			failures = *cur.ConsecutiveFailures + 1
-		} else if cur.Status == Failed && cur.ConsecutiveFailures != nil {
-			failures = *cur.ConsecutiveFailures // the same failure delivered twice
+			if at.Equal(cur.LastFailure) {
+				failures = *cur.ConsecutiveFailures // the same failure delivered twice
+			}
 		}
 	}
 	set(FieldStatus, res.Outcome)
@@ -133,8 +168,8 @@ func Apply(old map[string]any, res Result) (map[string]any, bool) {
 	if res.Duration != nil {
 		fields[FieldDuration] = strconv.FormatFloat(*res.Duration, 'f', 3, 64)
 	}
-	if res.Message != "" {
-		fields[FieldMessage] = Truncate(res.Message, maxMessage)
+	if m := CleanText(res.Message); m != "" {
+		fields[FieldMessage] = Truncate(m, maxMessage)
 	}
 	for k, v := range res.Extra {
 		// Only result fields: an extra "status" or "last_success" (from a
@@ -154,5 +189,55 @@ func Apply(old map[string]any, res Result) (map[string]any, bool) {
 	for k, v := range fields {
 		set(k, v)
 	}
-	return doc, changed
+	return doc, changed, Current
+}
+
+// FreshWindow is how soon after its dated time a result must be delivered,
+// by its writer's clock, to count as fresh: it ended just now (a run's end,
+// a record without --at), so it is later in real time than everything the
+// record holds, which arrived before it.
+const FreshWindow = time.Minute
+
+// older reports whether a result dated at, delivered now (by the writer's
+// clock), is older than the record's status. It is newer, and becomes the
+// status, when any of these holds:
+//   - it is dated at or after the latest stored result;
+//   - it ended after the record's last write (written_at), by the writers'
+//     clocks: the stored results, whatever their dated times, arrived
+//     before it ended (a success recorded with --at a few minutes ahead);
+//   - it is fresh (FreshWindow) and dated within ClockSkew of the latest
+//     stored result: it arrived after the stored one and ended just now, so
+//     whatever the stored one's dated time says, it is later in real time
+//     (a failure after an NTP step back, or from a host whose clock is
+//     behind another writer's).
+//
+// Otherwise the dated times decide (a spool delivered after an outage, a
+// backfill with --at, results of one clock arriving out of order). A
+// result already recorded (same outcome, same second as the stored time
+// of that outcome) delivered again after a later result of the other
+// outcome is older whatever else holds.
+func older(cur Record, outcome string, at, now time.Time) bool {
+	switch {
+	case outcome == Success && cur.Status != Success && at.Equal(cur.LastSuccess),
+		outcome == Failed && cur.Status != Failed && at.Equal(cur.LastFailure):
+		return true
+	case !at.Before(cur.LastResult()):
+		return false
+	case !cur.WrittenAt.IsZero() && at.After(cur.WrittenAt):
+		return false
+	case now.Sub(at) <= FreshWindow && !at.Before(cur.LastResult().Add(-ClockSkew)):
+		return false
+	}
+	return true
+}
+
+// isNew reports whether old is no record yet (or one without any status or
+// time): the result being merged is its first.
+func isNew(old map[string]any) bool {
+	for _, k := range []string{FieldStatus, FieldLastSuccess, FieldLastFailure, FieldLastAttempt, FieldFirstRecorded} {
+		if _, ok := old[k]; ok {
+			return false
+		}
+	}
+	return true
 }

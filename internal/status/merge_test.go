@@ -50,10 +50,11 @@ func TestFutureStoredTimesNeverWin(t *testing.T) {
 			want: map[string]any{"status": "success", "last_attempt": FormatTime(now), "last_success": fmtAt(-time.Hour)},
 		},
 		{
-			name: "within the allowance a fast clock is believed",
+			// Issue 16: the later arrival is the status, the times stay.
+			name: "within the allowance the later arrival wins",
 			old:  map[string]any{"status": "success", "last_success": fmtAt(ClockSkew - time.Minute)},
 			res:  Result{Outcome: Failed, At: now},
-			want: map[string]any{"status": "success", "last_failure": FormatTime(now), "last_success": fmtAt(ClockSkew - time.Minute)},
+			want: map[string]any{"status": "failed", "last_failure": FormatTime(now), "last_success": fmtAt(ClockSkew - time.Minute)},
 		},
 		{
 			name: "an older real result still does not move the status",

@@ -21,6 +21,16 @@ type Record struct {
 	LastSuccess time.Time
 	LastFailure time.Time
 	LastAttempt time.Time
+	// FirstRecorded is when backupwatch created the record (zero for a
+	// record written otherwise, such as by the runbook's `vault kv put`).
+	FirstRecorded time.Time
+	// ClockOffset is the writer's clock minus the store's at the record's
+	// last write (FieldWrittenAt against StoredAtKey); nil when either is
+	// not known (a record written otherwise, a store without the time).
+	ClockOffset *time.Duration
+	// WrittenAt is the writer's clock at the record's last write by
+	// backupwatch (FieldWrittenAt); zero when not known.
+	WrittenAt time.Time
 
 	ExitCode            *int64
 	DurationSeconds     *float64
@@ -51,6 +61,11 @@ type Record struct {
 	// NoRecord is set when the store holds no record for the host at all:
 	// an expected host that has never reported.
 	NoRecord bool
+
+	// Claimed holds, by field name, the times as written that lay more
+	// than ClockSkew ahead when first read (see ClampFuture); the record's
+	// own fields then hold when that was.
+	Claimed map[string]time.Time
 
 	// Problems are per-field diagnostics: what was wrong with the record
 	// as written. A record with problems is still used as far as it goes.
@@ -98,6 +113,15 @@ func Parse(host string, data map[string]any) Record {
 	r.LastSuccess = p.time(FieldLastSuccess)
 	r.LastFailure = p.time(FieldLastFailure)
 	r.LastAttempt = p.time(FieldLastAttempt)
+	r.FirstRecorded = p.time(FieldFirstRecorded)
+	r.WrittenAt = p.time(FieldWrittenAt)
+	if written := r.WrittenAt; !written.IsZero() {
+		if stored, ok := data[StoredAtKey].(time.Time); ok {
+			// written_at holds whole seconds: so does the offset.
+			d := written.Sub(stored.Truncate(time.Second))
+			r.ClockOffset = &d
+		}
+	}
 	r.ExitCode = p.int(FieldExitCode)
 	r.DurationSeconds = p.float(FieldDuration)
 	if m, ok := p.str(FieldMessage); ok {

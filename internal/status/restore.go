@@ -17,6 +17,11 @@ const (
 	FieldNotes                = "notes"
 )
 
+// RestoreTestInterval is how old the last restore test may be: the
+// runbook's quarterly test. RestoreTestOverdue (deploy/prometheus/backup.yml,
+// 7776000 s) and `backupwatch status` both use it.
+const RestoreTestInterval = 90 * 24 * time.Hour
+
 // Restore test results.
 const (
 	Passed = "passed"
@@ -36,7 +41,10 @@ type RestoreTest struct {
 	HostTested           string
 	TimeToRestoreMinutes *float64
 	Notes                string
-	Problems             []string
+	// Claimed is LastTest as written when it lay more than ClockSkew
+	// ahead when first read (see ClampFuture); zero otherwise.
+	Claimed  time.Time
+	Problems []string
 }
 
 // Key is the store key the restore test is written to.
@@ -95,8 +103,8 @@ func ApplyRestoreTest(old map[string]any, rt RestoreTest) (map[string]any, bool)
 		doc[FieldTimeToRestoreMinutes] = strconv.FormatFloat(*rt.TimeToRestoreMinutes, 'f', -1, 64)
 	}
 	delete(doc, FieldNotes)
-	if rt.Notes != "" {
-		doc[FieldNotes] = Truncate(rt.Notes, maxMessage)
+	if n := CleanText(rt.Notes); n != "" {
+		doc[FieldNotes] = Truncate(n, maxMessage)
 	}
 	return doc, true
 }

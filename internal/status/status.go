@@ -22,10 +22,17 @@ var ErrMalformed = errors.New("malformed record")
 
 // Field names. The first three are the runbook's and keep its meaning.
 const (
-	FieldStatus              = "status"
-	FieldLastSuccess         = "last_success"
-	FieldLastFailure         = "last_failure"
-	FieldLastAttempt         = "last_attempt"
+	FieldStatus      = "status"
+	FieldLastSuccess = "last_success"
+	FieldLastFailure = "last_failure"
+	FieldLastAttempt = "last_attempt"
+	// FieldFirstRecorded is when the record was created (its first result
+	// or start): a record with no success gets its first day from it.
+	FieldFirstRecorded = "first_recorded"
+	// FieldWrittenAt is the writer's clock when it last wrote the record;
+	// beside the store's own time of that write (StoredAtKey) it shows
+	// the writer's clock offset, behind as well as ahead.
+	FieldWrittenAt           = "written_at"
 	FieldExitCode            = "exit_code"
 	FieldDuration            = "duration_seconds"
 	FieldMessage             = "message"
@@ -43,6 +50,11 @@ const (
 	FieldWriter         = "written_by"
 )
 
+// StoredAtKey is the key under which a store that keeps its own time of
+// each write (Vault KV v2's created_time) adds it to a record it reads.
+// It is never written: no field of a record can start with a NUL byte.
+const StoredAtKey = "\x00stored_at"
+
 // Status values as exported in backup_status{status=...}.
 const (
 	Success = "success"
@@ -54,10 +66,9 @@ const (
 var Statuses = []string{Success, Failed, Unknown}
 
 // MaxFutureSkew is how far in the future a recorded time may lie and still
-// be believed: clocks drift, but a time beyond this is a wrong clock or a
-// wrong record. Such a time counts as never (so the overdue alert fires)
-// and is replaced by the next real result.
-const MaxFutureSkew = 24 * time.Hour
+// be believed: the same bound as record's (ClockSkew). The exporter takes a
+// time beyond it as the moment it first read it (Record.ClampFuture).
+const MaxFutureSkew = ClockSkew
 
 // maxHostLen bounds a host name as DNS bounds a name.
 const maxHostLen = 253

@@ -266,15 +266,40 @@ func (s *Store) ListFolder(ctx context.Context, folder string) ([]string, error)
 // Get reads the record at key, or an error wrapping status.ErrNotFound.
 func (s *Store) Get(ctx context.Context, key string) (map[string]any, error) {
 	var doc map[string]any
+	var stored time.Time
 	err := s.do(ctx, "read", key, func(ctx context.Context, v int) error {
 		var err error
-		doc, _, err = s.read(ctx, v, key)
+		doc, stored, err = s.readStored(ctx, v, key)
 		return err
 	})
 	if err == nil && doc == nil {
 		return nil, fmt.Errorf("read %s: %w", s.Location(key), status.ErrNotFound)
 	}
+	if err == nil && !stored.IsZero() {
+		doc[status.StoredAtKey] = stored
+	}
 	return doc, err
+}
+
+// readStored is read, also returning, on KV v2, when Vault stored the
+// current version (by Vault's clock): the one clock every writer's record
+// can be compared with.
+func (s *Store) readStored(ctx context.Context, v int, key string) (map[string]any, time.Time, error) {
+	sec, err := s.client.Logical().ReadWithContext(ctx, s.dataPath(v, key))
+	if err != nil || sec == nil {
+		return nil, time.Time{}, err
+	}
+	if v == 1 {
+		return sec.Data, time.Time{}, nil
+	}
+	var stored time.Time
+	if md, ok := sec.Data["metadata"].(map[string]any); ok {
+		if c, ok := md["created_time"].(string); ok {
+			stored, _ = time.Parse(time.RFC3339Nano, c)
+		}
+	}
+	data, _ := sec.Data["data"].(map[string]any)
+	return data, stored, nil
 }
 
 // read returns the current data and, on KV v2, the version to check-and-set

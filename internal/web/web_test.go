@@ -53,8 +53,8 @@ func TestStateOf(t *testing.T) {
 			Overdue, "red", "says success but has no time of a successful backup: counted as never", testNow.Unix()},
 		{"success 10 years ahead", status.Record{Status: status.Success, LastSuccess: testNow.AddDate(10, 0, 0)},
 			Overdue, "red", "in the future (a wrong clock or record): counted as never", testNow.Unix()},
-		{"success an hour ahead (a fast clock)", status.Record{Status: status.Success, LastSuccess: testNow.Add(time.Hour)},
-			OK, "green", "last success 1 h in the future", -3600},
+		{"success four minutes ahead (a fast clock, within record's 5 minutes)", status.Record{Status: status.Success, LastSuccess: testNow.Add(4 * time.Minute)},
+			OK, "green", "last success 4 min in the future", -240},
 		{"never reported", status.Record{Status: status.Unknown, Problems: []string{"no record"}},
 			Unknown, "grey", "never reported a backup", testNow.Unix()},
 		{"not read: store never reached", status.Record{Status: status.Unknown, Unread: true},
@@ -194,7 +194,8 @@ func TestWhen(t *testing.T) {
 	}{
 		{time.Time{}, "", ""},
 		{ago(3 * time.Hour), "3 h ago", "2026-11-25 09:00:00 UTC"},
-		{testNow.Add(2 * time.Hour), "2 h in the future", "2026-11-25 14:00:00 UTC"},
+		{testNow.Add(4 * time.Minute), "4 min in the future", "2026-11-25 12:04:00 UTC"},
+		{testNow.Add(2 * time.Hour), "2 h in the future (a wrong clock or record)", "2026-11-25 14:00:00 UTC"},
 		{testNow.AddDate(10, 0, 0), "10 years in the future (a wrong clock or record)", "2036-11-25 12:00:00 UTC"},
 		{ago(time.Hour).In(time.FixedZone("X", 3600)), "1 h ago", "2026-11-25 11:00:00 UTC"},
 	}
