@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golemtrust/backupwatch/internal/statusview"
 	"github.com/golemtrust/backupwatch/internal/vaulttest"
 )
 
@@ -50,7 +51,7 @@ func TestRecordStatusForgetLocal(t *testing.T) {
 	if code != exitUnhealthy {
 		t.Errorf("status with a failed host: exit %d, want %d", code, exitUnhealthy)
 	}
-	var rep statusReport
+	var rep statusview.Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("status -o json: %v\n%s", err, out)
 	}

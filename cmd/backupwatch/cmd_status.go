@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -15,6 +12,7 @@ import (
 	"github.com/golemtrust/backupwatch/internal/config"
 	"github.com/golemtrust/backupwatch/internal/fleet"
 	"github.com/golemtrust/backupwatch/internal/status"
+	"github.com/golemtrust/backupwatch/internal/statusview"
 )
 
 type statusOptions struct {
@@ -33,42 +31,6 @@ func addStatusCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("output", "Output format: table or json.").PlaceHolder("table|json").Short('o').Default("table").EnumVar(&o.output, "table", "json")
 	c.Flag("max-age", "A host or job whose last success is older than this is overdue, whatever its schedule; default: each one's own deadline (its schedule; 24h when it has none).").Default("24h").IsSetByUser(&o.maxAgeSet).DurationVar(&o.maxAge)
 	return command{c, func(ctx context.Context) error { return runStatus(ctx, g, o) }}
-}
-
-// hostStatus is one row of `status`, also its JSON form: a host's own
-// record, or one of its jobs.
-type hostStatus struct {
-	Host        string   `json:"host"`
-	Job         string   `json:"job,omitempty"`
-	Status      string   `json:"status"`
-	Schedule    string   `json:"schedule"`
-	Deadline    string   `json:"deadline,omitempty"` // when the next success is due; "" for at once (never succeeded)
-	Running     bool     `json:"running,omitempty"`  // a run started after the latest result
-	RunTooLong  bool     `json:"running_too_long,omitempty"`
-	LastSuccess string   `json:"last_success,omitempty"`
-	LastFailure string   `json:"last_failure,omitempty"`
-	AgeSeconds  *float64 `json:"last_success_age_seconds"` // null: never succeeded
-	Overdue     bool     `json:"overdue"`
-	Problems    []string `json:"problems,omitempty"`
-}
-
-type restoreTestStatus struct {
-	Job        string   `json:"job,omitempty"`
-	LastTest   string   `json:"last_test,omitempty"`
-	Result     string   `json:"result"`
-	HostTested string   `json:"host_tested,omitempty"`
-	AgeSeconds *float64 `json:"age_seconds"`
-	// Overdue: older than status.RestoreTestInterval, as RestoreTestOverdue.
-	Overdue  bool     `json:"overdue"`
-	Problems []string `json:"problems,omitempty"`
-}
-
-type statusReport struct {
-	Hosts       []hostStatus       `json:"hosts"`
-	RestoreTest *restoreTestStatus `json:"restore_test,omitempty"`
-	// RestoreTestJobs are the restore tests recorded with --job.
-	RestoreTestJobs []restoreTestStatus `json:"restore_test_jobs,omitempty"`
-	Problems        []string            `json:"problems,omitempty"`
 }
 
 func runStatus(ctx context.Context, g *globals, o *statusOptions) error {
@@ -102,7 +64,7 @@ func runStatus(ctx context.Context, g *globals, o *statusOptions) error {
 	}
 	src := fleet.Source(st)
 	if len(o.hosts) > 0 {
-		src = onlyHosts{st, o.hosts}
+		src = statusview.OnlyHosts{Store: st, Hosts: o.hosts}
 	}
 	opts := fleet.Options{Expected: expected, Jobs: jobs}
 	if cfg != nil {
@@ -116,183 +78,22 @@ func runStatus(ctx context.Context, g *globals, o *statusOptions) error {
 	if o.maxAgeSet {
 		maxAge = o.maxAge
 	}
-	rep := buildReport(snap, maxAge, time.Now())
+	rep := statusview.Build(snap, maxAge, time.Now())
 	if o.output == "json" {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
 			return err
 		}
-	} else if err := writeStatusTable(g.stdout, rep); err != nil {
+	} else if err := statusview.WriteTable(g.stdout, rep); err != nil {
 		return err
 	}
-	return unhealthy(rep, len(o.hosts) > 0, st.String())
-}
-
-// unhealthy decides status's exit: 3 for a host overdue, failed or unknown,
-// for a restore test failed, overdue or never recorded, as the alerts
-// have it (unless the report is narrowed to named hosts), and for a fleet
-// of no hosts at all: a monitoring command that
-// sees nothing must not say that all is well.
-func unhealthy(rep statusReport, narrowed bool, store string) error {
-	if len(rep.Hosts) == 0 {
-		return &exitCode{code: exitUnhealthy, err: fmt.Errorf("no hosts: %s has no records and no host is expected (--config.file, --host)", store)}
-	}
-	for _, h := range rep.Hosts {
-		if h.Overdue || h.Status != status.Success || h.RunTooLong {
-			return &exitCode{code: exitUnhealthy}
-		}
-	}
-	if narrowed {
+	switch why := statusview.Unhealthy(rep, len(o.hosts) > 0); {
+	case why == "":
 		return nil
-	}
-	// As RestoreTestOverdue and RestoreTestFailed: none recorded, failed,
-	// or older than status.RestoreTestInterval.
-	if rt := rep.RestoreTest; rt == nil || rt.Result != status.Passed || rt.Overdue {
+	case len(rep.Hosts) == 0:
+		return &exitCode{code: exitUnhealthy, err: fmt.Errorf("no hosts: %s has no records and no host is expected (--config.file, --host)", st.String())}
+	default:
 		return &exitCode{code: exitUnhealthy}
 	}
-	for _, rt := range rep.RestoreTestJobs {
-		if rt.Result != status.Passed || rt.Overdue {
-			return &exitCode{code: exitUnhealthy}
-		}
-	}
-	return nil
-}
-
-// onlyHosts narrows a store's listing to the named hosts (and the restore test).
-type onlyHosts struct {
-	recordStore
-	hosts []string
-}
-
-func (o onlyHosts) List(ctx context.Context) ([]string, error) {
-	return append([]string{status.RestoreTestKey, status.JobsFolder + "/"}, o.hosts...), nil
-}
-
-// ListFolder lists the jobs of the named hosts only.
-func (o onlyHosts) ListFolder(ctx context.Context, folder string) ([]string, error) {
-	names, err := o.recordStore.ListFolder(ctx, folder)
-	return slices.DeleteFunc(names, func(n string) bool {
-		h, _, _ := strings.Cut(n, "@")
-		return !slices.Contains(o.hosts, h)
-	}), err
-}
-
-// buildReport makes the rows: each host's own record and its jobs, sorted
-// by host and job. A record is overdue when now is past its deadline (its
-// schedule; the runbook's 24 hours without one), or with maxAge > 0 when its
-// last success is older than that.
-func buildReport(snap *fleet.Snapshot, maxAge time.Duration, now time.Time) statusReport {
-	rep := statusReport{Hosts: []hostStatus{}, Problems: snap.Problems}
-	records := slices.Concat(snap.Hosts, snap.Jobs)
-	slices.SortStableFunc(records, func(a, b status.Record) int {
-		if c := strings.Compare(a.Host, b.Host); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Job, b.Job)
-	})
-	for _, r := range records {
-		hs := hostStatus{Host: r.Host, Job: r.Job, Status: r.Status, Schedule: r.Schedule.String(), Problems: r.Problems, Overdue: true}
-		if !r.LastSuccess.IsZero() {
-			hs.LastSuccess = status.FormatTime(r.LastSuccess)
-			age := now.Sub(r.LastSuccess).Seconds()
-			hs.AgeSeconds = &age
-		}
-		if d := r.Deadline(now); !d.IsZero() {
-			hs.Deadline = status.FormatTime(d.UTC())
-			hs.Overdue = now.After(d) || r.LastSuccess.IsZero()
-		}
-		if maxAge > 0 {
-			hs.Overdue = hs.AgeSeconds == nil || *hs.AgeSeconds > maxAge.Seconds()
-		}
-		if r.Unread || r.NoRecord {
-			hs.Overdue = true
-		}
-		if r.Running() {
-			hs.Running = true
-			hs.RunTooLong = now.After(r.RunDeadline())
-		}
-		if !r.LastFailure.IsZero() {
-			hs.LastFailure = status.FormatTime(r.LastFailure)
-		}
-		rep.Hosts = append(rep.Hosts, hs)
-	}
-	restoreStatus := func(rt status.RestoreTest) *restoreTestStatus {
-		rs := &restoreTestStatus{Job: rt.Job, Result: rt.Result, HostTested: rt.HostTested, Problems: rt.Problems}
-		if !rt.LastTest.IsZero() {
-			rs.LastTest = status.FormatTime(rt.LastTest)
-			age := now.Sub(rt.LastTest).Seconds()
-			rs.AgeSeconds = &age
-		}
-		rs.Overdue = rt.LastTest.IsZero() || now.Sub(rt.LastTest) > status.RestoreTestInterval
-		return rs
-	}
-	if rt := snap.RestoreTest; rt != nil {
-		rep.RestoreTest = restoreStatus(*rt)
-	}
-	for _, rt := range snap.RestoreTestJobs {
-		rep.RestoreTestJobs = append(rep.RestoreTestJobs, *restoreStatus(rt))
-	}
-	return rep
-}
-
-func writeStatusTable(w io.Writer, rep statusReport) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tSTATUS\tLAST SUCCESS\tAGE\tSCHEDULE\tDUE BY\tLAST FAILURE\tPROBLEMS")
-	for _, h := range rep.Hosts {
-		st := h.Status
-		switch {
-		case h.RunTooLong:
-			st += " (running too long)"
-		case h.Overdue:
-			st += " (overdue)"
-		case h.Running:
-			st += " (running)"
-		}
-		name := h.Host
-		if h.Job != "" {
-			name += "@" + h.Job
-		}
-		due := h.Deadline
-		if due == "" {
-			due = "now"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, st, orDash(h.LastSuccess), age(h.AgeSeconds), h.Schedule, due, orDash(h.LastFailure), strings.Join(h.Problems, "; "))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if rt := rep.RestoreTest; rt != nil {
-		fmt.Fprintf(w, "\nrestore test: %s on %s, %s (%s ago%s)\n", rt.Result, orDash(rt.HostTested), orDash(rt.LastTest), age(rt.AgeSeconds), overdue(rt.Overdue))
-	} else {
-		fmt.Fprintln(w, "\nrestore test: none recorded")
-	}
-	for _, rt := range rep.RestoreTestJobs {
-		fmt.Fprintf(w, "restore test %s: %s on %s, %s (%s ago%s)\n", rt.Job, rt.Result, orDash(rt.HostTested), orDash(rt.LastTest), age(rt.AgeSeconds), overdue(rt.Overdue))
-	}
-	for _, p := range rep.Problems {
-		fmt.Fprintln(w, "problem:", p)
-	}
-	return nil
-}
-
-func overdue(b bool) string {
-	if b {
-		return ", overdue"
-	}
-	return ""
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func age(secs *float64) string {
-	if secs == nil {
-		return "never"
-	}
-	return time.Duration(*secs * float64(time.Second)).Truncate(time.Minute).String()
 }

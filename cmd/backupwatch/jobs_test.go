@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golemtrust/backupwatch/internal/statusview"
 )
 
 // TestJobsBadInput: a bad job name or schedule is exit 2 with one line,
@@ -87,7 +89,7 @@ func TestJobsRecordStatusForget(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("status: exit %d, want 0 (every job within its schedule)\n%s%s", code, out, errOut)
 	}
-	var rep statusReport
+	var rep statusview.Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
