@@ -12,7 +12,6 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/golemtrust/backupwatch/internal/localstore"
-	"github.com/golemtrust/backupwatch/internal/nudge"
 	"github.com/golemtrust/backupwatch/internal/vaultkv"
 )
 
@@ -39,8 +38,11 @@ type storeOptions struct {
 	// checksPrefix: where repository checks and per-host restore tests
 	// are recorded in Vault (checks.go).
 	checksPrefix string
-	// exporters: serve's URLs to nudge after a write (internal/nudge).
-	exporters string
+	// exporters: serve's URLs to nudge after a write (internal/nudge),
+	// and how to reach them (nudgeflags.go).
+	exporters        string
+	exporterAuthFile string
+	exporterCAFile   string
 }
 
 func (o *storeOptions) addFlags(app *kingpin.Application) {
@@ -60,7 +62,7 @@ func (o *storeOptions) addFlags(app *kingpin.Application) {
 	app.Flag("vault.kv-version", "KV engine version, 1 or 2; 0 detects it as the vault CLI does.").Default("0").IntVar(&v.KVVersion)
 	app.Flag("vault.timeout", "Deadline of each request to Vault.").Default("10s").DurationVar(&v.Timeout)
 	app.Flag("vault.checks-prefix", "Path under the mount for records of checks made from outside the hosts: <prefix>/repository/<name> (repo-check), <prefix>/restore-test/<host>.").Default(defaultChecksPrefix).StringVar(&o.checksPrefix)
-	app.Flag("exporter.url", "backupwatch serve's URL (replicas: comma-separated), nudged after each result written, so that it reads the host at once rather than at its next refresh.").PlaceHolder("URL").Envar("BACKUPWATCH_EXPORTER_URL").StringVar(&o.exporters)
+	o.addNudgeFlags(app)
 	app.Flag("store.dir", "Directory of the local store, used when no Vault address is set.").Default(defaultStoreDir()).StringVar(&o.localDir)
 }
 
@@ -86,8 +88,8 @@ func (o *storeOptions) usesVault() bool { return o.vault.Address != "" }
 // or creating anything: the one place they are checked, before any command
 // does work (main calls it; so does open, for commands run directly).
 func (o *storeOptions) validate() error {
-	if err := nudge.ValidateURLs(o.exporters); err != nil {
-		return usageError{fmt.Errorf("--exporter.url %w", err)}
+	if err := o.validateNudge(); err != nil {
+		return err
 	}
 	if !o.usesVault() {
 		if strings.TrimSpace(o.localDir) == "" {

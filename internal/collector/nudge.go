@@ -3,87 +3,125 @@ package collector
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/golemtrust/backupwatch/internal/fleet"
+	"github.com/golemtrust/backupwatch/internal/status"
 )
 
-// Nudges: `record` and `run` tell serve (POST /-/nudge?host=H) that they
-// have just written host H's record, and serve reads that one record again
-// within a second instead of waiting for the next full refresh. So the full
-// refresh can be slow (DefaultInterval, 15 minutes: 96 reads per host per
-// day, against the runbook's 192) while a new failure still reaches
-// /metrics within seconds. A nudge carries nothing but a host name and
-// causes one read, so it needs no credentials: at worst an unauthenticated
-// caller makes serve read records it would read anyway, and that is bounded:
-// nudges for one host coalesce while they wait, at most MaxPendingNudges
-// hosts wait (more are dropped), and reads for nudges are limited to
-// NudgeRate a second (burst NudgeBurst). A lost or dropped nudge only
-// delays the host's new value until the next full refresh; it never hides
-// it.
+// Nudges: `record`, `run` and `restore-test` tell serve (POST
+// /-/nudge?host=H[&job=J]) that they have just written a record, and serve
+// reads that record again within a second instead of waiting for the next
+// full refresh. So the full refresh can be slow (DefaultInterval, 15
+// minutes: 96 reads per host per day, against the runbook's 192) while a
+// new failure still reaches /metrics within seconds. A nudge carries
+// nothing but a record's name and causes a read, so it needs no
+// credentials of its own (serve's basic auth, when set, covers it): at
+// worst a caller makes serve read, and that is bounded.
+//
+// Two queues, so that nobody who reaches the port can delay a real host:
+//   - records the snapshot holds (the fleet's hosts, jobs and restore
+//     tests) wait in one queue, first come first read, coalesced while
+//     they wait: at most one entry per record, so its length is bounded by
+//     the fleet (and by MaxPendingNudges);
+//   - records it does not hold yet (a new host's or job's first result, the
+//     first restore test, or names made up by a flood) wait per client (IP
+//     address, IPv6 /64), at most MaxPendingPerClient each and
+//     MaxNudgeClients clients, more get 503; they are read only when the
+//     first queue is empty, one client after another, so a flood from one
+//     client fills its own queue and delays another client's new record by
+//     one read.
+//
+// Reads for nudges are limited to NudgeRate a second (burst NudgeBurst),
+// and a read that changes nothing (a name with no record) publishes
+// nothing. A lost or dropped nudge only delays the record's new value until
+// the next full refresh; it never hides it.
 
 // Nudge defaults.
 const (
-	DefaultNudgeRate = 10.0 // reads per second for nudges
-	NudgeBurst       = 100
-	MaxPendingNudges = 10000
+	DefaultNudgeRate    = 10.0 // reads per second for nudges
+	NudgeBurst          = 100
+	MaxPendingNudges    = 10000 // records the snapshot holds, waiting
+	MaxPendingPerClient = 32    // records it does not hold, waiting per client
+	MaxNudgeClients     = 1024  // clients with such records waiting
 )
 
-// nudges is the state of the nudge queue.
+// nudges is the state of the nudge queues.
 type nudges struct {
 	mu      sync.Mutex
-	pending map[string]bool
-	order   []string
+	pending map[status.JobID]bool
+	known   []status.JobID            // records the snapshot holds, in order
+	fresh   map[string][]status.JobID // records it does not hold, by client
+	clients []string                  // clients with fresh records, in turn
+	nFresh  int
 	wake    chan struct{}
 	tokens  float64
 	last    time.Time
 
 	requests  *prometheus.CounterVec // by result
+	waiting   *prometheus.GaugeVec   // by queue
 	reads     prometheus.Counter
 	readFails prometheus.Counter
 }
 
 func newNudges() *nudges {
 	return &nudges{
-		pending: map[string]bool{},
+		pending: map[status.JobID]bool{},
+		fresh:   map[string][]status.JobID{},
 		wake:    make(chan struct{}, 1),
 		tokens:  NudgeBurst,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "backupwatch_nudges_total",
-			Help: "Nudges received (record/run asking for a host to be read again), by result: queued, coalesced (already waiting), dropped (queue full).",
+			Help: "Nudges received (record/run asking for a record to be read again), by result: queued, coalesced (already waiting), dropped (queue full).",
 		}, []string{"result"}),
+		waiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "backupwatch_nudges_waiting",
+			Help: "Nudged records waiting to be read, by queue: known (records the exporter holds) or new (records it does not hold yet, bounded per client).",
+		}, []string{"queue"}),
 		reads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "backupwatch_nudge_reads_total",
-			Help: "Hosts read again because of a nudge, between full refreshes.",
+			Help: "Records read again because of a nudge, between full refreshes.",
 		}),
 		readFails: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "backupwatch_nudge_read_failures_total",
-			Help: "Nudged rereads the store did not answer (the next full refresh reads those hosts anyway).",
+			Help: "Nudged rereads the store did not answer (the next full refresh reads those records anyway).",
 		}),
 	}
 }
 
-// Nudge asks for host's records to be read again soon. It returns false
-// when the queue is full (the nudge is dropped; the next full refresh
-// reads the host anyway). It never blocks.
-func (c *Collector) Nudge(host string) bool {
+// Nudge asks for the record id to be read again soon, on behalf of client
+// (see nudge.Client). It returns false when its queue is full (the nudge is
+// dropped; the next full refresh reads the record anyway). It never blocks.
+func (c *Collector) Nudge(client string, id status.JobID) bool {
+	known := holds(c.State().Snapshot, id)
 	n := c.nudges
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	switch {
-	case n.pending[host]:
+	case n.pending[id]:
 		n.requests.WithLabelValues("coalesced").Inc()
 		return true
-	case len(n.order) >= MaxPendingNudges:
+	case known && len(n.known) >= MaxPendingNudges,
+		!known && len(n.fresh[client]) >= MaxPendingPerClient,
+		!known && len(n.fresh[client]) == 0 && len(n.clients) >= MaxNudgeClients:
 		n.requests.WithLabelValues("dropped").Inc()
 		return false
+	case known:
+		n.known = append(n.known, id)
+	default:
+		if len(n.fresh[client]) == 0 {
+			n.clients = append(n.clients, client)
+		}
+		n.fresh[client] = append(n.fresh[client], id)
+		n.nFresh++
 	}
-	n.pending[host] = true
-	n.order = append(n.order, host)
+	n.pending[id] = true
 	n.requests.WithLabelValues("queued").Inc()
+	n.gauges()
 	select {
 	case n.wake <- struct{}{}:
 	default:
@@ -91,33 +129,87 @@ func (c *Collector) Nudge(host string) bool {
 	return true
 }
 
-// NudgeMetrics are the nudge queue's own metrics, for serve's registry.
-func (c *Collector) NudgeMetrics() []prometheus.Collector {
-	return []prometheus.Collector{c.nudges.requests, c.nudges.reads, c.nudges.readFails}
+// gauges sets the waiting gauges; n.mu is held.
+func (n *nudges) gauges() {
+	n.waiting.WithLabelValues("known").Set(float64(len(n.known)))
+	n.waiting.WithLabelValues("new").Set(float64(n.nFresh))
 }
 
-// take removes up to what the rate allows from the queue.
-func (n *nudges) take(now time.Time, rate float64) (hosts []string, wait time.Duration) {
+// holds reports whether snap holds the record id: a host's own record, a
+// host known through its jobs only (a host-wide nudge), a job's, or a
+// restore test's.
+func holds(snap *fleet.Snapshot, id status.JobID) bool {
+	if snap == nil {
+		return false
+	}
+	if id.Host == status.RestoreTestKey {
+		if id.Job == "" {
+			return snap.RestoreTest != nil
+		}
+		_, ok := slices.BinarySearchFunc(snap.RestoreTestJobs, id.Job, func(rt status.RestoreTest, job string) int { return strings.Compare(rt.Job, job) })
+		return ok
+	}
+	cmp := func(r status.Record, id status.JobID) int {
+		if c := strings.Compare(r.Host, id.Host); c != 0 {
+			return c
+		}
+		return strings.Compare(r.Job, id.Job)
+	}
+	i, ok := slices.BinarySearchFunc(snap.Jobs, id, cmp)
+	if id.Job != "" {
+		return ok
+	}
+	if i < len(snap.Jobs) && snap.Jobs[i].Host == id.Host {
+		return true
+	}
+	_, ok = slices.BinarySearchFunc(snap.Hosts, id, cmp)
+	return ok
+}
+
+// NudgeMetrics are the nudge queue's own metrics, for serve's registry.
+func (c *Collector) NudgeMetrics() []prometheus.Collector {
+	return []prometheus.Collector{c.nudges.requests, c.nudges.waiting, c.nudges.reads, c.nudges.readFails}
+}
+
+// take removes up to what the rate allows from the queues: known records
+// first, then new ones a client at a time.
+func (n *nudges) take(now time.Time, rate float64) (ids []status.JobID, wait time.Duration) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if !n.last.IsZero() {
 		n.tokens = min(NudgeBurst, n.tokens+now.Sub(n.last).Seconds()*rate)
 	}
 	n.last = now
-	k := min(len(n.order), int(n.tokens))
-	if k == 0 && len(n.order) > 0 {
+	waiting := len(n.known) + n.nFresh
+	k := min(waiting, int(n.tokens))
+	if k == 0 && waiting > 0 {
 		return nil, time.Duration((1 - n.tokens) / rate * float64(time.Second))
 	}
-	hosts = slices.Clone(n.order[:k])
-	n.order = slices.Delete(n.order, 0, k)
-	for _, h := range hosts {
-		delete(n.pending, h)
+	kk := min(k, len(n.known))
+	ids = slices.Clone(n.known[:kk])
+	n.known = slices.Delete(n.known, 0, kk)
+	for len(ids) < k {
+		cl := n.clients[0]
+		n.clients = n.clients[1:]
+		q := n.fresh[cl]
+		ids = append(ids, q[0])
+		n.nFresh--
+		if len(q) > 1 {
+			n.fresh[cl] = q[1:]
+			n.clients = append(n.clients, cl)
+		} else {
+			delete(n.fresh, cl)
+		}
+	}
+	for _, id := range ids {
+		delete(n.pending, id)
 	}
 	n.tokens -= float64(k)
-	return hosts, 0
+	n.gauges()
+	return ids, 0
 }
 
-// runNudges rereads nudged hosts until ctx is done.
+// runNudges rereads nudged records until ctx is done.
 func (c *Collector) runNudges(ctx context.Context) {
 	n := c.nudges
 	rate := c.opts.NudgeRate
@@ -125,8 +217,8 @@ func (c *Collector) runNudges(ctx context.Context) {
 		rate = DefaultNudgeRate
 	}
 	for {
-		hosts, wait := n.take(time.Now(), rate)
-		if len(hosts) == 0 {
+		ids, wait := n.take(time.Now(), rate)
+		if len(ids) == 0 {
 			var timer <-chan time.Time
 			if wait > 0 {
 				timer = time.After(wait)
@@ -139,13 +231,14 @@ func (c *Collector) runNudges(ctx context.Context) {
 			}
 			continue
 		}
-		// Each reread re-encodes /metrics for the whole fleet (about a
-		// second per 10,000 hosts on a busy 2-core machine): nudges
-		// arriving meanwhile wait twice as long as it took and are read
-		// together, so encoding takes at most a third of the time
-		// whatever the nudge rate, and a nudge waits a few encodes at most.
+		// Each reread that changes something re-encodes /metrics for the
+		// whole fleet (about a second per 10,000 hosts on a busy 2-core
+		// machine): nudges arriving meanwhile wait twice as long as it
+		// took and are read together, so encoding takes at most a third
+		// of the time whatever the nudge rate, and a nudge waits a few
+		// encodes at most.
 		t0 := time.Now()
-		c.reread(ctx, hosts)
+		c.reread(ctx, ids)
 		select {
 		case <-ctx.Done():
 			return
@@ -154,22 +247,25 @@ func (c *Collector) runNudges(ctx context.Context) {
 	}
 }
 
-// reread reads hosts again and serves the result, between full refreshes
-// (never during one: a full refresh that read a host before its write is
-// followed by this reread, which reads it after).
-func (c *Collector) reread(ctx context.Context, hosts []string) {
+// reread reads records again and serves the result, between full
+// refreshes (never during one: a full refresh that read a record before
+// its write is followed by this reread, which reads it after).
+func (c *Collector) reread(ctx context.Context, ids []status.JobID) {
 	c.refreshMu.Lock()
 	defer c.refreshMu.Unlock()
 	prev := c.State().Snapshot
 	rctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	snap, err := fleet.Reread(rctx, c.opts.Source, fleet.Options{Expected: c.opts.Expected, Jobs: c.opts.Jobs, Schedules: c.opts.Schedule, Workers: c.opts.Workers, Now: c.now}, prev, hosts)
+	snap, err := fleet.Reread(rctx, c.opts.Source, fleet.Options{Expected: c.opts.Expected, Jobs: c.opts.Jobs, Schedules: c.opts.Schedule, Workers: c.opts.Workers, Now: c.now}, prev, ids)
 	if err != nil {
-		c.nudges.readFails.Add(float64(len(hosts)))
-		c.log.Debug("nudged reread failed; the next full refresh reads these hosts", "hosts", len(hosts), "err", err)
+		c.nudges.readFails.Add(float64(len(ids)))
+		c.log.Debug("nudged reread failed; the next full refresh reads these records", "records", len(ids), "err", err)
 		return
 	}
-	c.nudges.reads.Add(float64(len(hosts)))
+	c.nudges.reads.Add(float64(len(ids)))
+	if snap == prev {
+		return // nothing new: no need to encode the fleet again
+	}
 	c.mu.Lock()
 	c.snap = snap
 	after := c.afterRefresh

@@ -49,9 +49,9 @@ type Options struct {
 	// a result the store cannot take is an error, kept nowhere.
 	SpoolDir string
 	Logger   *slog.Logger
-	// Written, when set, is told of each backup result written to the
-	// store (directly or from the spool), after the write; it must not
-	// block (serve is nudged from it, in the background).
+	// Written, when set, is told of each result (a backup's or a restore
+	// test's) written to the store (directly or from the spool), after the
+	// write; it must not block (serve is nudged from it, in the background).
 	Written func(spool.Entry)
 }
 
@@ -283,10 +283,14 @@ func (d *Deliverer) write(ctx context.Context, e spool.Entry) error {
 		return err
 	case e.RestoreTest != nil:
 		rt := *e.RestoreTest
-		return d.st.Update(ctx, rt.Key(), func(old map[string]any) (map[string]any, bool, error) {
+		err := d.st.Update(ctx, rt.Key(), func(old map[string]any) (map[string]any, bool, error) {
 			doc, changed := status.ApplyRestoreTest(old, rt)
 			return doc, changed, nil
 		})
+		if err == nil && d.written != nil {
+			d.written(e)
+		}
+		return err
 	}
 	return &RefusedError{Err: errors.New("empty spool entry")}
 }
