@@ -68,7 +68,10 @@ func storeSpoolDir(g *globals, st fmt.Stringer) string {
 
 // newDeliverer delivers to st through its spool.
 func newDeliverer(g *globals, st recordStore) (*deliver.Deliverer, error) {
-	o := deliver.Options{Store: st, SpoolDir: storeSpoolDir(g, st), Logger: g.logger}
+	o := deliver.Options{Store: st, SpoolDir: storeSpoolDir(g, st), Logger: g.logger, MaxJobsPerHost: g.store.maxJobs}
+	if g.spool.dir != "" && g.store.usesVault() {
+		o.JobsDir = deliver.JobsDir(g.spool.dir, st.String())
+	}
 	if g.nudges == nil {
 		s, err := g.store.nudgeSender(g.logger)
 		if err != nil {

@@ -202,6 +202,7 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	reg.MustRegister(c.NudgeMetrics()...)
+	reg.MustRegister(&jobsLimitCollector{c: c, limit: cfg.JobsLimit()})
 	if err := registerSpoolMetrics(reg, g, st); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/golemtrust/backupwatch/internal/config"
 	"github.com/golemtrust/backupwatch/internal/localstore"
 	"github.com/golemtrust/backupwatch/internal/vaultkv"
 )
@@ -43,6 +44,8 @@ type storeOptions struct {
 	exporters        string
 	exporterAuthFile string
 	exporterCAFile   string
+	// maxJobs bounds a host's jobs at write time (deliver's jobcap.go).
+	maxJobs int
 }
 
 func (o *storeOptions) addFlags(app *kingpin.Application) {
@@ -63,6 +66,7 @@ func (o *storeOptions) addFlags(app *kingpin.Application) {
 	app.Flag("vault.timeout", "Deadline of each request to Vault.").Default("10s").DurationVar(&v.Timeout)
 	app.Flag("vault.checks-prefix", "Path under the mount for records of checks made from outside the hosts: <prefix>/repository/<name> (repo-check), <prefix>/restore-test/<host>.").Default(defaultChecksPrefix).StringVar(&o.checksPrefix)
 	o.addNudgeFlags(app)
+	app.Flag("jobs.max-per-host", "A host's jobs (--job) at most: the first result of a job beyond them is refused (exit 2), its existing jobs still record; 0 for no limit. Counted in the local store, or with Vault among the jobs this machine recorded (beside the spool).").Default(fmt.Sprint(config.DefaultMaxJobsPerHost)).Envar("BACKUPWATCH_MAX_JOBS_PER_HOST").IntVar(&o.maxJobs)
 	app.Flag("store.dir", "Directory of the local store, used when no Vault address is set.").Default(defaultStoreDir()).StringVar(&o.localDir)
 }
 
@@ -90,6 +94,9 @@ func (o *storeOptions) usesVault() bool { return o.vault.Address != "" }
 func (o *storeOptions) validate() error {
 	if err := o.validateNudge(); err != nil {
 		return err
+	}
+	if o.maxJobs < 0 {
+		return usageError{fmt.Errorf("--jobs.max-per-host must be 0 (no limit) or more, not %d", o.maxJobs)}
 	}
 	if !o.usesVault() {
 		if strings.TrimSpace(o.localDir) == "" {

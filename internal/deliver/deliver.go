@@ -53,6 +53,11 @@ type Options struct {
 	// test's) written to the store (directly or from the spool), after the
 	// write; it must not block (serve is nudged from it, in the background).
 	Written func(spool.Entry)
+	// MaxJobsPerHost refuses a host's new job beyond it (jobcap.go); 0
+	// for no limit. JobsDir is where this machine counts a host's jobs
+	// when the store cannot list them cheaply (JobsDir); "" for nowhere.
+	MaxJobsPerHost int
+	JobsDir        string
 }
 
 // Deliverer delivers results to one store through its spool.
@@ -62,11 +67,13 @@ type Deliverer struct {
 	log     *slog.Logger
 	now     func() time.Time
 	written func(spool.Entry)
+	maxJobs int
+	jobsDir string
 }
 
 // New returns a Deliverer; it touches no file until it delivers.
 func New(o Options) (*Deliverer, error) {
-	d := &Deliverer{st: o.Store, log: o.Logger, now: time.Now, written: o.Written}
+	d := &Deliverer{st: o.Store, log: o.Logger, now: time.Now, written: o.Written, maxJobs: o.MaxJobsPerHost, jobsDir: o.JobsDir}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -273,10 +280,16 @@ func (d *Deliverer) write(ctx context.Context, e spool.Entry) error {
 	switch {
 	case e.Result != nil:
 		res := *e.Result
+		if err := d.checkJobLimit(ctx, res); err != nil {
+			return err
+		}
 		err := d.st.Update(ctx, res.Key(), func(old map[string]any) (map[string]any, bool, error) {
 			doc, changed := status.Apply(old, res)
 			return doc, changed, nil
 		})
+		if err == nil {
+			d.register(res.Host, res.Job)
+		}
 		if err == nil && d.written != nil {
 			d.written(e)
 		}

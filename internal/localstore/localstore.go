@@ -238,3 +238,19 @@ func (s *Store) lock() (func(), error) {
 	}
 	return func() { f.Close() }, nil // closing releases the lock
 }
+
+// HostJobs lists host's jobs: the store lists them cheaply, so the limit
+// of jobs per host counts them all (internal/deliver's jobcap.go).
+func (s *Store) HostJobs(ctx context.Context, host string) ([]string, error) {
+	names, err := s.ListFolder(ctx, status.JobsFolder)
+	if err != nil {
+		return nil, err
+	}
+	var jobs []string
+	for _, n := range names {
+		if j, ok := strings.CutPrefix(n, host+"@"); ok {
+			jobs = append(jobs, j)
+		}
+	}
+	return jobs, nil
+}
