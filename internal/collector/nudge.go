@@ -84,7 +84,7 @@ func newNudges() *nudges {
 		}, []string{"queue"}),
 		reads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "backupwatch_nudge_reads_total",
-			Help: "Records read again because of a nudge, between full refreshes.",
+			Help: "Records read again because of a nudge, between full refreshes (a host's nudge reads its jobs too).",
 		}),
 		readFails: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "backupwatch_nudge_read_failures_total",
@@ -149,21 +149,22 @@ func holds(snap *fleet.Snapshot, id status.JobID) bool {
 		_, ok := slices.BinarySearchFunc(snap.RestoreTestJobs, id.Job, func(rt status.RestoreTest, job string) int { return strings.Compare(rt.Job, job) })
 		return ok
 	}
-	cmp := func(r status.Record, id status.JobID) int {
-		if c := strings.Compare(r.Host, id.Host); c != 0 {
-			return c
-		}
-		return strings.Compare(r.Job, id.Job)
-	}
-	i, ok := slices.BinarySearchFunc(snap.Jobs, id, cmp)
+	i, ok := slices.BinarySearchFunc(snap.Jobs, id, compareRecord)
 	if id.Job != "" {
 		return ok
 	}
 	if i < len(snap.Jobs) && snap.Jobs[i].Host == id.Host {
 		return true
 	}
-	_, ok = slices.BinarySearchFunc(snap.Hosts, id, cmp)
+	_, ok = slices.BinarySearchFunc(snap.Hosts, id, compareRecord)
 	return ok
+}
+
+func compareRecord(r status.Record, id status.JobID) int {
+	if c := strings.Compare(r.Host, id.Host); c != 0 {
+		return c
+	}
+	return strings.Compare(r.Job, id.Job)
 }
 
 // NudgeMetrics are the nudge queue's own metrics, for serve's registry.
@@ -181,7 +182,7 @@ func (n *nudges) take(now time.Time, rate float64) (ids []status.JobID, wait tim
 	}
 	n.last = now
 	waiting := len(n.known) + n.nFresh
-	k := min(waiting, int(n.tokens))
+	k := min(waiting, max(0, int(n.tokens)))
 	if k == 0 && waiting > 0 {
 		return nil, time.Duration((1 - n.tokens) / rate * float64(time.Second))
 	}
@@ -207,6 +208,33 @@ func (n *nudges) take(now time.Time, rate float64) (ids []status.JobID, wait tim
 	n.tokens -= float64(k)
 	n.gauges()
 	return ids, 0
+}
+
+// charge takes k more tokens, for reads beyond one per nudge; the tokens
+// may go below zero, and take then waits until they are paid back.
+func (n *nudges) charge(k int) {
+	if k <= 0 {
+		return
+	}
+	n.mu.Lock()
+	n.tokens -= float64(k)
+	n.mu.Unlock()
+}
+
+// readCost is how many records fleet.Reread reads for ids: one each, and
+// for a host's nudge ({host, ""}) one more per job of the host prev holds.
+func readCost(prev *fleet.Snapshot, ids []status.JobID) int {
+	k := len(ids)
+	for _, id := range ids {
+		if id.Job != "" || id.Host == status.RestoreTestKey || prev == nil {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(prev.Jobs, status.JobID{Host: id.Host}, compareRecord)
+		for ; i < len(prev.Jobs) && prev.Jobs[i].Host == id.Host; i++ {
+			k++
+		}
+	}
+	return k
 }
 
 // runNudges rereads nudged records until ctx is done.
@@ -262,7 +290,11 @@ func (c *Collector) reread(ctx context.Context, ids []status.JobID) {
 		c.log.Debug("nudged reread failed; the next full refresh reads these records", "records", len(ids), "err", err)
 		return
 	}
-	c.nudges.reads.Add(float64(len(ids)))
+	// A host's nudge reads its known jobs too: the rate bounds reads, so
+	// those are paid for, and the next nudges wait for them.
+	reads := readCost(prev, ids)
+	c.nudges.charge(reads - len(ids))
+	c.nudges.reads.Add(float64(reads))
 	if snap == prev {
 		return // nothing new: no need to encode the fleet again
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/golemtrust/backupwatch/internal/fleet"
 	"github.com/golemtrust/backupwatch/internal/status"
 )
 
@@ -119,5 +120,39 @@ func TestNudgeFlood(t *testing.T) {
 	want := []status.JobID{host("db"), host("made-up-0"), {Host: "web", Job: "new-job"}}
 	if fmt.Sprint(order) != fmt.Sprint(want) {
 		t.Errorf("read order %v, want %v: the known host first, then the clients in turn", order, want)
+	}
+}
+
+// TestNudgeReadCost: the rate bounds reads, and a host's nudge reads its
+// jobs too (issue 16 item 12: each nudge rereads all of a host's jobs).
+func TestNudgeReadCost(t *testing.T) {
+	snap := &fleet.Snapshot{
+		Hosts: []status.Record{{Host: "db"}, {Host: "web"}},
+		Jobs:  []status.Record{{Host: "db", Job: "a"}, {Host: "db", Job: "b"}, {Host: "db", Job: "c"}, {Host: "jobsonly", Job: "x"}},
+	}
+	for _, tc := range []struct {
+		ids  []status.JobID
+		want int
+	}{
+		{[]status.JobID{host("web")}, 1},
+		{[]status.JobID{host("db")}, 4},
+		{[]status.JobID{{Host: "db", Job: "a"}}, 1},
+		{[]status.JobID{host("db"), host("jobsonly"), {Host: status.RestoreTestKey}}, 7},
+	} {
+		if got := readCost(snap, tc.ids); got != tc.want {
+			t.Errorf("readCost(%v) = %d, want %d", tc.ids, got, tc.want)
+		}
+	}
+	c := New(Options{})
+	n := c.nudges
+	t0 := time.Unix(1_700_000_000, 0)
+	n.take(t0, DefaultNudgeRate)
+	n.charge(NudgeBurst + 10) // the burst and a second's worth beyond it
+	if ids, _ := n.take(t0, DefaultNudgeRate); len(ids) != 0 {
+		t.Errorf("nothing waits, yet %d taken", len(ids))
+	}
+	c.Nudge("192.0.2.1", host("web"))
+	if ids, wait := n.take(t0, DefaultNudgeRate); len(ids) != 0 || wait < time.Second {
+		t.Errorf("after reads beyond the burst: took %d, wait %v; want nothing for over a second", len(ids), wait)
 	}
 }
