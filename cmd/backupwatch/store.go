@@ -59,7 +59,7 @@ func (o *storeOptions) addFlags(app *kingpin.Application) {
 	app.Flag("vault.secret-id-file", "AppRole secret id file (the runbook's /etc/vault/secret-id).").PlaceHolder("FILE").Envar("BACKUPWATCH_VAULT_SECRET_ID_FILE").StringVar(&v.SecretIDFile)
 	app.Flag("vault.secret-id-wrapped", "The secret id file holds a response-wrapping token to unwrap.").BoolVar(&v.SecretIDWrapped)
 	app.Flag("vault.approle-mount", "Mount path of the AppRole auth method.").Default("approle").StringVar(&v.AppRoleMount)
-	app.Flag("vault.allow-insecure-file-perms", "Accept token and secret id files that group or others can read.").BoolVar(&v.AllowInsecureFilePerms)
+	app.Flag("vault.allow-insecure-file-perms", "Accept token, secret id and --exporter.basic-auth-file files that group or others can read.").BoolVar(&v.AllowInsecureFilePerms)
 	app.Flag("vault.mount", "KV mount holding the records.").Default("kv").StringVar(&v.Mount)
 	app.Flag("vault.prefix", "Path under the mount; each host's record is <prefix>/<host>.").Default("golemtrust/backup-status").StringVar(&v.Prefix)
 	app.Flag("vault.kv-version", "KV engine version, 1 or 2; 0 detects it as the vault CLI does.").Default("0").IntVar(&v.KVVersion)
