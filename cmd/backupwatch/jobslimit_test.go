@@ -33,6 +33,13 @@ func testJobsLimit(t *testing.T, global []string) {
 	if _, out, _ := cli(t, append(global, "status")...); strings.Contains(out, "db@d") || !strings.Contains(out, "db@c") {
 		t.Errorf("the refused job was written, or the others not:\n%s", out)
 	}
+	// run still runs the backup (it protects the data), and says it was
+	// not recorded, as record does.
+	marker := filepath.Join(t.TempDir(), "ran")
+	code, _, errOut = cli(t, append(limited, "run", "--host=db", "--job=d", "--log.file=", "--lock.file="+filepath.Join(t.TempDir(), "d.lock"), "--", "touch", marker)...)
+	if _, err := os.Stat(marker); err != nil || code != exitUsage || !strings.Contains(errOut, "host db has 3 jobs already") {
+		t.Errorf("run of a fourth job: exit %d (ran: %v), %q; want the backup run and exit %d", code, err == nil, errOut, exitUsage)
+	}
 	for _, tc := range [][2]string{{"db", "a"}, {"web", "a"}, {"db", ""}} {
 		args := append(limited, "record", "--status=failed", "--host="+tc[0])
 		if tc[1] != "" {
