@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/golemtrust/backupwatch/internal/vaulttest"
 )
@@ -118,10 +119,12 @@ func TestNudgeNewRecords(t *testing.T) {
 				return ok && v == 1
 			}},
 	} {
+		t0 := time.Now()
 		if code, _, errOut := cli(t, append(nudged, tc.args...)...); code != exitOK || strings.Contains(errOut, "not nudged") {
 			t.Fatalf("%s: exit %d: %s", tc.what, code, errOut)
 		}
 		e.waitFor(t, tc.what+" without a refresh", tc.cond)
+		t.Logf("%s: in /metrics %v after the command started", tc.what, time.Since(t0).Round(time.Millisecond))
 	}
 	s := e.scrape(t)
 	if n, _ := s.value("backupwatch_refreshes_total"); n > 1 {
