@@ -23,41 +23,89 @@ import (
 // credentials of its own (serve's basic auth, when set, covers it): at
 // worst a caller makes serve read, and that is bounded.
 //
-// Two queues, so that nobody who reaches the port can delay a real host:
+// Nudges wait per client (IP address, IPv6 /64: nudge.Client), so that
+// nobody who reaches the port can delay a real host, in two queues:
 //   - records the snapshot holds (the fleet's hosts, jobs and restore
-//     tests) wait in one queue, first come first read, coalesced while
-//     they wait: at most one entry per record, so its length is bounded by
-//     the fleet (and by MaxPendingNudges);
+//     tests), at most MaxKnownPerClient per client;
 //   - records it does not hold yet (a new host's or job's first result, the
-//     first restore test, or names made up by a flood) wait per client (IP
-//     address, IPv6 /64), at most MaxPendingPerClient each and
-//     MaxNudgeClients clients, more get 503; they are read only when the
-//     first queue is empty, one client after another, so a flood from one
-//     client fills its own queue and delays another client's new record by
-//     one read.
+//     first restore test, or names made up by a flood), at most
+//     MaxPendingPerClient per client, read only when no known record
+//     waits.
 //
-// Reads for nudges are limited to NudgeRate a second (burst NudgeBurst),
-// and a read that changes nothing (a name with no record) publishes
-// nothing. A lost or dropped nudge only delays the record's new value until
-// the next full refresh; it never hides it.
+// Each queue is read one client after another, so a flood from one client
+// (30,000 made-up names, or every known name) fills that client's own
+// places, more get 503, and delays another client's record by one read per
+// flooding client. A nudge coalesces with the same client's waiting one
+// for the record, never with another client's, which could be far back in
+// a flood. At most MaxNudgeClients clients wait in each queue.
+//
+// Reads for nudges are limited to NudgeRate a second (burst NudgeBurst;
+// a host's nudge reads its known jobs too and pays for them), and a read
+// that changes nothing (a name with no record) publishes nothing. A lost
+// or dropped nudge only delays the record's new value until the next full
+// refresh; it never hides it.
 
 // Nudge defaults.
 const (
 	DefaultNudgeRate    = 10.0 // reads per second for nudges
 	NudgeBurst          = 100
-	MaxPendingNudges    = 10000 // records the snapshot holds, waiting
-	MaxPendingPerClient = 32    // records it does not hold, waiting per client
-	MaxNudgeClients     = 1024  // clients with such records waiting
+	MaxKnownPerClient   = 256  // records the snapshot holds, waiting per client
+	MaxPendingPerClient = 32   // records it does not hold, waiting per client
+	MaxNudgeClients     = 1024 // clients waiting in each queue
 )
+
+// lane is one queue of nudges: a queue per client, read a client at a time.
+type lane struct {
+	max     int // per client
+	queues  map[string][]status.JobID
+	clients []string // with nudges waiting, in turn
+	n       int
+}
+
+func newLane(max int) *lane { return &lane{max: max, queues: map[string][]status.JobID{}} }
+
+// push queues id for client, or reports that its places are taken.
+func (l *lane) push(client string, id status.JobID) bool {
+	q := l.queues[client]
+	if len(q) >= l.max || len(q) == 0 && len(l.clients) >= MaxNudgeClients {
+		return false
+	}
+	if len(q) == 0 {
+		l.clients = append(l.clients, client)
+	}
+	l.queues[client] = append(q, id)
+	l.n++
+	return true
+}
+
+// pop takes the next client's first nudge; l.n must be above 0.
+func (l *lane) pop() (string, status.JobID) {
+	cl := l.clients[0]
+	l.clients = l.clients[1:]
+	q := l.queues[cl]
+	id := q[0]
+	l.n--
+	if len(q) > 1 {
+		l.queues[cl] = q[1:]
+		l.clients = append(l.clients, cl)
+	} else {
+		delete(l.queues, cl)
+	}
+	return cl, id
+}
+
+// pendingKey is a nudge waiting: coalesced per client.
+type pendingKey struct {
+	client string
+	id     status.JobID
+}
 
 // nudges is the state of the nudge queues.
 type nudges struct {
 	mu      sync.Mutex
-	pending map[status.JobID]bool
-	known   []status.JobID            // records the snapshot holds, in order
-	fresh   map[string][]status.JobID // records it does not hold, by client
-	clients []string                  // clients with fresh records, in turn
-	nFresh  int
+	pending map[pendingKey]bool
+	known   *lane // records the snapshot holds
+	fresh   *lane // records it does not hold
 	wake    chan struct{}
 	tokens  float64
 	last    time.Time
@@ -70,8 +118,9 @@ type nudges struct {
 
 func newNudges() *nudges {
 	return &nudges{
-		pending: map[status.JobID]bool{},
-		fresh:   map[string][]status.JobID{},
+		pending: map[pendingKey]bool{},
+		known:   newLane(MaxKnownPerClient),
+		fresh:   newLane(MaxPendingPerClient),
 		wake:    make(chan struct{}, 1),
 		tokens:  NudgeBurst,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -101,25 +150,20 @@ func (c *Collector) Nudge(client string, id status.JobID) bool {
 	n := c.nudges
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	key := pendingKey{client, id}
+	l := n.fresh
+	if known {
+		l = n.known
+	}
 	switch {
-	case n.pending[id]:
+	case n.pending[key]:
 		n.requests.WithLabelValues("coalesced").Inc()
 		return true
-	case known && len(n.known) >= MaxPendingNudges,
-		!known && len(n.fresh[client]) >= MaxPendingPerClient,
-		!known && len(n.fresh[client]) == 0 && len(n.clients) >= MaxNudgeClients:
+	case !l.push(client, id):
 		n.requests.WithLabelValues("dropped").Inc()
 		return false
-	case known:
-		n.known = append(n.known, id)
-	default:
-		if len(n.fresh[client]) == 0 {
-			n.clients = append(n.clients, client)
-		}
-		n.fresh[client] = append(n.fresh[client], id)
-		n.nFresh++
 	}
-	n.pending[id] = true
+	n.pending[key] = true
 	n.requests.WithLabelValues("queued").Inc()
 	n.gauges()
 	select {
@@ -131,8 +175,8 @@ func (c *Collector) Nudge(client string, id status.JobID) bool {
 
 // gauges sets the waiting gauges; n.mu is held.
 func (n *nudges) gauges() {
-	n.waiting.WithLabelValues("known").Set(float64(len(n.known)))
-	n.waiting.WithLabelValues("new").Set(float64(n.nFresh))
+	n.waiting.WithLabelValues("known").Set(float64(n.known.n))
+	n.waiting.WithLabelValues("new").Set(float64(n.fresh.n))
 }
 
 // holds reports whether snap holds the record id: a host's own record, a
@@ -173,7 +217,7 @@ func (c *Collector) NudgeMetrics() []prometheus.Collector {
 }
 
 // take removes up to what the rate allows from the queues: known records
-// first, then new ones a client at a time.
+// first, then new ones, each a client at a time.
 func (n *nudges) take(now time.Time, rate float64) (ids []status.JobID, wait time.Duration) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -181,31 +225,25 @@ func (n *nudges) take(now time.Time, rate float64) (ids []status.JobID, wait tim
 		n.tokens = min(NudgeBurst, n.tokens+now.Sub(n.last).Seconds()*rate)
 	}
 	n.last = now
-	waiting := len(n.known) + n.nFresh
+	waiting := n.known.n + n.fresh.n
 	k := min(waiting, max(0, int(n.tokens)))
 	if k == 0 && waiting > 0 {
 		return nil, time.Duration((1 - n.tokens) / rate * float64(time.Second))
 	}
-	kk := min(k, len(n.known))
-	ids = slices.Clone(n.known[:kk])
-	n.known = slices.Delete(n.known, 0, kk)
-	for len(ids) < k {
-		cl := n.clients[0]
-		n.clients = n.clients[1:]
-		q := n.fresh[cl]
-		ids = append(ids, q[0])
-		n.nFresh--
-		if len(q) > 1 {
-			n.fresh[cl] = q[1:]
-			n.clients = append(n.clients, cl)
-		} else {
-			delete(n.fresh, cl)
+	seen := map[status.JobID]bool{}
+	for range k {
+		l := n.known
+		if l.n == 0 {
+			l = n.fresh
+		}
+		cl, id := l.pop()
+		delete(n.pending, pendingKey{cl, id})
+		if !seen[id] { // nudged by two clients: one read
+			seen[id] = true
+			ids = append(ids, id)
 		}
 	}
-	for _, id := range ids {
-		delete(n.pending, id)
-	}
-	n.tokens -= float64(k)
+	n.tokens -= float64(len(ids))
 	n.gauges()
 	return ids, 0
 }

@@ -23,7 +23,8 @@ func TestNudgeQueue(t *testing.T) {
 	}
 	// Nothing is known before the first refresh: every nudge is new, and
 	// bounded per client.
-	for i := range MaxPendingNudges + 5 {
+	const flood = 10005
+	for i := range flood {
 		c.Nudge(fmt.Sprintf("192.0.2.%d", i%100), host(fmt.Sprintf("h%d", i)))
 	}
 	n := c.nudges
@@ -34,7 +35,7 @@ func TestNudgeQueue(t *testing.T) {
 	}{
 		{"queued", float64(wantQueued)},
 		{"coalesced", 2},
-		{"dropped", float64(MaxPendingNudges + 5 + 1 - wantQueued)},
+		{"dropped", float64(flood + 1 - wantQueued)},
 	} {
 		if got := testutil.ToFloat64(n.requests.WithLabelValues(tc.result)); got != tc.want {
 			t.Errorf("nudges %s = %v, want %v", tc.result, got, tc.want)
@@ -120,6 +121,44 @@ func TestNudgeFlood(t *testing.T) {
 	want := []status.JobID{host("db"), host("made-up-0"), {Host: "web", Job: "new-job"}}
 	if fmt.Sprint(order) != fmt.Sprint(want) {
 		t.Errorf("read order %v, want %v: the known host first, then the clients in turn", order, want)
+	}
+}
+
+// TestNudgeKnownFlood: a flood of nudges for records serve holds (every
+// name /metrics shows) from one client fills that client's places only:
+// another client's nudge, for a record the flood also named, is read
+// next, not where the flood put it.
+func TestNudgeKnownFlood(t *testing.T) {
+	records := map[string]string{}
+	for i := range 2 * MaxKnownPerClient {
+		records[fmt.Sprintf("h%04d", i)] = `{"status":"success"}`
+	}
+	c := New(Options{Source: writeStore(t, records)})
+	c.Refresh(context.Background())
+	accepted := 0
+	for i := range 2 * MaxKnownPerClient {
+		if c.Nudge("203.0.113.9", host(fmt.Sprintf("h%04d", i))) {
+			accepted++
+		}
+	}
+	if accepted != MaxKnownPerClient {
+		t.Errorf("flood of known names: %d accepted, want %d (one client's places)", accepted, MaxKnownPerClient)
+	}
+	real := host(fmt.Sprintf("h%04d", MaxKnownPerClient-1)) // the flood's last accepted
+	if !c.Nudge("192.0.2.10", real) {
+		t.Fatalf("the real host's nudge refused during the flood")
+	}
+	n := c.nudges
+	n.tokens = 0
+	t0 := time.Unix(1_700_000_000, 0)
+	n.last = t0
+	var order []status.JobID
+	for i := 1; len(order) < 2; i++ {
+		ids, _ := n.take(t0.Add(time.Duration(i)*100*time.Millisecond), DefaultNudgeRate)
+		order = append(order, ids...)
+	}
+	if order[1] != real {
+		t.Errorf("read order %v: the real host's nudge is not second", order)
 	}
 }
 
