@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/golemtrust/backupwatch/internal/deliver"
-	"github.com/golemtrust/backupwatch/internal/nudge"
 	"github.com/golemtrust/backupwatch/internal/spool"
 	"github.com/golemtrust/backupwatch/internal/status"
 )
@@ -69,12 +68,19 @@ func storeSpoolDir(g *globals, st fmt.Stringer) string {
 
 // newDeliverer delivers to st through its spool.
 func newDeliverer(g *globals, st recordStore) (*deliver.Deliverer, error) {
-	o := deliver.Options{Store: st, SpoolDir: storeSpoolDir(g, st), Logger: g.logger}
-	if urls := nudge.Split(g.store.exporters); len(urls) > 0 {
-		if g.nudges == nil {
-			g.nudges = &nudge.Sender{URLs: urls, Logger: g.logger}
+	o := deliver.Options{Store: st, SpoolDir: storeSpoolDir(g, st), Logger: g.logger, MaxJobsPerHost: g.store.maxJobs}
+	if g.spool.dir != "" && g.store.usesVault() {
+		o.JobsDir = deliver.JobsDir(g.spool.dir, st.String())
+	}
+	if g.nudges == nil {
+		s, err := g.store.nudgeSender(g.logger)
+		if err != nil {
+			return nil, err
 		}
-		o.Written = func(e spool.Entry) { g.nudges.Send(e.Result.Host) }
+		g.nudges = s
+	}
+	if g.nudges != nil {
+		o.Written = func(e spool.Entry) { g.nudges.Send(nudgeTarget(e)) }
 	}
 	return deliver.New(o)
 }

@@ -100,7 +100,7 @@ func addServeCommand(app *kingpin.Application, g *globals) command {
 func (o *serveOptions) addFlags(c *kingpin.CmdClause) {
 	o.web = kingpinflag.AddFlags(c, defaultListenAddress)
 	c.Flag("refresh.interval", "How often to read every record from the store (the safety net: record and run with --exporter.url nudge serve to read their host at once).").Default(collector.DefaultInterval.String()).DurationVar(&o.interval)
-	c.Flag("refresh.nudge-rate", "Hosts read again per second at most for nudges (POST /-/nudge?host=H), burst 100.").Default(fmt.Sprint(collector.DefaultNudgeRate)).Float64Var(&o.nudgeRate)
+	c.Flag("refresh.nudge-rate", "Records read again per second at most for nudges (POST /-/nudge?host=H[&job=J]; a host's nudge reads its jobs too), burst 100.").Default(fmt.Sprint(collector.DefaultNudgeRate)).Float64Var(&o.nudgeRate)
 	c.Flag("refresh.concurrency", "Records read at once during a refresh; also the keep-alive connections kept to Vault.").Default(fmt.Sprint(collector.DefaultWorkers)).IntVar(&o.concurrency)
 	c.Flag("web.external-url", "The URL people reach the status page at (e.g. https://backupwatch.example.org/), exported as backupwatch_web_info so that alert texts link to each host's tile.").StringVar(&o.externalURL)
 	c.Flag("web.max-requests", "Scrapes of /metrics answered at once; more wait their turn, up to --web.max-wait, then get 503 with Retry-After.").Default(fmt.Sprint(defaultMaxRequests)).IntVar(&o.maxRequests)
@@ -202,6 +202,7 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	reg.MustRegister(c.NudgeMetrics()...)
+	reg.MustRegister(&jobsLimitCollector{c: c, limit: cfg.JobsLimit()})
 	if err := registerSpoolMetrics(reg, g, st); err != nil {
 		return err
 	}

@@ -46,6 +46,10 @@ type exporter struct {
 	url  string
 	log  *exporterLog
 	stop func(t *testing.T)
+	// client and auth reach a serve with a --web.config.file (TLS, basic
+	// auth): see startExporterWith.
+	client *http.Client
+	auth   *[2]string
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
@@ -62,6 +66,13 @@ func freeAddr(t *testing.T) string {
 // startExporter runs `backupwatch <globalArgs> serve <serveArgs>` on a free
 // port and waits until it answers /-/healthy.
 func startExporter(t *testing.T, globalArgs []string, serveArgs ...string) *exporter {
+	t.Helper()
+	return startExporterWith(t, &exporter{url: "http://"}, globalArgs, serveArgs...)
+}
+
+// startExporterWith is startExporter for a serve reached as e says: e.url
+// is the scheme ("https://"), e.client and e.auth how to get through.
+func startExporterWith(t *testing.T, e *exporter, globalArgs []string, serveArgs ...string) *exporter {
 	t.Helper()
 	addr := freeAddr(t)
 	logs := &exporterLog{}
@@ -87,7 +98,7 @@ func startExporter(t *testing.T, globalArgs []string, serveArgs ...string) *expo
 	done := make(chan error, 1)
 	go func() { done <- cmd.run(ctx) }()
 
-	e := &exporter{url: "http://" + addr, log: logs}
+	e.url, e.log = e.url+addr, logs
 	stopped := false
 	e.stop = func(t *testing.T) {
 		if stopped {
@@ -132,7 +143,17 @@ func startExporter(t *testing.T, globalArgs []string, serveArgs ...string) *expo
 func (e *exporter) get(t *testing.T, path string) (int, string) {
 	t.Helper()
 	c := http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(e.url + path)
+	if e.client != nil {
+		c.Transport = e.client.Transport
+	}
+	req, err := http.NewRequest(http.MethodGet, e.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.auth != nil {
+		req.SetBasicAuth(e.auth[0], e.auth[1])
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		return 0, err.Error()
 	}

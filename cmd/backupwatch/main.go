@@ -17,6 +17,7 @@ import (
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
 
+	"github.com/golemtrust/backupwatch/internal/deliver"
 	"github.com/golemtrust/backupwatch/internal/nudge"
 )
 
@@ -169,7 +170,8 @@ func exitStatus(err error, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "backupwatch: %v\n", err)
 	var ue usageError
-	if errors.As(err, &ue) {
+	var jl *deliver.JobLimitError
+	if errors.As(err, &ue) || errors.As(err, &jl) {
 		return exitUsage
 	}
 	return exitError

@@ -11,8 +11,8 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/golemtrust/backupwatch/internal/config"
 	"github.com/golemtrust/backupwatch/internal/localstore"
-	"github.com/golemtrust/backupwatch/internal/nudge"
 	"github.com/golemtrust/backupwatch/internal/vaultkv"
 )
 
@@ -39,8 +39,13 @@ type storeOptions struct {
 	// checksPrefix: where repository checks and per-host restore tests
 	// are recorded in Vault (checks.go).
 	checksPrefix string
-	// exporters: serve's URLs to nudge after a write (internal/nudge).
-	exporters string
+	// exporters: serve's URLs to nudge after a write (internal/nudge),
+	// and how to reach them (nudgeflags.go).
+	exporters        string
+	exporterAuthFile string
+	exporterCAFile   string
+	// maxJobs bounds a host's jobs at write time (deliver's jobcap.go).
+	maxJobs int
 }
 
 func (o *storeOptions) addFlags(app *kingpin.Application) {
@@ -54,13 +59,14 @@ func (o *storeOptions) addFlags(app *kingpin.Application) {
 	app.Flag("vault.secret-id-file", "AppRole secret id file (the runbook's /etc/vault/secret-id).").PlaceHolder("FILE").Envar("BACKUPWATCH_VAULT_SECRET_ID_FILE").StringVar(&v.SecretIDFile)
 	app.Flag("vault.secret-id-wrapped", "The secret id file holds a response-wrapping token to unwrap.").BoolVar(&v.SecretIDWrapped)
 	app.Flag("vault.approle-mount", "Mount path of the AppRole auth method.").Default("approle").StringVar(&v.AppRoleMount)
-	app.Flag("vault.allow-insecure-file-perms", "Accept token and secret id files that group or others can read.").BoolVar(&v.AllowInsecureFilePerms)
+	app.Flag("vault.allow-insecure-file-perms", "Accept token, secret id and --exporter.basic-auth-file files that group or others can read.").BoolVar(&v.AllowInsecureFilePerms)
 	app.Flag("vault.mount", "KV mount holding the records.").Default("kv").StringVar(&v.Mount)
 	app.Flag("vault.prefix", "Path under the mount; each host's record is <prefix>/<host>.").Default("golemtrust/backup-status").StringVar(&v.Prefix)
 	app.Flag("vault.kv-version", "KV engine version, 1 or 2; 0 detects it as the vault CLI does.").Default("0").IntVar(&v.KVVersion)
 	app.Flag("vault.timeout", "Deadline of each request to Vault.").Default("10s").DurationVar(&v.Timeout)
 	app.Flag("vault.checks-prefix", "Path under the mount for records of checks made from outside the hosts: <prefix>/repository/<name> (repo-check), <prefix>/restore-test/<host>.").Default(defaultChecksPrefix).StringVar(&o.checksPrefix)
-	app.Flag("exporter.url", "backupwatch serve's URL (replicas: comma-separated), nudged after each result written, so that it reads the host at once rather than at its next refresh.").PlaceHolder("URL").Envar("BACKUPWATCH_EXPORTER_URL").StringVar(&o.exporters)
+	o.addNudgeFlags(app)
+	app.Flag("jobs.max-per-host", "A host's jobs (--job) at most: the first result of a job beyond them is refused (exit 2), its existing jobs still record; 0 for no limit. Counted in the local store, or with Vault among the jobs this machine recorded (beside the spool).").Default(fmt.Sprint(config.DefaultMaxJobsPerHost)).Envar("BACKUPWATCH_MAX_JOBS_PER_HOST").IntVar(&o.maxJobs)
 	app.Flag("store.dir", "Directory of the local store, used when no Vault address is set.").Default(defaultStoreDir()).StringVar(&o.localDir)
 }
 
@@ -86,8 +92,11 @@ func (o *storeOptions) usesVault() bool { return o.vault.Address != "" }
 // or creating anything: the one place they are checked, before any command
 // does work (main calls it; so does open, for commands run directly).
 func (o *storeOptions) validate() error {
-	if err := nudge.ValidateURLs(o.exporters); err != nil {
-		return usageError{fmt.Errorf("--exporter.url %w", err)}
+	if err := o.validateNudge(); err != nil {
+		return err
+	}
+	if o.maxJobs < 0 {
+		return usageError{fmt.Errorf("--jobs.max-per-host must be 0 (no limit) or more, not %d", o.maxJobs)}
 	}
 	if !o.usesVault() {
 		if strings.TrimSpace(o.localDir) == "" {

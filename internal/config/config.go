@@ -32,6 +32,11 @@ type Config struct {
 	Schedules []ScheduleRule `yaml:"schedules"`
 	// Title heads the status page; "Backup status" when empty.
 	Title string `yaml:"title"`
+	// MaxJobsPerHost is the limit of jobs per host serve counts against
+	// (backupwatch_jobs_over_limit); DefaultMaxJobsPerHost when not set,
+	// 0 for none. record and run refuse a host's new jobs beyond their
+	// own --jobs.max-per-host: set both alike.
+	MaxJobsPerHost *int `yaml:"max_jobs_per_host"`
 
 	// Jobs are the jobs the entries name, in file order (filled by Parse).
 	Jobs []status.JobID `yaml:"-"`
@@ -159,10 +164,28 @@ func Parse(b []byte) (*Config, error) {
 	return c, c.Validate()
 }
 
+// DefaultMaxJobsPerHost is max_jobs_per_host when not set, and record's
+// --jobs.max-per-host: each job has its own series (about a dozen), tile
+// and reads, so a script that makes a job per run (--job=$(date +%s))
+// would grow /metrics, the status page and every nudge without end; a
+// fleet's hosts run a few jobs each.
+const DefaultMaxJobsPerHost = 100
+
+// JobsLimit is the limit of jobs per host, 0 for none.
+func (c *Config) JobsLimit() int {
+	if c.MaxJobsPerHost == nil {
+		return DefaultMaxJobsPerHost
+	}
+	return *c.MaxJobsPerHost
+}
+
 // Validate checks every host and job name, every schedule and pattern, and
 // refuses duplicates. It fills Hosts and Jobs.
 func (c *Config) Validate() error {
 	var errs []error
+	if c.MaxJobsPerHost != nil && *c.MaxJobsPerHost < 0 {
+		errs = append(errs, fmt.Errorf("max_jobs_per_host: %d: must be 0 (no limit) or more", *c.MaxJobsPerHost))
+	}
 	seen := map[string]bool{}
 	c.Hosts, c.Jobs = nil, nil
 	c.entrySchedules = map[status.JobID]schedule.Schedule{}

@@ -49,10 +49,15 @@ type Options struct {
 	// a result the store cannot take is an error, kept nowhere.
 	SpoolDir string
 	Logger   *slog.Logger
-	// Written, when set, is told of each backup result written to the
-	// store (directly or from the spool), after the write; it must not
-	// block (serve is nudged from it, in the background).
+	// Written, when set, is told of each result (a backup's or a restore
+	// test's) written to the store (directly or from the spool), after the
+	// write; it must not block (serve is nudged from it, in the background).
 	Written func(spool.Entry)
+	// MaxJobsPerHost refuses a host's new job beyond it (jobcap.go); 0
+	// for no limit. JobsDir is where this machine counts a host's jobs
+	// when the store cannot list them cheaply (JobsDir); "" for nowhere.
+	MaxJobsPerHost int
+	JobsDir        string
 }
 
 // Deliverer delivers results to one store through its spool.
@@ -62,11 +67,13 @@ type Deliverer struct {
 	log     *slog.Logger
 	now     func() time.Time
 	written func(spool.Entry)
+	maxJobs int
+	jobsDir string
 }
 
 // New returns a Deliverer; it touches no file until it delivers.
 func New(o Options) (*Deliverer, error) {
-	d := &Deliverer{st: o.Store, log: o.Logger, now: time.Now, written: o.Written}
+	d := &Deliverer{st: o.Store, log: o.Logger, now: time.Now, written: o.Written, maxJobs: o.MaxJobsPerHost, jobsDir: o.JobsDir}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -334,6 +341,9 @@ func (d *Deliverer) writeEntry(ctx context.Context, e spool.Entry) (status.Verdi
 	switch {
 	case e.Result != nil:
 		res := *e.Result
+		if err := d.checkJobLimit(ctx, res); err != nil {
+			return verdict, err
+		}
 		err := d.st.Update(ctx, res.Key(), func(old map[string]any) (map[string]any, bool, error) {
 			doc, changed, v := status.Merge(old, res)
 			verdict = v
@@ -342,16 +352,23 @@ func (d *Deliverer) writeEntry(ctx context.Context, e spool.Entry) (status.Verdi
 			}
 			return doc, changed, nil
 		})
+		if err == nil {
+			d.register(res.Host, res.Job)
+		}
 		if err == nil && d.written != nil {
 			d.written(e)
 		}
 		return verdict, err
 	case e.RestoreTest != nil:
 		rt := *e.RestoreTest
-		return verdict, d.st.Update(ctx, rt.Key(), func(old map[string]any) (map[string]any, bool, error) {
+		err := d.st.Update(ctx, rt.Key(), func(old map[string]any) (map[string]any, bool, error) {
 			doc, changed := status.ApplyRestoreTest(old, rt)
 			return doc, changed, nil
 		})
+		if err == nil && d.written != nil {
+			d.written(e)
+		}
+		return verdict, err
 	}
 	return verdict, &RefusedError{Err: errors.New("empty spool entry")}
 }

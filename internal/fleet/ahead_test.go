@@ -41,7 +41,7 @@ func TestClampFutureAcrossReads(t *testing.T) {
 	snap := Load(context.Background(), st, opts, nil)
 	check("first read", snap)
 	now = t0.Add(time.Hour)
-	snap, err = Reread(context.Background(), st, opts, snap, []string{"db"})
+	snap, err = Reread(context.Background(), st, opts, snap, []status.JobID{{Host: "db"}})
 	if err != nil {
 		t.Fatal(err)
 	}

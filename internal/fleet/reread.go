@@ -17,14 +17,19 @@ func nowOf(opts Options) time.Time {
 	return time.Now()
 }
 
-// Reread returns prev with the given hosts' records read again: each
-// host's own record and the records of its jobs that prev knows (a new job
-// waits for the next full refresh). A host prev does not know is added, as
-// a full refresh would list it. prev's refresh times, error and listing
-// state are kept: a reread is not a refresh. When the store fails for any
-// of them, prev is returned unchanged with the error: the next full
-// refresh reads them anyway.
-func Reread(ctx context.Context, src Source, opts Options, prev *Snapshot, hosts []string) (*Snapshot, error) {
+// Reread returns prev with the given records read again, as nudges name
+// them: {host, ""} is the host's own record and the records of its jobs
+// that prev knows (what a nudge of an older `record` means for a job's
+// result too); {host, job} is that job's record alone, new or not;
+// {status.RestoreTestKey, job} is a restore test's. A record prev does not
+// hold is added, as a full refresh would list it: a new host, a host's new
+// job (and with it a host that reports only through jobs), a first restore
+// test. prev's refresh times, error and listing state are kept: a reread is
+// not a refresh. When nothing read differs in kind from prev (names with no
+// record), prev itself is returned, so the caller need not publish. When
+// the store fails for any of them, prev is returned unchanged with the
+// error: the next full refresh reads them anyway.
+func Reread(ctx context.Context, src Source, opts Options, prev *Snapshot, ids []status.JobID) (*Snapshot, error) {
 	if prev == nil || !prev.Listed {
 		return prev, errors.New("no full refresh has listed the store yet")
 	}
@@ -32,31 +37,33 @@ func Reread(ctx context.Context, src Source, opts Options, prev *Snapshot, hosts
 		id  status.JobID
 		rec status.Record
 	}
-	var reads []read
-	for _, h := range hosts {
-		ids := []status.JobID{{Host: h}}
-		for _, r := range prev.Jobs {
-			if r.Host == h {
-				ids = append(ids, status.JobID{Host: h, Job: r.Job})
+	var (
+		reads []read
+		rts   []status.JobID
+		seen  = map[status.JobID]bool{}
+	)
+	for _, want := range ids {
+		if want.Host == status.RestoreTestKey {
+			rts = append(rts, want)
+			continue
+		}
+		keys := []status.JobID{want}
+		if want.Job == "" {
+			for _, r := range prev.Jobs {
+				if r.Host == want.Host {
+					keys = append(keys, status.JobID{Host: r.Host, Job: r.Job})
+				}
 			}
 		}
-		for _, id := range ids {
-			data, err := src.Get(ctx, status.Key(id.Host, id.Job))
-			var r status.Record
-			switch {
-			case err == nil:
-				r = status.Parse(id.Host, data)
-				if verr := status.ValidateHost(id.Host); verr != nil {
-					r.Problems = append(r.Problems, verr.Error())
-				}
-			case errors.Is(err, status.ErrNotFound):
-				r = status.Record{Host: id.Host, Status: status.Unknown, NoRecord: true, Problems: []string{"no record"}}
-			case errors.Is(err, status.ErrMalformed):
-				r = status.Record{Host: id.Host, Status: status.Unknown, Problems: []string{err.Error()}}
-			default:
+		for _, id := range keys {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			r, err := readRecord(ctx, src, id)
+			if err != nil {
 				return prev, err
 			}
-			r.Job = id.Job
 			ClampFuture(&r, nowOf(opts), prev)
 			reads = append(reads, read{id, r})
 		}
@@ -65,32 +72,123 @@ func Reread(ctx context.Context, src Source, opts Options, prev *Snapshot, hosts
 	snap := *prev
 	snap.Hosts = slices.Clone(prev.Hosts)
 	snap.Jobs = slices.Clone(prev.Jobs)
-	withJobs := map[string]bool{}
-	for _, r := range snap.Jobs {
-		withJobs[r.Host] = true
-	}
+	changed := false
 	for _, rd := range reads {
 		list := &snap.Hosts
 		if rd.id.Job != "" {
 			list = &snap.Jobs
 		}
-		cmp := func(r status.Record, id status.JobID) int {
-			if c := strings.Compare(r.Host, id.Host); c != 0 {
-				return c
-			}
-			return strings.Compare(r.Job, id.Job)
-		}
-		i, found := slices.BinarySearchFunc(*list, rd.id, cmp)
+		i, found := slices.BinarySearchFunc(*list, rd.id, compareRecord)
 		switch {
 		case found:
 			(*list)[i] = rd.rec
-		case rd.rec.NoRecord && (withJobs[rd.id.Host] || !slices.Contains(opts.Expected, rd.id.Host)):
-			// Nothing to add: a host that reports through its jobs, or
-			// one that is neither recorded nor expected.
+			changed = true
+		case rd.rec.NoRecord && (rd.id.Job != "" || hasJobs(snap.Jobs, rd.id.Host) || !slices.Contains(opts.Expected, rd.id.Host)):
+			// Nothing to add: a job with no record that prev did not
+			// expect, a host that reports through its jobs, or one that
+			// is neither recorded nor expected.
 		default:
 			*list = slices.Insert(*list, i, rd.rec)
+			changed = true
 		}
+	}
+	// A host that now reports through a job has no record of its own to
+	// wait for (as Load decides).
+	snap.Hosts = slices.DeleteFunc(snap.Hosts, func(r status.Record) bool { return r.NoRecord && hasJobs(snap.Jobs, r.Host) })
+	for _, id := range rts {
+		c, err := rereadRestoreTest(ctx, src, &snap, id.Job, nowOf(opts))
+		if err != nil {
+			return prev, err
+		}
+		changed = changed || c
+	}
+	if !changed {
+		return prev, nil
 	}
 	resolveSchedules(&snap, opts.Schedules)
 	return &snap, nil
+}
+
+// readRecord reads one host's or job's record as Load does; an error is
+// the store's.
+func readRecord(ctx context.Context, src Source, id status.JobID) (status.Record, error) {
+	data, err := src.Get(ctx, status.Key(id.Host, id.Job))
+	var r status.Record
+	switch {
+	case err == nil:
+		r = status.Parse(id.Host, data)
+		if verr := status.ValidateHost(id.Host); verr != nil {
+			r.Problems = append(r.Problems, verr.Error())
+		}
+	case errors.Is(err, status.ErrNotFound):
+		r = status.Record{Host: id.Host, Status: status.Unknown, NoRecord: true, Problems: []string{"no record"}}
+	case errors.Is(err, status.ErrMalformed):
+		r = status.Record{Host: id.Host, Status: status.Unknown, Problems: []string{err.Error()}}
+	default:
+		return status.Record{}, err
+	}
+	r.Job = id.Job
+	return r, nil
+}
+
+// rereadRestoreTest reads the restore test of job ("" for the runbook's
+// one) into snap, and reports whether snap changed.
+func rereadRestoreTest(ctx context.Context, src Source, snap *Snapshot, job string, now time.Time) (bool, error) {
+	data, err := src.Get(ctx, status.Key(status.RestoreTestKey, job))
+	var rt *status.RestoreTest
+	switch {
+	case err == nil:
+		v := status.ParseRestoreTest(data)
+		var prevRT *status.RestoreTest
+		if job == "" {
+			prevRT = snap.RestoreTest
+		} else if i := slices.IndexFunc(snap.RestoreTestJobs, func(r status.RestoreTest) bool { return r.Job == job }); i >= 0 {
+			prevRT = &snap.RestoreTestJobs[i]
+		}
+		v.ClampFuture(now, prevRT)
+		rt = &v
+	case errors.Is(err, status.ErrNotFound):
+	case errors.Is(err, status.ErrMalformed):
+		v := status.ParseRestoreTest(nil)
+		v.Problems = []string{err.Error()}
+		rt = &v
+	default:
+		return false, err
+	}
+	if job == "" {
+		if rt == nil && snap.RestoreTest == nil {
+			return false, nil
+		}
+		snap.RestoreTest = rt
+		return true, nil
+	}
+	list := slices.Clone(snap.RestoreTestJobs)
+	i, found := slices.BinarySearchFunc(list, job, func(r status.RestoreTest, j string) int { return strings.Compare(r.Job, j) })
+	switch {
+	case rt == nil && !found:
+		return false, nil
+	case rt == nil:
+		list = slices.Delete(list, i, i+1)
+	case found:
+		rt.Job = job
+		list[i] = *rt
+	default:
+		rt.Job = job
+		list = slices.Insert(list, i, *rt)
+	}
+	snap.RestoreTestJobs = list
+	return true, nil
+}
+
+func compareRecord(r status.Record, id status.JobID) int {
+	if c := strings.Compare(r.Host, id.Host); c != 0 {
+		return c
+	}
+	return strings.Compare(r.Job, id.Job)
+}
+
+// hasJobs reports whether jobs (sorted by host) holds a job of host.
+func hasJobs(jobs []status.Record, host string) bool {
+	i, _ := slices.BinarySearchFunc(jobs, status.JobID{Host: host}, compareRecord)
+	return i < len(jobs) && jobs[i].Host == host
 }

@@ -6,6 +6,8 @@ package localstore
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,16 +41,53 @@ func Open(dir string) (*Store, error) {
 func (s *Store) String() string { return "local store " + s.dir }
 
 // path is the file of key: <dir>/<key>.json, or <dir>/jobs/<name>.json
-// for a job's key (status.Key), the one folder the store has.
-func (s *Store) path(key string) (string, error) {
+// for a job's key (status.Key), the one folder the store has. A name too
+// long for a file name (a host or job name may have 253 characters, a
+// job's key twice that) is kept in a file named by its hash; long is then
+// the name, which the file holds beside the record (see wrap).
+func (s *Store) path(key string) (p, long string, err error) {
 	dir, name := s.dir, key
 	if n, ok := strings.CutPrefix(key, status.JobsFolder+"/"); ok {
 		dir, name = filepath.Join(s.dir, status.JobsFolder), n
 	}
 	if name == "" || strings.ContainsAny(name, "/\\\x00") || name == "." || name == ".." || strings.HasPrefix(name, ".") {
-		return "", fmt.Errorf("invalid key %q", status.Truncate(key, 80))
+		return "", "", fmt.Errorf("invalid key %q", status.Truncate(key, 80))
 	}
-	return filepath.Join(dir, name+ext), nil
+	if len(name)+len(ext) > maxFileName {
+		sum := sha256.Sum256([]byte(name))
+		return filepath.Join(dir, longPrefix+hex.EncodeToString(sum[:16])+ext), name, nil
+	}
+	return filepath.Join(dir, name+ext), "", nil
+}
+
+// maxFileName bounds the file names the store makes: file systems allow
+// 255 bytes, and atomicfile's temporary file beside it takes some more.
+const maxFileName = 200
+
+// longPrefix starts the file name of a long name: '~' is in no host or
+// job name, so no other key's file can have it.
+const longPrefix = "~"
+
+// A long name's file holds the name beside the record, so that List can
+// give it back.
+const (
+	fieldLongName   = "name"
+	fieldLongRecord = "record"
+)
+
+// longName reads the name a long name's file holds; "" when it cannot.
+func longName(p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return ""
+	}
+	var doc struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal(b, &doc) != nil {
+		return ""
+	}
+	return doc.Name
 }
 
 // List returns the keys that have a record, sorted, and "jobs/" when
@@ -77,6 +116,15 @@ func (s *Store) ListFolder(ctx context.Context, folder string) ([]string, error)
 	for _, e := range entries {
 		name := e.Name()
 		switch {
+		case e.Type().IsRegular() && strings.HasSuffix(name, ext) && strings.HasPrefix(name, longPrefix):
+			// A long name's file; one that does not say its name is
+			// listed under its file name, so that it shows (unreadable)
+			// rather than vanishes.
+			if long := longName(filepath.Join(dir, name)); long != "" {
+				keys = append(keys, long)
+			} else {
+				keys = append(keys, strings.TrimSuffix(name, ext))
+			}
 		case e.Type().IsRegular() && strings.HasSuffix(name, ext) && !strings.HasPrefix(name, "."):
 			keys = append(keys, strings.TrimSuffix(name, ext))
 		case folder == "" && e.IsDir() && name == status.JobsFolder:
@@ -89,7 +137,7 @@ func (s *Store) ListFolder(ctx context.Context, folder string) ([]string, error)
 
 // Get reads the record at key, or status.ErrNotFound.
 func (s *Store) Get(ctx context.Context, key string) (map[string]any, error) {
-	p, err := s.path(key)
+	p, long, err := s.path(key)
 	if err != nil {
 		return nil, fmt.Errorf("%v: %w", err, status.ErrMalformed)
 	}
@@ -100,7 +148,18 @@ func (s *Store) Get(ctx context.Context, key string) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
-	return decode(key, b)
+	doc, err := decode(key, b)
+	if err != nil || long == "" {
+		return doc, err
+	}
+	if doc[fieldLongName] != long {
+		return nil, fmt.Errorf("read %s: %w: %s holds another name", key, status.ErrMalformed, filepath.Base(p))
+	}
+	rec, ok := doc[fieldLongRecord].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("read %s: %w: %s holds no record", key, status.ErrMalformed, filepath.Base(p))
+	}
+	return rec, nil
 }
 
 func decode(key string, b []byte) (map[string]any, error) {
@@ -117,7 +176,7 @@ func decode(key string, b []byte) (map[string]any, error) {
 // and writes what fn returns when it asks to. Writers of the whole store are
 // serialised by a lock file, so concurrent updates lose nothing.
 func (s *Store) Update(ctx context.Context, key string, fn func(old map[string]any) (map[string]any, bool, error)) error {
-	p, err := s.path(key)
+	p, long, err := s.path(key)
 	if err != nil {
 		return err
 	}
@@ -134,7 +193,11 @@ func (s *Store) Update(ctx context.Context, key string, fn func(old map[string]a
 	if err != nil || !write {
 		return err
 	}
-	b, err := json.MarshalIndent(doc, "", "  ")
+	var out any = doc
+	if long != "" {
+		out = map[string]any{fieldLongName: long, fieldLongRecord: doc}
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", key, err)
 	}
@@ -149,7 +212,7 @@ func (s *Store) Update(ctx context.Context, key string, fn func(old map[string]a
 
 // Delete removes the record at key; a missing record is not an error.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	p, err := s.path(key)
+	p, _, err := s.path(key)
 	if err != nil {
 		return err
 	}
@@ -174,4 +237,20 @@ func (s *Store) lock() (func(), error) {
 		return nil, err
 	}
 	return func() { f.Close() }, nil // closing releases the lock
+}
+
+// HostJobs lists host's jobs: the store lists them cheaply, so the limit
+// of jobs per host counts them all (internal/deliver's jobcap.go).
+func (s *Store) HostJobs(ctx context.Context, host string) ([]string, error) {
+	names, err := s.ListFolder(ctx, status.JobsFolder)
+	if err != nil {
+		return nil, err
+	}
+	var jobs []string
+	for _, n := range names {
+		if j, ok := strings.CutPrefix(n, host+"@"); ok {
+			jobs = append(jobs, j)
+		}
+	}
+	return jobs, nil
 }
