@@ -52,7 +52,7 @@ test-go:
 # The packages that run things concurrently, again under the race detector.
 test-race:
 	$(GO) test -race -count=1 ./internal/vaultkv/ ./internal/fleet/ ./internal/collector/ \
-	  ./internal/localstore/ ./internal/spool/ ./internal/backuprun/ ./internal/web/ ./internal/inflight/
+	  ./internal/localstore/ ./internal/spool/ ./internal/backuprun/ ./internal/restoretest/ ./internal/web/ ./internal/inflight/
 
 # Test-only tools with their own Go modules (and committed go.sum):
 # tools/dashgen checks deploy/grafana/backupwatch.json against the code and
