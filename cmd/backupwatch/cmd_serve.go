@@ -23,6 +23,7 @@ import (
 	"github.com/golemtrust/backupwatch/internal/config"
 	"github.com/golemtrust/backupwatch/internal/fleet"
 	"github.com/golemtrust/backupwatch/internal/inflight"
+	"github.com/golemtrust/backupwatch/internal/localstore"
 	"github.com/golemtrust/backupwatch/internal/nudge"
 	"github.com/golemtrust/backupwatch/internal/status"
 	"github.com/golemtrust/backupwatch/internal/web"
@@ -230,6 +231,9 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		c.Run(ctx, o.interval)
 	}()
 	go witness.Run(ctx, o.interval)
+	if ls, ok := st.(*localstore.Store); ok { // a record shows at once, nudged or not
+		go ls.Watch(ctx, g.logger, func(host string) { c.Nudge(host) })
+	}
 
 	srv := &http.Server{
 		Handler:           handler,

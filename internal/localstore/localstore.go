@@ -175,3 +175,6 @@ func (s *Store) lock() (func(), error) {
 	}
 	return func() { f.Close() }, nil // closing releases the lock
 }
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }

@@ -1,0 +1,93 @@
+package localstore
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/golemtrust/backupwatch/internal/status"
+)
+
+// Watch calls changed with the host of each record written in the store (a host's own record or one of its jobs'), as the file system
+// reports it, until ctx ends. It lets serve show a record within a second
+// of `record` even when nothing nudges it. It is an accelerator only:
+// when the watch cannot be set up (too many inotify watches, a file system
+// without notification) or later fails, it logs that once and returns or
+// carries on, and serve's full re-read still brings every change.
+//
+// Removals (forget), the restore test's records and names that are not
+// hosts are left to the full re-read, as in Vault, where forget does not
+// nudge either; so are the temporary files of atomic writes (their rename
+// onto the record is the event that counts).
+func (s *Store) Watch(ctx context.Context, logger *slog.Logger, changed func(host string)) {
+	fallback := "records are seen at the next full re-read (--refresh.interval) or when nudged (--exporter.url)"
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		logger.Warn("cannot watch the local store for changes; "+fallback, "dir", s.dir, "err", err)
+		return
+	}
+	defer w.Close()
+	jobs := filepath.Join(s.dir, status.JobsFolder)
+	if err := w.Add(s.dir); err != nil {
+		logger.Warn("cannot watch the local store for changes; "+fallback, "dir", s.dir, "err", err)
+		return
+	}
+	watchingJobs := w.Add(jobs) == nil // created later when missing: see below
+	logger.Debug("watching the local store for changes", "dir", s.dir)
+	warned := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case err, ok := <-w.Errors:
+			if !ok {
+				return
+			}
+			if !warned { // an overflow repeats under load: once is enough
+				logger.Warn("watching the local store lost events; "+fallback, "dir", s.dir, "err", err)
+				warned = true
+			}
+		case ev, ok := <-w.Events:
+			if !ok {
+				return
+			}
+			if !watchingJobs && ev.Name == jobs && ev.Has(fsnotify.Create) {
+				if watchingJobs = w.Add(jobs) == nil; !watchingJobs && !warned {
+					logger.Warn("cannot watch the local store's jobs for changes; "+fallback, "dir", jobs)
+					warned = true
+				}
+				continue
+			}
+			if host, ok := hostOf(s.dir, ev.Name); ok && ev.Op&(fsnotify.Create|fsnotify.Write) != 0 {
+				changed(host)
+			}
+		}
+	}
+}
+
+// hostOf is the host whose record is the file name in the store at dir:
+// <dir>/<host>.json or <dir>/jobs/<host>@<job>.json.
+func hostOf(dir, name string) (string, bool) {
+	base := filepath.Base(name)
+	key, ok := strings.CutSuffix(base, ext)
+	if !ok || strings.HasPrefix(base, ".") {
+		return "", false
+	}
+	switch filepath.Dir(name) {
+	case filepath.Clean(dir):
+		if status.ValidateHost(key) != nil {
+			return "", false
+		}
+		return key, true
+	case filepath.Join(dir, status.JobsFolder):
+		host, _, err := status.SplitJobName(key)
+		if err != nil || host == status.RestoreTestKey {
+			return "", false
+		}
+		return host, true
+	}
+	return "", false
+}
