@@ -211,11 +211,13 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		return err
 	}
 	reg.MustRegister(witness)
+	local, _ := st.(*localstore.Store) // watched, and named by the empty page's hint
 	metricsLimit, pageLimit := newLimiters(o, g.logger)
 	reg.MustRegister(metricsLimit, pageLimit)
 	handler := newServeMux(g.logger, reg, c, metricsLimit, pageLimit.Wrap(web.New(web.Options{
 		Snapshot: func() *fleet.Snapshot { return c.State().Snapshot },
 		Store:    st.String(),
+		StoreDir: storeDirOf(local),
 		Reload:   min(max(o.interval, 30*time.Second), time.Minute), // nudges change it between refreshes
 		Title:    cfg.Title,
 		Logger:   g.logger,
@@ -231,8 +233,8 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		c.Run(ctx, o.interval)
 	}()
 	go witness.Run(ctx, o.interval)
-	if ls, ok := st.(*localstore.Store); ok { // a record shows at once, nudged or not
-		go ls.Watch(ctx, g.logger, func(host string) { c.Nudge(host) })
+	if local != nil { // a record shows at once, nudged or not
+		go local.Watch(ctx, g.logger, func(host string) { c.Nudge(host) })
 	}
 
 	srv := &http.Server{
@@ -261,6 +263,14 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// storeDirOf is the local store's directory, "" for none.
+func storeDirOf(s *localstore.Store) string {
+	if s == nil {
+		return ""
+	}
+	return s.Dir()
 }
 
 // newServeMux routes the exporter's endpoints. Scrapes are bounded by
