@@ -53,15 +53,15 @@ func (o *storeOptions) addFlags(app *kingpin.Application) {
 	app.Flag("vault.role-id-file", "Log in with AppRole using the role id in this file (the runbook's /etc/vault/role-id).").PlaceHolder("FILE").Envar("BACKUPWATCH_VAULT_ROLE_ID_FILE").StringVar(&v.RoleIDFile)
 	app.Flag("vault.secret-id-file", "AppRole secret id file (the runbook's /etc/vault/secret-id).").PlaceHolder("FILE").Envar("BACKUPWATCH_VAULT_SECRET_ID_FILE").StringVar(&v.SecretIDFile)
 	app.Flag("vault.secret-id-wrapped", "The secret id file holds a response-wrapping token to unwrap.").BoolVar(&v.SecretIDWrapped)
-	app.Flag("vault.approle-mount", "Mount path of the AppRole auth method.").Default("approle").StringVar(&v.AppRoleMount)
+	app.Flag("vault.approle-mount", "Mount path of the AppRole auth method; the default is where `vault auth enable approle` mounts it.").Default("approle").StringVar(&v.AppRoleMount)
 	app.Flag("vault.allow-insecure-file-perms", "Accept token and secret id files that group or others can read.").BoolVar(&v.AllowInsecureFilePerms)
-	app.Flag("vault.mount", "KV mount holding the records.").Default("kv").StringVar(&v.Mount)
-	app.Flag("vault.prefix", "Path under the mount; each host's record is <prefix>/<host>.").Default("golemtrust/backup-status").StringVar(&v.Prefix)
-	app.Flag("vault.kv-version", "KV engine version, 1 or 2; 0 detects it as the vault CLI does.").Default("0").IntVar(&v.KVVersion)
-	app.Flag("vault.timeout", "Deadline of each request to Vault.").Default("10s").DurationVar(&v.Timeout)
-	app.Flag("vault.checks-prefix", "Path under the mount for records of checks made from outside the hosts: <prefix>/repository/<name> (repo-check), <prefix>/restore-test/<host>.").Default(defaultChecksPrefix).StringVar(&o.checksPrefix)
+	app.Flag("vault.mount", "KV mount holding the records; the default is the runbook's (`vault secrets enable -path=kv kv-v2`).").Default("kv").StringVar(&v.Mount)
+	app.Flag("vault.prefix", "Path under the mount; each host's record is <prefix>/<host>, its jobs' <prefix>/jobs/<host>@<job>. The default is the runbook's path.").Default("golemtrust/backup-status").StringVar(&v.Prefix)
+	app.Flag("vault.kv-version", "KV engine version, 1 or 2; the default, 0, detects it as the vault CLI does.").Default("0").IntVar(&v.KVVersion)
+	app.Flag("vault.timeout", "Deadline of each request to Vault, 10s by default: a request unanswered by then fails.").Default("10s").DurationVar(&v.Timeout)
+	app.Flag("vault.checks-prefix", "Path under the mount for records of checks made from outside the hosts: <prefix>/repository/<name> (repo-check), <prefix>/restore-test/<host>. The default sits beside the records' default prefix.").Default(defaultChecksPrefix).StringVar(&o.checksPrefix)
 	app.Flag("exporter.url", "backupwatch serve's URL (replicas: comma-separated), nudged after each result written, so that it reads the host at once rather than at its next refresh.").PlaceHolder("URL").Envar("BACKUPWATCH_EXPORTER_URL").StringVar(&o.exporters)
-	app.Flag("store.dir", "Directory of the local store, used when no Vault address is set.").Default(defaultStoreDir()).StringVar(&o.localDir)
+	app.Flag("store.dir", "Directory of the local store, used when no Vault address is set; default: /var/lib/backupwatch/records for root, $XDG_STATE_HOME/backupwatch/records (else ~/.local/state/backupwatch/records) for other users.").Default(defaultStoreDir()).StringVar(&o.localDir)
 }
 
 // defaultStoreDir follows the usual places: /var/lib for root, the XDG
