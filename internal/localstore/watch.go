@@ -36,7 +36,7 @@ func (s *Store) Watch(ctx context.Context, logger *slog.Logger, changed func(hos
 		return
 	}
 	watchingJobs := w.Add(jobs) == nil // created later when missing: see below
-	logger.Debug("watching the local store for changes", "dir", s.dir)
+	logger.Info("watching the local store for changes: a record written there is served within a second", "dir", s.dir)
 	warned := false
 	for {
 		select {
