@@ -18,9 +18,14 @@ all: build
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/backupwatch
 
-run: build
+# Says what it does before building: the first build downloads and
+# compiles the dependencies, minutes without a word otherwise.
+run:
+	@echo "make run: building $(BIN) (the first time, Go downloads and compiles the dependencies: a few minutes)..."
+	@$(MAKE) --no-print-directory build
 	mkdir -p $(STORE_DIR)
-	@echo "make run: serving $(STORE_DIR) at http://localhost:10036/ (re-read every 60s). Record into it with:"
+	@echo "make run: serving the local store $(STORE_DIR) at http://localhost:10036/"
+	@echo "  (a record written there shows within a second; the page reloads itself every minute). Record into it with:"
 	@echo "  $(BIN) --store.dir=$(STORE_DIR) record --status success --host db"
 	$(BIN) --store.dir=$(STORE_DIR) serve
 

@@ -9,7 +9,8 @@
 #    (tools/bin/.stamp/<name>@<version>, holding the build's times) means a
 #    bump rebuilds and an unchanged one is not built again.
 # Only what is missing is installed or built.
-#   DEPS_SKIP_APT=1  skip the Debian part; DEPS_SKIP_GO=1 skip the Go part.
+#   DEPS_SKIP_APT=1  skip the Debian part; DEPS_SKIP_GO=1 skip the Go part;
+#   DEPS_SKIP_NODE=1 skip the node packages of the page's accessibility test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +49,8 @@ apt_deps() {
     [jq]=jq
     [dpkg-deb]=dpkg # the package test (make test-deb)
     [adduser]=adduser
+    [node]=nodejs # the page's accessibility test (internal/web/testdata/axe)
+    [npm]=npm
   )
   local missing=() cmd
   for cmd in "${!need[@]}"; do
@@ -114,5 +117,18 @@ go_deps() {
   done
 }
 
+# node_deps installs the page's accessibility test's node packages
+# (axe-core, puppeteer-core), pinned in its package-lock.json, when missing
+# or older than the lock file.
+node_deps() {
+  local dir=internal/web/testdata/axe
+  if [ -e "$dir/node_modules/.package-lock.json" ] && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+    return 0
+  fi
+  echo "install-deps: npm ci in $dir"
+  (cd "$dir" && npm ci --no-audit --no-fund)
+}
+
 [ -n "${DEPS_SKIP_APT:-}" ] || apt_deps
 [ -n "${DEPS_SKIP_GO:-}" ] || go_deps
+[ -n "${DEPS_SKIP_NODE:-}" ] || node_deps

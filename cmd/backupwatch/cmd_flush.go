@@ -30,7 +30,7 @@ type spoolOptions struct {
 var defaultRetry = spool.Retry{Attempts: 3, Backoff: time.Second}
 
 func (o *spoolOptions) addFlags(app *kingpin.Application) {
-	app.Flag("spool.dir", "Directory where results wait, one file each, when the store cannot take them; delivered by the next record, run or flush.").
+	app.Flag("spool.dir", "Directory where results wait, one file each, when the store cannot take them; delivered by the next record, run or flush. Default: /var/spool/backupwatch for root, $XDG_STATE_HOME/backupwatch/spool (else ~/.local/state/backupwatch/spool) for other users.").
 		Envar("BACKUPWATCH_SPOOL_DIR").Default(defaultSpoolDir()).StringVar(&o.dir)
 }
 
@@ -108,8 +108,8 @@ type flushOptions struct {
 func addFlushCommand(app *kingpin.Application, g *globals) command {
 	o := &flushOptions{}
 	c := app.Command("flush", "Deliver the results waiting in the spool to the store, oldest first per host; exits 1 while some still wait or were refused.")
-	c.Flag("attempts", "Tries per result before giving up until the next flush.").Default("5").IntVar(&o.attempts)
-	c.Flag("backoff", "Wait before the second try, doubled after each.").Default("2s").DurationVar(&o.backoff)
+	c.Flag("attempts", "Tries per result before giving up until the next flush; by default 5.").Default("5").IntVar(&o.attempts)
+	c.Flag("backoff", "Wait before the second try, doubled after each: by default 2s, so 5 tries span about 30s.").Default("2s").DurationVar(&o.backoff)
 	c.Flag("list", "List what waits in the spool (and what the store refused for good), deliver nothing.").BoolVar(&o.list)
 	c.Flag("discard", "Drop the spooled result with this ID (from --list): it will never reach the store.").PlaceHolder("ID").StringVar(&o.discard)
 	return command{c, func(ctx context.Context) error { return runFlush(ctx, g, o) }}

@@ -18,6 +18,7 @@ func addForgetCommand(app *kingpin.Application, g *globals) command {
 	c := app.Command("forget", "Remove a decommissioned host's record and its jobs' (on KV v2, every version and its metadata), or with --job that one job's, so it stops alerting; exits 1 when the store has no such record.")
 	c.Flag("host", "Host to forget.").Required().StringVar(&host)
 	jobs.add(c, false)
+	c.GetFlag("job").Help("Forget only this job's record; without --job, the host's own record and all its jobs' are forgotten.")
 	return command{c, func(ctx context.Context) error { return runForget(ctx, g, host, jobs) }}
 }
 

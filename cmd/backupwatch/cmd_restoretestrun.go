@@ -44,7 +44,7 @@ func addRestoreTestRunCommand(app *kingpin.Application, g *globals) command {
 	c := parent.Command("run", "Run the restore test: restore a snapshot into an empty scratch directory with restic, check it, record passed or failed, clean up.")
 	c.Flag("repo", "restic repository to test.").Envar("RESTIC_REPOSITORY").Required().StringVar(&o.repo)
 	c.Flag("password-file", "File holding the repository password; else restic's environment (RESTIC_PASSWORD...).").Envar("RESTIC_PASSWORD_FILE").StringVar(&o.passwordFile)
-	c.Flag("snapshot", "Snapshot to restore.").Default("latest").StringVar(&o.snapshot)
+	c.Flag("snapshot", "Snapshot to restore: its ID, or by default latest, the newest snapshot (of --snapshot.host when given).").Default("latest").StringVar(&o.snapshot)
 	c.Flag("snapshot.host", "With --snapshot=latest: the latest snapshot of this host.").StringVar(&o.snapshotHost)
 	c.Flag("allow-empty", "A restore that restored no file passes: the job may back up an empty directory. Otherwise it fails (an unmounted file system backs up as an empty one).").BoolVar(&o.allowEmpty)
 	c.Flag("allow-incomplete", "With --snapshot=latest: test the latest snapshot even when its host's record says its backup exited 3 (incomplete); otherwise the one before it is tested.").BoolVar(&o.incomplete)
@@ -54,7 +54,7 @@ func addRestoreTestRunCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("host-tested", "Host recorded as tested; default: the snapshot's host.").IsSetByUser(&o.hostTestedSet).StringVar(&o.hostTested)
 	c.Flag("check.read-data", "Let restic check read every data blob of the repository (slow).").BoolVar(&o.readData)
 	c.Flag("check.read-data-subset", "Let restic check read this part of the data (n/t, x% or a size).").StringVar(&o.readDataSubset)
-	c.Flag("restic.binary", "restic to run.").Default("restic").StringVar(&o.binary)
+	c.Flag("restic.binary", "restic to run: a path, or by default restic, looked up in $PATH.").Default("restic").StringVar(&o.binary)
 	o.jobs.add(c, false)
 	return command{c, func(ctx context.Context) error { return runRestoreTestRun(ctx, g, o) }}
 }

@@ -32,7 +32,7 @@ func addRunCommand(app *kingpin.Application, g *globals) command {
 	o := &runOptions{}
 	c := app.Command("run", "Run a backup program (e.g. `backupwatch run -- restic backup --json /srv`): its output passed through and logged, its start and outcome (and restic's summary) recorded; exits with its status.")
 	c.Flag("host", "Host the backup is of; default: this machine's short host name.").IsSetByUser(&o.hostSet).StringVar(&o.host)
-	c.Flag("log.file", "Append the program's output to this file, a timestamp per line; empty for none.").Default("/var/log/restic-backup.log").StringVar(&o.logFile)
+	c.Flag("log.file", "Append the program's output to this file, a timestamp per line; empty for none. The default is the runbook's log, the one the alerts tell people to check.").Default("/var/log/restic-backup.log").StringVar(&o.logFile)
 	c.Flag("restic.exit3", "How restic's exit code 3 (snapshot made, some files unreadable) is recorded: failed (the default), or success with a warning.").PlaceHolder("failed|success").Default(status.Failed).EnumVar(&o.exit3, status.Failed, status.Success)
 	c.Flag("lock.file", "Lock file refusing a second overlapping run of the same job (skipped, not recorded); default: <host>.lock (<host>@<job>.lock with --job) in /run/lock/backupwatch (root; must be root's own) or the runtime directory.").StringVar(&o.lockFile)
 	o.jobs.add(c, true)

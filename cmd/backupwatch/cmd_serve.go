@@ -23,6 +23,7 @@ import (
 	"github.com/golemtrust/backupwatch/internal/config"
 	"github.com/golemtrust/backupwatch/internal/fleet"
 	"github.com/golemtrust/backupwatch/internal/inflight"
+	"github.com/golemtrust/backupwatch/internal/localstore"
 	"github.com/golemtrust/backupwatch/internal/nudge"
 	"github.com/golemtrust/backupwatch/internal/status"
 	"github.com/golemtrust/backupwatch/internal/web"
@@ -49,7 +50,7 @@ type fleetOptions struct {
 
 func (o *fleetOptions) addFlags(c *kingpin.CmdClause) {
 	c.Flag("host", "A host expected to report (repeatable): exported as unknown while it has no record. Hosts found in the store are always exported.").StringsVar(&o.hosts)
-	c.Flag("config.file", "Optional YAML file listing expected hosts (see `backupwatch check`).").StringVar(&o.configFile)
+	c.Flag("config.file", "YAML config file; default: none (only --host, and the hosts found in the store). Keys: hosts: the expected hosts, each a name or {name, jobs: [names], every or cron, tz, grace}; schedules: [{host, job, every or cron, tz, grace}], by pattern, overriding the records'; title: the page's. An unknown key is an error; `backupwatch check --config.file=FILE` validates it. Reference: "+configReference+".").StringVar(&o.configFile)
 }
 
 // load validates the flags and reads the config file: the expected hosts
@@ -99,13 +100,15 @@ func addServeCommand(app *kingpin.Application, g *globals) command {
 // serve line can be checked as it is.
 func (o *serveOptions) addFlags(c *kingpin.CmdClause) {
 	o.web = kingpinflag.AddFlags(c, defaultListenAddress)
-	c.Flag("refresh.interval", "How often to read every record from the store (the safety net: record and run with --exporter.url nudge serve to read their host at once).").Default(collector.DefaultInterval.String()).DurationVar(&o.interval)
-	c.Flag("refresh.nudge-rate", "Records read again per second at most for nudges (POST /-/nudge?host=H[&job=J]; a host's nudge reads its jobs too), burst 100.").Default(fmt.Sprint(collector.DefaultNudgeRate)).Float64Var(&o.nudgeRate)
-	c.Flag("refresh.concurrency", "Records read at once during a refresh; also the keep-alive connections kept to Vault.").Default(fmt.Sprint(collector.DefaultWorkers)).IntVar(&o.concurrency)
+	c.GetFlag("web.listen-address").Help("Addresses to serve /metrics, the status page, /-/healthy, /-/ready and /-/nudge on (repeatable), e.g. :10036 or [::1]:10036. The default, :10036, is port 10036 on every address.")
+	c.GetFlag("web.config.file").Help("exporter-toolkit web config file enabling TLS or basic authentication (https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md); default: none, plain HTTP without authentication.")
+	c.Flag("refresh.interval", "How often to read every record from the store: by default 15m, 96 reads per record a day. The safety net: record and run with --exporter.url nudge serve to read their host at once, and on a local store serve watches its directory.").Default(collector.DefaultInterval.String()).DurationVar(&o.interval)
+	c.Flag("refresh.nudge-rate", "Records read again per second at most for nudges (POST /-/nudge?host=H[&job=J]; a host's nudge reads its jobs too), burst 100; by default 10, beyond which nudges wait their turn.").Default(fmt.Sprint(collector.DefaultNudgeRate)).Float64Var(&o.nudgeRate)
+	c.Flag("refresh.concurrency", "Records read at once during a refresh; also the keep-alive connections kept to Vault. By default 8.").Default(fmt.Sprint(collector.DefaultWorkers)).IntVar(&o.concurrency)
 	c.Flag("web.external-url", "The URL people reach the status page at (e.g. https://backupwatch.example.org/), exported as backupwatch_web_info so that alert texts link to each host's tile.").StringVar(&o.externalURL)
-	c.Flag("web.max-requests", "Scrapes of /metrics answered at once; more wait their turn, up to --web.max-wait, then get 503 with Retry-After.").Default(fmt.Sprint(defaultMaxRequests)).IntVar(&o.maxRequests)
-	c.Flag("web.max-page-renders", "Status pages rendered at once; more wait their turn, up to --web.max-wait, then get 503 with Retry-After.").Default(fmt.Sprint(defaultMaxPageRenders)).IntVar(&o.maxPageRenders)
-	c.Flag("web.max-wait", "How long a request beyond --web.max-requests or --web.max-page-renders waits for its turn (a Prometheus scrape at most half its scrape timeout).").Default(inflight.DefaultMaxWait.String()).DurationVar(&o.maxWait)
+	c.Flag("web.max-requests", "Scrapes of /metrics answered at once; more wait their turn, up to --web.max-wait, then get 503 with Retry-After. By default 4, enough to keep two cores busy.").Default(fmt.Sprint(defaultMaxRequests)).IntVar(&o.maxRequests)
+	c.Flag("web.max-page-renders", "Status pages rendered at once; more wait their turn, up to --web.max-wait, then get 503 with Retry-After. By default 2, so that pages never delay a scrape.").Default(fmt.Sprint(defaultMaxPageRenders)).IntVar(&o.maxPageRenders)
+	c.Flag("web.max-wait", "How long a request beyond --web.max-requests or --web.max-page-renders waits for its turn (a Prometheus scrape at most half its scrape timeout): by default 5s, half Prometheus' default scrape timeout.").Default(inflight.DefaultMaxWait.String()).DurationVar(&o.maxWait)
 	o.fleet.addFlags(c)
 }
 
@@ -211,11 +214,13 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		return err
 	}
 	reg.MustRegister(witness)
+	local, _ := st.(*localstore.Store) // watched, and named by the empty page's hint
 	metricsLimit, pageLimit := newLimiters(o, g.logger)
 	reg.MustRegister(metricsLimit, pageLimit)
 	handler := newServeMux(g.logger, reg, c, metricsLimit, pageLimit.Wrap(web.New(web.Options{
 		Snapshot: func() *fleet.Snapshot { return c.State().Snapshot },
 		Store:    st.String(),
+		StoreDir: storeDirOf(local),
 		Reload:   min(max(o.interval, 30*time.Second), time.Minute), // nudges change it between refreshes
 		Title:    cfg.Title,
 		Logger:   g.logger,
@@ -231,6 +236,9 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		c.Run(ctx, o.interval)
 	}()
 	go witness.Run(ctx, o.interval)
+	if local != nil { // a record shows at once, nudged or not
+		go local.Watch(ctx, g.logger, func(id status.JobID) { c.Nudge("local store", id) })
+	}
 
 	srv := &http.Server{
 		Handler:           handler,
@@ -258,6 +266,14 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// storeDirOf is the local store's directory, "" for none.
+func storeDirOf(s *localstore.Store) string {
+	if s == nil {
+		return ""
+	}
+	return s.Dir()
 }
 
 // newServeMux routes the exporter's endpoints. Scrapes are bounded by

@@ -28,7 +28,7 @@ func addStatusCommand(app *kingpin.Application, g *globals) command {
 	c := app.Command("status", "Show every host's backup status; exits 3 when a host is overdue, failed or unknown, when the last restore test failed, is more than 90 days old or was never recorded (as RestoreTestOverdue), or when there are no hosts at all.")
 	c.Flag("host", "Only this host (repeatable); a named host with no record is shown as unknown. The restore test is then shown but does not change the exit status.").StringsVar(&o.hosts)
 	c.Flag("config.file", "YAML file listing expected hosts, as for serve: an expected host with no record is shown as unknown.").StringVar(&o.configFile)
-	c.Flag("output", "Output format: table or json.").PlaceHolder("table|json").Short('o').Default("table").EnumVar(&o.output, "table", "json")
+	c.Flag("output", "Output format: table (the default, for people) or json (for scripts).").PlaceHolder("table|json").Short('o').Default("table").EnumVar(&o.output, "table", "json")
 	c.Flag("max-age", "A host or job whose last success is older than this is overdue, whatever its schedule; default: each one's own deadline (its schedule; 24h when it has none).").Default("24h").IsSetByUser(&o.maxAgeSet).DurationVar(&o.maxAge)
 	return command{c, func(ctx context.Context) error { return runStatus(ctx, g, o) }}
 }

@@ -29,7 +29,7 @@ func addTextfileCommand(app *kingpin.Application, g *globals) command {
 	o := &textfileOptions{}
 	c := app.Command("textfile", "Read every record once and write the metrics for node_exporter's textfile collector (the runbook's cron job). Exits non-zero, leaving the previous file as it was, when the store cannot be read.")
 	c.Flag("output", "File to write, in node_exporter's --collector.textfile.directory; must end in .prom.").Required().StringVar(&o.output)
-	c.Flag("refresh.concurrency", "Records read at once.").Default(fmt.Sprint(collector.DefaultWorkers)).IntVar(&o.concurrency)
+	c.Flag("refresh.concurrency", "Records read at once; by default 8, also the keep-alive connections kept to Vault.").Default(fmt.Sprint(collector.DefaultWorkers)).IntVar(&o.concurrency)
 	o.fleet.addFlags(c)
 	return command{c, func(ctx context.Context) error { return runTextfile(ctx, g, o) }}
 }

@@ -3,7 +3,8 @@ package main
 // usageTemplate is kingpin's default usage template, except that a
 // subcommand's help lists its own flags first and the ~20 global flags
 // after them, under their own heading: what a person looks up in
-// `backupwatch record --help` is record's flags.
+// `backupwatch record --help` is record's flags. A group of subcommands
+// (`restore-test`, `config`) lists them first of all.
 const usageTemplate = `{{define "FormatCommand" -}}
 {{if .FlagSummary}} {{.FlagSummary}}{{end -}}
 {{range .Args}}{{if not .Hidden}} {{if not .Required}}[{{end}}{{if .PlaceHolder}}{{.PlaceHolder}}{{else}}<{{.Name}}>{{end}}{{if .Value|IsCumulative}}...{{end}}{{if not .Required}}]{{end}}{{end}}{{end -}}
@@ -32,6 +33,10 @@ usage: {{.App.Name}} {{.Context.SelectedCommand}}{{template "FormatUsage" .Conte
 usage: {{.App.Name}}{{template "FormatUsage" .App}}
 {{end}}
 {{if .Context.SelectedCommand -}}
+{{if len .Context.SelectedCommand.Commands -}}
+Subcommands:
+{{template "FormatCommands" .Context.SelectedCommand}}
+{{end -}}
 {{if .Context.SelectedCommand.Flags -}}
 Flags:
 {{.Context.SelectedCommand.Flags|FlagsToTwoColumns|FormatTwoColumns}}
@@ -42,10 +47,6 @@ Args:
 {{end -}}
 Global flags:
 {{.App.Flags|FlagsToTwoColumns|FormatTwoColumns}}
-{{if len .Context.SelectedCommand.Commands -}}
-Subcommands:
-{{template "FormatCommands" .Context.SelectedCommand}}
-{{end -}}
 {{else -}}
 {{if .Context.Flags -}}
 Flags:
@@ -61,3 +62,7 @@ Commands:
 {{end -}}
 {{end -}}
 `
+
+// configReference is where the config file (--config.file) is described
+// in full; the flag's help names it.
+const configReference = "https://github.com/golemtrust/backupwatch/blob/main/docs/configuration.md"

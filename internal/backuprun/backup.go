@@ -74,7 +74,7 @@ func (b *Backup) Run(ctx context.Context) (exit int, err error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deliver.RecordTimeout)
 	defer cancel()
 	var credErr error // the store refuses the credentials: said at the end
-	older := false // the outcome was written, but the record holds a later status
+	older := false    // the outcome was written, but the record holds a later status
 	record := func(res status.Result, r spool.Retry) (spooled bool, err error) {
 		res.Message = scrub(res.Message)
 		res.Job, res.Schedule = b.Job, b.Schedule

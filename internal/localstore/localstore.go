@@ -254,3 +254,6 @@ func (s *Store) HostJobs(ctx context.Context, host string) ([]string, error) {
 	}
 	return jobs, nil
 }
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }

@@ -77,7 +77,9 @@ func Build(snap *fleet.Snapshot, maxAge time.Duration, now time.Time) Report {
 		}
 		if d := r.Deadline(now); !d.IsZero() {
 			hs.Deadline = status.FormatTime(d.UTC())
-			hs.Overdue = now.After(d) || r.LastSuccess.IsZero()
+			// Without a success, a deadline is its first run's, in
+			// progress: due one period after its start, not overdue yet.
+			hs.Overdue = now.After(d)
 		}
 		if maxAge > 0 {
 			hs.Overdue = hs.AgeSeconds == nil || *hs.AgeSeconds > maxAge.Seconds()

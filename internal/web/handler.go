@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/golemtrust/backupwatch/internal/fleet"
@@ -46,6 +47,10 @@ type Options struct {
 	Snapshot func() *fleet.Snapshot
 	// Store names the store, never with a credential.
 	Store string
+	// StoreDir is the local store's directory ("" for Vault): the empty
+	// page's hint names it, so that following the hint writes where the
+	// page reads.
+	StoreDir string
 	// Reload is how often the browser reloads the page.
 	Reload time.Duration
 	Title  string
@@ -66,6 +71,11 @@ func New(opts Options) *Handler {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.StoreDir != "" { // the hint must work from any directory
+		if abs, err := filepath.Abs(opts.StoreDir); err == nil {
+			opts.StoreDir = abs
+		}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

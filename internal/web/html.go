@@ -56,8 +56,8 @@ func compact(tiles []Tile) template.HTML {
 		switch {
 		case t.State == Failed:
 			b.WriteString(string(t.LastFailure.HTML()))
-		case t.Never:
-			b.WriteString("never reported")
+		case t.Short != "":
+			b.WriteString(e(t.Short))
 		case t.State == Unknown:
 			b.WriteString("unknown")
 		default:

@@ -25,11 +25,37 @@ var sectionTitle = map[string]string{
 	OK:      "OK",
 }
 
+// sectionHelp says what puts an item in a section, in terms of each
+// item's own schedule: a host or job with one is judged by it
+// (BackupOverdue), the others by the runbook's 24 hours.
 var sectionHelp = map[string]string{
 	Failed:  "the last backup recorded failed (BackupFailed), whatever the age of the last success",
-	Overdue: "no successful backup in the last 24 h (BackupNotRunIn24Hours); red beyond 48 h",
-	Unknown: "no usable status: never reported, a record that cannot be read, or the store not reached yet (BackupStatusUnknown)",
-	OK:      "a successful backup within the last 24 h",
+	Overdue: "no successful backup within its schedule, or within 24 h where none is set (BackupOverdue, BackupNotRunIn24Hours); red after 48 h without one",
+	Unknown: "no usable status: never reported, a record that cannot be read, a first backup still running, or the store not reached yet (BackupStatusUnknown)",
+	OK:      "a successful backup within its schedule, or within 24 h where none is set",
+}
+
+// legend is the page's closing line.
+const legend = "States as the alerts see them: failed (red); overdue (no success within its schedule, or within 24 h where none is set: amber, red after 48 h without one, as the runbook's panel); unknown (grey, dashed); ok (green). Each host or job counts in one state only, the first that holds in that order."
+
+// plural is n and noun, with an s unless n is one.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// shellQuote is s as one shell word: as it is when it is plain, in single
+// quotes otherwise.
+func shellQuote(s string) string {
+	plain := s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("/._-+=:,@%", r)))
+	}) < 0
+	if plain {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func when(t, now time.Time) When {

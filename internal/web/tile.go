@@ -3,6 +3,7 @@ package web
 import (
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golemtrust/backupwatch/internal/collector"
@@ -57,17 +58,29 @@ func tile(r *status.Record, now time.Time) Tile {
 		}
 	case Unknown:
 		t.Colour = "grey"
+		unreadable := slices.DeleteFunc(slices.Clone(r.Problems), func(p string) bool { return p == "no record" })
+		noTimes := r.LastSuccess.IsZero() && r.LastFailure.IsZero()
 		switch {
 		case r.Unread:
 			t.Headline = "not read yet: the store has not been reached since backupwatch started"
 			t.Never = true
 		case r.RawStatus != "":
 			t.Headline = "status " + strconv.Quote(oneLine(r.RawStatus, 64)) + " not understood"
-		case r.LastSuccess.IsZero() && r.LastFailure.IsZero() && r.LastAttempt.IsZero():
+		case noTimes && r.Running():
+			// Its first run, in progress: nothing is wrong yet.
+			t.Headline = "running its first backup, started " + when(r.LastAttempt, now).Rel
+			t.Short, t.Never = "running", true
+		case noTimes && r.LastAttempt.IsZero() && !r.NoRecord && len(unreadable) > 0:
+			// A malformed record: the reason is the headline, not
+			// folded away under "never reported".
+			t.Headline = "record unreadable: " + unreadableReason(r.Host, unreadable[0])
+			t.Short, t.Never = "record unreadable", true
+			t.Problems = bounded(unreadable[1:])
+		case noTimes && r.LastAttempt.IsZero():
 			t.Headline = "never reported a backup"
-			t.Never = true
+			t.Short, t.Never = "never reported", true
 			// "no record" says no more than the headline.
-			t.Problems = bounded(slices.DeleteFunc(slices.Clone(r.Problems), func(p string) bool { return p == "no record" }))
+			t.Problems = bounded(unreadable)
 		default:
 			t.Headline = "no backup status recorded"
 		}
@@ -77,17 +90,31 @@ func tile(r *status.Record, now time.Time) Tile {
 	}
 	if r.ScheduleFrom != "" {
 		t.Schedule = r.Schedule.String()
-		if d := r.Deadline(now); !d.IsZero() && t.State == OK {
+		switch d := r.Deadline(now); {
+		case d.IsZero():
+		case t.State == OK:
 			t.Headline += "; next due " + when(d, now).Abs
+		case t.Short == "running":
+			t.Headline += "; due by " + when(d, now).Abs
+		case t.State == Overdue && now.After(d):
+			t.Headline += "; was due " + span(now.Sub(d)) + " ago"
 		}
 	}
-	if r.Running() {
+	if r.Running() && t.Short != "running" {
 		t.Headline += "; running since " + when(r.LastAttempt, now).Rel
 		if now.After(r.RunDeadline()) {
 			t.Headline += ", longer than it may"
 		}
 	}
 	return t
+}
+
+// unreadableReason is a store's error about a malformed record, without
+// the words the headline already says.
+func unreadableReason(host, p string) string {
+	p = strings.TrimPrefix(p, "read "+host+": ")
+	p = strings.TrimPrefix(p, "malformed record: ")
+	return oneLine(p, maxLine)
 }
 
 func restoreView(rt *status.RestoreTest, now time.Time) RestoreView {

@@ -29,6 +29,18 @@ type View struct {
 	Jobs     int       // job records, shown as tiles beside their host's
 	Sections []Section // one per state, in order, empty ones included
 	Script   template.JS
+	// Legend is the closing line; Hint the empty page's (the command
+	// that writes where the page reads).
+	Legend, Hint string
+}
+
+// Counts is "N hosts and M jobs", each in the singular when one.
+func (v View) Counts() string {
+	s := plural(v.Hosts, "host")
+	if v.Jobs > 0 {
+		s += " and " + plural(v.Jobs, "job")
+	}
+	return s
 }
 
 // Section is the hosts in one state.
@@ -72,8 +84,11 @@ type Tile struct {
 	Message     string // of the last result, when it failed: one bounded line
 	MessageFull string // the same, longer, lines kept, for the hover
 	Problems    []string
-	Hidden      bool // filtered out by Query
-	Never       bool // nothing known of its backups: no times to show
+	// Short is what a small tile shows instead of a time, when a time
+	// would not say it: "never reported", "record unreadable", "running".
+	Short  string
+	Hidden bool // filtered out by Query
+	Never  bool // nothing known of its backups: no times to show
 }
 
 // RestoreView is the last restore test.
@@ -106,6 +121,11 @@ func Build(snap *fleet.Snapshot, opts Options, query string) View {
 		Store:          opts.Store,
 		Query:          query,
 		Script:         filterJS,
+		Legend:         legend,
+		Hint:           "backupwatch record --status success --host NAME",
+	}
+	if opts.StoreDir != "" {
+		v.Hint = "backupwatch --store.dir=" + shellQuote(opts.StoreDir) + " record --status success --host NAME"
 	}
 	for _, s := range states {
 		v.Sections = append(v.Sections, Section{State: s, Title: sectionTitle[s], Help: sectionHelp[s]})

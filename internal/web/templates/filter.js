@@ -49,7 +49,8 @@
       sections[s].classList.toggle("empty", q !== "" && per[s] === 0);
     }
     if (total) {
-      total.textContent = q === "" ? "" : "Showing " + shown + " of " + tiles.length + " hosts.";
+      // data-total is the server's "N hosts and M jobs", singular when one.
+      total.textContent = q === "" ? "" : "Showing " + shown + " of " + (total.getAttribute("data-total") || tiles.length + " hosts") + ".";
     }
     document.documentElement.setAttribute("data-filter", q === "" ? "none" : "js");
   }

@@ -1,0 +1,94 @@
+package localstore
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/golemtrust/backupwatch/internal/status"
+)
+
+// Watch calls changed with each record written in the store (a host's own
+// record, one of its jobs', a restore test's), named as a nudge names it,
+// as the file system reports it, until ctx ends. It lets serve show a record within a second
+// of `record` even when nothing nudges it. It is an accelerator only:
+// when the watch cannot be set up (too many inotify watches, a file system
+// without notification) or later fails, it logs that once and returns or
+// carries on, and serve's full re-read still brings every change.
+//
+// Removals (forget) and names that are not records (long names kept
+// under a hash among them) are left to the full re-read, as in Vault, where forget does not
+// nudge either; so are the temporary files of atomic writes (their rename
+// onto the record is the event that counts).
+func (s *Store) Watch(ctx context.Context, logger *slog.Logger, changed func(status.JobID)) {
+	fallback := "records are seen at the next full re-read (--refresh.interval) or when nudged (--exporter.url)"
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		logger.Warn("cannot watch the local store for changes; "+fallback, "dir", s.dir, "err", err)
+		return
+	}
+	defer w.Close()
+	jobs := filepath.Join(s.dir, status.JobsFolder)
+	if err := w.Add(s.dir); err != nil {
+		logger.Warn("cannot watch the local store for changes; "+fallback, "dir", s.dir, "err", err)
+		return
+	}
+	watchingJobs := w.Add(jobs) == nil // created later when missing: see below
+	logger.Info("watching the local store for changes: a record written there is served within a second", "dir", s.dir)
+	warned := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case err, ok := <-w.Errors:
+			if !ok {
+				return
+			}
+			if !warned { // an overflow repeats under load: once is enough
+				logger.Warn("watching the local store lost events; "+fallback, "dir", s.dir, "err", err)
+				warned = true
+			}
+		case ev, ok := <-w.Events:
+			if !ok {
+				return
+			}
+			if !watchingJobs && ev.Name == jobs && ev.Has(fsnotify.Create) {
+				if watchingJobs = w.Add(jobs) == nil; !watchingJobs && !warned {
+					logger.Warn("cannot watch the local store's jobs for changes; "+fallback, "dir", jobs)
+					warned = true
+				}
+				continue
+			}
+			if id, ok := recordOf(s.dir, ev.Name); ok && ev.Op&(fsnotify.Create|fsnotify.Write) != 0 {
+				changed(id)
+			}
+		}
+	}
+}
+
+// recordOf is the record whose file is name in the store at dir:
+// <dir>/<host>.json, <dir>/restore-test.json or <dir>/jobs/<host>@<job>.json.
+func recordOf(dir, name string) (status.JobID, bool) {
+	base := filepath.Base(name)
+	key, ok := strings.CutSuffix(base, ext)
+	if !ok || strings.HasPrefix(base, ".") {
+		return status.JobID{}, false
+	}
+	switch filepath.Dir(name) {
+	case filepath.Clean(dir):
+		if key != status.RestoreTestKey && status.ValidateHost(key) != nil {
+			return status.JobID{}, false
+		}
+		return status.JobID{Host: key}, true
+	case filepath.Join(dir, status.JobsFolder):
+		host, job, err := status.SplitJobName(key)
+		if err != nil {
+			return status.JobID{}, false
+		}
+		return status.JobID{Host: host, Job: job}, true
+	}
+	return status.JobID{}, false
+}
