@@ -132,11 +132,11 @@ func TestOneSender(t *testing.T) {
 	r.told("silent for exactly the timeout")
 	r.run(tick)
 	r.told("silent for longer than the timeout", KindPage)
-	r.run(reminder-2*tick)
+	r.run(reminder - 2*tick)
 	r.told("silent, before the reminder is due")
-	r.run(2*tick)
+	r.run(2 * tick)
 	r.told("silent for a day more", KindReminder)
-	r.run(3*reminder)
+	r.run(3 * reminder)
 	r.told("silent three days more", KindReminder, KindReminder, KindReminder)
 
 	r.run(tick, AnySender)
@@ -167,7 +167,7 @@ func TestSeveralSenders(t *testing.T) {
 	r.run(2*reminder, a)
 	r.told("one of two silent for two days: a warning is told once")
 
-	r.run(timeout+tick)
+	r.run(timeout + tick)
 	r.told("both silent", KindPage)
 	r.run(tick, a)
 	r.told("one back", KindWarning)
@@ -196,10 +196,10 @@ func TestRestartsKeepWhatWasTold(t *testing.T) {
 	}
 	r.told("restarted five times while beating")
 
-	r.run(timeout+tick)
+	r.run(timeout + tick)
 	r.told("silent", KindPage)
 	r.restart()
-	r.run(timeout+2*tick)
+	r.run(timeout + 2*tick)
 	r.told("restarted while silent: not told again")
 	r.restart()
 	r.run(tick, AnySender)
@@ -233,7 +233,7 @@ func TestBadStateFile(t *testing.T) {
 				t.Errorf("log: %s\nwant %q", r.logs, tc.log)
 			}
 			// Never a false "all fine": nothing comes, and it pages.
-			r.run(timeout+tick)
+			r.run(timeout + tick)
 			r.told("silent since a start with a bad state file", KindPage)
 			if tc.log == "the state file is corrupt" {
 				if b, err := os.ReadFile(r.state + ".corrupt"); err != nil || string(b) != tc.content {
@@ -248,14 +248,14 @@ func TestAFailingChannelIsTriedAgainAndToldOnce(t *testing.T) {
 	r := newRig(t)
 	r.run(time.Hour, AnySender)
 	r.slack.failing = true
-	r.run(timeout+5*tick)
+	r.run(timeout + 5*tick)
 	if got := r.email.take(); len(got) != 1 || got[0] != KindPage {
 		t.Errorf("email, Slack failing: %v, want one page", got)
 	}
 	r.slack.mu.Lock()
 	r.slack.failing = false
 	r.slack.mu.Unlock()
-	r.run(3*tick)
+	r.run(3 * tick)
 	if got := r.slack.take(); len(got) != 1 || got[0] != KindPage {
 		t.Errorf("Slack back: %v, want one page", got)
 	}
