@@ -751,7 +751,7 @@ func TestSystemdUnits(t *testing.T) {
 			}
 		})
 	}
-	for _, svc := range []string{"backupwatch.service", "backupwatch-textfile.service"} {
+	for _, svc := range []string{"backupwatch.service", "backupwatch-textfile.service", "backupwatch-deadman.service"} {
 		t.Run("security/"+svc, func(t *testing.T) {
 			// Exposure is 0.0 (locked down) to 10.0; 2.0 and below is "OK".
 			cmd := exec.Command(sa, "security", "--offline=true", "--threshold=20", "--no-pager", filepath.Join(dir, svc))
