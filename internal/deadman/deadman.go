@@ -50,6 +50,10 @@ type Switch struct {
 	told     map[string]*told // by notifier name
 	dirty    bool             // the state changed since it was written
 	judging  bool             // the first --timeout after start has passed
+	// partial and partialSince: the silent senders when some but not all
+	// are silent, and since when that has held (see settle).
+	partial      []string
+	partialSince time.Time
 	rejected map[string]float64
 	sent     map[string]float64
 	failed   map[string]float64
@@ -177,6 +181,17 @@ func (s *Switch) Judge(ctx context.Context) {
 	}
 	s.judging = true
 	silent := s.silentLocked(now)
+	// Senders that stop (or come back) together cross the timeout a
+	// heartbeat apart: a warning is told only once it has held for
+	// settle, so that "all stopped" is one page and "all back" one
+	// message, not a warning first.
+	partial := len(silent) > 0 && len(silent) < len(s.senders)
+	if !partial {
+		s.partial = nil
+	} else if !slices.Equal(s.partial, silent) {
+		s.partial, s.partialSince = silent, now
+	}
+	unsettled := partial && now.Sub(s.partialSince) < s.settle()
 	type job struct {
 		n   Notifier
 		msg Message
@@ -186,6 +201,7 @@ func (s *Switch) Judge(ctx context.Context) {
 	for _, n := range s.opts.Notifiers {
 		t := s.told[n.Name()]
 		switch {
+		case unsettled:
 		case !slices.Equal(t.Silent, silent):
 			jobs = append(jobs, job{n, s.messageLocked(t.Silent, silent, now, false), silent})
 		case len(silent) > 0 && len(silent) == len(s.senders) && now.Sub(t.At) >= s.opts.Reminder:
@@ -209,6 +225,11 @@ func (s *Switch) Judge(ctx context.Context) {
 		s.mu.Unlock()
 	}
 }
+
+// settle is how long some senders must stay silent, the others not,
+// before a warning is told: a fifth of the timeout (two minutes of the
+// default 10m, two heartbeats).
+func (s *Switch) settle() time.Duration { return s.opts.Timeout / 5 }
 
 // silentLocked returns the senders without a heartbeat for Timeout, sorted.
 func (s *Switch) silentLocked(now time.Time) []string {

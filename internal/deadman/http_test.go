@@ -123,13 +123,12 @@ func TestFlood(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	r := newRig(t, "http://am-1:9093", "http://am-2:9093")
-	// am-2 never heard (a warning at the first timeout), then am-1
-	// silent too (a page), then am-1 back (a warning, Slack failing).
+	// am-2 never heard and am-1 silent a minute later (a page), then
+	// am-1 back (a warning once it held, Slack failing).
 	r.sw.Heartbeat("http://am-1:9093")
 	r.run(timeout + tick)
 	r.slack.failing = true
-	r.sw.Heartbeat("http://am-1:9093")
-	r.run(tick)
+	r.run(timeout/5+tick, "http://am-1:9093")
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(r.sw)
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
@@ -138,7 +137,7 @@ func TestMetrics(t *testing.T) {
 	want := `
 # HELP backupwatch_deadman_heartbeats_total Heartbeats received from the sender.
 # TYPE backupwatch_deadman_heartbeats_total counter
-backupwatch_deadman_heartbeats_total{sender="http://am-1:9093"} 2
+backupwatch_deadman_heartbeats_total{sender="http://am-1:9093"} 4
 backupwatch_deadman_heartbeats_total{sender="http://am-2:9093"} 0
 # HELP backupwatch_deadman_sender_silent 1 if the sender sent nothing for longer than --timeout (0 during the first --timeout after a start).
 # TYPE backupwatch_deadman_sender_silent gauge
@@ -146,11 +145,11 @@ backupwatch_deadman_sender_silent{sender="http://am-1:9093"} 0
 backupwatch_deadman_sender_silent{sender="http://am-2:9093"} 1
 # HELP backupwatch_deadman_last_heartbeat_timestamp_seconds When the sender's latest heartbeat arrived (absent if none since the state began).
 # TYPE backupwatch_deadman_last_heartbeat_timestamp_seconds gauge
-backupwatch_deadman_last_heartbeat_timestamp_seconds{sender="http://am-1:9093"} 1.79655906e+09
+backupwatch_deadman_last_heartbeat_timestamp_seconds{sender="http://am-1:9093"} 1.79655924e+09
 # HELP backupwatch_deadman_notifications_total Messages delivered to a person, by notifier.
 # TYPE backupwatch_deadman_notifications_total counter
-backupwatch_deadman_notifications_total{notifier="email"} 3
-backupwatch_deadman_notifications_total{notifier="slack"} 2
+backupwatch_deadman_notifications_total{notifier="email"} 2
+backupwatch_deadman_notifications_total{notifier="slack"} 1
 # HELP backupwatch_deadman_notifications_failed_total Messages that could not be delivered (tried again at the next check), by notifier.
 # TYPE backupwatch_deadman_notifications_failed_total counter
 backupwatch_deadman_notifications_failed_total{notifier="email"} 0
