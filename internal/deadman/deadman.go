@@ -45,19 +45,19 @@ type Switch struct {
 	logger  *slog.Logger
 	started time.Time
 
-	mu       sync.Mutex
-	senders  map[string]*sender
-	told     map[string]*told // by notifier name
-	dirty    bool             // the state changed since it was written
-	judging  bool             // the first --timeout after start has passed
+	mu      sync.Mutex
+	senders map[string]*sender
+	told    map[string]*told // by notifier name
+	dirty   bool             // the state changed since it was written
+	judging bool             // the first --timeout after start has passed
 	// partial and partialSince: the silent senders when some but not all
 	// are silent, and since when that has held (see settle).
 	partial      []string
 	partialSince time.Time
-	rejected map[string]float64
-	sent     map[string]float64
-	failed   map[string]float64
-	stateErr float64 // state file reads and writes that failed
+	rejected     map[string]float64
+	sent         map[string]float64
+	failed       map[string]float64
+	stateErr     float64 // state file reads and writes that failed
 }
 
 type sender struct {

@@ -172,7 +172,7 @@ func TestSeveralSenders(t *testing.T) {
 	r.told("one back, the other a heartbeat later")
 	r.run(tick, a, b)
 	r.told("both back", KindBack)
-	r.run(timeout+tick)
+	r.run(timeout + tick)
 	r.told("both silent, a heartbeat apart", KindPage)
 	r.run(timeout/5+tick, a)
 	r.told("one back for the settle time", KindWarning)
