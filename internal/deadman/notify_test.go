@@ -3,8 +3,17 @@ package deadman
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"mime"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
@@ -18,9 +27,9 @@ import (
 )
 
 // startMailsink runs tools/mailsink, the project's test SMTP server (a
-// real one, on emersion/go-smtp, in a module of its own), and returns its
-// address and the directory it writes each message to.
-func startMailsink(t *testing.T) (addr, dir string) {
+// real one, on emersion/go-smtp, in a module of its own), with flags, and
+// returns its address and the directory it writes each message to.
+func startMailsink(t *testing.T, flags ...string) (addr, dir string) {
 	t.Helper()
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "mailsink")
@@ -31,7 +40,7 @@ func startMailsink(t *testing.T) (addr, dir string) {
 		t.Fatalf("building tools/mailsink (it needs its module's dependencies: `cd tools/mailsink && go mod download`): %v\n%s", err, out)
 	}
 	dir = filepath.Join(tmp, "mail")
-	cmd := exec.Command(bin, "-listen=127.0.0.1:0", "-dir="+dir)
+	cmd := exec.Command(bin, append([]string{"-listen=127.0.0.1:0", "-dir=" + dir}, flags...)...)
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -161,5 +170,72 @@ func TestReadSecretFile(t *testing.T) {
 		if (err == nil) != (name == "ok") || (err == nil && v != "https://hooks.slack.com/services/X") {
 			t.Errorf("%s: %q, %v", name, v, err)
 		}
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key, and returns
+// their files and a pool that trusts it.
+func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mailsink.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// TestEmailSTARTTLSAndAuth: against a relay that offers STARTTLS and
+// requires AUTH PLAIN (as Alertmanager's smtp_require_tls and
+// smtp_auth_* expect), the message goes over TLS, authenticated; a wrong
+// password or an untrusted certificate is an error, and nothing is sent.
+func TestEmailSTARTTLSAndAuth(t *testing.T) {
+	cert, key, pool := selfSigned(t)
+	addr, dir := startMailsink(t, "-tls-cert="+cert, "-tls-key="+key, "-auth=deadman:s3cret-password")
+	e := &Email{Smarthost: addr, From: "deadman@example.org", To: []string{"cheery@example.org"}, RequireTLS: true,
+		Username: "deadman", Password: "s3cret-password", TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}}
+	if err := e.Notify(context.Background(), sample); err != nil {
+		t.Fatalf("STARTTLS and AUTH: %v", err)
+	}
+	if n := len(received(t, dir)); n != 1 {
+		t.Fatalf("%d messages, want 1", n)
+	}
+	wrong := *e
+	wrong.Password = "wrong-password"
+	if err := wrong.Notify(context.Background(), sample); err == nil || strings.Contains(err.Error(), "wrong-password") {
+		t.Errorf("a wrong password: %v (want an error, never the password)", err)
+	}
+	untrusted := *e
+	untrusted.TLSConfig = &tls.Config{ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	if err := untrusted.Notify(context.Background(), sample); err == nil || !strings.Contains(err.Error(), "starttls") {
+		t.Errorf("an untrusted certificate: %v", err)
+	}
+	noAuth := *e
+	noAuth.Username = ""
+	if err := noAuth.Notify(context.Background(), sample); err == nil {
+		t.Errorf("no AUTH to a relay that requires it: no error")
+	}
+	if n := len(received(t, dir)); n != 1 {
+		t.Errorf("%d messages after the refused sends, want still 1", n)
 	}
 }
