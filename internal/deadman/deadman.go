@@ -55,6 +55,8 @@ type Switch struct {
 	partial      []string
 	partialSince time.Time
 	rejected     map[string]float64
+	unlogged     map[string]float64   // rejected since the last log line, by reason
+	rejectLogged map[string]time.Time // when a line about a reason was last logged
 	sent         map[string]float64
 	failed       map[string]float64
 	stateErr     float64 // state file reads and writes that failed
@@ -92,6 +94,7 @@ func New(o Options) (*Switch, error) {
 		opts: o, now: o.Now, logger: o.Logger,
 		senders: map[string]*sender{}, told: map[string]*told{},
 		rejected: map[string]float64{}, sent: map[string]float64{}, failed: map[string]float64{},
+		unlogged: map[string]float64{}, rejectLogged: map[string]time.Time{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -146,10 +149,27 @@ func (s *Switch) Heartbeat(name string) bool {
 	return true
 }
 
-func (s *Switch) reject(reason string) {
+// rejectLogEvery bounds the log lines about rejected requests: one per
+// reason per interval, saying how many there were, so a flood cannot
+// flood the log.
+const rejectLogEvery = time.Minute
+
+// reject counts a request that is not a heartbeat, and logs it when no
+// line about that reason was logged for rejectLogEvery.
+func (s *Switch) reject(reason, detail string) {
+	now := s.now()
 	s.mu.Lock()
 	s.rejected[reason]++
+	s.unlogged[reason]++
+	n, last := s.unlogged[reason], s.rejectLogged[reason]
+	log := last.IsZero() || now.Sub(last) >= rejectLogEvery
+	if log {
+		s.rejectLogged[reason], s.unlogged[reason] = now, 0
+	}
 	s.mu.Unlock()
+	if log {
+		s.logger.Warn("a request to /heartbeat was not taken as a heartbeat", "reason", reason, "detail", truncate(detail, 200), "rejected_since_last_line", n)
+	}
 }
 
 // Run judges every interval until ctx ends, writing the state file when

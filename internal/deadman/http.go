@@ -45,7 +45,7 @@ type webhook struct {
 // one map update; the state is written by Run, not per request.
 func (s *Switch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		s.reject(reasonMethod)
+		s.reject(reasonMethod, r.Method)
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "a heartbeat is a POST or a GET", http.StatusMethodNotAllowed)
 		return
@@ -54,7 +54,7 @@ func (s *Switch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			s.reject(reasonTooLarge)
+			s.reject(reasonTooLarge, fmt.Sprintf("a body over %d bytes", MaxBody))
 			http.Error(w, fmt.Sprintf("a heartbeat's body is at most %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
 			return
 		}
@@ -65,14 +65,14 @@ func (s *Switch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if isJSON(r, body) {
 		var p webhook
 		if err := json.Unmarshal(body, &p); err != nil {
-			s.reject(reasonBadJSON)
+			s.reject(reasonBadJSON, err.Error())
 			http.Error(w, "the body is not Alertmanager's webhook JSON (send a plain POST or GET for a heartbeat without one)", http.StatusBadRequest)
 			return
 		}
 		if p.Status == "resolved" {
 			// The Watchdog resolved: its Prometheus stopped sending it.
 			// Answered 200 so that Alertmanager does not retry it.
-			s.reject(reasonResolved)
+			s.reject(reasonResolved, "the watchdog resolved: its Prometheus stopped sending it")
 			fmt.Fprintln(w, "not a heartbeat: the watchdog alert resolved")
 			return
 		}
@@ -82,12 +82,12 @@ func (s *Switch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	key, err := normaliseSender(name)
 	if err != nil {
-		s.reject(reasonBadSender)
+		s.reject(reasonBadSender, err.Error())
 		http.Error(w, "bad sender: "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	if !s.Heartbeat(key) {
-		s.reject(reasonUnknownSender)
+		s.reject(reasonUnknownSender, fmt.Sprintf("sender %q is not one of --sender", key))
 		http.Error(w, "unknown sender: not one of deadman's --sender", http.StatusForbidden)
 		return
 	}

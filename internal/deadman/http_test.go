@@ -72,6 +72,15 @@ func TestHeartbeatRequests(t *testing.T) {
 			}
 		})
 	}
+	// Each reason is logged once a minute at most, whatever comes.
+	for reason, want := range map[string]int{reasonTooLarge: 1, reasonBadJSON: 1, reasonResolved: 1, reasonUnknownSender: 1, reasonBadSender: 1, reasonMethod: 1} {
+		if got := strings.Count(r.logs.String(), "reason="+reason+" "); got != want {
+			t.Errorf("%s: logged %d times, want %d:\n%s", reason, got, want, r.logs)
+		}
+	}
+	if strings.Contains(r.logs.String(), "secret") {
+		t.Errorf("a URL's credentials reach the log:\n%s", r.logs)
+	}
 	// Rejections are counted by reason.
 	for reason, want := range map[string]float64{reasonTooLarge: 1, reasonBadJSON: 3, reasonResolved: 1, reasonUnknownSender: 2, reasonBadSender: 2, reasonMethod: 1} {
 		r.sw.mu.Lock()
@@ -115,6 +124,9 @@ func TestFlood(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if n := strings.Count(r.logs.String(), "reason=unknown_sender"); n != 1 {
+		t.Errorf("%d log lines about the unknown senders, want 1 (a flood must not flood the log)", n)
+	}
 	c := counts(r.sw)
 	if len(c) != 2 || c["a"]+c["b"] != 40*17 {
 		t.Errorf("counts %v, want a and b only, %d heartbeats", c, 40*17)
