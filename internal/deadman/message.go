@@ -45,7 +45,7 @@ func (s *Switch) messageLocked(was, now []string, at time.Time, reminder bool) M
 		if total == 1 {
 			m.Title = fmt.Sprintf("Dead man's switch: no heartbeat for %s: alerts may not reach you", age(at, since))
 		} else {
-			m.Title = fmt.Sprintf("Dead man's switch: all %d heartbeat senders silent for %s: alerts may not reach you", total, age(at, since))
+			m.Title = fmt.Sprintf("Dead man's switch: %s heartbeat senders silent for %s: alerts may not reach you", allOf(total), age(at, since))
 		}
 		if reminder {
 			m.Title += " (reminder)"
@@ -91,7 +91,14 @@ func (s *Switch) everyone(total int) string {
 		}
 		return name
 	}
-	return fmt.Sprintf("all %d senders", total)
+	return allOf(total) + " senders"
+}
+
+func allOf(n int) string {
+	if n == 2 {
+		return "both"
+	}
+	return fmt.Sprintf("all %d", n)
 }
 
 // heardLocked says when a sender was last heard.
