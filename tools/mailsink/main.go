@@ -126,8 +126,8 @@ func run(ctx context.Context, srv *smtp.Server, l net.Listener) error {
 type backend struct {
 	dir  string
 	auth string // "user:password" required before MAIL; "" for none
-	mu  sync.Mutex
-	n   int
+	mu   sync.Mutex
+	n    int
 }
 
 func (b *backend) NewSession(*smtp.Conn) (smtp.Session, error) {
