@@ -181,8 +181,9 @@ func TestHeartbeatRoute(t *testing.T) {
 
 // TestHeartbeatCluster: two gossiping Alertmanagers share their
 // notification log, so with one receiver name a member skips the heartbeat
-// the other has just sent (here, with the peer timeout and repeat_interval
-// above the group interval, always the same one sends); each member's copy
+// the other has just sent (here the peer timeout and repeat_interval
+// together span a group interval, so always the same one sends); each
+// member's copy
 // naming the receiver after itself (as alertmanager.yml and
 // docs/deployment.md say) makes both send, told apart by their external
 // URLs.
