@@ -77,6 +77,7 @@ func TestPackage(t *testing.T) {
 		"/lib/systemd/system/backupwatch.service",
 		"/lib/systemd/system/backupwatch-textfile.service",
 		"/lib/systemd/system/backupwatch-textfile.timer",
+		"/lib/systemd/system/backupwatch-deadman.service",
 		"/lib/systemd/system/restic-backup.service",
 		"/lib/systemd/system/restic-backup.timer",
 		"/usr/share/backupwatch/prometheus/backup.yml",

@@ -11,11 +11,17 @@
 // to a temporary name and renamed, so a reader never sees half a message):
 // two envelope headers, X-Mailsink-From and X-Mailsink-To, then the message
 // exactly as the client sent it. SIGTERM or SIGINT stops it.
+//
+// With -tls-cert and -tls-key it offers STARTTLS; with -auth USER:PASSWORD
+// it requires AUTH PLAIN before MAIL (offered only after STARTTLS when TLS
+// is set, as a real relay does), so that clients' TLS and auth are tested
+// against a real server.
 package main
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -42,6 +49,9 @@ func main() {
 	maxBytes := flag.Int64("max-bytes", 64<<20, "largest message accepted, in bytes (advertised as SIZE)")
 	maxLine := flag.Int("max-line", 2000, "longest line accepted, in bytes (RFC 5321 allows 1000)")
 	debug := flag.Bool("debug", false, "log the SMTP conversation to stderr")
+	tlsCert := flag.String("tls-cert", "", "PEM certificate file: offer STARTTLS with it and -tls-key (none: no STARTTLS)")
+	tlsKey := flag.String("tls-key", "", "PEM key file of -tls-cert")
+	auth := flag.String("auth", "", "USER:PASSWORD: require AUTH PLAIN with these before MAIL (offered only after STARTTLS when -tls-cert is set)")
 	flag.Parse()
 	if *dir == "" || flag.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "mailsink: usage: mailsink -dir=DIR [-listen=ADDR]")
@@ -60,6 +70,16 @@ func main() {
 	if *debug {
 		srv.Debug = os.Stderr
 	}
+	if *tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "mailsink: loading -tls-cert and -tls-key: %v\n", err)
+			os.Exit(2)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	srv.AllowInsecureAuth = srv.TLSConfig == nil
+	srv.Backend.(*backend).auth = *auth
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	fmt.Println(ReadyPrefix + l.Addr().String())
@@ -104,9 +124,10 @@ func run(ctx context.Context, srv *smtp.Server, l net.Listener) error {
 
 // backend numbers the messages of every session in one sequence.
 type backend struct {
-	dir string
-	mu  sync.Mutex
-	n   int
+	dir  string
+	auth string // "user:password" required before MAIL; "" for none
+	mu   sync.Mutex
+	n    int
 }
 
 func (b *backend) NewSession(*smtp.Conn) (smtp.Session, error) {
@@ -142,12 +163,35 @@ func (b *backend) save(from string, to []string, data []byte) (string, error) {
 // session is one SMTP transaction's envelope; every sender and recipient
 // is accepted.
 type session struct {
-	b    *backend
-	from string
-	to   []string
+	b      *backend
+	authed bool
+	from   string
+	to     []string
+}
+
+// AuthMechanisms and Auth make the session an smtp.AuthSession: AUTH
+// PLAIN, when -auth is set.
+func (s *session) AuthMechanisms() []string {
+	if s.b.auth == "" {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (s *session) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, username, password string) error {
+		if s.b.auth == "" || username+":"+password != s.b.auth {
+			return smtp.ErrAuthFailed
+		}
+		s.authed = true
+		return nil
+	}), nil
 }
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	if s.b.auth != "" && !s.authed {
+		return smtp.ErrAuthRequired
+	}
 	s.from, s.to = from, nil
 	return nil
 }

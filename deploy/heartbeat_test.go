@@ -1,0 +1,266 @@
+package deploy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.yaml.in/yaml/v2"
+
+	"github.com/golemtrust/backupwatch/internal/parts"
+)
+
+// pings records what a dead man's switch (ours or a hosted one) receives.
+type pings struct {
+	mu   sync.Mutex
+	reqs []ping
+}
+
+type ping struct {
+	Path        string
+	ExternalURL string `json:"externalURL"`
+	Status      string `json:"status"`
+	Receiver    string `json:"receiver"`
+	Alerts      []struct {
+		Labels map[string]string `json:"labels"`
+	} `json:"alerts"`
+}
+
+func (p *pings) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	var pg ping
+	_ = json.Unmarshal(b, &pg)
+	pg.Path = r.URL.Path
+	p.mu.Lock()
+	p.reqs = append(p.reqs, pg)
+	p.mu.Unlock()
+	io.WriteString(w, "OK")
+}
+
+func (p *pings) snapshot() []ping {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]ping(nil), p.reqs...)
+}
+
+// senders counts the heartbeats by the externalURL they carry.
+func (p *pings) senders() map[string]int {
+	out := map[string]int{}
+	for _, pg := range p.snapshot() {
+		out[pg.ExternalURL]++
+	}
+	return out
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// heartbeatConfig is a copy of the shipped alertmanager.yml for a test:
+// the heartbeat URL pointed at url, Slack at slack, timings a 60th.
+func heartbeatConfig(t *testing.T, url, slack string) string {
+	t.Helper()
+	b, err := os.ReadFile("alertmanager/alertmanager.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, _ := filepath.Abs("alertmanager/backupwatch.tmpl")
+	webhook := filepath.Join(t.TempDir(), "slack-url")
+	if err := os.WriteFile(webhook, []byte(slack+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := string(b)
+	for _, r := range []struct{ old, new string }{
+		{"http://deadman.example.org:10037/heartbeat", url},
+		{"/etc/prometheus/alertmanager_templates/backupwatch.tmpl", tmpl},
+		{"/etc/prometheus/alertmanager-slack-webhook-url", webhook},
+		{"smtp.example.org:587", "127.0.0.1:1"},
+		{"group_interval: 1m", "group_interval: 1s"},
+		{"repeat_interval: 30s", "repeat_interval: 500ms"},
+	} {
+		if !strings.Contains(c, r.old) {
+			t.Fatalf("alertmanager.yml has no %q to replace", r.old)
+		}
+		c = strings.ReplaceAll(c, r.old, r.new)
+	}
+	return c
+}
+
+// startAlertmanager runs one Alertmanager with cfg (a cluster peer of
+// peer when set) and posts the Watchdog to it, as Prometheus does.
+func startAlertmanager(t *testing.T, am, cfg, gossip, peer string) (base string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "alertmanager.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	base = "http://" + addr
+	args := []string{"--config.file=" + cfgPath, "--storage.path=" + filepath.Join(dir, "data"),
+		"--web.listen-address=" + addr, "--web.external-url=" + base}
+	if gossip == "" {
+		args = append(args, "--cluster.listen-address=")
+	} else {
+		args = append(args, "--cluster.listen-address="+gossip, "--cluster.advertise-address="+gossip, "--cluster.peer="+peer, "--cluster.peer-timeout=1s")
+	}
+	var logs bytes.Buffer
+	cmd := exec.Command(am, args...)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("alertmanager %s log:\n%s", base, logs.String())
+		}
+	})
+	waitUntil(t, "alertmanager ready", func() bool {
+		resp, err := http.Get(base + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	body := `[{"labels":{"alertname":"BackupwatchWatchdog","severity":"none"},"annotations":{"summary":"The alerting path works: this alert always fires."}}]`
+	resp, err := http.Post(base+"/api/v2/alerts", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /api/v2/alerts: %s", resp.Status)
+	}
+	return base
+}
+
+// TestHeartbeatRoute: through the real Alertmanager (Debian's and the
+// current one) with the shipped route, the Watchdog reaches the heartbeat
+// receiver again and again, carrying the sending Alertmanager's external
+// URL, and never Slack.
+func TestHeartbeatRoute(t *testing.T) {
+	for _, am := range parts.Both(t, "alertmanager") {
+		t.Run(am.String(), func(t *testing.T) {
+			hb, slack := &pings{}, &pings{}
+			hbSrv, slackSrv := httptest.NewServer(hb), httptest.NewServer(slack)
+			defer hbSrv.Close()
+			defer slackSrv.Close()
+			base := startAlertmanager(t, am.Path, heartbeatConfig(t, hbSrv.URL+"/heartbeat", slackSrv.URL), "", "")
+			waitUntil(t, "five heartbeats", func() bool { return len(hb.snapshot()) >= 5 })
+			for _, p := range hb.snapshot() {
+				if p.Path != "/heartbeat" || p.Status != "firing" || strings.TrimRight(p.ExternalURL, "/") != base || len(p.Alerts) != 1 || p.Alerts[0].Labels["alertname"] != "BackupwatchWatchdog" {
+					t.Errorf("heartbeat %+v: want a firing Watchdog at /heartbeat from %s", p, base)
+				}
+			}
+			if n := len(slack.snapshot()); n != 0 {
+				t.Errorf("the Watchdog reached Slack %d times", n)
+			}
+		})
+	}
+}
+
+// TestHeartbeatCluster: two gossiping Alertmanagers share their
+// notification log, so with one receiver name a member skips the heartbeat
+// the other has just sent (here the peer timeout and repeat_interval
+// together span a group interval, so always the same one sends); each
+// member's copy
+// naming the receiver after itself (as alertmanager.yml and
+// docs/deployment.md say) makes both send, told apart by their external
+// URLs.
+func TestHeartbeatCluster(t *testing.T) {
+	am := parts.DebianPart(t, "alertmanager")
+	for _, rename := range []bool{false, true} {
+		t.Run(fmt.Sprintf("own receiver names %v", rename), func(t *testing.T) {
+			hb := &pings{}
+			srv := httptest.NewServer(hb)
+			defer srv.Close()
+			cfg := heartbeatConfig(t, srv.URL+"/heartbeat", srv.URL+"/slack")
+			g1, g2 := freePort(t), freePort(t)
+			cfg2 := cfg
+			if rename {
+				cfg2 = strings.ReplaceAll(cfg, "'heartbeat'", "'heartbeat-am-2'")
+			}
+			b1 := startAlertmanager(t, am.Path, cfg, g1, g2)
+			b2 := startAlertmanager(t, am.Path, cfg2, g2, g1)
+			waitUntil(t, "ten heartbeats", func() bool { return len(hb.snapshot()) >= 10 })
+			got := hb.senders()
+			if rename && (got[b1] == 0 || got[b2] == 0) {
+				t.Errorf("heartbeats by sender %v: want both %s and %s", got, b1, b2)
+			}
+			if !rename && len(got) != 1 {
+				t.Errorf("heartbeats by sender %v: want one member only (the shared notification log); if both send now, alertmanager.yml's advice is out of date", got)
+			}
+		})
+	}
+}
+
+// hostedSnippet is the receiver docs/deployment.md gives for a hosted
+// switch (healthchecks.io), between its markers.
+func hostedSnippet(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../docs/deployment.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)<!-- hosted-switch -->\n```yaml\n(.*?)```\n<!-- /hosted-switch -->").FindSubmatch(b)
+	if m == nil {
+		t.Fatal("docs/deployment.md has no ```yaml block between <!-- hosted-switch --> and <!-- /hosted-switch -->")
+	}
+	return string(m[1])
+}
+
+// TestHostedSwitchSnippet: the docs' receiver for healthchecks.io, put in
+// place of the shipped heartbeat receiver, is valid on both generations
+// of Alertmanager and pings the check's URL (healthchecks takes a POST to
+// https://hc-ping.com/<uuid> with any body) again and again.
+func TestHostedSwitchSnippet(t *testing.T) {
+	snippet := hostedSnippet(t)
+	var recv []map[string]any
+	if err := yaml.Unmarshal([]byte(snippet), &recv); err != nil || len(recv) != 1 || recv[0]["name"] != "heartbeat" {
+		t.Fatalf("the snippet is not one receiver named heartbeat: %v\n%s", err, snippet)
+	}
+	const uuid = "5f0c4b9e-8a43-4b4a-9d4e-2f5e3a1b7c6d"
+	if !strings.Contains(snippet, "https://hc-ping.com/"+uuid) {
+		t.Fatalf("the snippet does not ping https://hc-ping.com/%s", uuid)
+	}
+	for _, am := range parts.Both(t, "alertmanager") {
+		t.Run(am.String(), func(t *testing.T) {
+			hc := &pings{}
+			srv := httptest.NewServer(hc)
+			defer srv.Close()
+			cfg := heartbeatConfig(t, "http://unused.invalid/", srv.URL+"/slack")
+			i := strings.Index(cfg, "  - name: 'heartbeat'\n")
+			if i < 0 {
+				t.Fatal("no heartbeat receiver in alertmanager.yml")
+			}
+			cfg = cfg[:i] + strings.ReplaceAll(snippet, "https://hc-ping.com/", srv.URL+"/")
+			startAlertmanager(t, am.Path, cfg, "", "")
+			waitUntil(t, "three pings", func() bool { return len(hc.snapshot()) >= 3 })
+			for _, p := range hc.snapshot() {
+				if p.Path != "/"+uuid {
+					t.Errorf("a ping at %s, want /%s", p.Path, uuid)
+				}
+			}
+		})
+	}
+}
