@@ -81,7 +81,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 	case code != 0:
 		return &exitCode{code: code, err: err}
 	case err != nil:
-		return &exitCode{code: exitError, err: err}
+		return err // exitStatus: 2 for a job refused by the jobs limit, else 1
 	}
 	return nil
 }

@@ -68,7 +68,7 @@ func TestParseJobs(t *testing.T) {
 		{"tz with every", "schedules:\n  - every: 1h\n    tz: UTC\n", "tz: a time zone is for a cron schedule"},
 		{"both", "schedules:\n  - every: 1h\n    cron: '@daily'\n", "every and cron: give one of them"},
 		{"neither", "schedules:\n  - host: a\n", "a schedule needs every or cron"},
-		{"grace over a year", "schedules:\n  - every: 1h\n    grace: 400d\n", "grace 400d: longer than a year"},
+		{"grace over a year", "schedules:\n  - every: 1h\n    grace: 400d\n", "grace 400d: longer than 32 days"},
 		{"negative grace", "schedules:\n  - every: 1h\n    grace: -1m\n", "grace -1m: must not be negative"},
 		{"bad pattern", "schedules:\n  - host: '[a'\n    every: 1h\n", `schedules[0]: host pattern "[a"`},
 	} {

@@ -17,8 +17,11 @@ import (
 
 // Bounds of what is accepted.
 const (
-	// MaxGrace bounds a grace period: a backup a year late is not late.
-	MaxGrace = 365 * 24 * time.Hour
+	// MaxGrace bounds a grace period as MaxEvery bounds an interval, so
+	// that no record can claim a deadline more than 64 days after its
+	// last success: `--every 1d --grace 365d` would silence a host for a
+	// year.
+	MaxGrace = MaxEvery
 	// MaxEvery is the longest schedule watched: an interval may not be
 	// longer, and a cron expression must fire at least this often (a
 	// monthly one does, with a day to spare for 31-day months and the
@@ -160,7 +163,7 @@ func checkGrace(g time.Duration) error {
 	case g%time.Second != 0:
 		return fmt.Errorf("grace %s: not a whole number of seconds", exactDuration(g))
 	case g > MaxGrace:
-		return fmt.Errorf("grace %s: longer than a year", FormatDuration(g))
+		return fmt.Errorf("grace %s: longer than %d days, the longest grace watched", FormatDuration(g), MaxGrace/(24*time.Hour))
 	}
 	return nil
 }
@@ -299,7 +302,7 @@ func ParseGraceSeconds(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("grace_seconds: not a number: %q", s)
 	}
 	if f < 0 || f > MaxGrace.Seconds() {
-		return 0, fmt.Errorf("grace_seconds: %v is not between 0 and a year", f)
+		return 0, fmt.Errorf("grace_seconds: %v is not between 0 and %.0f (32 days)", f, MaxGrace.Seconds())
 	}
 	return time.Duration(f * float64(time.Second)), nil
 }

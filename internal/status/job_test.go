@@ -119,7 +119,7 @@ func TestParseSchedule(t *testing.T) {
 		{"grace as a number", map[string]any{FieldSchedule: "1h", FieldGraceSeconds: 60.0}, "every 1h, grace 1m", ""},
 		{"bad cron", map[string]any{FieldSchedule: "0 3 * *"}, "every 1d", "schedule: cron expression"},
 		{"zero interval", map[string]any{FieldSchedule: "0s"}, "every 1d", "schedule: interval 0s: must be positive"},
-		{"grace over a year", map[string]any{FieldSchedule: "1h", FieldGraceSeconds: "99999999"}, "every 1d", "grace_seconds: 9.9999999e+07 is not between 0 and a year"},
+		{"grace over a year", map[string]any{FieldSchedule: "1h", FieldGraceSeconds: "99999999"}, "every 1d", "grace_seconds: 9.9999999e+07 is not between 0 and 2764800 (32 days)"},
 		{"unknown zone", map[string]any{FieldSchedule: "@daily", FieldScheduleTZ: "Nowhere/City"}, "every 1d", `schedule: time zone "Nowhere/City"`},
 		{"huge", map[string]any{FieldSchedule: strings.Repeat("* ", 100000)}, "every 1d", "schedule: cron expression is longer"},
 		{"wrong type", map[string]any{FieldSchedule: []any{"1h"}}, "every 1d", "schedule: unexpected"},
