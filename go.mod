@@ -13,6 +13,7 @@ require (
 	github.com/robfig/cron/v3 v3.0.1
 	go.yaml.in/yaml/v2 v2.4.5
 	golang.org/x/net v0.61.0
+	pgregory.net/rapid v1.3.0
 )
 
 require (
