@@ -237,7 +237,9 @@ func (h *history) apply(s step) error {
 				errs <- err
 			}()
 		}
-		go func() { errs <- h.deliver(ctx, step{Op: "result", Host: s.Host, Job: s.Job, Outcome: s.Outcome, Skew: s.Skew, Sched: s.Sched, Via: s.Via}) }()
+		go func() {
+			errs <- h.deliver(ctx, step{Op: "result", Host: s.Host, Job: s.Job, Outcome: s.Outcome, Skew: s.Skew, Sched: s.Sched, Via: s.Via})
+		}()
 		var first error
 		for range 3 {
 			if err := <-errs; err != nil && first == nil {

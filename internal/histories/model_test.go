@@ -113,6 +113,9 @@ func model(host, job string, rs []*run) want {
 		}
 		ordered = append(ordered[:i], append([]*run{r}, ordered[i:]...)...)
 	}
+	// The store keeps times to the second: two failures of one second
+	// are one to it (it cannot tell them from one delivered twice).
+	failed := map[time.Time]bool{}
 	for _, r := range ordered {
 		res := r.entry.Result
 		w.status, w.message = res.Outcome, res.Message
@@ -121,9 +124,16 @@ func model(host, job string, rs []*run) want {
 		}
 		if res.Outcome == status.Success {
 			w.failures = 0
-		} else {
+			clear(failed)
+			continue
+		}
+		if at := r.entry.At().Truncate(time.Second); !failed[at] {
+			failed[at] = true
 			w.failures = max(w.failures, 0) + 1
 		}
+	}
+	if w.status == status.Success {
+		w.failures = 0
 	}
 	return w
 }

@@ -38,3 +38,16 @@ func TestHistorySkewedSuccessKeepsStaleFields(t *testing.T) {
 		{Op: "result", Host: "h1", Outcome: "success", Sched: 2},
 	})
 }
+
+// TestHistoryLateFailureNotCounted: a failure, then a late one (older,
+// delivered after it, no success between them): two failures since the
+// last success, but consecutive_failures stays 1, because Apply returns
+// before counting a result older than the latest (internal/status/merge.go).
+// Found by TestHistories; fails until merge.go counts a late failure newer
+// than the last success.
+func TestHistoryLateFailureNotCounted(t *testing.T) {
+	checkHistory(t, []step{
+		{Op: "result", Host: "h1", Job: "db", Outcome: "failed"},
+		{Op: "late", Host: "h1", Job: "db", Outcome: "failed", Age: 1 * time.Second},
+	})
+}
