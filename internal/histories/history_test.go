@@ -116,12 +116,17 @@ func goSteps(steps []step) string {
 	return b.String()
 }
 
-// stepGen generates steps, results most often.
-func stepGen() *rapid.Generator[step] {
+// stepGen generates steps, results most often. For the nudged check it
+// leaves out outages, restarts and forget: a nudge lost to an outage or a
+// restart waits for the next full refresh by design, and forget does not
+// nudge (a forgotten host shows until the next full refresh).
+func stepGen(nudged bool) *rapid.Generator[step] {
 	ops := []string{
 		"result", "result", "result", "result", "result", "result",
-		"late", "future", "down", "down", "up", "up", "flush", "concurrent",
-		"dup", "nudge", "refresh", "restart", "forget",
+		"late", "future", "flush", "concurrent", "dup", "nudge", "refresh",
+	}
+	if !nudged {
+		ops = append(ops, "down", "down", "up", "up", "restart", "forget")
 	}
 	return rapid.Custom(func(t *rapid.T) step {
 		s := step{Op: rapid.SampledFrom(ops).Draw(t, "op")}
@@ -161,7 +166,7 @@ func TestHistoriesNudged(t *testing.T) {
 
 func checkHistories(t *testing.T, nudged bool) {
 	prop := func(rt *rapid.T) {
-		steps := rapid.SliceOfN(stepGen(), 1, 30).Draw(rt, "steps")
+		steps := rapid.SliceOfN(stepGen(nudged), 1, 30).Draw(rt, "steps")
 		if msg := runHistory(steps, nudged); msg != "" {
 			rt.Fatalf("%s\nhistory:\n%s", msg, goSteps(steps))
 		}
@@ -188,6 +193,13 @@ func runHistory(steps []step, nudged bool) string {
 		return err.Error()
 	}
 	defer w.close()
+	if nudged {
+		// A nudge before serve's first listing is dropped by design (the
+		// listing reads the host anyway): start from a listed store.
+		if err := w.settle(); err != nil {
+			return err.Error()
+		}
+	}
 	h := &history{w: w, forgotAt: map[string]int{}, skew: map[string]time.Duration{}}
 	for i, s := range steps {
 		if err := h.apply(s); err != nil {

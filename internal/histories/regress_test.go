@@ -51,3 +51,14 @@ func TestHistoryLateFailureNotCounted(t *testing.T) {
 		{Op: "late", Host: "h1", Job: "db", Outcome: "failed", Age: 1 * time.Second},
 	})
 }
+
+// TestHistoryNudgeNewJob is issue 16 item 5: the first result of a new
+// job, nudged, does not show until the next full refresh (fleet.Reread
+// rereads only the jobs already in the snapshot). Found by
+// TestHistoriesNudged on its first history; fails until the fast path
+// reads a nudged host's new jobs (branch fastpath).
+func TestHistoryNudgeNewJob(t *testing.T) {
+	checkHistory(t, []step{
+		{Op: "result", Host: "h1", Job: "db", Outcome: "success"},
+	})
+}
