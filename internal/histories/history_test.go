@@ -171,6 +171,11 @@ func checkHistories(t *testing.T, nudged bool) {
 			rt.Fatalf("%s\nhistory:\n%s", msg, goSteps(steps))
 		}
 	}
+	// The history printed on failure is the reproduction: no fail files
+	// left in the tree.
+	if f := flag.Lookup("rapid.nofailfile"); f != nil && os.Getenv("RAPID_NOFAILFILE") == "" {
+		f.Value.Set("true")
+	}
 	t.Run("fixed-seed", func(t *testing.T) {
 		if seed := flag.Lookup("rapid.seed"); seed != nil && seed.Value.String() == "0" && os.Getenv("RAPID_SEED") == "" {
 			seed.Value.Set(fmt.Sprint(fixedSeed))
