@@ -371,7 +371,22 @@ func (p Problem) Error() string {
 // Pending returns the entries waiting for delivery, oldest first. A file
 // that cannot be read as an entry is moved to corrupt/ and reported; it
 // never stops the others.
-func (s *Spool) Pending() ([]Item, []Problem, error) {
+func (s *Spool) Pending() ([]Item, []Problem, error) { return s.scan(true) }
+
+// List returns what Pending does but changes nothing: a file that cannot
+// be read as an entry is reported and left where it is (Problem.Moved is
+// empty), for the next flush to set aside. It is for showing the spool.
+func (s *Spool) List() ([]Item, []Problem, error) { return s.scan(false) }
+
+// scan reads the waiting entries; setAside moves unreadable files to
+// corrupt/.
+func (s *Spool) scan(setAside bool) ([]Item, []Problem, error) {
+	aside := func(name string, cause error) Problem {
+		if !setAside {
+			return Problem{Name: name, Err: cause}
+		}
+		return s.setAside(name, cause)
+	}
 	des, err := os.ReadDir(s.dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
@@ -391,7 +406,7 @@ func (s *Spool) Pending() ([]Item, []Problem, error) {
 		}
 		if !de.Type().IsRegular() {
 			// Not opened: a FIFO would block, a symlink leads elsewhere.
-			problems = append(problems, s.setAside(n, errors.New("not a regular file")))
+			problems = append(problems, aside(n, errors.New("not a regular file")))
 			continue
 		}
 		names = append(names, n)
@@ -405,7 +420,7 @@ func (s *Spool) Pending() ([]Item, []Problem, error) {
 		case errors.Is(err, fs.ErrNotExist):
 			continue // delivered by another process meanwhile
 		case errors.As(err, &bad):
-			problems = append(problems, s.setAside(n, bad.err))
+			problems = append(problems, aside(n, bad.err))
 			continue
 		case err != nil:
 			// Not the file's fault (too many open files, an I/O error):
