@@ -208,26 +208,15 @@ func nameStamp(name string) (int64, bool) {
 }
 
 // RejectedCount is the number of entries set aside as refused for good.
-func (s *Spool) RejectedCount() (int, error) {
-	des, err := os.ReadDir(filepath.Join(s.dir, rejectedDir))
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, de := range des {
-		if !de.IsDir() && isEntryName(de.Name()) {
-			n++
-		}
-	}
-	return n, nil
-}
+func (s *Spool) RejectedCount() (int, error) { return countEntries(filepath.Join(s.dir, rejectedDir)) }
 
 // Count is the number of entries waiting, without reading them.
-func (s *Spool) Count() (int, error) {
-	des, err := os.ReadDir(s.dir)
+func (s *Spool) Count() (int, error) { return countEntries(s.dir) }
+
+// countEntries counts the entries' files in dir, none when it does not
+// exist.
+func countEntries(dir string) (int, error) {
+	des, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}
