@@ -51,6 +51,9 @@ import (
 // skewStep is the granularity of generated clock offsets.
 const skewStep = 5 * time.Second
 
+// lateStep is the granularity of late results' ages.
+const lateStep = 2*status.ClockSkew + time.Minute
+
 // steadyClocks, set by HISTORIES_STEADY_CLOCKS=1, keeps each host's clock
 // offset at its first value: no host's clock is stepped back, so results
 // arrive in the order of their times. It is for looking for other
@@ -146,7 +149,10 @@ func stepGen(nudged bool) *rapid.Generator[step] {
 			}
 		case "late":
 			s.Outcome = rapid.SampledFrom([]string{status.Success, status.Failed}).Draw(t, "outcome")
-			s.Age = time.Duration(rapid.IntRange(1, 48*3600).Draw(t, "age")) * time.Second
+			// Late results lie apart from each other and from the rest by
+			// more than the allowance, so that their order is plain
+			// whichever way a merge reads times within it.
+			s.Age = time.Duration(rapid.IntRange(1, 200).Draw(t, "age")) * lateStep
 		}
 		return s
 	})

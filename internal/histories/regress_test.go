@@ -48,7 +48,7 @@ func TestHistorySkewedSuccessKeepsStaleFields(t *testing.T) {
 func TestHistoryLateFailureNotCounted(t *testing.T) {
 	checkHistory(t, []step{
 		{Op: "result", Host: "h1", Job: "db", Outcome: "failed"},
-		{Op: "late", Host: "h1", Job: "db", Outcome: "failed", Age: 1 * time.Second},
+		{Op: "late", Host: "h1", Job: "db", Outcome: "failed", Age: 660 * time.Second},
 	})
 }
 
