@@ -199,6 +199,7 @@ func runHistory(steps []step, nudged bool) string {
 	if err != nil {
 		return err.Error()
 	}
+	defer os.RemoveAll(dir)
 	w, err := newWorld(dir)
 	if err != nil {
 		return err.Error()

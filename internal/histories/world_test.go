@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -81,7 +80,6 @@ type delivery struct {
 // world is one machine's view of a history: a store, two processes
 // delivering through one spool (record/run and flush), and a serve.
 type world struct {
-	dir   string
 	store *outageStore
 	dl    [2]*deliver.Deliverer
 	retry spool.Retry
@@ -99,7 +97,7 @@ func newWorld(dir string) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &world{dir: dir, store: &outageStore{Store: st}, retry: spool.Retry{Attempts: 1}}
+	w := &world{store: &outageStore{Store: st}, retry: spool.Retry{Attempts: 1}}
 	spoolDir := deliver.SpoolDir(filepath.Join(dir, "spool"), st.String())
 	for i := range w.dl {
 		d, err := deliver.New(deliver.Options{Store: w.store, SpoolDir: spoolDir, Written: w.written})
@@ -178,7 +176,6 @@ func (w *world) close() {
 	w.mu.Unlock()
 	stop()
 	w.served.Wait()
-	os.RemoveAll(w.dir)
 }
 
 // deliveredSince returns the messages written to key after the first n
