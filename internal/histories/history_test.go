@@ -192,15 +192,18 @@ func checkHistories(t *testing.T, nudged bool) {
 	t.Run("random", func(t *testing.T) { rapid.Check(t, prop) })
 }
 
-// runHistory plays steps on a new world and checks the invariants; it
-// returns what does not hold, "" when all do.
-func runHistory(steps []step, nudged bool) string {
+// runHistory plays steps on a new world on the local store and checks the
+// invariants; it returns what does not hold, "" when all do.
+func runHistory(steps []step, nudged bool) string { return runHistoryOn(steps, nudged, nil) }
+
+// runHistoryOn is runHistory on the store st (nil: a new local store).
+func runHistoryOn(steps []step, nudged bool, st backend) string {
 	dir, err := os.MkdirTemp("", "histories-")
 	if err != nil {
 		return err.Error()
 	}
 	defer os.RemoveAll(dir)
-	w, err := newWorld(dir)
+	w, err := newWorld(dir, st)
 	if err != nil {
 		return err.Error()
 	}

@@ -25,9 +25,24 @@ import (
 // serve keeps what it knew. It is a fault, not a stand-in: what it lets
 // through is the local store's own behaviour.
 type outageStore struct {
-	*localstore.Store
+	backend
 	down atomic.Bool
 }
+
+// backend is a real store: the local store or Vault.
+type backend interface {
+	Update(ctx context.Context, key string, fn func(map[string]any) (map[string]any, bool, error)) error
+	Get(ctx context.Context, key string) (map[string]any, error)
+	List(ctx context.Context) ([]string, error)
+	ListFolder(ctx context.Context, folder string) ([]string, error)
+	Delete(ctx context.Context, key string) error
+	String() string
+}
+
+var (
+	_ backend = (*localstore.Store)(nil)
+	_ backend = (*vaultkv.Store)(nil)
+)
 
 func (s *outageStore) fail(op, key string) error {
 	if !s.down.Load() {
@@ -40,35 +55,35 @@ func (s *outageStore) Update(ctx context.Context, key string, fn func(map[string
 	if err := s.fail("write", key); err != nil {
 		return err
 	}
-	return s.Store.Update(ctx, key, fn)
+	return s.backend.Update(ctx, key, fn)
 }
 
 func (s *outageStore) Get(ctx context.Context, key string) (map[string]any, error) {
 	if err := s.fail("read", key); err != nil {
 		return nil, err
 	}
-	return s.Store.Get(ctx, key)
+	return s.backend.Get(ctx, key)
 }
 
 func (s *outageStore) List(ctx context.Context) ([]string, error) {
 	if err := s.fail("list", ""); err != nil {
 		return nil, err
 	}
-	return s.Store.List(ctx)
+	return s.backend.List(ctx)
 }
 
 func (s *outageStore) ListFolder(ctx context.Context, folder string) ([]string, error) {
 	if err := s.fail("list", folder); err != nil {
 		return nil, err
 	}
-	return s.Store.ListFolder(ctx, folder)
+	return s.backend.ListFolder(ctx, folder)
 }
 
 func (s *outageStore) Delete(ctx context.Context, key string) error {
 	if err := s.fail("delete", key); err != nil {
 		return err
 	}
-	return s.Store.Delete(ctx, key)
+	return s.backend.Delete(ctx, key)
 }
 
 // delivery is one write to the store that Deliverer reported (Written).
@@ -92,12 +107,17 @@ type world struct {
 	served    sync.WaitGroup
 }
 
-func newWorld(dir string) (*world, error) {
-	st, err := localstore.Open(filepath.Join(dir, "store"))
-	if err != nil {
-		return nil, err
+// newWorld makes a world in dir on st, or on a local store in dir when st
+// is nil.
+func newWorld(dir string, st backend) (*world, error) {
+	if st == nil {
+		ls, err := localstore.Open(filepath.Join(dir, "store"))
+		if err != nil {
+			return nil, err
+		}
+		st = ls
 	}
-	w := &world{store: &outageStore{Store: st}, retry: spool.Retry{Attempts: 1}}
+	w := &world{store: &outageStore{backend: st}, retry: spool.Retry{Attempts: 1}}
 	spoolDir := deliver.SpoolDir(filepath.Join(dir, "spool"), st.String())
 	for i := range w.dl {
 		d, err := deliver.New(deliver.Options{Store: w.store, SpoolDir: spoolDir, Written: w.written})
