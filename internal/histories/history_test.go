@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -126,7 +127,7 @@ func goSteps(steps []step) string {
 func stepGen(nudged bool) *rapid.Generator[step] {
 	ops := []string{
 		"result", "result", "result", "result", "result", "result",
-		"late", "future", "flush", "concurrent", "dup", "nudge", "refresh",
+		"late", "future", "flush", "concurrent", "dup", "nudge", "refresh", "corrupt",
 	}
 	if !nudged {
 		ops = append(ops, "down", "down", "up", "up", "restart", "forget")
@@ -276,6 +277,15 @@ func (h *history) apply(s step) error {
 		return first
 	case "dup":
 		return h.dup(s)
+	case "corrupt":
+		// A file in the spool that is not an entry (a disk error, a
+		// hand edit): set aside, it must hold up nothing.
+		dir := h.w.dl[0].Spool().Dir()
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		name := fmt.Sprintf("%020d-%07d-%06d.json", time.Now().UnixNano(), 1, len(h.runs))
+		return os.WriteFile(filepath.Join(dir, name), []byte(`{"version":1,"kind":"nonsense"}`), 0o600)
 	case "nudge":
 		h.w.collector().Nudge(s.Host)
 	case "refresh":
