@@ -31,23 +31,25 @@ import (
 //     results are handed over in real time order, a host's clock may be
 //     off by up to status.ClockSkew either way, and a late result (a run
 //     older than the allowance, delivered now) is older than them all;
-//   - last_success and last_failure are the latest of each kind, the
-//     schedule is the latest run's, and consecutive_failures counts the
+//   - last_success and last_failure are the latest time of each kind (to
+//     the second, as the store keeps them), the schedule is that of the
+//     latest run that carried one, and consecutive_failures counts the
 //     failures since the latest success;
 //   - nothing shown is dated beyond the clock skew allowance, and a result
 //     dated beyond it never reaches the store.
 //
 // TestHistoriesNudged checks the fast path too: a running serve that is
 // only nudged (no full refresh) shows the same as a refresh would.
+// TestHistoriesVault runs TestHistories' histories on a real Vault.
 //
 // `go test` runs a fixed seed and rapid's default number of random
-// histories (100 each). For a longer run:
+// histories (100 each, a history of 1 to 30 steps). For a longer run:
 //
 //	go test ./internal/histories/ -run TestHistories -rapid.checks=20000
 //
-// (or RAPID_CHECKS=20000); -rapid.seed=N replays one seed, -rapid.steps
-// sets the mean number of steps. A failure prints the history as Go code,
-// ready to be kept as a named test in regress_test.go.
+// (or RAPID_CHECKS=20000, or `make histories`); -rapid.seed=N replays one
+// seed. A failure prints the history as Go code, ready to be kept as a
+// named test in regress_test.go.
 
 // skewStep is the granularity of generated clock offsets.
 const skewStep = 5 * time.Second
@@ -72,7 +74,7 @@ var (
 // step is one event of a history.
 type step struct {
 	Op      string        // see apply
-	Host    string        // result, late, future, dup, nudge, forget, concurrent
+	Host    string        // whose result, nudge or forget
 	Job     string        // "" for the host's own record (forget: the whole host)
 	Outcome string        // status.Success, status.Failed, or "" for a run's start
 	Skew    time.Duration // the host clock against real time (result, concurrent)
