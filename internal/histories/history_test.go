@@ -157,20 +157,22 @@ func (h *history) apply(s step) error {
 			return fmt.Errorf("flush: %w", err)
 		}
 	case "concurrent":
-		// Both processes flush while one of them records: the spool lock
-		// and the key locks keep each key's order.
-		errs := make(chan error, 3)
+		// Both processes flush while each records a result of another
+		// host: the spool lock and the key locks keep each key's order.
+		errs := make(chan error, 4)
 		for _, d := range h.w.dl {
 			go func() {
 				_, err := d.Flush(ctx, h.w.retry)
 				errs <- err
 			}()
 		}
-		go func() {
-			errs <- h.deliver(ctx, step{Op: "result", Host: s.Host, Job: s.Job, Outcome: s.Outcome, Skew: s.Skew, Sched: s.Sched, Via: s.Via})
-		}()
+		for i, host := range hosts {
+			go func() {
+				errs <- h.deliver(ctx, step{Op: "result", Host: host, Job: s.Job, Outcome: s.Outcome, Skew: s.Skew, Sched: s.Sched, Via: i % 2})
+			}()
+		}
 		var first error
-		for range 3 {
+		for range 2 + len(hosts) {
 			if err := <-errs; err != nil && first == nil {
 				first = err
 			}
@@ -203,6 +205,7 @@ func (h *history) apply(s step) error {
 
 // deliver hands one result over, as record and run do.
 func (h *history) deliver(ctx context.Context, s step) error {
+	h.w.mu.Lock() // two results of different keys may be handed over at once
 	now := time.Now()
 	r := &run{}
 	var at time.Time
@@ -219,7 +222,6 @@ func (h *history) deliver(ctx context.Context, s step) error {
 		h.skew[s.Host] = s.Skew
 		at = now.Add(s.Skew)
 	}
-	h.w.mu.Lock()
 	r.seq = len(h.runs)
 	r.entry = newEntry(s, at, fmt.Sprintf("run-%d", r.seq))
 	h.runs = append(h.runs, r)
