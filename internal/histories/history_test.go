@@ -300,6 +300,10 @@ func (h *history) check(nudged bool) string {
 		switch {
 		case r.future && h.w.everDelivered(r.entry.msg):
 			bad = append(bad, fmt.Sprintf("%s (%s), dated beyond the allowance, reached the store", r.entry.msg, r.entry.Entry))
+		case r.future && !r.refused:
+			// Its date alone refuses it: spooling it says "kept, will be
+			// delivered" of a result the next flush sets aside.
+			bad = append(bad, fmt.Sprintf("%s (%s), dated beyond the allowance, was not refused at once", r.entry.msg, r.entry.Entry))
 		case !r.refused && !h.w.everDelivered(r.entry.msg) && !listed[r.entry.msg]:
 			bad = append(bad, fmt.Sprintf("%s (%s) lost: not in the store, not in the spool, not refused", r.entry.msg, r.entry.Entry))
 		}

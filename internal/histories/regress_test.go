@@ -62,3 +62,16 @@ func TestHistoryNudgeNewJob(t *testing.T) {
 		{Op: "result", Host: "h1", Job: "db", Outcome: "success"},
 	})
 }
+
+// TestHistoryFutureResultRefusedAtOnce: with the store down and a result
+// waiting, a result dated beyond the allowance was spooled ("kept, will be
+// delivered") and only set aside by the next flush; its date alone
+// refuses it, at once (internal/deliver). Found by TestHistories once the
+// invariant said "refused at once".
+func TestHistoryFutureResultRefusedAtOnce(t *testing.T) {
+	checkHistory(t, []step{
+		{Op: "down"},
+		{Op: "result", Host: "h1", Outcome: "success"},
+		{Op: "future", Host: "h2"},
+	})
+}
