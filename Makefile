@@ -11,7 +11,7 @@ LDFLAGS   := -X $(VPKG).Version=$(VERSION) \
              -X $(VPKG).Branch=$(shell git rev-parse --abbrev-ref HEAD 2>/dev/null) \
              -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: all build run test test-go test-race test-tools test-deb deps deb lint bench clean
+.PHONY: all build run test test-go test-race test-tools test-deb deps deb lint bench clean fuzz histories
 
 all: build
 
@@ -58,6 +58,23 @@ test-go:
 test-race:
 	$(GO) test -race -count=1 ./internal/vaultkv/ ./internal/fleet/ ./internal/collector/ \
 	  ./internal/localstore/ ./internal/spool/ ./internal/backuprun/ ./internal/restoretest/ ./internal/web/ ./internal/inflight/
+
+# The parsers of outside input, fuzzed FUZZTIME each (their seeds run in
+# every `go test`): records as any tool wrote them, spool files, restic's
+# JSON lines. A crash is saved under the package's testdata/fuzz/ and then
+# replayed by `go test` until fixed.
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzRecord$$' -fuzztime $(FUZZTIME) ./internal/status/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/spool/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSummary$$' -fuzztime $(FUZZTIME) ./internal/restic/
+	$(GO) test -run '^$$' -fuzz '^FuzzHumanError$$' -fuzztime $(FUZZTIME) ./internal/restic/
+
+# The invariants over generated histories (internal/histories), run long:
+# `go test` runs a fixed seed and 100 random histories per property.
+HISTORIES_CHECKS ?= 20000
+histories:
+	$(GO) test -count=1 -timeout 0 ./internal/histories/ -run 'TestHistories' -rapid.checks=$(HISTORIES_CHECKS)
 
 # Test-only tools with their own Go modules (and committed go.sum):
 # tools/dashgen checks deploy/grafana/backupwatch.json against the code and

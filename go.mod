@@ -15,6 +15,7 @@ require (
 	go.yaml.in/yaml/v2 v2.4.5
 	golang.org/x/crypto v0.58.0
 	golang.org/x/net v0.61.0
+	pgregory.net/rapid v1.3.0
 )
 
 require (

@@ -103,6 +103,9 @@ type flushOptions struct {
 	backoff  time.Duration
 	list     bool
 	discard  string
+	// discardSet: --discard was given, perhaps empty (then a usage
+	// error, never a full flush).
+	discardSet bool
 }
 
 func addFlushCommand(app *kingpin.Application, g *globals) command {
@@ -111,7 +114,7 @@ func addFlushCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("attempts", "Tries per result before giving up until the next flush; by default 5.").Default("5").IntVar(&o.attempts)
 	c.Flag("backoff", "Wait before the second try, doubled after each: by default 2s, so 5 tries span about 30s.").Default("2s").DurationVar(&o.backoff)
 	c.Flag("list", "List what waits in the spool (and what the store refused for good), deliver nothing.").BoolVar(&o.list)
-	c.Flag("discard", "Drop the spooled result with this ID (from --list): it will never reach the store.").PlaceHolder("ID").StringVar(&o.discard)
+	c.Flag("discard", "Drop the spooled result with this ID (from --list): it will never reach the store.").PlaceHolder("ID").IsSetByUser(&o.discardSet).StringVar(&o.discard)
 	return command{c, func(ctx context.Context) error { return runFlush(ctx, g, o) }}
 }
 
@@ -122,8 +125,12 @@ func runFlush(ctx context.Context, g *globals, o *flushOptions) error {
 	if o.backoff < 0 {
 		return usageError{errors.New("--backoff must not be negative")}
 	}
-	if o.list && o.discard != "" {
+	o.discardSet = o.discardSet || o.discard != "" // options made in code, not by flags
+	if o.list && o.discardSet {
 		return usageError{errors.New("--list and --discard do not go together")}
+	}
+	if o.discardSet && o.discard == "" {
+		return usageError{errors.New("--discard needs the ID of a spooled result (flush --list shows them)")}
 	}
 	if g.spool.dir == "" {
 		return usageError{errors.New("--spool.dir must name the spool directory")}
@@ -147,7 +154,7 @@ func runFlush(ctx context.Context, g *globals, o *flushOptions) error {
 	switch {
 	case o.list:
 		return listSpool(g, d)
-	case o.discard != "":
+	case o.discardSet:
 		it, err := d.Discard(ctx, o.discard)
 		if errors.Is(err, spool.ErrNoEntry) {
 			return usageError{fmt.Errorf("--discard: %w (see flush --list)", err)}

@@ -109,6 +109,7 @@ type nudges struct {
 	wake    chan struct{}
 	tokens  float64
 	last    time.Time
+	reading int // batches taken and not yet read
 
 	requests  *prometheus.CounterVec // by result
 	waiting   *prometheus.GaugeVec   // by queue
@@ -244,8 +245,20 @@ func (n *nudges) take(now time.Time, rate float64) (ids []status.JobID, wait tim
 		}
 	}
 	n.tokens -= float64(len(ids))
+	if len(ids) > 0 {
+		n.reading++
+	}
 	n.gauges()
 	return ids, 0
+}
+
+// NudgesIdle reports whether no nudge waits and none is being read: every
+// nudge so far has been served (or its read failed).
+func (c *Collector) NudgesIdle() bool {
+	n := c.nudges
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.known.n+n.fresh.n == 0 && n.reading == 0
 }
 
 // charge takes k more tokens, for reads beyond one per nudge; the tokens
@@ -305,6 +318,9 @@ func (c *Collector) runNudges(ctx context.Context) {
 		// encodes at most.
 		t0 := time.Now()
 		c.reread(ctx, ids)
+		n.mu.Lock()
+		n.reading--
+		n.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return

@@ -17,12 +17,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/vault/api"
-
 	"github.com/golemtrust/backupwatch/internal/lockfile"
 	"github.com/golemtrust/backupwatch/internal/spool"
 	"github.com/golemtrust/backupwatch/internal/status"
-	"github.com/golemtrust/backupwatch/internal/vaultkv"
 )
 
 // Store is what delivery needs of a store.
@@ -175,6 +172,11 @@ func (e *RefusedError) Unwrap() error { return e.Err }
 // says where. The error is for a result refused for good (a
 // *RefusedError), or one that could neither be written nor kept.
 func (d *Deliverer) Deliver(ctx context.Context, e spool.Entry, r spool.Retry) (Delivery, error) {
+	// Refused before anything else: kept in the spool behind a store that
+	// is down, it would be reported kept, then set aside by the flush.
+	if err := d.checkNotFuture(e); err != nil {
+		return Delivery{}, err
+	}
 	classify := d.classifier(ctx)
 	r.Retryable = func(err error) bool { return classify(err) != spool.Refused }
 	verdict := status.Current
@@ -213,30 +215,6 @@ func (d *Deliverer) Deliver(ctx context.Context, e spool.Entry, r spool.Retry) (
 	}
 	d.LogWaiting(1) // this one is in the error already
 	return Delivery{Spooled: filepath.Join(d.sp.Dir(), name), StoreErr: storeErr, Credentials: d.credentialsRefused(ctx, storeErr)}, nil
-}
-
-// credentialsRefused reports whether err is the store refusing the
-// credentials themselves: a login denied, or a denial with a token that
-// no longer works.
-func (d *Deliverer) credentialsRefused(ctx context.Context, err error) bool {
-	var ve *vaultkv.Error
-	if !errors.As(err, &ve) || ve.Kind == vaultkv.KindUnreachable || ve.Kind == vaultkv.KindSealed {
-		return false
-	}
-	if ve.Op == "log in with" {
-		return ve.Kind == vaultkv.KindDenied
-	}
-	var re *api.ResponseError
-	if !errors.As(err, &re) || re.StatusCode != 403 {
-		return false
-	}
-	tc, ok := d.st.(tokenChecker)
-	if !ok {
-		return false
-	}
-	terr := tc.TokenValid(ctx)
-	var te *vaultkv.Error
-	return terr != nil && errors.As(terr, &te) && te.Kind == vaultkv.KindDenied
 }
 
 // flushBefore delivers what waits in the spool before e, and says why e
@@ -322,8 +300,8 @@ func (d *Deliverer) write(ctx context.Context, e spool.Entry) error {
 // writeEntry is write, also saying what the merge made of a backup result.
 func (d *Deliverer) writeEntry(ctx context.Context, e spool.Entry) (status.Verdict, error) {
 	verdict := status.Current
-	if err := status.CheckNotFuture(e.At(), d.now()); err != nil {
-		return verdict, &RefusedError{Err: fmt.Errorf("%s: %w", e, err), Reason: "a result dated in the future would hide every real one until then"}
+	if err := d.checkNotFuture(e); err != nil {
+		return verdict, err
 	}
 	if d.sp != nil {
 		lctx, cancel := context.WithTimeout(ctx, lockTimeout)
@@ -373,69 +351,13 @@ func (d *Deliverer) writeEntry(ctx context.Context, e spool.Entry) (status.Verdi
 	return verdict, &RefusedError{Err: errors.New("empty spool entry")}
 }
 
-// classifier sorts delivery errors: what can pass later is spooled (the
-// store unreachable, sealed, timing out, a 5xx or 429, a login or token
-// problem that new credentials fix); what the store refuses on its merits
-// is refused for good (a 4xx with a working token, a path the token's
-// policy does not allow, a mount that is not KV).
-func (d *Deliverer) classifier(ctx context.Context) func(error) spool.Verdict {
-	return func(err error) spool.Verdict { return d.classify(ctx, err) }
-}
-
-func (d *Deliverer) classify(ctx context.Context, err error) spool.Verdict {
-	var refused *RefusedError
-	if errors.As(err, &refused) {
-		return spool.Refused
+// checkNotFuture refuses for good an entry dated beyond the clock skew
+// allowance.
+func (d *Deliverer) checkNotFuture(e spool.Entry) error {
+	if err := status.CheckNotFuture(e.At(), d.now()); err != nil {
+		return &RefusedError{Err: fmt.Errorf("%s: %w", e, err), Reason: "a result dated in the future would hide every real one until then"}
 	}
-	var ve *vaultkv.Error
-	if !errors.As(err, &ve) {
-		return spool.Later // not the store's answer: a lock, a cancelled context
-	}
-	if ve.Kind == vaultkv.KindUnreachable || ve.Kind == vaultkv.KindSealed {
-		return spool.Down
-	}
-	if ve.Op == "log in with" {
-		return spool.Down // credentials to replace: nothing passes until then
-	}
-	var re *api.ResponseError
-	if !errors.As(err, &re) {
-		if ve.Op == "detect KV version of" && ve.Kind == vaultkv.KindOther && ve.Err == nil {
-			return spool.Refused // not a KV mount: no result can ever be written there
-		}
-		return spool.Later
-	}
-	switch code := re.StatusCode; {
-	case code == 429:
-		return spool.Down
-	case code == 408 || code == 412 || code >= 500:
-		return spool.Later
-	case code == 403:
-		tc, ok := d.st.(tokenChecker)
-		if !ok {
-			return spool.Refused
-		}
-		if terr := tc.TokenValid(ctx); terr != nil {
-			return spool.Down // the token no longer works: every write is denied
-		}
-		return spool.Refused
-	case code >= 400:
-		return spool.Refused
-	}
-	return spool.Later
-}
-
-// asRefused gives a refusal its reason.
-func asRefused(err error) error {
-	var refused *RefusedError
-	if errors.As(err, &refused) {
-		return err
-	}
-	reason := ""
-	var re *api.ResponseError
-	if errors.As(err, &re) && re.StatusCode == 403 {
-		reason = "the token works, but its policy does not allow this path"
-	}
-	return &RefusedError{Err: err, Reason: reason}
+	return nil
 }
 
 func (d *Deliverer) logFlush(fr spool.FlushResult) {

@@ -18,13 +18,16 @@ type Waiting struct {
 }
 
 // List returns the entries waiting in the spool, then those set aside as
-// refused for good, each oldest first.
+// refused for good, each oldest first. It changes nothing: a file that is
+// not an entry is logged and left for the next flush to set aside.
 func (d *Deliverer) List() ([]Waiting, error) {
 	if d.sp == nil {
 		return nil, nil
 	}
-	items, problems, err := d.sp.Pending()
-	d.logFlush(spool.FlushResult{Problems: problems})
+	items, problems, err := d.sp.List()
+	for _, p := range problems {
+		d.log.Warn("unreadable spool file: left in place, the next flush sets it aside", "spool", d.sp.Dir(), "file", p.Name, "err", p.Err)
+	}
 	if err != nil {
 		return nil, err
 	}

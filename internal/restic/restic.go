@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unicode"
 
 	"github.com/golemtrust/backupwatch/internal/status"
 )
@@ -150,11 +151,14 @@ func HumanError(line string) string {
 	if len(m.Error) == 0 && m.Message != "" {
 		what = oneLine(m.Message)
 	}
+	// A file name may hold a line break or an escape sequence: the
+	// message stays one line, and shows them as '?' as ls does.
+	what = printable(what)
 	switch {
 	case m.During != "" && m.Item != "":
-		return fmt.Sprintf("error during %s of %s: %s", m.During, m.Item, what)
+		return fmt.Sprintf("error during %s of %s: %s", printable(m.During), printable(m.Item), what)
 	case m.Item != "":
-		return fmt.Sprintf("error on %s: %s", m.Item, what)
+		return fmt.Sprintf("error on %s: %s", printable(m.Item), what)
 	default:
 		return "error: " + what
 	}
@@ -175,11 +179,11 @@ func describeError(raw json.RawMessage) string {
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return s
+		return oneLine(s)
 	}
 	var m struct{ Message string }
 	if json.Unmarshal(raw, &m) == nil && m.Message != "" {
-		return m.Message
+		return oneLine(m.Message)
 	}
 	return compact(raw)
 }
@@ -206,4 +210,14 @@ func oneLine(msg string) string {
 		}
 	}
 	return status.Truncate(strings.Join(keep, "; "), 500)
+}
+
+// printable replaces control characters (line breaks, escapes) by '?'.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, s)
 }

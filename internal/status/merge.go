@@ -142,6 +142,10 @@ func Merge(old map[string]any, res Result) (map[string]any, bool, Verdict) {
 		}
 	}
 	if older(cur, res.Outcome, at, now) {
+		// Not counted in consecutive_failures, even a failure after the
+		// last success: the record keeps only the latest failure's time,
+		// so a late failure delivered twice (a flush racing a record)
+		// could not be told from two, and would be counted twice.
 		return doc, changed, Older
 	}
 
@@ -150,12 +154,24 @@ func Merge(old map[string]any, res Result) (map[string]any, bool, Verdict) {
 		failures = 1
 		if cur.Status == Failed && cur.ConsecutiveFailures != nil {
 			failures = *cur.ConsecutiveFailures + 1
-			if at.Equal(cur.LastFailure) {
+			if at.Equal(cur.statusAt()) {
 				failures = *cur.ConsecutiveFailures // the same failure delivered twice
 			}
 		}
 	}
 	set(FieldStatus, res.Outcome)
+	// status_at only when it differs from the latest time of its outcome
+	// (the status came from a result dated before an earlier arrival's).
+	latest := cur.LastFailure
+	if res.Outcome == Success {
+		latest = cur.LastSuccess
+	}
+	if at.Before(latest) {
+		set(FieldStatusAt, FormatTime(at))
+	} else if _, had := doc[FieldStatusAt]; had {
+		delete(doc, FieldStatusAt)
+		changed = true
+	}
 	if res.Schedule != nil {
 		applySchedule(doc, *res.Schedule, set, &changed)
 	}
@@ -194,9 +210,13 @@ func Merge(old map[string]any, res Result) (map[string]any, bool, Verdict) {
 
 // FreshWindow is how soon after its dated time a result must be delivered,
 // by its writer's clock, to count as fresh: it ended just now (a run's end,
-// a record without --at), so it is later in real time than everything the
-// record holds, which arrived before it.
-const FreshWindow = time.Minute
+// a record without --at, or one an operator dates a few minutes back), so
+// it is later in real time than everything the record holds, which
+// arrived before it. The clock skew allowance, what a clock may be off by
+// either way, plus 30 s for the delivery itself (found by the property
+// tests: results from two clocks 225 s ahead and 80 s behind, or dated
+// 60 s back by hand, were hidden by the earlier arrival).
+const FreshWindow = ClockSkew + 30*time.Second
 
 // older reports whether a result dated at, delivered now (by the writer's
 // clock), is older than the record's status. It is newer, and becomes the
@@ -205,11 +225,11 @@ const FreshWindow = time.Minute
 //   - it ended after the record's last write (written_at), by the writers'
 //     clocks: the stored results, whatever their dated times, arrived
 //     before it ended (a success recorded with --at a few minutes ahead);
-//   - it is fresh (FreshWindow) and dated within ClockSkew of the latest
-//     stored result: it arrived after the stored one and ended just now, so
-//     whatever the stored one's dated time says, it is later in real time
-//     (a failure after an NTP step back, or from a host whose clock is
-//     behind another writer's).
+//   - it is fresh (FreshWindow): it arrived after the stored one and ended
+//     just now, so whatever the stored one's dated time says (at most
+//     ClockSkew ahead: record refuses more), it is later in real time (a
+//     failure after an NTP step back, or from a host whose clock is behind
+//     another writer's).
 //
 // Otherwise the dated times decide (a spool delivered after an outage, a
 // backfill with --at, results of one clock arriving out of order). A
@@ -225,10 +245,25 @@ func older(cur Record, outcome string, at, now time.Time) bool {
 		return false
 	case !cur.WrittenAt.IsZero() && at.After(cur.WrittenAt):
 		return false
-	case now.Sub(at) <= FreshWindow && !at.Before(cur.LastResult().Add(-ClockSkew)):
+	case now.Sub(at) <= FreshWindow:
 		return false
 	}
 	return true
+}
+
+// statusAt is the dated time of the result holding the status: status_at,
+// or (when the status's result is the latest of its outcome, or the record
+// is older than the field) the latest time of that outcome.
+func (r Record) statusAt() time.Time {
+	switch {
+	case !r.StatusAt.IsZero():
+		return r.StatusAt
+	case r.Status == Failed:
+		return r.LastFailure
+	case r.Status == Success:
+		return r.LastSuccess
+	}
+	return time.Time{}
 }
 
 // isNew reports whether old is no record yet (or one without any status or

@@ -48,8 +48,8 @@ func TestLaterArrivalWinsInsideTheAllowance(t *testing.T) {
 			verdict:  Current,
 		},
 		{
-			name:     "a result older than the allowance is history only",
-			history:  []Result{{Outcome: Success, At: now}, {Outcome: Failed, At: at(-ClockSkew - time.Second)}},
+			name:     "a result older than the allowance (and its delivery) is history only",
+			history:  []Result{{Outcome: Success, At: now}, {Outcome: Failed, At: at(-FreshWindow - time.Second)}},
 			status:   Success,
 			failures: "0",
 			verdict:  Older,

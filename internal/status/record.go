@@ -24,6 +24,9 @@ type Record struct {
 	// FirstRecorded is when backupwatch created the record (zero for a
 	// record written otherwise, such as by the runbook's `vault kv put`).
 	FirstRecorded time.Time
+	// StatusAt is the dated time of the result that holds the status
+	// (FieldStatusAt); zero in records written before it existed.
+	StatusAt time.Time
 	// ClockOffset is the writer's clock minus the store's at the record's
 	// last write (FieldWrittenAt against StoredAtKey); nil when either is
 	// not known (a record written otherwise, a store without the time).
@@ -114,6 +117,7 @@ func Parse(host string, data map[string]any) Record {
 	r.LastFailure = p.time(FieldLastFailure)
 	r.LastAttempt = p.time(FieldLastAttempt)
 	r.FirstRecorded = p.time(FieldFirstRecorded)
+	r.StatusAt = p.time(FieldStatusAt)
 	r.WrittenAt = p.time(FieldWrittenAt)
 	if written := r.WrittenAt; !written.IsZero() {
 		if stored, ok := data[StoredAtKey].(time.Time); ok {

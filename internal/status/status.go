@@ -29,6 +29,11 @@ const (
 	// FieldFirstRecorded is when the record was created (its first result
 	// or start): a record with no success gets its first day from it.
 	FieldFirstRecorded = "first_recorded"
+	// FieldStatusAt is the dated time of the result that holds the status:
+	// with results ordered by arrival within the clock skew allowance, it
+	// may be earlier than last_success or last_failure, and a second
+	// delivery of that result is told by it.
+	FieldStatusAt = "status_at"
 	// FieldWrittenAt is the writer's clock when it last wrote the record;
 	// beside the store's own time of that write (StoredAtKey) it shows
 	// the writer's clock offset, behind as well as ahead.
