@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-
 	"github.com/golemtrust/backupwatch/internal/collector"
 	"github.com/golemtrust/backupwatch/internal/deliver"
 	"github.com/golemtrust/backupwatch/internal/localstore"
