@@ -14,7 +14,7 @@ import (
 	"strings"
 )
 
-//go:embed prometheus/backup.yml alertmanager/alertmanager.yml alertmanager/backupwatch.tmpl grafana/backupwatch.json grafana/provisioning/backupwatch.yml logrotate/restic-backup systemd vault
+//go:embed prometheus/backup.yml alertmanager/alertmanager.yml alertmanager/backupwatch.tmpl grafana/backupwatch.json grafana/provisioning/backupwatch.yml logrotate/restic-backup systemd vault examples/config.yml
 var files embed.FS
 
 // File is one artefact: where it lives in deploy/ and where it goes on a host.
@@ -43,6 +43,7 @@ var Files = []File{
 	{"vault-restore-tester-policy", "vault/backupwatch-restore-tester.hcl", "vault policy write backupwatch-restore-tester -", "Vault policy: write the restore test record"},
 	{"repo-check-service", "systemd/backupwatch-repo-check.service", "/etc/systemd/system/backupwatch-repo-check.service", "the repository as a second witness: repo-check, on one machine"},
 	{"repo-check-timer", "systemd/backupwatch-repo-check.timer", "/etc/systemd/system/backupwatch-repo-check.timer", "daily repo-check, 1/30 of the data each run"},
+	{"example-config", "examples/config.yml", "/etc/backupwatch/config.yml", "example config file (--config.file): 40 hosts in five teams, their owners, jobs and schedules"},
 	{"vault-repo-checker-policy", "vault/backupwatch-repo-checker.hcl", "vault policy write backupwatch-repo-checker -", "Vault policy: read the repository password, write the repository check records"},
 }
 
