@@ -469,3 +469,29 @@ func TestDeliveryTest(t *testing.T) {
 		}
 	}
 }
+
+// TestUnitExamplesQuoted checks the settings the units' comments show as
+// examples: /etc/default/backupwatch is sourced by shells too, where an
+// unquoted value with a space runs its second word as a command.
+func TestUnitExamplesQuoted(t *testing.T) {
+	units, err := filepath.Glob("../deploy/systemd/*.service")
+	if err != nil || len(units) == 0 {
+		t.Fatalf("no units in deploy/systemd: %v", err)
+	}
+	exampleRE := regexp.MustCompile(`^#\s+([A-Z][A-Z0-9_]*)=(.*)$`)
+	for _, u := range units {
+		b, err := os.ReadFile(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			m := exampleRE.FindStringSubmatch(line)
+			if m == nil || !strings.ContainsAny(m[2], " \t") {
+				continue
+			}
+			if v := m[2]; len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+				t.Errorf("%s: the example %q holds a space unquoted: a shell sourcing it would run a command", filepath.Base(u), line)
+			}
+		}
+	}
+}
