@@ -495,3 +495,66 @@ func TestUnitExamplesQuoted(t *testing.T) {
 		}
 	}
 }
+
+var (
+	fenceRE   = regexp.MustCompile("(?ms)^```.*?^```")
+	linkRE    = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	headingRE = regexp.MustCompile(`(?m)^#+ (.+)$`)
+	notSlugRE = regexp.MustCompile(`[^\p{L}\p{N} _-]`)
+)
+
+// anchors are the ids GitHub gives a Markdown file's headings: lower case,
+// punctuation dropped, spaces as hyphens, a repeat suffixed -1, -2...
+func anchors(src string) map[string]bool {
+	out := map[string]bool{}
+	seen := map[string]int{}
+	for _, m := range headingRE.FindAllStringSubmatch(fenceRE.ReplaceAllString(src, ""), -1) {
+		a := strings.ReplaceAll(notSlugRE.ReplaceAllString(strings.ToLower(strings.TrimSpace(m[1])), ""), " ", "-")
+		if n := seen[a]; n > 0 {
+			out[fmt.Sprintf("%s-%d", a, n)] = true
+		} else {
+			out[a] = true
+		}
+		seen[a]++
+	}
+	return out
+}
+
+// TestLinks checks that every relative link of the README and docs/ names
+// a file that exists and, in a Markdown file, a heading it has: the
+// README's text moved between pages, and a link that moved with it must
+// still arrive.
+func TestLinks(t *testing.T) {
+	files, err := filepath.Glob("*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range append(files, "../README.md") {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range linkRE.FindAllStringSubmatch(fenceRE.ReplaceAllString(string(b), ""), -1) {
+			link := m[1]
+			if strings.Contains(link, "://") || strings.HasPrefix(link, "mailto:") {
+				continue
+			}
+			p, anchor, _ := strings.Cut(link, "#")
+			target := f
+			if p != "" {
+				target = filepath.Join(filepath.Dir(f), p)
+			}
+			tb, err := os.ReadFile(target)
+			if err != nil {
+				if _, serr := os.Stat(target); serr == nil {
+					continue // a directory
+				}
+				t.Errorf("%s: link %s: %v", f, link, err)
+				continue
+			}
+			if anchor != "" && strings.HasSuffix(target, ".md") && !anchors(string(tb))[anchor] {
+				t.Errorf("%s: link %s: %s has no heading #%s", f, link, target, anchor)
+			}
+		}
+	}
+}
