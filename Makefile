@@ -31,7 +31,7 @@ run:
 
 # Debian's packages (apt-get) and the current upstream releases, built with
 # `go install` into tools/bin/ (git-ignored), each pinned in the script and
-# built only when missing or bumped. See README, Development.
+# built only when missing or bumped. See docs/development.md.
 deps:
 	./scripts/install-deps.sh
 

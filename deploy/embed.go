@@ -14,7 +14,7 @@ import (
 	"strings"
 )
 
-//go:embed prometheus/backup.yml alertmanager/alertmanager.yml alertmanager/backupwatch.tmpl grafana/backupwatch.json grafana/provisioning/backupwatch.yml logrotate/restic-backup systemd vault
+//go:embed prometheus/backup.yml alertmanager/alertmanager.yml alertmanager/backupwatch.tmpl grafana/backupwatch.json grafana/provisioning/backupwatch.yml logrotate/restic-backup systemd vault examples/config.yml
 var files embed.FS
 
 // File is one artefact: where it lives in deploy/ and where it goes on a host.
@@ -44,6 +44,7 @@ var Files = []File{
 	{"repo-check-service", "systemd/backupwatch-repo-check.service", "/etc/systemd/system/backupwatch-repo-check.service", "the repository as a second witness: repo-check, on one machine"},
 	{"repo-check-timer", "systemd/backupwatch-repo-check.timer", "/etc/systemd/system/backupwatch-repo-check.timer", "daily repo-check, 1/30 of the data each run"},
 	{"deadman-service", "systemd/backupwatch-deadman.service", "/etc/systemd/system/backupwatch-deadman.service", "the dead man's switch (backupwatch deadman), on another machine: tells a person directly when the heartbeat stops"},
+	{"example-config", "examples/config.yml", "/etc/backupwatch/config.yml", "example config file (--config.file): 40 hosts in five teams, their owners, jobs and schedules"},
 	{"vault-repo-checker-policy", "vault/backupwatch-repo-checker.hcl", "vault policy write backupwatch-repo-checker -", "Vault policy: read the repository password, write the repository check records"},
 }
 

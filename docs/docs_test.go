@@ -18,8 +18,8 @@ import (
 	"github.com/golemtrust/backupwatch/internal/vaulttest"
 )
 
-// The docs test runs every ```sh block of the README and the deployment
-// guide as written, in order, with bash -e -o pipefail, against a real
+// The docs test runs every ```sh block of the README and the pages of
+// docs/ (docFiles) as written, in order, with bash -e -o pipefail, against a real
 // Vault (vaulttest) and the binary built from this tree. Only paths are
 // rewritten, by the mapping below, so that nothing outside a temporary
 // root is touched. A comment on the line before a fence says more:
@@ -28,6 +28,7 @@ import (
 //	<!-- docs-test: on db -->        run on host db (default: metrics)
 //	<!-- docs-test: exit 3 -->       the block's expected exit status
 //	<!-- docs-test: no-vault -->     without VAULT_ADDR and VAULT_TOKEN
+//	<!-- docs-test: output (text) --> its output must hold text
 //
 // directives separated by ";". Skips are kept few (maxSkips), each with its
 // reason.
@@ -53,8 +54,10 @@ import (
 const maxSkips = 14
 
 // docFiles are the documents whose shell blocks run, in this order (the
-// guide sets up Vault first; the README's examples then use it).
-var docFiles = []string{"deployment.md", "../README.md"}
+// deployment guide sets up Vault first; the README's and the other pages'
+// examples then use it). The README's text moved to guide.md,
+// operations.md and configuration.md: their blocks run as they did there.
+var docFiles = []string{"deployment.md", "../README.md", "guide.md", "operations.md", "configuration.md", "development.md"}
 
 // skeleton is what the guide's packages (Debian's prometheus, restic,
 // logrotate, systemd, Grafana's) create before it starts.
@@ -73,6 +76,7 @@ type block struct {
 	host    string
 	exit    int
 	noVault bool
+	output  string // what the output must hold; "" for anything
 }
 
 var directiveRE = regexp.MustCompile(`^<!--\s*docs-test:\s*(.*?)\s*-->$`)
@@ -115,6 +119,12 @@ func parseBlocks(file string, src []byte) ([]block, error) {
 						return nil, fmt.Errorf("%s:%d: %q: %v", file, n, d, err)
 					}
 					b.exit = code
+				case strings.HasPrefix(d, "output"):
+					r := strings.TrimSpace(strings.TrimPrefix(d, "output"))
+					if !strings.HasPrefix(r, "(") || !strings.HasSuffix(r, ")") || len(r) < 3 {
+						return nil, fmt.Errorf("%s:%d: output needs the text: output (text)", file, n)
+					}
+					b.output = r[1 : len(r)-1]
 				case d == "no-vault":
 					b.noVault = true
 				default:
@@ -198,14 +208,14 @@ func TestPathMapping(t *testing.T) {
 }
 
 func TestParseBlocks(t *testing.T) {
-	src := "x\n<!-- docs-test: skip (no systemd; no user) -->\n```sh\na\n```\n\n<!-- docs-test: on db; exit 3 -->\n```sh\nb\nc\n```\n```yaml\nk: v\n```\n"
+	src := "x\n<!-- docs-test: skip (no systemd; no user) -->\n```sh\na\n```\n\n<!-- docs-test: on db; exit 3; output (store: Vault) -->\n```sh\nb\nc\n```\n```yaml\nk: v\n```\n"
 	got, err := parseBlocks("f.md", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []block{
 		{file: "f.md", line: 3, lang: "sh", text: "a\n", skip: "no systemd; no user", host: "metrics"},
-		{file: "f.md", line: 8, lang: "sh", text: "b\nc\n", host: "db", exit: 3},
+		{file: "f.md", line: 8, lang: "sh", text: "b\nc\n", host: "db", exit: 3, output: "store: Vault"},
 		{file: "f.md", line: 12, lang: "yaml", text: "k: v\n", host: "metrics"},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -214,6 +224,7 @@ func TestParseBlocks(t *testing.T) {
 	for _, bad := range []string{
 		"<!-- docs-test: skip -->\n```sh\na\n```\n",
 		"<!-- docs-test: frobnicate -->\n```sh\na\n```\n",
+		"<!-- docs-test: output -->\n```sh\na\n```\n",
 		"<!-- docs-test: on db -->\ntext\n```sh\na\n```\n",
 	} {
 		if _, err := parseBlocks("f.md", []byte(bad)); err == nil {
@@ -241,7 +252,7 @@ func TestDocs(t *testing.T) {
 		if b.skip != "" {
 			skips = append(skips, fmt.Sprintf("%s:%d (%s)", b.file, b.line, b.skip))
 		}
-		if b.lang != "sh" && (b.skip != "" || b.host != "metrics" || b.exit != 0 || b.noVault) {
+		if b.lang != "sh" && (b.skip != "" || b.host != "metrics" || b.exit != 0 || b.noVault || b.output != "") {
 			t.Errorf("%s:%d: a docs-test directive on a %q block, which never runs", b.file, b.line, b.lang)
 		}
 	}
@@ -328,6 +339,9 @@ func TestDocs(t *testing.T) {
 		}
 		if code != b.exit {
 			t.Errorf("%s:%d (on %s): exit %d, want %d\n--- as run:\n%s--- output:\n%s", b.file, b.line, b.host, code, b.exit, script, out)
+		}
+		if b.output != "" && !strings.Contains(string(out), b.output) {
+			t.Errorf("%s:%d (on %s): the output does not hold %q\n--- as run:\n%s--- output:\n%s", b.file, b.line, b.host, b.output, script, out)
 		}
 		if strings.Contains(string(out), vault.RootToken) {
 			t.Errorf("%s:%d: the Vault token appears in the output", b.file, b.line)
