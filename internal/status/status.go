@@ -41,6 +41,9 @@ const (
 	FieldFilesProcessed = "total_files_processed"
 	FieldBytesProcessed = "total_bytes_processed"
 	FieldWriter         = "written_by"
+	// FieldPingFailures is how many of the run's pings to an outside
+	// checker (--ping.url) failed; absent when the run pinged none.
+	FieldPingFailures = "ping_failures"
 )
 
 // Status values as exported in backup_status{status=...}.
