@@ -72,9 +72,10 @@ func (p *Pinger) RunID() string {
 // Failures is how many of the pinger's pings failed after every attempt.
 func (p *Pinger) Failures() int64 { return p.failures.Load() }
 
-// Start sends the start ping beside the run: it returns at once, and End
-// waits for it, so that the checker sees start before the end.
-func (p *Pinger) Start(ctx context.Context) {
+// Start sends the start ping, with body (what is run), beside the run: it
+// returns at once, and End waits for it, so that the checker sees the
+// start before the end.
+func (p *Pinger) Start(ctx context.Context, body string) {
 	p.startAt = time.Now()
 	p.start = make(chan struct{})
 	if p.Kind == UptimeKuma {
@@ -83,7 +84,7 @@ func (p *Pinger) Start(ctx context.Context) {
 	}
 	go func() {
 		defer close(p.start)
-		p.send(ctx, "start", "start", "")
+		p.send(ctx, "start", "start", Bound(body, MaxBody))
 	}()
 }
 

@@ -79,7 +79,7 @@ func TestHealthchecksProtocol(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p.Start(context.Background())
+			p.Start(context.Background(), "run started")
 			p.End(context.Background(), tc.ok, 1, "exit status 1\n\nFatal: wrong password")
 			hits := c.got()
 			if len(hits) != 2 {
@@ -112,7 +112,7 @@ func TestUptimeKuma(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Start(context.Background())
+	p.Start(context.Background(), "run started")
 	p.End(context.Background(), false, 1, strings.Repeat("x", 2000))
 	hits := c.got()
 	if len(hits) != 1 {
@@ -193,7 +193,7 @@ func TestCheckerDownOrHanging(t *testing.T) {
 			p.Budget, p.Backoff = 300*time.Millisecond, 10*time.Millisecond
 			done := make(chan struct{})
 			go func() {
-				p.Start(context.Background())
+				p.Start(context.Background(), "run started")
 				p.End(context.Background(), true, 0, "body")
 				close(done)
 			}()
