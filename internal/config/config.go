@@ -32,6 +32,8 @@ type Config struct {
 	Schedules []ScheduleRule `yaml:"schedules"`
 	// Title heads the status page; "Backup status" when empty.
 	Title string `yaml:"title"`
+	// Pings, when set, are the checkers the fleet's runs ping (pings.go).
+	Pings *Pings `yaml:"pings"`
 
 	// Jobs are the jobs the entries name, in file order (filled by Parse).
 	Jobs []status.JobID `yaml:"-"`
@@ -224,6 +226,7 @@ func (c *Config) Validate() error {
 		}
 		c.ruleSchedules = append(c.ruleSchedules, s)
 	}
+	errs = append(errs, c.Pings.validate()...)
 	if len(c.Title) > 200 {
 		errs = append(errs, errors.New("title: longer than 200 characters"))
 	}
