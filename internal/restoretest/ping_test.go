@@ -51,8 +51,10 @@ func TestRunPings(t *testing.T) {
 	test := &Test{
 		Repo: restic.Repo{Repository: filepath.Join(dir, "no-repo"), Env: env}, Snapshot: "latest",
 		Records: records, Checks: func(bool) (Store, error) { return localstore.Open(filepath.Join(dir, "checks")) },
-		Deliver: func(ctx context.Context, e spool.Entry) (deliver.Delivery, error) { return dlv.Deliver(ctx, e, retryOnce) },
-		Ping:    p,
+		Deliver: func(ctx context.Context, e spool.Entry) (deliver.Delivery, error) {
+			return dlv.Deliver(ctx, e, retryOnce)
+		},
+		Ping: p,
 	}
 	rep, err := test.Run(context.Background())
 	if err != nil || rep.Failed == nil {
