@@ -231,9 +231,12 @@ func (p *Pinger) request(ctx context.Context, suffix, body string) (*http.Reques
 	return req, nil
 }
 
-// kumaMsg is the first lines of body that fit in Uptime Kuma's message.
+// kumaMsg is the reason at the head of body (up to its first blank line,
+// the output's tail is not for a one-line message), cut to fit Uptime
+// Kuma's message.
 func kumaMsg(body, suffix string) string {
-	msg := strings.TrimSpace(body)
+	head, _, _ := strings.Cut(body, "\n\n")
+	msg := strings.TrimSpace(head)
 	if msg == "" {
 		msg = map[string]string{"success": "OK", "fail": "failed"}[suffix]
 	}

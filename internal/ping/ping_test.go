@@ -113,14 +113,17 @@ func TestUptimeKuma(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Start(context.Background(), "run started")
-	p.End(context.Background(), false, 1, strings.Repeat("x", 2000))
+	p.End(context.Background(), false, 1, "run of host db: failed: exit status 1\n\n"+strings.Repeat("x", 2000))
 	hits := c.got()
 	if len(hits) != 1 {
 		t.Fatalf("got %d pushes, want 1 (no start): %+v", len(hits), hits)
 	}
 	h := hits[0]
-	if h.method != http.MethodGet || h.path != "/api/push/tok3n" || h.query["status"] != "down" || len(h.query["msg"]) > maxMsg || h.query["ping"] == "" {
-		t.Errorf("push: got %s %s %v, want GET /api/push/tok3n status=down, msg at most %d bytes, ping", h.method, h.path, h.query, maxMsg)
+	if h.method != http.MethodGet || h.path != "/api/push/tok3n" || h.query["status"] != "down" || h.query["msg"] != "run of host db: failed: exit status 1" || h.query["ping"] == "" {
+		t.Errorf("push: got %s %s %v, want GET /api/push/tok3n status=down, the reason as msg, ping", h.method, h.path, h.query)
+	}
+	if got := kumaMsg(strings.Repeat("y", 2000), "fail"); len(got) > maxMsg {
+		t.Errorf("msg of %d bytes, want at most %d", len(got), maxMsg)
 	}
 }
 
