@@ -11,9 +11,11 @@ import (
 
 	"github.com/golemtrust/backupwatch/internal/backuprun"
 	"github.com/golemtrust/backupwatch/internal/deliver"
+	"github.com/golemtrust/backupwatch/internal/ping"
 	"github.com/golemtrust/backupwatch/internal/restic"
 	"github.com/golemtrust/backupwatch/internal/restoretest"
 	"github.com/golemtrust/backupwatch/internal/spool"
+	"github.com/golemtrust/backupwatch/internal/status"
 )
 
 type restoreTestRunOptions struct {
@@ -25,6 +27,7 @@ type restoreTestRunOptions struct {
 	scratch        string
 	hostTested     string
 	jobs           jobFlags
+	pings          pingFlags
 	hostTestedSet  bool // --host-tested given, perhaps empty
 	readData       bool
 	readDataSubset string
@@ -56,6 +59,7 @@ func addRestoreTestRunCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("check.read-data-subset", "Let restic check read this part of the data (n/t, x% or a size).").StringVar(&o.readDataSubset)
 	c.Flag("restic.binary", "restic to run: a path, or by default restic, looked up in $PATH.").Default("restic").StringVar(&o.binary)
 	o.jobs.add(c, false)
+	o.pings.add(c)
 	return command{c, func(ctx context.Context) error { return runRestoreTestRun(ctx, g, o) }}
 }
 
@@ -80,12 +84,22 @@ func runRestoreTestRun(ctx context.Context, g *globals, o *restoreTestRunOptions
 			return usageError{err}
 		}
 	}
+	// The config file's pings name the restore test as its records do:
+	// the jobs of the host restore-test.
+	pinger, err := o.pings.resolve(status.RestoreTestKey, o.jobs.job, nil)
+	if err != nil {
+		return err
+	}
 	env := o.env
 	if env == nil {
 		env = os.Environ()
 	}
 	scrubber := backuprun.NewScrubber(env, []string{"--repo", o.repo, "--password-file", o.passwordFile})
 	g = g.withScrubber(scrubber)
+	if pinger != nil {
+		scrubber.Add(ping.Secrets(pinger.URL)...)
+		pinger.Logger = g.logger
+	}
 	repo := restic.Repo{Binary: o.binary, Repository: o.repo, PasswordFile: o.passwordFile, Env: o.env, Scrub: scrubber.Scrub}
 	if _, err := repo.LookPath(); err != nil {
 		return err
@@ -108,7 +122,7 @@ func runRestoreTestRun(ctx context.Context, g *globals, o *restoreTestRunOptions
 			}
 			return dlv.Deliver(ctx, e, g.spool.retryPolicy())
 		},
-		Scrub: scrubber.Scrub, Logger: g.logger,
+		Scrub: scrubber.Scrub, Ping: pinger, Logger: g.logger,
 	}
 	rep, err := t.Run(ctx)
 	var input *restoretest.InputError

@@ -9,6 +9,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/golemtrust/backupwatch/internal/backuprun"
+	"github.com/golemtrust/backupwatch/internal/ping"
 	"github.com/golemtrust/backupwatch/internal/status"
 )
 
@@ -20,6 +21,7 @@ type runOptions struct {
 	lockFile string
 	args     []string
 	jobs     jobFlags
+	pings    pingFlags
 
 	// Set by tests; the process's own when zero.
 	env      []string
@@ -36,6 +38,7 @@ func addRunCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("restic.exit3", "How restic's exit code 3 (snapshot made, some files unreadable) is recorded: failed (the default), or success with a warning.").PlaceHolder("failed|success").Default(status.Failed).EnumVar(&o.exit3, status.Failed, status.Success)
 	c.Flag("lock.file", "Lock file refusing a second overlapping run of the same job (skipped, not recorded); default: <host>.lock (<host>@<job>.lock with --job) in /run/lock/backupwatch (root; must be root's own) or the runtime directory.").StringVar(&o.lockFile)
 	o.jobs.add(c, true)
+	o.pings.add(c)
 	c.Arg("command", "The backup program and its arguments, after --.").Required().StringsVar(&o.args)
 	return command{c, func(ctx context.Context) error { return runRun(ctx, g, o) }}
 }
@@ -54,12 +57,22 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 	if err != nil {
 		return err
 	}
+	pinger, err := o.pings.resolve(host, job, g.logger)
+	if err != nil {
+		return err
+	}
 	env := o.env
 	if env == nil {
 		env = os.Environ()
 	}
 	scrubber := backuprun.NewScrubber(env, o.args)
+	if pinger != nil {
+		scrubber.Add(ping.Secrets(pinger.URL)...)
+	}
 	g = g.withScrubber(scrubber)
+	if pinger != nil {
+		pinger.Logger = g.logger
+	}
 	st, err := g.store.open(g, 1)
 	if err != nil {
 		return err
@@ -74,7 +87,7 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 		Args: o.args, Env: o.env, Stdin: o.stdin, Stdout: g.stdout, Stderr: g.stderr,
 		LogFile: o.logFile, Exit3: o.exit3, LockFile: o.lockFile, LockBase: o.lockBase,
 		Signals: o.signals, Scrubber: scrubber,
-		Deliver: dlv.Deliver, Retry: g.spool.retryPolicy(), Logger: g.logger,
+		Deliver: dlv.Deliver, Retry: g.spool.retryPolicy(), Ping: pinger, Logger: g.logger,
 	}
 	code, err := b.Run(ctx)
 	switch {

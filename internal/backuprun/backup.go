@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/golemtrust/backupwatch/internal/deliver"
+	"github.com/golemtrust/backupwatch/internal/ping"
 	"github.com/golemtrust/backupwatch/internal/restic"
 	"github.com/golemtrust/backupwatch/internal/schedule"
 	"github.com/golemtrust/backupwatch/internal/spool"
@@ -45,7 +46,10 @@ type Backup struct {
 	// Deliver writes a result to the store, or keeps it in the spool.
 	Deliver func(ctx context.Context, e spool.Entry, r spool.Retry) (deliver.Delivery, error)
 	Retry   spool.Retry // how hard the outcome is delivered
-	Logger  *slog.Logger
+	// Ping, when not nil, tells an outside checker of the start and the
+	// end (see Pings); its URL must be among Scrubber's secrets.
+	Ping   *ping.Pinger
+	Logger *slog.Logger
 }
 
 // Run runs the backup: takes the lock, records the start, runs the program
@@ -120,6 +124,7 @@ func (b *Backup) Run(ctx context.Context) (exit int, err error) {
 		err = fmt.Errorf("run for host %s refused: %w", b.Host, err)
 		logLine(scrub(err.Error()))
 		res := status.Result{Host: b.Host, Outcome: status.Failed, At: time.Now(), Message: status.Truncate(err.Error(), maxMessage)}
+		b.pingEnd(ctx, &res, 0, "")
 		if _, rerr := record(res, b.Retry); rerr != nil {
 			log.Error("could not record the refused run", "host", b.Host, "err", rerr)
 		}
@@ -133,7 +138,13 @@ func (b *Backup) Run(ctx context.Context) (exit int, err error) {
 	if _, err := record(status.Result{Host: b.Host, At: started}, spool.Retry{Attempts: 1}); err != nil {
 		log.Error("could not record the start of the run", "host", b.Host, "err", err)
 	}
-	logLine(fmt.Sprintf("run of host %s started: %s", b.Host, scrub(strings.Join(b.Args, " "))))
+	command := scrub(strings.Join(b.Args, " "))
+	logLine(fmt.Sprintf("run of host %s started: %s", b.Host, command))
+	var tail *ping.Tail
+	if b.Ping != nil {
+		tail = &ping.Tail{}
+		b.Ping.Start(ctx, fmt.Sprintf("run of %s started: %s", b.name(), command))
+	}
 	log.Info("backup started", "host", b.Host, "command", filepath.Base(b.Args[0]))
 
 	stdin := b.Stdin
@@ -144,7 +155,7 @@ func (b *Backup) Run(ctx context.Context) (exit int, err error) {
 	var savedID string // restic without --json names the snapshot only
 	r, startErr := Run(Options{
 		Args: b.Args, Env: b.Env, Stdin: stdin,
-		Stdout: b.Stdout, Stderr: b.Stderr, Log: logw,
+		Stdout: b.Stdout, Stderr: b.Stderr, Log: logw, Output: tailWriter(tail),
 		Scrub: scrub,
 		OnStdout: func(line string) {
 			if s, ok := restic.ParseSummary([]byte(line)); ok {
@@ -162,6 +173,9 @@ func (b *Backup) Run(ctx context.Context) (exit int, err error) {
 		summary = &restic.Summary{SnapshotID: savedID}
 	}
 	res := Outcome(b.Host, r, startErr, summary, b.Exit3)
+	if tail != nil {
+		b.pingEnd(ctx, &res, r.ExitCode, fmt.Sprintf("exit status %d after %s", r.ExitCode, r.Duration().Round(time.Millisecond))+"\n\n"+tail.String())
+	}
 	spooled, rerr := record(res, b.Retry)
 	where := "recorded"
 	switch {
@@ -196,4 +210,44 @@ func (b *Backup) lock() (*Lock, error) {
 		}
 	}
 	return TryLock(path)
+}
+
+// name is how the log and the pings name the run: host web, or job dump
+// of host web.
+func (b *Backup) name() string {
+	if b.Job != "" {
+		return "job " + b.Job + " of host " + b.Host
+	}
+	return "host " + b.Host
+}
+
+// pingEnd tells the checker how the run ended, res's reason first and
+// then the rest of body (the tail of the output), scrubbed, and counts
+// the failed pings in res (ping_failures); res is otherwise unchanged. It
+// returns within the ping's budget (ping.Budget).
+func (b *Backup) pingEnd(ctx context.Context, res *status.Result, exit int, body string) {
+	if b.Ping == nil {
+		return
+	}
+	reason := res.Outcome
+	if res.Message != "" {
+		reason += ": " + res.Message
+	}
+	text := fmt.Sprintf("run of %s: %s", b.name(), reason)
+	if body != "" {
+		text += "\n" + body
+	}
+	b.Ping.End(ctx, res.Outcome == status.Success, exit, b.Scrubber.Scrub(text))
+	if res.Extra == nil {
+		res.Extra = map[string]string{}
+	}
+	res.Extra[status.FieldPingFailures] = fmt.Sprint(b.Ping.Failures())
+}
+
+// tailWriter is t as an io.Writer, nil (no output kept) when t is.
+func tailWriter(t *ping.Tail) io.Writer {
+	if t == nil {
+		return nil
+	}
+	return t
 }

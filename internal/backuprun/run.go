@@ -30,8 +30,11 @@ type Options struct {
 	Stderr io.Writer // pass-through of the child's stderr (scrubbed)
 	// Log receives every line of both streams with a timestamp and the
 	// stream's name; nil for none. Writes are whole lines.
-	Log   io.Writer
-	Scrub func(string) string
+	Log io.Writer
+	// Output receives the same lines as Log, its errors ignored: the
+	// tail of the output for a ping (internal/ping.Tail). nil for none.
+	Output io.Writer
+	Scrub  func(string) string
 	// OnStdout sees every stdout line (without its newline, scrubbed),
 	// e.g. to find restic's --json summary.
 	OnStdout func(line string)
@@ -87,6 +90,7 @@ func Run(o Options) (Result, error) {
 		tailN = 5
 	}
 	log := &logWriter{w: o.Log, now: now}
+	out := &logWriter{w: o.Output, now: now, keepGoing: true}
 
 	cmd := exec.Command(o.Args[0], o.Args[1:]...)
 	cmd.Env = o.Env
@@ -95,8 +99,8 @@ func Run(o Options) (Result, error) {
 	cmd.SysProcAttr = dieWithParent(o.SysProcAttr)
 	cmd.WaitDelay = waitDelay
 	tail := &tailLines{n: tailN}
-	stdout := &lineWriter{stream: "stdout", pass: o.Stdout, log: log, scrub: scrub, hook: o.OnStdout}
-	stderr := &lineWriter{stream: "stderr", pass: o.Stderr, log: log, scrub: scrub, hook: tail.add}
+	stdout := &lineWriter{stream: "stdout", pass: o.Stdout, log: log, out: out, scrub: scrub, hook: o.OnStdout}
+	stderr := &lineWriter{stream: "stderr", pass: o.Stderr, log: log, out: out, scrub: scrub, hook: tail.add}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 
 	// The parent-death signal is sent when the thread that started the
@@ -113,6 +117,7 @@ func Run(o Options) (Result, error) {
 		// it too); a path can hold a secret as well as anything else.
 		err = errors.New(scrub(fmt.Sprintf("start %s: %v", o.Args[0], err)))
 		log.line("backupwatch", err.Error())
+		out.line("backupwatch", err.Error())
 		return res, err
 	}
 
@@ -132,7 +137,9 @@ func Run(o Options) (Result, error) {
 					res.Forwarded = sig
 				}
 				fwdMu.Unlock()
-				log.line("backupwatch", scrub(fmt.Sprintf("received %v, passing it to %s (pid %d)", sig, o.Args[0], cmd.Process.Pid)))
+				said := scrub(fmt.Sprintf("received %v, passing it to %s (pid %d)", sig, o.Args[0], cmd.Process.Pid))
+				log.line("backupwatch", said)
+				out.line("backupwatch", said)
 				cmd.Process.Signal(sig)
 			}
 		}
@@ -154,6 +161,7 @@ func Run(o Options) (Result, error) {
 		// Output could not be copied to the end (exec.ErrWaitDelay): the
 		// status is still the child's.
 		log.line("backupwatch", "output: "+scrub(err.Error()))
+		out.line("backupwatch", "output: "+scrub(err.Error()))
 	}
 	res.LogErr = log.error()
 	return res, nil
@@ -161,10 +169,11 @@ func Run(o Options) (Result, error) {
 
 // logWriter writes timestamped lines, one write per line, to the log.
 type logWriter struct {
-	mu  sync.Mutex
-	w   io.Writer
-	now func() time.Time
-	err error // first write error; later lines are dropped
+	mu        sync.Mutex
+	w         io.Writer
+	now       func() time.Time
+	err       error // first write error; later lines are dropped
+	keepGoing bool  // errors ignored, every line written
 }
 
 func (l *logWriter) line(stream, text string) {
@@ -176,7 +185,10 @@ func (l *logWriter) line(stream, text string) {
 	if l.err != nil {
 		return
 	}
-	_, l.err = io.WriteString(l.w, status.FormatTime(l.now())+" "+stream+": "+text+"\n")
+	_, err := io.WriteString(l.w, status.FormatTime(l.now())+" "+stream+": "+text+"\n")
+	if !l.keepGoing {
+		l.err = err
+	}
 }
 
 func (l *logWriter) error() error {
@@ -196,6 +208,7 @@ type lineWriter struct {
 	stream string
 	pass   io.Writer
 	log    *logWriter
+	out    *logWriter
 	scrub  func(string) string
 	hook   func(string)
 	buf    []byte
@@ -235,6 +248,7 @@ func (w *lineWriter) emit(line string, newline bool) {
 		}
 	}
 	w.log.line(w.stream, clean)
+	w.out.line(w.stream, clean)
 	if w.hook != nil {
 		w.hook(clean)
 	}

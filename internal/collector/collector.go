@@ -224,6 +224,8 @@ var (
 		"Bytes added to the repository by the host's latest snapshot (restic summary).", "host")
 	snapshotFiles = desc("backup_last_snapshot_files",
 		"Files in the host's latest snapshot by kind (restic summary).", "host", "kind")
+	pingFailures = desc("backup_last_run_ping_failures",
+		"Pings to the outside checker (run --ping.url) that failed in the host's latest run; absent when it pinged none.", "host")
 
 	restoreTestAge = desc("backup_restore_test_age_seconds",
 		"Seconds since the last restore test, at scrape time; since the epoch when none is established.")
@@ -258,7 +260,7 @@ var (
 
 var allDescs = []*prometheus.Desc{
 	lastSuccessAge, backupStatus, lastSuccessTS, lastFailureTS, lastAttemptTS, clockAhead, clockOffset,
-	consecutiveFailures, lastExitCode, lastDuration, bytesAdded, snapshotFiles,
+	consecutiveFailures, lastExitCode, lastDuration, bytesAdded, snapshotFiles, pingFailures,
 	restoreTestAge, restoreTestTS, restoreTestPassed, restoreTestResult, restoreTestTime, restoreTestInfo,
 	storeUp, lastRefreshSuccess, refreshDuration, refreshesTotal, refreshFailuresTotal,
 	hostsGauge, recordProblems, storeProblems,
@@ -426,6 +428,7 @@ func collectRecord(g func(*prometheus.Desc, float64, ...string), r *status.Recor
 	optInt(g, snapshotFiles, r.FilesNew, host, "new")
 	optInt(g, snapshotFiles, r.FilesChanged, host, "changed")
 	optInt(g, snapshotFiles, r.FilesUnmodified, host, "unmodified")
+	optInt(g, pingFailures, r.PingFailures, host)
 }
 
 // collectRestoreTest sends a restore test's series.

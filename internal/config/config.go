@@ -37,6 +37,8 @@ type Config struct {
 	// 0 for none. record and run refuse a host's new jobs beyond their
 	// own --jobs.max-per-host: set both alike.
 	MaxJobsPerHost *int `yaml:"max_jobs_per_host"`
+	// Pings, when set, are the checkers the fleet's runs ping (pings.go).
+	Pings *Pings `yaml:"pings"`
 
 	// Jobs are the jobs the entries name, in file order (filled by Parse).
 	Jobs []status.JobID `yaml:"-"`
@@ -247,6 +249,7 @@ func (c *Config) Validate() error {
 		}
 		c.ruleSchedules = append(c.ruleSchedules, s)
 	}
+	errs = append(errs, c.Pings.validate()...)
 	if len(c.Title) > 200 {
 		errs = append(errs, errors.New("title: longer than 200 characters"))
 	}

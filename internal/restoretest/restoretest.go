@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/golemtrust/backupwatch/internal/deliver"
+	"github.com/golemtrust/backupwatch/internal/ping"
 	"github.com/golemtrust/backupwatch/internal/restic"
 	"github.com/golemtrust/backupwatch/internal/spool"
 	"github.com/golemtrust/backupwatch/internal/status"
@@ -59,7 +60,10 @@ type Test struct {
 	// Deliver writes the fleet's record, or keeps it in the spool.
 	Deliver func(ctx context.Context, e spool.Entry) (deliver.Delivery, error)
 	Scrub   func(string) string
-	Logger  *slog.Logger
+	// Ping, when not nil, tells an outside checker of the start and the
+	// end, with the notes recorded; its URL must be among Scrub's secrets.
+	Ping   *ping.Pinger
+	Logger *slog.Logger
 }
 
 // Report is what a restore test did.
@@ -73,7 +77,7 @@ type Report struct {
 // is for a test that could not be run (*InputError, a store that cannot be
 // read) or a result that could not be recorded; a failed test is
 // Report.Failed.
-func (t *Test) Run(ctx context.Context) (Report, error) {
+func (t *Test) Run(ctx context.Context) (_ Report, err error) {
 	log := t.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -83,10 +87,19 @@ func (t *Test) Run(ctx context.Context) (Report, error) {
 		scrub = func(s string) string { return s }
 	}
 	var rep Report
+	if t.PickOldest && (t.SnapshotHost != "" || t.Snapshot != "latest") {
+		return rep, &InputError{errors.New("--pick oldest chooses the host and takes its latest snapshot: drop --snapshot.host and --snapshot")}
+	}
+	ended := false // the end pinged
+	if t.Ping != nil {
+		t.Ping.Start(ctx, scrub(fmt.Sprintf("restore test started: snapshot %s of %s", t.Snapshot, t.Repo.Repository)))
+		defer func() {
+			if !ended && err != nil {
+				t.Ping.End(ctx, false, 0, scrub("restore test not run: "+err.Error()))
+			}
+		}()
+	}
 	if t.PickOldest {
-		if t.SnapshotHost != "" || t.Snapshot != "latest" {
-			return rep, &InputError{errors.New("--pick oldest chooses the host and takes its latest snapshot: drop --snapshot.host and --snapshot")}
-		}
 		hosts, err := Hosts(ctx, t.Repo)
 		if err != nil {
 			// As without --pick: a repository that cannot be opened is a
@@ -122,6 +135,13 @@ func (t *Test) Run(ctx context.Context) (Report, error) {
 		}
 	}
 	rep.Test.Notes = status.Truncate(scrub(rep.Test.Notes), 1000)
+	if t.Ping != nil {
+		ended = true
+		t.Ping.End(ctx, rep.Failed == nil, 0, scrub("restore test "+rep.Test.Result+": "+rep.Test.Notes))
+		if n := t.Ping.Failures(); n > 0 {
+			log.Warn("pings to the checker failed; the restore test is recorded as it is", "failed_pings", n)
+		}
+	}
 	return rep, t.record(ctx, log, &rep)
 }
 

@@ -46,6 +46,7 @@ type Record struct {
 	FilesUnmodified     *int64
 	FilesProcessed      *int64
 	BytesProcessed      *int64
+	PingFailures        *int64 // the latest run's failed pings; nil when it pinged none
 
 	// RecordedSchedule is the schedule written with the results; nil when
 	// none was (or it could not be read).
@@ -144,6 +145,7 @@ func Parse(host string, data map[string]any) Record {
 	}
 	r.FilesProcessed = p.int(FieldFilesProcessed)
 	r.BytesProcessed = p.int(FieldBytesProcessed)
+	r.PingFailures = p.int(FieldPingFailures)
 
 	if r.Status == Success && r.LastSuccess.IsZero() {
 		r.Problems = append(r.Problems, "status is success but last_success is not established")

@@ -53,6 +53,9 @@ const (
 	FieldFilesProcessed = "total_files_processed"
 	FieldBytesProcessed = "total_bytes_processed"
 	FieldWriter         = "written_by"
+	// FieldPingFailures is how many of the run's pings to an outside
+	// checker (--ping.url) failed; absent when the run pinged none.
+	FieldPingFailures = "ping_failures"
 )
 
 // StoredAtKey is the key under which a store that keeps its own time of
