@@ -44,7 +44,7 @@ deb: build
 
 include tools/vaultdev/vaultdev.mk
 
-test: deps vaultdev lint test-go test-race test-tools
+test: deps vaultdev lint test-go test-race fuzz test-tools
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -57,11 +57,12 @@ test-go:
 # The packages that run things concurrently, again under the race detector.
 test-race:
 	$(GO) test -race -count=1 ./internal/vaultkv/ ./internal/fleet/ ./internal/collector/ \
-	  ./internal/localstore/ ./internal/spool/ ./internal/backuprun/ ./internal/restoretest/ ./internal/web/ ./internal/inflight/
+	  ./internal/localstore/ ./internal/spool/ ./internal/backuprun/ ./internal/restoretest/ ./internal/web/ ./internal/inflight/ \
+	  ./internal/deadman/ ./internal/ping/
 
 # The parsers of outside input, fuzzed FUZZTIME each (their seeds run in
 # every `go test`): records as any tool wrote them, spool files, restic's
-# JSON lines. A crash is saved under the package's testdata/fuzz/ and then
+# JSON lines, deadman's heartbeats. A crash is saved under the package's testdata/fuzz/ and then
 # replayed by `go test` until fixed.
 FUZZTIME ?= 10s
 fuzz:
@@ -69,6 +70,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/spool/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSummary$$' -fuzztime $(FUZZTIME) ./internal/restic/
 	$(GO) test -run '^$$' -fuzz '^FuzzHumanError$$' -fuzztime $(FUZZTIME) ./internal/restic/
+	$(GO) test -run '^$$' -fuzz '^FuzzHeartbeat$$' -fuzztime $(FUZZTIME) ./internal/deadman/
 
 # The invariants over generated histories (internal/histories), run long:
 # `go test` runs a fixed seed and 100 random histories per property.
