@@ -19,6 +19,8 @@ func TestLongNamesLocalStore(t *testing.T) {
 		{store, "record", "--status=success", "--host=" + host},
 		{store, "record", "--status=success", "--host=" + host, "--job=" + job},
 		{store, "restore-test", "record", "--result=passed", "--host-tested=" + host, "--time-to-restore=1m", "--job=" + job},
+		// The runbook's restore test too: status exits 3 without one.
+		{store, "restore-test", "record", "--result=passed", "--host-tested=" + host, "--time-to-restore=1m"},
 	} {
 		if code, _, errOut := cli(t, args...); code != exitOK {
 			t.Fatalf("%.60v: exit %d: %s", args, code, errOut)

@@ -213,10 +213,12 @@ func Merge(old map[string]any, res Result) (map[string]any, bool, Verdict) {
 // a record without --at, or one an operator dates a few minutes back), so
 // it is later in real time than everything the record holds, which
 // arrived before it. The clock skew allowance, what a clock may be off by
-// either way, plus 30 s for the delivery itself (found by the property
+// either way, plus 2 minutes for the delivery itself (a record retried
+// through a Vault fail-over, a loaded machine). Found by the property
 // tests: results from two clocks 225 s ahead and 80 s behind, or dated
-// 60 s back by hand, were hidden by the earlier arrival).
-const FreshWindow = ClockSkew + 30*time.Second
+// 60 s back by hand, were hidden by the earlier arrival; and one dated
+// 295 s back, delivered 40 s later on a loaded machine.
+const FreshWindow = ClockSkew + 2*time.Minute
 
 // older reports whether a result dated at, delivered now (by the writer's
 // clock), is older than the record's status. It is newer, and becomes the
@@ -234,12 +236,13 @@ const FreshWindow = ClockSkew + 30*time.Second
 // Otherwise the dated times decide (a spool delivered after an outage, a
 // backfill with --at, results of one clock arriving out of order). A
 // result already recorded (same outcome, same second as the stored time
-// of that outcome) delivered again after a later result of the other
-// outcome is older whatever else holds.
+// of that outcome) that is not the status's, delivered again, is older
+// whatever else holds.
 func older(cur Record, outcome string, at, now time.Time) bool {
 	switch {
-	case outcome == Success && cur.Status != Success && at.Equal(cur.LastSuccess),
-		outcome == Failed && cur.Status != Failed && at.Equal(cur.LastFailure):
+	case outcome == Success && at.Equal(cur.LastSuccess) && !at.Equal(cur.statusAt()),
+		outcome == Failed && at.Equal(cur.LastFailure) && !at.Equal(cur.statusAt()):
+		// A result already stored, not the status's: delivered again.
 		return true
 	case !at.Before(cur.LastResult()):
 		return false
