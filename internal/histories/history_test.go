@@ -222,6 +222,15 @@ func (h *history) deliver(ctx context.Context, s step) error {
 		h.skew[s.Host] = s.Skew
 		at = now.Add(s.Skew)
 	}
+	// Two runs of one key dated in the same second cannot be told from one
+	// run delivered twice (records keep whole seconds, and only the latest
+	// time of each outcome): no backup runs twice a second, so a run of a
+	// key takes the free second before (never after: a result 300 s ahead
+	// would be refused).
+	key := status.Key(s.Host, s.Job)
+	for h.datedIn(key, at) {
+		at = at.Add(-time.Second)
+	}
 	r.seq = len(h.runs)
 	r.entry = newEntry(s, at, fmt.Sprintf("run-%d", r.seq))
 	h.runs = append(h.runs, r)
@@ -347,4 +356,14 @@ func runIndex(msg string) int {
 	var i int
 	fmt.Sscanf(msg, "run-%d", &i)
 	return i
+}
+
+// datedIn reports whether a run of key is dated in the same second as at.
+func (h *history) datedIn(key string, at time.Time) bool {
+	for _, r := range h.runs {
+		if r.entry.Key() == key && r.entry.At().Truncate(time.Second).Equal(at.Truncate(time.Second)) {
+			return true
+		}
+	}
+	return false
 }

@@ -145,7 +145,12 @@ func Merge(old map[string]any, res Result) (map[string]any, bool, Verdict) {
 		// Not counted in consecutive_failures, even a failure after the
 		// last success: the record keeps only the latest failure's time,
 		// so a late failure delivered twice (a flush racing a record)
-		// could not be told from two, and would be counted twice.
+		// could not be told from two, and would be counted twice. A late
+		// success between the counted failures leaves one known failure
+		// after it: the status's.
+		if res.Outcome == Success && cur.Status == Failed && at.After(cur.LastSuccess) && at.Before(cur.statusAt()) {
+			set(FieldConsecutiveFailures, "1")
+		}
 		return doc, changed, Older
 	}
 
