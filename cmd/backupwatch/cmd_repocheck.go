@@ -74,8 +74,8 @@ func runRepoCheck(ctx context.Context, g *globals, o *repoCheckOptions) error {
 	}
 	scrubStoreSecrets(st, scrubber)
 
-	old, err := st.Get(ctx, name)
-	if err != nil && !errors.Is(err, status.ErrNotFound) && !errors.Is(err, status.ErrMalformed) {
+	old, err := repocheck.Load(ctx, st, name)
+	if err != nil {
 		return fmt.Errorf("read the record of repository %s: %w", name, err)
 	}
 	repo := restic.Repo{Binary: o.binary, Repository: o.repo, PasswordFile: o.passwordFile, Env: o.env, Scrub: scrubber.Scrub}
@@ -97,8 +97,8 @@ func runRepoCheck(ctx context.Context, g *globals, o *repoCheckOptions) error {
 		res.DataErr = errors.New(scrubber.Scrub(res.DataErr.Error()))
 	}
 	writer := "backupwatch repo-check"
-	if err := st.Update(context.WithoutCancel(ctx), name, func(cur map[string]any) (map[string]any, bool, error) {
-		return repocheck.Apply(cur, res, writer), true, nil
+	if err := repocheck.Save(context.WithoutCancel(ctx), st, name, func(cur map[string]any) map[string]any {
+		return repocheck.Apply(cur, res, writer)
 	}); err != nil {
 		return fmt.Errorf("record the check of repository %s: %w", name, err)
 	}

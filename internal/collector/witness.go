@@ -31,6 +31,12 @@ var (
 		"Snapshots of the host in the repository at its last listing; 0 for a host listed before, or expected (repo-check --host), with none.", "repository", "host")
 	repoHostNewest = desc("backup_repository_host_newest_snapshot_timestamp_seconds",
 		"Time of the host's newest snapshot in the repository at its last listing.", "repository", "host")
+	repoHostOldest = desc("backup_repository_host_oldest_snapshot_timestamp_seconds",
+		"Time of the host's oldest snapshot in the repository at its last listing: its oldest restore point.", "repository", "host")
+	repoFuture = desc("backup_repository_future_snapshots",
+		"Snapshots dated more than 5 minutes after the repository's last listing: taken as no host's newest (a clock ahead, or restic backup --time).", "repository")
+	repoHostFuture = desc("backup_repository_host_future_snapshots",
+		"Snapshots of the host dated more than 5 minutes after the repository's last listing; only for hosts that have some.", "repository", "host")
 	repoDataPassed = desc("backup_repository_data_check_passed",
 		"1 when the last data check (restic check --read-data-subset) passed, 0 when it failed.", "repository")
 	repoDataTS = desc("backup_repository_data_check_timestamp_seconds",
@@ -161,11 +167,12 @@ func (w *Witness) Refresh(ctx context.Context) bool {
 			w.warn("repository check records not read; keeping the last ones", err)
 		} else {
 			reposOK = true
+			get := func(key string) (map[string]any, bool) { d, ok := docs[key]; return d, ok }
 			for name, d := range docs {
 				if repocheck.ValidateName(name) != nil {
-					continue
+					continue // a shard of a repository's hosts, or not a record of ours
 				}
-				repos = append(repos, repocheck.Parse(name, d))
+				repos = append(repos, repocheck.Parse(name, repocheck.Assemble(name, d, get)))
 			}
 			sort.Slice(repos, func(i, j int) bool { return repos[i].Name < repos[j].Name })
 		}
@@ -224,6 +231,7 @@ func (w *Witness) Run(ctx context.Context, interval time.Duration) {
 // Describe sends every family's description.
 func (w *Witness) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{repoUp, repoCheckTS, repoListedTS, repoSnapshots, repoHostSnapshots, repoHostNewest,
+		repoHostOldest, repoFuture, repoHostFuture,
 		repoDataPassed, repoDataTS, repoDataNext, repoDataOf, repoFailureInfo, repoDataFailureInfo, repoProblems,
 		hostRestoreTS, hostRestorePassed, hostRestoreFailureInfo, checksStoreUp} {
 		ch <- d
@@ -261,11 +269,18 @@ func (w *Witness) Collect(ch chan<- prometheus.Metric) {
 		}
 		if r.Snapshots != nil {
 			g(repoSnapshots, float64(*r.Snapshots), name)
+			g(repoFuture, float64(r.Future), name)
 		}
 		for h, v := range r.Hosts {
 			g(repoHostSnapshots, float64(v.Snapshots), name, h)
 			if !v.NewestTime.IsZero() {
 				g(repoHostNewest, float64(v.NewestTime.UnixMilli())/1e3, name, h)
+			}
+			if !v.OldestTime.IsZero() {
+				g(repoHostOldest, float64(v.OldestTime.UnixMilli())/1e3, name, h)
+			}
+			if v.Future > 0 {
+				g(repoHostFuture, float64(v.Future), name, h)
 			}
 		}
 		if r.DataCheck != "" {

@@ -79,3 +79,49 @@ backupwatch_checks_store_up 1
 		t.Errorf("lint: %v %v", probs, err)
 	}
 }
+
+// TestWitnessShardedRecord: a repository whose hosts are in shard records
+// (repocheck.Save past repocheck.ShardBytes) is exported as one, the shards
+// never as repositories; a missing shard is a problem of the record; a
+// snapshot from the future is counted, beside the host's real newest.
+func TestWitnessShardedRecord(t *testing.T) {
+	repos := writeStore(t, map[string]string{
+		"fleet": `{"checked_at":"2026-11-25T06:00:00+00:00","status":"success","last_success":"2026-11-25T06:00:00+00:00","snapshots":"4","future":"1",
+			"host_shards":"2","hosts":{}}`,
+		"fleet~hosts-0":  `{"repository":"fleet","hosts":{"db":{"snapshots":"3","newest_time":"2026-11-25T02:00:00Z","oldest_time":"2026-11-01T02:00:00Z","future":"1"}}}`,
+		"fleet~hosts-1":  `{"repository":"fleet","hosts":{"web":{"snapshots":"1","newest_time":"2026-11-24T02:00:00Z","oldest_time":"2026-11-24T02:00:00Z"}}}`,
+		"broken":         `{"status":"success","snapshots":"1","host_shards":"2","hosts":{}}`,
+		"broken~hosts-0": `{"repository":"broken","hosts":{"db":{"snapshots":"1"}}}`,
+	})
+	w := NewWitness(WitnessOptions{Repositories: repos})
+	w.Refresh(context.Background())
+	want := `
+# HELP backup_repository_future_snapshots Snapshots dated more than 5 minutes after the repository's last listing: taken as no host's newest (a clock ahead, or restic backup --time).
+# TYPE backup_repository_future_snapshots gauge
+backup_repository_future_snapshots{repository="broken"} 0
+backup_repository_future_snapshots{repository="fleet"} 1
+# HELP backup_repository_host_future_snapshots Snapshots of the host dated more than 5 minutes after the repository's last listing; only for hosts that have some.
+# TYPE backup_repository_host_future_snapshots gauge
+backup_repository_host_future_snapshots{host="db",repository="fleet"} 1
+# HELP backup_repository_host_oldest_snapshot_timestamp_seconds Time of the host's oldest snapshot in the repository at its last listing: its oldest restore point.
+# TYPE backup_repository_host_oldest_snapshot_timestamp_seconds gauge
+backup_repository_host_oldest_snapshot_timestamp_seconds{host="db",repository="fleet"} 1.7934984e+09
+backup_repository_host_oldest_snapshot_timestamp_seconds{host="web",repository="fleet"} 1.7954856e+09
+# HELP backup_repository_host_snapshots Snapshots of the host in the repository at its last listing; 0 for a host listed before, or expected (repo-check --host), with none.
+# TYPE backup_repository_host_snapshots gauge
+backup_repository_host_snapshots{host="db",repository="broken"} 1
+backup_repository_host_snapshots{host="db",repository="fleet"} 3
+backup_repository_host_snapshots{host="web",repository="fleet"} 1
+# HELP backup_repository_record_problems Problems found in the repository's record.
+# TYPE backup_repository_record_problems gauge
+backup_repository_record_problems{repository="broken"} 1
+backup_repository_record_problems{repository="fleet"} 0
+`
+	if err := testutil.CollectAndCompare(w, strings.NewReader(want), "backup_repository_future_snapshots", "backup_repository_host_future_snapshots",
+		"backup_repository_host_oldest_snapshot_timestamp_seconds", "backup_repository_host_snapshots", "backup_repository_record_problems"); err != nil {
+		t.Error(err)
+	}
+	if probs, err := testutil.CollectAndLint(w); err != nil || len(probs) > 0 {
+		t.Errorf("lint: %v %v", probs, err)
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -26,9 +25,13 @@ const (
 	FieldMessage         = "message"      // why the listing failed
 	FieldLastSuccess     = "last_success" // when a listing last succeeded
 	FieldSnapshots       = "snapshots"    // snapshots in the repository
-	FieldHosts           = "hosts"        // host -> {newest_time, newest_id, snapshots}
-	FieldNewestTime      = "newest_time"
+	FieldHosts           = "hosts"        // host -> {newest_time, newest_id, oldest_time, snapshots, future, gone_at}
+	FieldNewestTime      = "newest_time"  // the newest snapshot not from the future
 	FieldNewestID        = "newest_id"
+	FieldOldestTime      = "oldest_time"
+	FieldFuture          = "future"             // snapshots dated beyond the check's time + MaxClockSkew
+	FieldGoneAt          = "gone_at"            // when a listing first found none of the host's snapshots
+	FieldHostsOverLimit  = "hosts_over_limit"   // host names beyond MaxHosts, counted, not kept
 	FieldDataCheck       = "data_check"         // passed or failed: the last data check
 	FieldDataCheckAt     = "data_check_at"      // when it ran
 	FieldDataCheckSubset = "data_check_subset"  // the subset it read, "n/N"
@@ -37,6 +40,21 @@ const (
 	FieldDataCheckOf     = "data_check_of"      // N
 	FieldWriter          = status.FieldWriter
 )
+
+// MaxClockSkew is how far ahead of the check's own clock a snapshot may be
+// dated and still be taken as a host's newest: the allowance records get.
+// A snapshot dated further ahead (a clock that ran ahead, or restic backup
+// --time by anyone holding the password) would hide for as long as it is
+// kept that the host's backups stopped; it is counted as from the future
+// instead, and alerted on.
+const MaxClockSkew = 5 * time.Minute
+
+// HostsKeptFor is how long a host whose snapshots are all gone stays in the
+// record (with 0 snapshots, so BackupRepositoryDisagrees can say so): after
+// that it leaves the record and its series, so that host names written
+// into the repository cannot grow the record and the series for ever.
+// Hosts expected with --host stay.
+const HostsKeptFor = 30 * 24 * time.Hour
 
 // MaxSubsets bounds N: more runs than this to read a repository once is
 // more than a decade of daily checks.
@@ -85,8 +103,11 @@ func DefaultName(location string) string {
 // HostView is what the repository holds of one host.
 type HostView struct {
 	Snapshots  int64
-	NewestTime time.Time // zero when it has none (any more)
+	NewestTime time.Time // zero when it has none (any more) but from the future
 	NewestID   string
+	OldestTime time.Time
+	Future     int64     // snapshots dated beyond the check's time + MaxClockSkew
+	GoneAt     time.Time // when a listing first found none of its snapshots
 }
 
 // Result is one check of a repository.
@@ -95,6 +116,9 @@ type Result struct {
 	ListErr error // the listing failed: nothing is known of the hosts
 	Total   int64
 	Hosts   map[string]HostView
+	Future  int64 // snapshots from the future, all hosts
+	// OverLimit counts host names beyond MaxHosts: counted, not kept.
+	OverLimit int64
 	// Data check, when one ran.
 	DataChecked bool
 	DataErr     error
@@ -129,6 +153,7 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 	for _, h := range opts.Expect {
 		res.Hosts[h] = HostView{}
 	}
+	ahead := res.At.Add(MaxClockSkew)
 	for _, s := range snaps {
 		h := s.Hostname
 		if ValidateName(h) != nil {
@@ -136,10 +161,23 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 			// out of labels and keys unless it is a host name.
 			h = "invalid-hostname"
 		}
-		v := res.Hosts[h]
+		v, ok := res.Hosts[h]
+		if !ok && len(res.Hosts) >= MaxHosts {
+			res.OverLimit++
+			continue
+		}
 		v.Snapshots++
-		if s.Time.After(v.NewestTime) {
-			v.NewestTime, v.NewestID = s.Time, s.ID
+		switch {
+		case s.Time.After(ahead):
+			v.Future++
+			res.Future++
+		default:
+			if s.Time.After(v.NewestTime) {
+				v.NewestTime, v.NewestID = s.Time, s.ID
+			}
+			if v.OldestTime.IsZero() || s.Time.Before(v.OldestTime) {
+				v.OldestTime = s.Time
+			}
 		}
 		res.Hosts[h] = v
 	}
@@ -165,7 +203,8 @@ func nextSubset(r Record, n int) int {
 // changes only the check's own fields: the hosts keep what the last
 // successful listing said, so a repository that cannot be opened is one
 // failure, never "every host disagrees". Hosts listed before and absent
-// now stay, with 0 snapshots: their snapshots were deleted.
+// now stay, with 0 snapshots (their snapshots were deleted), for
+// HostsKeptFor.
 func Apply(old map[string]any, res Result, writer string) map[string]any {
 	doc := maps.Clone(old)
 	if doc == nil {
@@ -184,15 +223,36 @@ func Apply(old map[string]any, res Result, writer string) map[string]any {
 	delete(doc, FieldMessage)
 	doc[FieldLastSuccess] = status.FormatTime(res.At)
 	doc[FieldSnapshots] = strconv.FormatInt(res.Total, 10)
-	hosts := map[string]any{}
-	for h := range Parse("", old).Hosts {
-		hosts[h] = map[string]any{FieldSnapshots: "0"}
+	doc[FieldFuture] = strconv.FormatInt(res.Future, 10)
+	delete(doc, FieldHostsOverLimit)
+	if res.OverLimit > 0 {
+		doc[FieldHostsOverLimit] = strconv.FormatInt(res.OverLimit, 10)
+	}
+	hosts := make(map[string]any, len(res.Hosts))
+	for h, v := range Parse("", old).Hosts {
+		if _, ok := res.Hosts[h]; ok || len(hosts) >= MaxHosts {
+			continue
+		}
+		gone := v.GoneAt
+		if gone.IsZero() || v.Snapshots > 0 {
+			gone = res.At
+		}
+		if res.At.Sub(gone) > HostsKeptFor {
+			continue
+		}
+		hosts[h] = map[string]any{FieldSnapshots: "0", FieldGoneAt: status.FormatTime(gone)}
 	}
 	for h, v := range res.Hosts {
 		e := map[string]any{FieldSnapshots: strconv.FormatInt(v.Snapshots, 10)}
 		if !v.NewestTime.IsZero() {
 			e[FieldNewestTime] = v.NewestTime.UTC().Format(time.RFC3339Nano)
 			e[FieldNewestID] = v.NewestID
+		}
+		if !v.OldestTime.IsZero() {
+			e[FieldOldestTime] = v.OldestTime.UTC().Format(time.RFC3339Nano)
+		}
+		if v.Future > 0 {
+			e[FieldFuture] = strconv.FormatInt(v.Future, 10)
 		}
 		hosts[h] = e
 	}
@@ -215,124 +275,6 @@ func Apply(old map[string]any, res Result, writer string) map[string]any {
 		doc[FieldDataCheckNext] = strconv.Itoa(next)
 	}
 	return doc
-}
-
-// Record is a repository record as read, tolerantly: like status.Parse it
-// never fails, and says what was wrong in Problems.
-type Record struct {
-	Name          string
-	CheckedAt     time.Time
-	Status        string // success, failed or unknown
-	Message       string
-	LastSuccess   time.Time
-	Snapshots     *int64
-	Hosts         map[string]HostView
-	DataCheck     string // passed, failed or "" (none ran)
-	DataCheckAt   time.Time
-	DataSubset    string
-	DataMessage   string
-	DataCheckNext int
-	DataCheckOf   int
-	Problems      []string
-}
-
-// MaxHosts bounds the hosts read from one record.
-const MaxHosts = 100000
-
-// Parse reads a repository record.
-func Parse(name string, data map[string]any) Record {
-	r := Record{Name: name, Status: status.Unknown}
-	if data == nil {
-		r.Problems = append(r.Problems, "no record")
-		return r
-	}
-	bad := func(f string, err error) { r.Problems = append(r.Problems, f+": "+err.Error()) }
-	tm := func(f string) time.Time {
-		s := str(data[f])
-		if s == "" {
-			return time.Time{}
-		}
-		t, err := status.ParseTime(s)
-		if err != nil {
-			bad(f, err)
-		}
-		return t
-	}
-	r.CheckedAt = tm(FieldCheckedAt)
-	switch s := str(data[FieldStatus]); s {
-	case status.Success, status.Failed:
-		r.Status = s
-	case "":
-		r.Problems = append(r.Problems, "status: missing")
-	default:
-		r.Problems = append(r.Problems, fmt.Sprintf("status: unrecognised value %q", status.Truncate(s, 64)))
-	}
-	r.Message = status.Truncate(str(data[FieldMessage]), 1024)
-	r.LastSuccess = tm(FieldLastSuccess)
-	if n, err := count(data[FieldSnapshots]); err != nil {
-		bad(FieldSnapshots, err)
-	} else {
-		r.Snapshots = n
-	}
-	switch s := str(data[FieldDataCheck]); s {
-	case status.Passed, status.Failed, "":
-		r.DataCheck = s
-	default:
-		r.Problems = append(r.Problems, fmt.Sprintf("%s: unrecognised value %q", FieldDataCheck, status.Truncate(s, 64)))
-	}
-	r.DataCheckAt = tm(FieldDataCheckAt)
-	r.DataSubset = status.Truncate(str(data[FieldDataCheckSubset]), 32)
-	r.DataMessage = status.Truncate(str(data[FieldDataCheckMsg]), 1024)
-	if n, err := count(data[FieldDataCheckNext]); err == nil && n != nil && *n <= MaxSubsets {
-		r.DataCheckNext = int(*n)
-	}
-	if n, err := count(data[FieldDataCheckOf]); err == nil && n != nil && *n <= MaxSubsets {
-		r.DataCheckOf = int(*n)
-	}
-	if raw, ok := data[FieldHosts]; ok && raw != nil {
-		hosts, ok := raw.(map[string]any)
-		if !ok {
-			r.Problems = append(r.Problems, fmt.Sprintf("%s: not an object but %T", FieldHosts, raw))
-		}
-		r.Hosts = map[string]HostView{}
-		names := make([]string, 0, len(hosts))
-		for h := range hosts {
-			names = append(names, h)
-		}
-		sort.Strings(names)
-		for _, h := range names {
-			if len(r.Hosts) == MaxHosts {
-				r.Problems = append(r.Problems, fmt.Sprintf("%s: more than %d hosts, the rest ignored", FieldHosts, MaxHosts))
-				break
-			}
-			if err := status.ValidateHost(h); err != nil {
-				r.Problems = append(r.Problems, fmt.Sprintf("%s: %v", FieldHosts, err))
-				continue
-			}
-			e, ok := hosts[h].(map[string]any)
-			if !ok {
-				r.Problems = append(r.Problems, fmt.Sprintf("%s.%s: not an object", FieldHosts, h))
-				continue
-			}
-			var v HostView
-			n, err := count(e[FieldSnapshots])
-			if err != nil || n == nil {
-				r.Problems = append(r.Problems, fmt.Sprintf("%s.%s.%s: missing or not a count", FieldHosts, h, FieldSnapshots))
-				continue
-			}
-			v.Snapshots = *n
-			if s := str(e[FieldNewestTime]); s != "" {
-				t, err := status.ParseTime(s)
-				if err != nil {
-					r.Problems = append(r.Problems, fmt.Sprintf("%s.%s.%s: %v", FieldHosts, h, FieldNewestTime, err))
-				}
-				v.NewestTime = t
-			}
-			v.NewestID = status.Truncate(str(e[FieldNewestID]), 64)
-			r.Hosts[h] = v
-		}
-	}
-	return r
 }
 
 func str(v any) string {
