@@ -20,8 +20,10 @@ import (
 // over 1 MiB (max_entry_size), which one record of some 7,000 hosts
 // exceeds. '~' is in no repository or host name, so a shard is never taken
 // for a repository. The shards are written first and the record last, and
-// shards left over from a larger fleet are deleted after it: a reader
-// between the writes sees each host once, either as before or as now.
+// shards left over from a larger fleet are emptied after it (not deleted:
+// the repo-checker's policy grants no delete, which would let it delete
+// the records themselves): a reader between the writes sees each host
+// once, either as before or as now.
 const (
 	FieldHostShards        = "host_shards"         // N: the hosts are in N shard records
 	FieldHostShardsMissing = "host_shards_missing" // set by Assemble: shards not found
@@ -46,7 +48,6 @@ func IsShardKey(key string) bool { return strings.Contains(key, "~hosts-") }
 type Store interface {
 	Get(ctx context.Context, key string) (map[string]any, error)
 	Update(ctx context.Context, key string, fn func(old map[string]any) (map[string]any, bool, error)) error
-	Delete(ctx context.Context, key string) error
 }
 
 // Load reads repository name's record with its hosts from its shards, as
@@ -150,8 +151,9 @@ func Save(ctx context.Context, st Store, name string, fn func(cur map[string]any
 		written = 0
 	}
 	for i := written; i < oldShards; i++ {
-		if err := st.Delete(ctx, ShardKey(name, i)); err != nil && !errors.Is(err, status.ErrNotFound) {
-			return fmt.Errorf("delete shard %d of the hosts, left over: %w", i, err)
+		empty := map[string]any{fieldShardOf: name, FieldHosts: map[string]any{}}
+		if err := st.Update(ctx, ShardKey(name, i), replace(empty)); err != nil {
+			return fmt.Errorf("empty shard %d of the hosts, left over: %w", i, err)
 		}
 	}
 	return nil
