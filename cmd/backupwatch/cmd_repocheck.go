@@ -24,6 +24,7 @@ type repoCheckOptions struct {
 	expect       []string
 	noLock       bool
 	binary       string
+	timeout      time.Duration
 
 	env []string // set by tests; the process's own when nil
 }
@@ -38,6 +39,7 @@ func addRepoCheckCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("host", "A host whose snapshots must be in this repository: reported with 0 snapshots when it has none; repeatable.").StringsVar(&o.expect)
 	c.Flag("no-lock", "Run restic check without a lock, for credentials that cannot write the repository (the listing never takes one).").BoolVar(&o.noLock)
 	c.Flag("restic.binary", "restic to run.").Default("restic").StringVar(&o.binary)
+	c.Flag("restic.timeout", "Bound on each restic call (the listing, the locks, the size, the data check): a restic that hangs is a failed check, recorded. Generous by default, for a data check of a large repository over a slow link.").Default(repocheck.DefaultTimeout.String()).DurationVar(&o.timeout)
 	return command{c, func(ctx context.Context) error { return runRepoCheck(ctx, g, o) }}
 }
 
@@ -53,6 +55,9 @@ func runRepoCheck(ctx context.Context, g *globals, o *repoCheckOptions) error {
 	}
 	if err := repocheck.ValidateName(name); err != nil {
 		return usageError{fmt.Errorf("--name: %w", err)}
+	}
+	if o.timeout <= 0 {
+		return usageError{fmt.Errorf("--restic.timeout must be positive, not %v", o.timeout)}
 	}
 	if o.subsets < 0 || o.subsets > repocheck.MaxSubsets {
 		return usageError{fmt.Errorf("--read-data-subsets must be between 0 and %d, not %d", repocheck.MaxSubsets, o.subsets)}
@@ -83,7 +88,7 @@ func runRepoCheck(ctx context.Context, g *globals, o *repoCheckOptions) error {
 	if _, err := repo.LookPath(); err != nil {
 		res = repocheck.Result{At: time.Now(), ListErr: err}
 	} else {
-		res = repocheck.Check(ctx, repo, old, repocheck.Options{Subsets: o.subsets, Expect: o.expect, NoLock: o.noLock})
+		res = repocheck.Check(ctx, repo, old, repocheck.Options{Subsets: o.subsets, Expect: o.expect, NoLock: o.noLock, Timeout: o.timeout})
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("repo-check of %s interrupted: nothing recorded", name)

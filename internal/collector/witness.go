@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -37,6 +38,14 @@ var (
 		"Snapshots dated more than 5 minutes after the repository's last listing: taken as no host's newest (a clock ahead, or restic backup --time).", "repository")
 	repoHostFuture = desc("backup_repository_host_future_snapshots",
 		"Snapshots of the host dated more than 5 minutes after the repository's last listing; only for hosts that have some.", "repository", "host")
+	repoSize = desc("backup_repository_size_bytes",
+		"Bytes the repository's snapshots take as stored, deduplicated and compressed (restic stats --mode raw-data) at its last check.", "repository")
+	repoFree = desc("backup_repository_free_bytes",
+		"Bytes free to the repository's writer on the file system under a local repository (a path or a mount) at its last check.", "repository")
+	repoLocks = desc("backup_repository_locks",
+		"Locks in the repository at its last check, by kind (restic list locks; repo-check never removes one).", "repository", "exclusive")
+	repoOldestLock = desc("backup_repository_oldest_lock_timestamp_seconds",
+		"Time of the oldest lock of the kind in the repository (created or last refreshed: restic refreshes a live lock every 5 minutes), with the host and pid holding it.", "repository", "exclusive", "host", "pid")
 	repoDataPassed = desc("backup_repository_data_check_passed",
 		"1 when the last data check (restic check --read-data-subset) passed, 0 when it failed.", "repository")
 	repoDataTS = desc("backup_repository_data_check_timestamp_seconds",
@@ -231,7 +240,7 @@ func (w *Witness) Run(ctx context.Context, interval time.Duration) {
 // Describe sends every family's description.
 func (w *Witness) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{repoUp, repoCheckTS, repoListedTS, repoSnapshots, repoHostSnapshots, repoHostNewest,
-		repoHostOldest, repoFuture, repoHostFuture,
+		repoHostOldest, repoFuture, repoHostFuture, repoLocks, repoOldestLock, repoSize, repoFree,
 		repoDataPassed, repoDataTS, repoDataNext, repoDataOf, repoFailureInfo, repoDataFailureInfo, repoProblems,
 		hostRestoreTS, hostRestorePassed, hostRestoreFailureInfo, checksStoreUp} {
 		ch <- d
@@ -281,6 +290,24 @@ func (w *Witness) Collect(ch chan<- prometheus.Metric) {
 			}
 			if v.Future > 0 {
 				g(repoHostFuture, float64(v.Future), name, h)
+			}
+		}
+		if r.Space.Size != nil {
+			g(repoSize, float64(*r.Space.Size), name)
+		}
+		if r.Space.Free != nil {
+			g(repoFree, float64(*r.Space.Free), name)
+		}
+		if l := r.Locks; l != nil {
+			for _, k := range []struct {
+				exclusive string
+				n         int
+				oldest    *repocheck.LockView
+			}{{"true", l.Exclusive, l.OldestExclusive}, {"false", l.Shared, l.OldestShared}} {
+				g(repoLocks, float64(k.n), name, k.exclusive)
+				if k.oldest != nil {
+					g(repoOldestLock, float64(k.oldest.Time.Unix()), name, k.exclusive, k.oldest.Host, strconv.Itoa(k.oldest.PID))
+				}
 			}
 		}
 		if r.DataCheck != "" {

@@ -83,19 +83,38 @@ backupwatch_checks_store_up 1
 // TestWitnessShardedRecord: a repository whose hosts are in shard records
 // (repocheck.Save past repocheck.ShardBytes) is exported as one, the shards
 // never as repositories; a missing shard is a problem of the record; a
-// snapshot from the future is counted, beside the host's real newest.
+// snapshot from the future is counted, beside the host's real newest;
+// locks by kind, the oldest with its host (a hostile one replaced) and pid.
 func TestWitnessShardedRecord(t *testing.T) {
 	repos := writeStore(t, map[string]string{
 		"fleet": `{"checked_at":"2026-11-25T06:00:00+00:00","status":"success","last_success":"2026-11-25T06:00:00+00:00","snapshots":"4","future":"1",
-			"host_shards":"2","hosts":{}}`,
-		"fleet~hosts-0":  `{"repository":"fleet","hosts":{"db":{"snapshots":"3","newest_time":"2026-11-25T02:00:00Z","oldest_time":"2026-11-01T02:00:00Z","future":"1"}}}`,
-		"fleet~hosts-1":  `{"repository":"fleet","hosts":{"web":{"snapshots":"1","newest_time":"2026-11-24T02:00:00Z","oldest_time":"2026-11-24T02:00:00Z"}}}`,
-		"broken":         `{"status":"success","snapshots":"1","host_shards":"2","hosts":{}}`,
+			"host_shards":"2","hosts":{},"size_bytes":"1073741824","free_bytes":"5368709120","locks_exclusive":"1","locks_shared":"0","locks_unread":"0",
+			"oldest_locks":{"exclusive":{"time":"2026-11-25T01:00:00+00:00","host":"db","pid":"4242"}}}`,
+		"fleet~hosts-0": `{"repository":"fleet","hosts":{"db":{"snapshots":"3","newest_time":"2026-11-25T02:00:00Z","oldest_time":"2026-11-01T02:00:00Z","future":"1"}}}`,
+		"fleet~hosts-1": `{"repository":"fleet","hosts":{"web":{"snapshots":"1","newest_time":"2026-11-24T02:00:00Z","oldest_time":"2026-11-24T02:00:00Z"}}}`,
+		"broken": `{"status":"success","snapshots":"1","host_shards":"2","hosts":{},"locks_exclusive":"0","locks_shared":"2",
+			"oldest_locks":{"shared":{"time":"2026-11-25T01:00:00+00:00","host":"<script>\nx","pid":"-1"}}}`,
 		"broken~hosts-0": `{"repository":"broken","hosts":{"db":{"snapshots":"1"}}}`,
 	})
 	w := NewWitness(WitnessOptions{Repositories: repos})
 	w.Refresh(context.Background())
 	want := `
+# HELP backup_repository_size_bytes Bytes the repository's snapshots take as stored, deduplicated and compressed (restic stats --mode raw-data) at its last check.
+# TYPE backup_repository_size_bytes gauge
+backup_repository_size_bytes{repository="fleet"} 1.073741824e+09
+# HELP backup_repository_free_bytes Bytes free to the repository's writer on the file system under a local repository (a path or a mount) at its last check.
+# TYPE backup_repository_free_bytes gauge
+backup_repository_free_bytes{repository="fleet"} 5.36870912e+09
+# HELP backup_repository_locks Locks in the repository at its last check, by kind (restic list locks; repo-check never removes one).
+# TYPE backup_repository_locks gauge
+backup_repository_locks{exclusive="false",repository="broken"} 2
+backup_repository_locks{exclusive="false",repository="fleet"} 0
+backup_repository_locks{exclusive="true",repository="broken"} 0
+backup_repository_locks{exclusive="true",repository="fleet"} 1
+# HELP backup_repository_oldest_lock_timestamp_seconds Time of the oldest lock of the kind in the repository (created or last refreshed: restic refreshes a live lock every 5 minutes), with the host and pid holding it.
+# TYPE backup_repository_oldest_lock_timestamp_seconds gauge
+backup_repository_oldest_lock_timestamp_seconds{exclusive="false",host="invalid-hostname",pid="0",repository="broken"} 1.7955684e+09
+backup_repository_oldest_lock_timestamp_seconds{exclusive="true",host="db",pid="4242",repository="fleet"} 1.7955684e+09
 # HELP backup_repository_future_snapshots Snapshots dated more than 5 minutes after the repository's last listing: taken as no host's newest (a clock ahead, or restic backup --time).
 # TYPE backup_repository_future_snapshots gauge
 backup_repository_future_snapshots{repository="broken"} 0
@@ -117,7 +136,7 @@ backup_repository_host_snapshots{host="web",repository="fleet"} 1
 backup_repository_record_problems{repository="broken"} 1
 backup_repository_record_problems{repository="fleet"} 0
 `
-	if err := testutil.CollectAndCompare(w, strings.NewReader(want), "backup_repository_future_snapshots", "backup_repository_host_future_snapshots",
+	if err := testutil.CollectAndCompare(w, strings.NewReader(want), "backup_repository_size_bytes", "backup_repository_free_bytes", "backup_repository_locks", "backup_repository_oldest_lock_timestamp_seconds", "backup_repository_future_snapshots", "backup_repository_host_future_snapshots",
 		"backup_repository_host_oldest_snapshot_timestamp_seconds", "backup_repository_host_snapshots", "backup_repository_record_problems"); err != nil {
 		t.Error(err)
 	}

@@ -24,7 +24,10 @@ type Record struct {
 	DataMessage   string
 	DataCheckNext int
 	DataCheckOf   int
-	Future        int64 // snapshots from the future at the last listing
+	Future        int64  // snapshots from the future at the last listing
+	Locks         *Locks // nil when the last check recorded none
+	LocksMessage  string // why the locks could not be listed
+	Space         Space
 	Problems      []string
 }
 
@@ -76,6 +79,11 @@ func Parse(name string, data map[string]any) Record {
 	}
 	if n, err := count(data[FieldHostShardsMissing]); err == nil && n != nil && *n > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d of the record's host shards missing", *n))
+	}
+	r.Locks, r.LocksMessage = parseLocks(data, func(p string) { r.Problems = append(r.Problems, p) })
+	r.Space = parseSpace(data, func(p string) { r.Problems = append(r.Problems, p) })
+	if r.LocksMessage != "" {
+		r.Problems = append(r.Problems, "locks not listed: "+r.LocksMessage)
 	}
 	switch s := str(data[FieldDataCheck]); s {
 	case status.Passed, status.Failed, "":

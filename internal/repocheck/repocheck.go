@@ -119,6 +119,11 @@ type Result struct {
 	Future  int64 // snapshots from the future, all hosts
 	// OverLimit counts host names beyond MaxHosts: counted, not kept.
 	OverLimit int64
+	// Locks, when they could be listed (LocksErr says why not).
+	Locks    *Locks
+	LocksErr error
+	// Space: the repository's size and the free space under it.
+	Space *Space
 	// Data check, when one ran.
 	DataChecked bool
 	DataErr     error
@@ -131,8 +136,16 @@ type Options struct {
 	Subsets int      // N; 0: no data check
 	Expect  []string // hosts that must be in the repository (reported with 0 when absent)
 	NoLock  bool     // restic check --no-lock (a read-only repository)
+	// Timeout bounds each restic call (DefaultTimeout when 0): a restic
+	// that hangs is a failed check, never a check that never ends.
+	Timeout time.Duration
 	Now     func() time.Time
 }
+
+// DefaultTimeout bounds each restic call of a check: generous enough for
+// restic check reading a subset of a large repository's data over a slow
+// link.
+const DefaultTimeout = 6 * time.Hour
 
 // Check lists the repository and, when opts.Subsets > 0, reads the next
 // subset of its data; old is the repository's record, for the rotation.
@@ -143,8 +156,24 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 		now = opts.Now
 	}
 	res := Result{At: now()}
-	snaps, err := repo.Snapshots(ctx, "")
-	if err != nil {
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	call := func(f func(context.Context) error) error {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		err := f(cctx)
+		if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("restic gave no answer within %v (--restic.timeout): %w", timeout, err)
+		}
+		return err
+	}
+	var snaps []restic.Snapshot
+	if err := call(func(ctx context.Context) (err error) {
+		snaps, err = repo.Snapshots(ctx, "")
+		return err
+	}); err != nil {
 		res.ListErr = err
 		return res
 	}
@@ -181,12 +210,21 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 		}
 		res.Hosts[h] = v
 	}
+	if locks, err := readLocks(ctx, repo, call); err != nil {
+		res.LocksErr = err
+	} else {
+		res.Locks = &locks
+	}
+	sp := measure(ctx, repo, call)
+	res.Space = &sp
 	if opts.Subsets <= 0 {
 		return res
 	}
 	res.DataChecked, res.Subsets = true, opts.Subsets
 	res.Subset = nextSubset(Parse("", old), opts.Subsets)
-	res.DataErr = repo.CheckData(ctx, restic.CheckOptions{Subset: fmt.Sprintf("%d/%d", res.Subset, opts.Subsets), NoLock: opts.NoLock})
+	res.DataErr = call(func(ctx context.Context) error {
+		return repo.CheckData(ctx, restic.CheckOptions{Subset: fmt.Sprintf("%d/%d", res.Subset, opts.Subsets), NoLock: opts.NoLock})
+	})
 	return res
 }
 
@@ -257,6 +295,8 @@ func Apply(old map[string]any, res Result, writer string) map[string]any {
 		hosts[h] = e
 	}
 	doc[FieldHosts] = hosts
+	applyLocks(doc, res)
+	applySpace(doc, res.Space)
 	if res.DataChecked {
 		doc[FieldDataCheckAt] = status.FormatTime(res.At)
 		doc[FieldDataCheckSubset] = fmt.Sprintf("%d/%d", res.Subset, res.Subsets)
