@@ -101,6 +101,12 @@ func runRepoCheck(ctx context.Context, g *globals, o *repoCheckOptions) error {
 	if res.DataErr != nil {
 		res.DataErr = errors.New(scrubber.Scrub(res.DataErr.Error()))
 	}
+	if res.LocksErr != nil {
+		res.LocksErr = errors.New(scrubber.Scrub(res.LocksErr.Error()))
+	}
+	if res.Space != nil {
+		res.Space.Message = scrubber.Scrub(res.Space.Message)
+	}
 	writer := "backupwatch repo-check"
 	if err := repocheck.Save(context.WithoutCancel(ctx), st, name, func(cur map[string]any) map[string]any {
 		return repocheck.Apply(cur, res, writer)
@@ -113,6 +119,23 @@ func runRepoCheck(ctx context.Context, g *globals, o *repoCheckOptions) error {
 		return &exitCode{code: exitError, err: fmt.Errorf("repo-check %s: %s", name, scrubber.Scrub(res.ListErr.Error()))}
 	}
 	args := []any{"repository", name, "snapshots", res.Total, "hosts", len(res.Hosts), "recorded", where}
+	if res.Future > 0 {
+		args = append(args, "snapshots_from_future", res.Future)
+	}
+	if l := res.Locks; l != nil {
+		args = append(args, "locks_exclusive", l.Exclusive, "locks_shared", l.Shared)
+	} else if res.LocksErr != nil {
+		args = append(args, "locks_err", scrubber.Scrub(res.LocksErr.Error()))
+	}
+	if sp := res.Space; sp != nil && sp.Size != nil {
+		args = append(args, "size_bytes", *sp.Size)
+	}
+	if sp := res.Space; sp != nil && sp.Free != nil {
+		args = append(args, "free_bytes", *sp.Free)
+	}
+	if sp := res.Space; sp != nil && sp.Message != "" {
+		args = append(args, "space_err", scrubber.Scrub(sp.Message))
+	}
 	if res.DataChecked {
 		args = append(args, "data_subset", fmt.Sprintf("%d/%d", res.Subset, res.Subsets))
 	}
