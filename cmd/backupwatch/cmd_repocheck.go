@@ -11,6 +11,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/golemtrust/backupwatch/internal/backuprun"
+	"github.com/golemtrust/backupwatch/internal/config"
 	"github.com/golemtrust/backupwatch/internal/repocheck"
 	"github.com/golemtrust/backupwatch/internal/restic"
 	"github.com/golemtrust/backupwatch/internal/status"
@@ -25,6 +26,7 @@ type repoCheckOptions struct {
 	noLock       bool
 	binary       string
 	timeout      time.Duration
+	configFile   string
 
 	env []string // set by tests; the process's own when nil
 }
@@ -39,6 +41,7 @@ func addRepoCheckCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("host", "A host whose snapshots must be in this repository: reported with 0 snapshots when it has none; repeatable.").StringsVar(&o.expect)
 	c.Flag("no-lock", "Run restic check without a lock, for credentials that cannot write the repository (the listing never takes one).").BoolVar(&o.noLock)
 	c.Flag("restic.binary", "restic to run.").Default("restic").StringVar(&o.binary)
+	c.Flag("config.file", "Optional YAML file (see `backupwatch check`): its retention: policies are judged against each host's snapshots (restore points missing, more snapshots than forget would leave).").StringVar(&o.configFile)
 	c.Flag("restic.timeout", "Bound on each restic call (the listing, the locks, the size, the data check): a restic that hangs is a failed check, recorded. Generous by default, for a data check of a large repository over a slow link.").Default(repocheck.DefaultTimeout.String()).DurationVar(&o.timeout)
 	return command{c, func(ctx context.Context) error { return runRepoCheck(ctx, g, o) }}
 }
@@ -67,6 +70,14 @@ func runRepoCheck(ctx context.Context, g *globals, o *repoCheckOptions) error {
 			return usageError{fmt.Errorf("--host: %w", err)}
 		}
 	}
+	var retention func(string) (config.Policy, bool)
+	if o.configFile != "" {
+		cfg, err := config.Load(o.configFile)
+		if err != nil {
+			return usageError{err}
+		}
+		retention = func(host string) (config.Policy, bool) { return cfg.Retention(name, host, "") }
+	}
 	env := o.env
 	if env == nil {
 		env = os.Environ()
@@ -88,7 +99,7 @@ func runRepoCheck(ctx context.Context, g *globals, o *repoCheckOptions) error {
 	if _, err := repo.LookPath(); err != nil {
 		res = repocheck.Result{At: time.Now(), ListErr: err}
 	} else {
-		res = repocheck.Check(ctx, repo, old, repocheck.Options{Subsets: o.subsets, Expect: o.expect, NoLock: o.noLock, Timeout: o.timeout})
+		res = repocheck.Check(ctx, repo, old, repocheck.Options{Subsets: o.subsets, Expect: o.expect, NoLock: o.noLock, Timeout: o.timeout, Retention: retention})
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("repo-check of %s interrupted: nothing recorded", name)

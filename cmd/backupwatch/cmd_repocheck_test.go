@@ -133,6 +133,8 @@ func TestRepoCheckBadInput(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	contradiction := filepath.Join(dir, "backupwatch.yml")
+	os.WriteFile(contradiction, []byte("retention:\n  - {host: db, keep-daily: 7}\n  - {host: db, keep-daily: 30}\n"), 0o600)
 	store := "--store.dir=" + filepath.Join(dir, "records")
 	recordFile := filepath.Join(dir, "records", "checks", "repository", "fleet.json")
 
@@ -142,6 +144,7 @@ func TestRepoCheckBadInput(t *testing.T) {
 		{store, "repo-check", "--repo=" + repo, "--name=fleet", "--host=not a host"},
 		{store, "repo-check", "--repo=/"},
 		{store, "repo-check", "--repo=" + repo, "--name=fleet", "--restic.timeout=0s"},
+		{store, "repo-check", "--repo=" + repo, "--name=fleet", "--config.file=" + contradiction},
 	} {
 		code, _, errOut := cli(t, args...)
 		if code != exitUsage || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {

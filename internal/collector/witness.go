@@ -42,6 +42,10 @@ var (
 		"Bytes the repository's snapshots take as stored, deduplicated and compressed (restic stats --mode raw-data) at its last check.", "repository")
 	repoFree = desc("backup_repository_free_bytes",
 		"Bytes free to the repository's writer on the file system under a local repository (a path or a mount) at its last check.", "repository")
+	repoHostPointsMissing = desc("backup_repository_host_restore_points_missing",
+		"Restore points the host's retention policy (config retention:) promises that the repository lacks: complete hours, days, weeks, months or years without a snapshot; only for hosts with a policy.", "repository", "host")
+	repoHostAllowed = desc("backup_repository_host_snapshots_allowed",
+		"Twice the snapshots the host's retention policy keeps: more means forget is not running; only for hosts with a policy.", "repository", "host")
 	repoLocks = desc("backup_repository_locks",
 		"Locks in the repository at its last check, by kind (restic list locks; repo-check never removes one).", "repository", "exclusive")
 	repoOldestLock = desc("backup_repository_oldest_lock_timestamp_seconds",
@@ -240,7 +244,7 @@ func (w *Witness) Run(ctx context.Context, interval time.Duration) {
 // Describe sends every family's description.
 func (w *Witness) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{repoUp, repoCheckTS, repoListedTS, repoSnapshots, repoHostSnapshots, repoHostNewest,
-		repoHostOldest, repoFuture, repoHostFuture, repoLocks, repoOldestLock, repoSize, repoFree,
+		repoHostOldest, repoFuture, repoHostFuture, repoLocks, repoOldestLock, repoSize, repoFree, repoHostPointsMissing, repoHostAllowed,
 		repoDataPassed, repoDataTS, repoDataNext, repoDataOf, repoFailureInfo, repoDataFailureInfo, repoProblems,
 		hostRestoreTS, hostRestorePassed, hostRestoreFailureInfo, checksStoreUp} {
 		ch <- d
@@ -290,6 +294,10 @@ func (w *Witness) Collect(ch chan<- prometheus.Metric) {
 			}
 			if v.Future > 0 {
 				g(repoHostFuture, float64(v.Future), name, h)
+			}
+			if v.PointsMissing != nil && v.SnapshotsAllowed != nil {
+				g(repoHostPointsMissing, float64(*v.PointsMissing), name, h)
+				g(repoHostAllowed, float64(*v.SnapshotsAllowed), name, h)
 			}
 		}
 		if r.Space.Size != nil {

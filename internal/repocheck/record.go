@@ -149,6 +149,12 @@ func Parse(name string, data map[string]any) Record {
 			if n, err := count(e[FieldFuture]); err == nil && n != nil {
 				v.Future = *n
 			}
+			if n, err := count(e[FieldPointsMissing]); err == nil && n != nil {
+				v.PointsMissing = n
+			}
+			if n, err := count(e[FieldSnapshotsAllowed]); err == nil && n != nil {
+				v.SnapshotsAllowed = n
+			}
 			v.NewestID = status.Truncate(str(e[FieldNewestID]), 64)
 			r.Hosts[h] = v
 		}

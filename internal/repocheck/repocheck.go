@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golemtrust/backupwatch/internal/config"
 	"github.com/golemtrust/backupwatch/internal/restic"
 	"github.com/golemtrust/backupwatch/internal/status"
 )
@@ -108,6 +109,10 @@ type HostView struct {
 	OldestTime time.Time
 	Future     int64     // snapshots dated beyond the check's time + MaxClockSkew
 	GoneAt     time.Time // when a listing first found none of its snapshots
+	// With a retention policy (else both nil): promised restore points
+	// missing, and the snapshots beyond which forget is not running.
+	PointsMissing    *int64
+	SnapshotsAllowed *int64
 }
 
 // Result is one check of a repository.
@@ -140,6 +145,9 @@ type Options struct {
 	// that hangs is a failed check, never a check that never ends.
 	Timeout time.Duration
 	Now     func() time.Time
+	// Retention is the policy of a host's snapshots (the config file's
+	// retention:); nil or false: none, nothing judged.
+	Retention func(host string) (config.Policy, bool)
 }
 
 // DefaultTimeout bounds each restic call of a check: generous enough for
@@ -183,6 +191,7 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 		res.Hosts[h] = HostView{}
 	}
 	ahead := res.At.Add(MaxClockSkew)
+	promises := map[string]*points{}
 	for _, s := range snaps {
 		h := s.Hostname
 		if ValidateName(h) != nil {
@@ -207,7 +216,28 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 			if v.OldestTime.IsZero() || s.Time.Before(v.OldestTime) {
 				v.OldestTime = s.Time
 			}
+			if opts.Retention != nil && h == s.Hostname {
+				pt, ok := promises[h]
+				if !ok {
+					if p, has := opts.Retention(h); has {
+						pt = newPoints(p, res.At)
+					}
+					promises[h] = pt
+				}
+				if pt != nil {
+					pt.add(s.Time)
+				}
+			}
 		}
+		res.Hosts[h] = v
+	}
+	for h, pt := range promises {
+		if pt == nil {
+			continue
+		}
+		v := res.Hosts[h]
+		m, a := pt.missing(), allowed(pt.policy)
+		v.PointsMissing, v.SnapshotsAllowed = &m, &a
 		res.Hosts[h] = v
 	}
 	if locks, err := readLocks(ctx, repo, call); err != nil {
@@ -291,6 +321,10 @@ func Apply(old map[string]any, res Result, writer string) map[string]any {
 		}
 		if v.Future > 0 {
 			e[FieldFuture] = strconv.FormatInt(v.Future, 10)
+		}
+		if v.PointsMissing != nil && v.SnapshotsAllowed != nil {
+			e[FieldPointsMissing] = strconv.FormatInt(*v.PointsMissing, 10)
+			e[FieldSnapshotsAllowed] = strconv.FormatInt(*v.SnapshotsAllowed, 10)
 		}
 		hosts[h] = e
 	}
