@@ -70,13 +70,17 @@ func runRepoCheck(ctx context.Context, g *globals, o *repoCheckOptions) error {
 			return usageError{fmt.Errorf("--host: %w", err)}
 		}
 	}
-	var retention func(string) (config.Policy, bool)
+	var (
+		retention func(string) (config.Policy, bool)
+		declared  []string
+	)
 	if o.configFile != "" {
 		cfg, err := config.Load(o.configFile)
 		if err != nil {
 			return usageError{err}
 		}
 		retention = func(host string) (config.Policy, bool) { return cfg.Retention(name, host, "") }
+		declared = cfg.Hosts
 	}
 	env := o.env
 	if env == nil {
@@ -99,7 +103,7 @@ func runRepoCheck(ctx context.Context, g *globals, o *repoCheckOptions) error {
 	if _, err := repo.LookPath(); err != nil {
 		res = repocheck.Result{At: time.Now(), ListErr: err}
 	} else {
-		res = repocheck.Check(ctx, repo, old, repocheck.Options{Subsets: o.subsets, Expect: o.expect, NoLock: o.noLock, Timeout: o.timeout, Retention: retention})
+		res = repocheck.Check(ctx, repo, old, repocheck.Options{Subsets: o.subsets, Expect: o.expect, NoLock: o.noLock, Timeout: o.timeout, Retention: retention, Declared: declared})
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("repo-check of %s interrupted: nothing recorded", name)
@@ -132,6 +136,11 @@ func runRepoCheck(ctx context.Context, g *globals, o *repoCheckOptions) error {
 	args := []any{"repository", name, "snapshots", res.Total, "hosts", len(res.Hosts), "recorded", where}
 	if res.Future > 0 {
 		args = append(args, "snapshots_from_future", res.Future)
+	}
+	if len(res.Undeclared) > 0 {
+		// Reported, never tested: restore-test's --pick keeps to the declared fleet.
+		shown := res.Undeclared[:min(len(res.Undeclared), 10)]
+		args = append(args, "undeclared_hosts", len(res.Undeclared), "undeclared_first", strings.Join(shown, ","))
 	}
 	if l := res.Locks; l != nil {
 		args = append(args, "locks_exclusive", l.Exclusive, "locks_shared", l.Shared)

@@ -46,6 +46,8 @@ var (
 		"Restore points the host's retention policy (config retention:) promises that the repository lacks: complete hours, days, weeks, months or years without a snapshot; only for hosts with a policy.", "repository", "host")
 	repoHostAllowed = desc("backup_repository_host_snapshots_allowed",
 		"Twice the snapshots the host's retention policy keeps: more means forget is not running; only for hosts with a policy.", "repository", "host")
+	repoUndeclared = desc("backup_repository_undeclared_hosts",
+		"Host names in the repository outside the fleet the config file declares (repo-check --config.file): never restore-tested; only when a fleet is declared.", "repository")
 	repoLocks = desc("backup_repository_locks",
 		"Locks in the repository at its last check, by kind (restic list locks; repo-check never removes one).", "repository", "exclusive")
 	repoOldestLock = desc("backup_repository_oldest_lock_timestamp_seconds",
@@ -244,7 +246,7 @@ func (w *Witness) Run(ctx context.Context, interval time.Duration) {
 // Describe sends every family's description.
 func (w *Witness) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{repoUp, repoCheckTS, repoListedTS, repoSnapshots, repoHostSnapshots, repoHostNewest,
-		repoHostOldest, repoFuture, repoHostFuture, repoLocks, repoOldestLock, repoSize, repoFree, repoHostPointsMissing, repoHostAllowed,
+		repoHostOldest, repoFuture, repoHostFuture, repoLocks, repoOldestLock, repoSize, repoFree, repoHostPointsMissing, repoHostAllowed, repoUndeclared,
 		repoDataPassed, repoDataTS, repoDataNext, repoDataOf, repoFailureInfo, repoDataFailureInfo, repoProblems,
 		hostRestoreTS, hostRestorePassed, hostRestoreFailureInfo, checksStoreUp} {
 		ch <- d
@@ -299,6 +301,9 @@ func (w *Witness) Collect(ch chan<- prometheus.Metric) {
 				g(repoHostPointsMissing, float64(*v.PointsMissing), name, h)
 				g(repoHostAllowed, float64(*v.SnapshotsAllowed), name, h)
 			}
+		}
+		if r.Undeclared != nil {
+			g(repoUndeclared, float64(*r.Undeclared), name)
 		}
 		if r.Space.Size != nil {
 			g(repoSize, float64(*r.Space.Size), name)

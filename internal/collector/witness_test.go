@@ -88,7 +88,7 @@ backupwatch_checks_store_up 1
 func TestWitnessShardedRecord(t *testing.T) {
 	repos := writeStore(t, map[string]string{
 		"fleet": `{"checked_at":"2026-11-25T06:00:00+00:00","status":"success","last_success":"2026-11-25T06:00:00+00:00","snapshots":"4","future":"1",
-			"host_shards":"2","hosts":{},"size_bytes":"1073741824","free_bytes":"5368709120","locks_exclusive":"1","locks_shared":"0","locks_unread":"0",
+			"host_shards":"2","hosts":{},"undeclared_hosts":"4","size_bytes":"1073741824","free_bytes":"5368709120","locks_exclusive":"1","locks_shared":"0","locks_unread":"0",
 			"oldest_locks":{"exclusive":{"time":"2026-11-25T01:00:00+00:00","host":"db","pid":"4242"}}}`,
 		"fleet~hosts-0": `{"repository":"fleet","hosts":{"db":{"snapshots":"3","newest_time":"2026-11-25T02:00:00Z","oldest_time":"2026-11-01T02:00:00Z","future":"1"}}}`,
 		"fleet~hosts-1": `{"repository":"fleet","hosts":{"web":{"snapshots":"1","restore_points_missing":"2","snapshots_allowed":"14","newest_time":"2026-11-24T02:00:00Z","oldest_time":"2026-11-24T02:00:00Z"}}}`,
@@ -105,6 +105,9 @@ backup_repository_host_restore_points_missing{host="web",repository="fleet"} 2
 # HELP backup_repository_host_snapshots_allowed Twice the snapshots the host's retention policy keeps: more means forget is not running; only for hosts with a policy.
 # TYPE backup_repository_host_snapshots_allowed gauge
 backup_repository_host_snapshots_allowed{host="web",repository="fleet"} 14
+# HELP backup_repository_undeclared_hosts Host names in the repository outside the fleet the config file declares (repo-check --config.file): never restore-tested; only when a fleet is declared.
+# TYPE backup_repository_undeclared_hosts gauge
+backup_repository_undeclared_hosts{repository="fleet"} 4
 # HELP backup_repository_size_bytes Bytes the repository's snapshots take as stored, deduplicated and compressed (restic stats --mode raw-data) at its last check.
 # TYPE backup_repository_size_bytes gauge
 backup_repository_size_bytes{repository="fleet"} 1.073741824e+09
@@ -142,7 +145,7 @@ backup_repository_host_snapshots{host="web",repository="fleet"} 1
 backup_repository_record_problems{repository="broken"} 1
 backup_repository_record_problems{repository="fleet"} 0
 `
-	if err := testutil.CollectAndCompare(w, strings.NewReader(want), "backup_repository_host_restore_points_missing", "backup_repository_host_snapshots_allowed", "backup_repository_size_bytes", "backup_repository_free_bytes", "backup_repository_locks", "backup_repository_oldest_lock_timestamp_seconds", "backup_repository_future_snapshots", "backup_repository_host_future_snapshots",
+	if err := testutil.CollectAndCompare(w, strings.NewReader(want), "backup_repository_host_restore_points_missing", "backup_repository_host_snapshots_allowed", "backup_repository_undeclared_hosts", "backup_repository_size_bytes", "backup_repository_free_bytes", "backup_repository_locks", "backup_repository_oldest_lock_timestamp_seconds", "backup_repository_future_snapshots", "backup_repository_host_future_snapshots",
 		"backup_repository_host_oldest_snapshot_timestamp_seconds", "backup_repository_host_snapshots", "backup_repository_record_problems"); err != nil {
 		t.Error(err)
 	}

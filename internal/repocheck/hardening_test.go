@@ -106,6 +106,14 @@ func TestPickCandidates(t *testing.T) {
 			if want := []string{"spam1", "spam2", "spam3", "spam4"}; !equal(unknown, want) {
 				t.Errorf("unknown %v, want %v", unknown, want)
 			}
+			// repo-check reports them: counted in the record.
+			doc, res := f.check(nil, Options{Declared: []string{"db", "web", "mail"}})
+			if n := Parse("r", doc).Undeclared; n == nil || *n != 4 || !equal(res.Undeclared, []string{"spam1", "spam2", "spam3", "spam4"}) {
+				t.Errorf("undeclared: %v in the record, %v in the result; want the 4 spam hosts", ptr(n), res.Undeclared)
+			}
+			if doc, _ := f.check(nil, Options{}); Parse("r", doc).Undeclared != nil {
+				t.Errorf("no fleet declared: undeclared hosts judged")
+			}
 			got, unknown = PickCandidates(hosts, nil)
 			if want := []string{"db", "spam1", "spam2", "spam3", "spam4", "web"}; !equal(got, want) || len(unknown) != 0 {
 				t.Errorf("no fleet declared: candidates %v, unknown %v; want %v, none", got, unknown, want)

@@ -25,6 +25,7 @@ type Record struct {
 	DataCheckNext int
 	DataCheckOf   int
 	Future        int64  // snapshots from the future at the last listing
+	Undeclared    *int64 // host names outside the declared fleet; nil when not judged
 	Locks         *Locks // nil when the last check recorded none
 	LocksMessage  string // why the locks could not be listed
 	Space         Space
@@ -73,6 +74,9 @@ func Parse(name string, data map[string]any) Record {
 		bad(FieldFuture, err)
 	} else if n != nil {
 		r.Future = *n
+	}
+	if n, err := count(data[FieldUndeclared]); err == nil {
+		r.Undeclared = n
 	}
 	if n, err := count(data[FieldHostsOverLimit]); err == nil && n != nil && *n > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d host names beyond %d in the repository were not recorded", *n, MaxHosts))

@@ -33,6 +33,7 @@ const (
 	FieldFuture          = "future"             // snapshots dated beyond the check's time + MaxClockSkew
 	FieldGoneAt          = "gone_at"            // when a listing first found none of the host's snapshots
 	FieldHostsOverLimit  = "hosts_over_limit"   // host names beyond MaxHosts, counted, not kept
+	FieldUndeclared      = "undeclared_hosts"   // host names outside the declared fleet (repo-check --config.file)
 	FieldDataCheck       = "data_check"         // passed or failed: the last data check
 	FieldDataCheckAt     = "data_check_at"      // when it ran
 	FieldDataCheckSubset = "data_check_subset"  // the subset it read, "n/N"
@@ -122,6 +123,9 @@ type Result struct {
 	Total   int64
 	Hosts   map[string]HostView
 	Future  int64 // snapshots from the future, all hosts
+	// Undeclared lists the host names in the repository outside
+	// Options.Declared, sorted; nil when no fleet is declared.
+	Undeclared []string
 	// OverLimit counts host names beyond MaxHosts: counted, not kept.
 	OverLimit int64
 	// Locks, when they could be listed (LocksErr says why not).
@@ -145,6 +149,10 @@ type Options struct {
 	// that hangs is a failed check, never a check that never ends.
 	Timeout time.Duration
 	Now     func() time.Time
+	// Declared is the fleet the config file declares (hosts:); when set,
+	// host names in the repository outside it are counted as undeclared
+	// (and PickCandidates keeps them from the restore-test rotation).
+	Declared []string
 	// Retention is the policy of a host's snapshots (the config file's
 	// retention:); nil or false: none, nothing judged.
 	Retention func(host string) (config.Policy, bool)
@@ -231,6 +239,18 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 		}
 		res.Hosts[h] = v
 	}
+	if len(opts.Declared) > 0 {
+		names := make([]string, 0, len(res.Hosts))
+		for h, v := range res.Hosts {
+			if v.Snapshots > 0 {
+				names = append(names, h)
+			}
+		}
+		_, res.Undeclared = PickCandidates(names, opts.Declared)
+		if res.Undeclared == nil {
+			res.Undeclared = []string{} // judged: none
+		}
+	}
 	for h, pt := range promises {
 		if pt == nil {
 			continue
@@ -292,6 +312,10 @@ func Apply(old map[string]any, res Result, writer string) map[string]any {
 	doc[FieldLastSuccess] = status.FormatTime(res.At)
 	doc[FieldSnapshots] = strconv.FormatInt(res.Total, 10)
 	doc[FieldFuture] = strconv.FormatInt(res.Future, 10)
+	delete(doc, FieldUndeclared)
+	if res.Undeclared != nil {
+		doc[FieldUndeclared] = strconv.Itoa(len(res.Undeclared))
+	}
 	delete(doc, FieldHostsOverLimit)
 	if res.OverLimit > 0 {
 		doc[FieldHostsOverLimit] = strconv.FormatInt(res.OverLimit, 10)
