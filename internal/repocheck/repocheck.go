@@ -12,6 +12,7 @@ import (
 	"maps"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golemtrust/backupwatch/internal/config"
@@ -185,11 +186,24 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 		}
 		return err
 	}
+	// The locks and the size are read beside the listing, each its own
+	// restic: the check takes about as long as the slowest of them, not
+	// their sum. Their results are dropped if the listing fails.
+	var (
+		wg       sync.WaitGroup
+		locks    Locks
+		locksErr error
+		sp       Space
+	)
+	wg.Go(func() { locks, locksErr = readLocks(ctx, repo, call) })
+	wg.Go(func() { sp = measure(ctx, repo, call) })
 	var snaps []restic.Snapshot
-	if err := call(func(ctx context.Context) (err error) {
+	err := call(func(ctx context.Context) (err error) {
 		snaps, err = repo.Snapshots(ctx, "")
 		return err
-	}); err != nil {
+	})
+	wg.Wait()
+	if err != nil {
 		res.ListErr = err
 		return res
 	}
@@ -260,12 +274,11 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 		v.PointsMissing, v.SnapshotsAllowed = &m, &a
 		res.Hosts[h] = v
 	}
-	if locks, err := readLocks(ctx, repo, call); err != nil {
-		res.LocksErr = err
+	if locksErr != nil {
+		res.LocksErr = locksErr
 	} else {
 		res.Locks = &locks
 	}
-	sp := measure(ctx, repo, call)
 	res.Space = &sp
 	if opts.Subsets <= 0 {
 		return res
