@@ -27,6 +27,7 @@ type repoCheckOptions struct {
 	binary       string
 	timeout      time.Duration
 	configFile   string
+	noSize       bool
 
 	env []string // set by tests; the process's own when nil
 }
@@ -41,6 +42,7 @@ func addRepoCheckCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("host", "A host whose snapshots must be in this repository: reported with 0 snapshots when it has none; repeatable.").StringsVar(&o.expect)
 	c.Flag("no-lock", "Run restic check without a lock, for credentials that cannot write the repository (the listing never takes one).").BoolVar(&o.noLock)
 	c.Flag("restic.binary", "restic to run.").Default("restic").StringVar(&o.binary)
+	c.Flag("no-size", "Do not run restic stats --mode raw-data (it reads every snapshot's trees: on a large remote repository, minutes and traffic); backup_repository_size_bytes and BackupRepositoryGrowthUnusual then stay absent.").BoolVar(&o.noSize)
 	c.Flag("config.file", "Optional YAML file (see `backupwatch check`): its retention: policies are judged against each host's snapshots (restore points missing, more snapshots than forget would leave).").StringVar(&o.configFile)
 	c.Flag("restic.timeout", "Bound on each restic call (the listing, the locks, the size, the data check): a restic that hangs is a failed check, recorded. Generous by default, for a data check of a large repository over a slow link.").Default(repocheck.DefaultTimeout.String()).DurationVar(&o.timeout)
 	return command{c, func(ctx context.Context) error { return runRepoCheck(ctx, g, o) }}
@@ -103,7 +105,7 @@ func runRepoCheck(ctx context.Context, g *globals, o *repoCheckOptions) error {
 	if _, err := repo.LookPath(); err != nil {
 		res = repocheck.Result{At: time.Now(), ListErr: err}
 	} else {
-		res = repocheck.Check(ctx, repo, old, repocheck.Options{Subsets: o.subsets, Expect: o.expect, NoLock: o.noLock, Timeout: o.timeout, Retention: retention, Declared: declared})
+		res = repocheck.Check(ctx, repo, old, repocheck.Options{Subsets: o.subsets, Expect: o.expect, NoLock: o.noLock, NoSize: o.noSize, Timeout: o.timeout, Retention: retention, Declared: declared})
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("repo-check of %s interrupted: nothing recorded", name)

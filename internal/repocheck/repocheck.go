@@ -146,6 +146,7 @@ type Options struct {
 	Subsets int      // N; 0: no data check
 	Expect  []string // hosts that must be in the repository (reported with 0 when absent)
 	NoLock  bool     // restic check --no-lock (a read-only repository)
+	NoSize  bool     // skip restic stats (the free space is still read)
 	// Timeout bounds each restic call (DefaultTimeout when 0): a restic
 	// that hangs is a failed check, never a check that never ends.
 	Timeout time.Duration
@@ -196,7 +197,7 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 		sp       Space
 	)
 	wg.Go(func() { locks, locksErr = readLocks(ctx, repo, call) })
-	wg.Go(func() { sp = measure(ctx, repo, call) })
+	wg.Go(func() { sp = measure(ctx, repo, call, !opts.NoSize) })
 	var snaps []restic.Snapshot
 	err := call(func(ctx context.Context) (err error) {
 		snaps, err = repo.Snapshots(ctx, "")

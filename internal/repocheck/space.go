@@ -38,11 +38,13 @@ func LocalPath(location string) string {
 
 // measure reads the repository's size (restic stats) and, for a local
 // repository, the space free to an unprivileged writer under it.
-func measure(ctx context.Context, repo restic.Repo, call func(func(context.Context) error) error) Space {
+func measure(ctx context.Context, repo restic.Repo, call func(func(context.Context) error) error, size bool) Space {
 	var sp Space
 	var msgs []string
 	var st restic.Stats
-	if err := call(func(ctx context.Context) (err error) {
+	if !size {
+		// Not measured, by choice: no size, and no message.
+	} else if err := call(func(ctx context.Context) (err error) {
 		st, err = repo.RawDataStats(ctx)
 		return err
 	}); err != nil {

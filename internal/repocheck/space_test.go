@@ -32,6 +32,10 @@ func TestSpace(t *testing.T) {
 			if r.Space.Size == nil || *r.Space.Size != st.TotalSize || st.TotalSize <= 0 {
 				t.Errorf("size %v, want restic stats' %d", r.Space.Size, st.TotalSize)
 			}
+			doc, _ = f.check(doc, Options{NoSize: true})
+			if r := Parse("r", doc); r.Space.Size != nil || r.Space.Free == nil || len(r.Problems) > 0 {
+				t.Errorf("--no-size: size %v, free %v, problems %v; want no size, the free space, no problem", r.Space.Size, r.Space.Free, r.Problems)
+			}
 			var fs syscall.Statfs_t
 			if err := syscall.Statfs(f.repo.Repository, &fs); err != nil {
 				t.Fatal(err)
