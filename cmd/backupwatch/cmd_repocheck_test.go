@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -128,6 +129,12 @@ func TestRepoCheckBadInput(t *testing.T) {
 	os.WriteFile(pw, []byte(testResticPassword+"\n"), 0o600)
 	wrong := filepath.Join(dir, "wrong")
 	os.WriteFile(wrong, []byte("not-the-password\n"), 0o600)
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	contradiction := filepath.Join(dir, "backupwatch.yml")
+	os.WriteFile(contradiction, []byte("retention:\n  - {host: db, keep-daily: 7}\n  - {host: db, keep-daily: 30}\n"), 0o600)
 	store := "--store.dir=" + filepath.Join(dir, "records")
 	recordFile := filepath.Join(dir, "records", "checks", "repository", "fleet.json")
 
@@ -136,6 +143,8 @@ func TestRepoCheckBadInput(t *testing.T) {
 		{store, "repo-check", "--repo=" + repo, "--name=fleet", "--read-data-subsets=-1"},
 		{store, "repo-check", "--repo=" + repo, "--name=fleet", "--host=not a host"},
 		{store, "repo-check", "--repo=/"},
+		{store, "repo-check", "--repo=" + repo, "--name=fleet", "--restic.timeout=0s"},
+		{store, "repo-check", "--repo=" + repo, "--name=fleet", "--config.file=" + contradiction},
 	} {
 		code, _, errOut := cli(t, args...)
 		if code != exitUsage || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
@@ -159,6 +168,8 @@ func TestRepoCheckBadInput(t *testing.T) {
 		{"restic missing", []string{"--repo=" + repo, "--password-file=" + pw, "--restic.binary=" + filepath.Join(dir, "no-restic")}, "restic not found"},
 		{"wrong password", []string{"--repo=" + repo, "--password-file=" + wrong}, "wrong password"},
 		{"no repository", []string{"--repo=" + filepath.Join(dir, "nothing-here"), "--password-file=" + pw}, "repository"},
+		// restic hangs reading a password file nobody writes.
+		{"restic hangs", []string{"--repo=" + repo, "--password-file=" + fifo, "--restic.timeout=1s"}, "--restic.timeout"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{store, "repo-check", "--name=fleet"}, tt.args...)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -31,6 +32,26 @@ var (
 		"Snapshots of the host in the repository at its last listing; 0 for a host listed before, or expected (repo-check --host), with none.", "repository", "host")
 	repoHostNewest = desc("backup_repository_host_newest_snapshot_timestamp_seconds",
 		"Time of the host's newest snapshot in the repository at its last listing.", "repository", "host")
+	repoHostOldest = desc("backup_repository_host_oldest_snapshot_timestamp_seconds",
+		"Time of the host's oldest snapshot in the repository at its last listing: its oldest restore point.", "repository", "host")
+	repoFuture = desc("backup_repository_future_snapshots",
+		"Snapshots dated more than 5 minutes after the repository's last listing: taken as no host's newest (a clock ahead, or restic backup --time).", "repository")
+	repoHostFuture = desc("backup_repository_host_future_snapshots",
+		"Snapshots of the host dated more than 5 minutes after the repository's last listing; only for hosts that have some.", "repository", "host")
+	repoSize = desc("backup_repository_size_bytes",
+		"Bytes the repository's snapshots take as stored, deduplicated and compressed (restic stats --mode raw-data) at its last check.", "repository")
+	repoFree = desc("backup_repository_free_bytes",
+		"Bytes free to the repository's writer on the file system under a local repository (a path or a mount) at its last check.", "repository")
+	repoHostPointsMissing = desc("backup_repository_host_restore_points_missing",
+		"Restore points the host's retention policy (config retention:) promises that the repository lacks: complete hours, days, weeks, months or years without a snapshot; only for hosts with a policy.", "repository", "host")
+	repoHostAllowed = desc("backup_repository_host_snapshots_allowed",
+		"Twice the snapshots the host's retention policy keeps: more means forget is not running; only for hosts with a policy.", "repository", "host")
+	repoUndeclared = desc("backup_repository_undeclared_hosts",
+		"Host names in the repository outside the fleet the config file declares (repo-check --config.file): never restore-tested; only when a fleet is declared.", "repository")
+	repoLocks = desc("backup_repository_locks",
+		"Locks in the repository at its last check, by kind (restic list locks; repo-check never removes one).", "repository", "exclusive")
+	repoOldestLock = desc("backup_repository_oldest_lock_timestamp_seconds",
+		"Time of the oldest lock of the kind in the repository (created or last refreshed: restic refreshes a live lock every 5 minutes), with the host and pid holding it.", "repository", "exclusive", "host", "pid")
 	repoDataPassed = desc("backup_repository_data_check_passed",
 		"1 when the last data check (restic check --read-data-subset) passed, 0 when it failed.", "repository")
 	repoDataTS = desc("backup_repository_data_check_timestamp_seconds",
@@ -161,11 +182,12 @@ func (w *Witness) Refresh(ctx context.Context) bool {
 			w.warn("repository check records not read; keeping the last ones", err)
 		} else {
 			reposOK = true
+			get := func(key string) (map[string]any, bool) { d, ok := docs[key]; return d, ok }
 			for name, d := range docs {
 				if repocheck.ValidateName(name) != nil {
-					continue
+					continue // a shard of a repository's hosts, or not a record of ours
 				}
-				repos = append(repos, repocheck.Parse(name, d))
+				repos = append(repos, repocheck.Parse(name, repocheck.Assemble(name, d, get)))
 			}
 			sort.Slice(repos, func(i, j int) bool { return repos[i].Name < repos[j].Name })
 		}
@@ -224,6 +246,7 @@ func (w *Witness) Run(ctx context.Context, interval time.Duration) {
 // Describe sends every family's description.
 func (w *Witness) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{repoUp, repoCheckTS, repoListedTS, repoSnapshots, repoHostSnapshots, repoHostNewest,
+		repoHostOldest, repoFuture, repoHostFuture, repoLocks, repoOldestLock, repoSize, repoFree, repoHostPointsMissing, repoHostAllowed, repoUndeclared,
 		repoDataPassed, repoDataTS, repoDataNext, repoDataOf, repoFailureInfo, repoDataFailureInfo, repoProblems,
 		hostRestoreTS, hostRestorePassed, hostRestoreFailureInfo, checksStoreUp} {
 		ch <- d
@@ -261,11 +284,43 @@ func (w *Witness) Collect(ch chan<- prometheus.Metric) {
 		}
 		if r.Snapshots != nil {
 			g(repoSnapshots, float64(*r.Snapshots), name)
+			g(repoFuture, float64(r.Future), name)
 		}
 		for h, v := range r.Hosts {
 			g(repoHostSnapshots, float64(v.Snapshots), name, h)
 			if !v.NewestTime.IsZero() {
 				g(repoHostNewest, float64(v.NewestTime.UnixMilli())/1e3, name, h)
+			}
+			if !v.OldestTime.IsZero() {
+				g(repoHostOldest, float64(v.OldestTime.UnixMilli())/1e3, name, h)
+			}
+			if v.Future > 0 {
+				g(repoHostFuture, float64(v.Future), name, h)
+			}
+			if v.PointsMissing != nil && v.SnapshotsAllowed != nil {
+				g(repoHostPointsMissing, float64(*v.PointsMissing), name, h)
+				g(repoHostAllowed, float64(*v.SnapshotsAllowed), name, h)
+			}
+		}
+		if r.Undeclared != nil {
+			g(repoUndeclared, float64(*r.Undeclared), name)
+		}
+		if r.Space.Size != nil {
+			g(repoSize, float64(*r.Space.Size), name)
+		}
+		if r.Space.Free != nil {
+			g(repoFree, float64(*r.Space.Free), name)
+		}
+		if l := r.Locks; l != nil {
+			for _, k := range []struct {
+				exclusive string
+				n         int
+				oldest    *repocheck.LockView
+			}{{"true", l.Exclusive, l.OldestExclusive}, {"false", l.Shared, l.OldestShared}} {
+				g(repoLocks, float64(k.n), name, k.exclusive)
+				if k.oldest != nil {
+					g(repoOldestLock, float64(k.oldest.Time.Unix()), name, k.exclusive, k.oldest.Host, strconv.Itoa(k.oldest.PID))
+				}
 			}
 		}
 		if r.DataCheck != "" {

@@ -79,3 +79,77 @@ backupwatch_checks_store_up 1
 		t.Errorf("lint: %v %v", probs, err)
 	}
 }
+
+// TestWitnessShardedRecord: a repository whose hosts are in shard records
+// (repocheck.Save past repocheck.ShardBytes) is exported as one, the shards
+// never as repositories; a missing shard is a problem of the record; a
+// snapshot from the future is counted, beside the host's real newest;
+// locks by kind, the oldest with its host (a hostile one replaced) and pid.
+func TestWitnessShardedRecord(t *testing.T) {
+	repos := writeStore(t, map[string]string{
+		"fleet": `{"checked_at":"2026-11-25T06:00:00+00:00","status":"success","last_success":"2026-11-25T06:00:00+00:00","snapshots":"4","future":"1",
+			"host_shards":"2","hosts":{},"undeclared_hosts":"4","size_bytes":"1073741824","free_bytes":"5368709120","locks_exclusive":"1","locks_shared":"0","locks_unread":"0",
+			"oldest_locks":{"exclusive":{"time":"2026-11-25T01:00:00+00:00","host":"db","pid":"4242"}}}`,
+		"fleet~hosts-0": `{"repository":"fleet","hosts":{"db":{"snapshots":"3","newest_time":"2026-11-25T02:00:00Z","oldest_time":"2026-11-01T02:00:00Z","future":"1"}}}`,
+		"fleet~hosts-1": `{"repository":"fleet","hosts":{"web":{"snapshots":"1","restore_points_missing":"2","snapshots_allowed":"14","newest_time":"2026-11-24T02:00:00Z","oldest_time":"2026-11-24T02:00:00Z"}}}`,
+		"broken": `{"status":"success","snapshots":"1","host_shards":"2","hosts":{},"locks_exclusive":"0","locks_shared":"2",
+			"oldest_locks":{"shared":{"time":"2026-11-25T01:00:00+00:00","host":"<script>\nx","pid":"-1"}}}`,
+		"broken~hosts-0": `{"repository":"broken","hosts":{"db":{"snapshots":"1"}}}`,
+	})
+	w := NewWitness(WitnessOptions{Repositories: repos})
+	w.Refresh(context.Background())
+	want := `
+# HELP backup_repository_host_restore_points_missing Restore points the host's retention policy (config retention:) promises that the repository lacks: complete hours, days, weeks, months or years without a snapshot; only for hosts with a policy.
+# TYPE backup_repository_host_restore_points_missing gauge
+backup_repository_host_restore_points_missing{host="web",repository="fleet"} 2
+# HELP backup_repository_host_snapshots_allowed Twice the snapshots the host's retention policy keeps: more means forget is not running; only for hosts with a policy.
+# TYPE backup_repository_host_snapshots_allowed gauge
+backup_repository_host_snapshots_allowed{host="web",repository="fleet"} 14
+# HELP backup_repository_undeclared_hosts Host names in the repository outside the fleet the config file declares (repo-check --config.file): never restore-tested; only when a fleet is declared.
+# TYPE backup_repository_undeclared_hosts gauge
+backup_repository_undeclared_hosts{repository="fleet"} 4
+# HELP backup_repository_size_bytes Bytes the repository's snapshots take as stored, deduplicated and compressed (restic stats --mode raw-data) at its last check.
+# TYPE backup_repository_size_bytes gauge
+backup_repository_size_bytes{repository="fleet"} 1.073741824e+09
+# HELP backup_repository_free_bytes Bytes free to the repository's writer on the file system under a local repository (a path or a mount) at its last check.
+# TYPE backup_repository_free_bytes gauge
+backup_repository_free_bytes{repository="fleet"} 5.36870912e+09
+# HELP backup_repository_locks Locks in the repository at its last check, by kind (restic list locks; repo-check never removes one).
+# TYPE backup_repository_locks gauge
+backup_repository_locks{exclusive="false",repository="broken"} 2
+backup_repository_locks{exclusive="false",repository="fleet"} 0
+backup_repository_locks{exclusive="true",repository="broken"} 0
+backup_repository_locks{exclusive="true",repository="fleet"} 1
+# HELP backup_repository_oldest_lock_timestamp_seconds Time of the oldest lock of the kind in the repository (created or last refreshed: restic refreshes a live lock every 5 minutes), with the host and pid holding it.
+# TYPE backup_repository_oldest_lock_timestamp_seconds gauge
+backup_repository_oldest_lock_timestamp_seconds{exclusive="false",host="invalid-hostname",pid="0",repository="broken"} 1.7955684e+09
+backup_repository_oldest_lock_timestamp_seconds{exclusive="true",host="db",pid="4242",repository="fleet"} 1.7955684e+09
+# HELP backup_repository_future_snapshots Snapshots dated more than 5 minutes after the repository's last listing: taken as no host's newest (a clock ahead, or restic backup --time).
+# TYPE backup_repository_future_snapshots gauge
+backup_repository_future_snapshots{repository="broken"} 0
+backup_repository_future_snapshots{repository="fleet"} 1
+# HELP backup_repository_host_future_snapshots Snapshots of the host dated more than 5 minutes after the repository's last listing; only for hosts that have some.
+# TYPE backup_repository_host_future_snapshots gauge
+backup_repository_host_future_snapshots{host="db",repository="fleet"} 1
+# HELP backup_repository_host_oldest_snapshot_timestamp_seconds Time of the host's oldest snapshot in the repository at its last listing: its oldest restore point.
+# TYPE backup_repository_host_oldest_snapshot_timestamp_seconds gauge
+backup_repository_host_oldest_snapshot_timestamp_seconds{host="db",repository="fleet"} 1.7934984e+09
+backup_repository_host_oldest_snapshot_timestamp_seconds{host="web",repository="fleet"} 1.7954856e+09
+# HELP backup_repository_host_snapshots Snapshots of the host in the repository at its last listing; 0 for a host listed before, or expected (repo-check --host), with none.
+# TYPE backup_repository_host_snapshots gauge
+backup_repository_host_snapshots{host="db",repository="broken"} 1
+backup_repository_host_snapshots{host="db",repository="fleet"} 3
+backup_repository_host_snapshots{host="web",repository="fleet"} 1
+# HELP backup_repository_record_problems Problems found in the repository's record.
+# TYPE backup_repository_record_problems gauge
+backup_repository_record_problems{repository="broken"} 1
+backup_repository_record_problems{repository="fleet"} 0
+`
+	if err := testutil.CollectAndCompare(w, strings.NewReader(want), "backup_repository_host_restore_points_missing", "backup_repository_host_snapshots_allowed", "backup_repository_undeclared_hosts", "backup_repository_size_bytes", "backup_repository_free_bytes", "backup_repository_locks", "backup_repository_oldest_lock_timestamp_seconds", "backup_repository_future_snapshots", "backup_repository_host_future_snapshots",
+		"backup_repository_host_oldest_snapshot_timestamp_seconds", "backup_repository_host_snapshots", "backup_repository_record_problems"); err != nil {
+		t.Error(err)
+	}
+	if probs, err := testutil.CollectAndLint(w); err != nil || len(probs) > 0 {
+		t.Errorf("lint: %v %v", probs, err)
+	}
+}

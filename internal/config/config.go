@@ -30,6 +30,9 @@ type Config struct {
 	// Schedules override recorded schedules for hosts and jobs matched by
 	// name pattern; the first that matches applies.
 	Schedules []ScheduleRule `yaml:"schedules"`
+	// RetentionRules are the retention policies of the repositories'
+	// snapshots, in restic's own terms (retention.go).
+	RetentionRules []RetentionRule `yaml:"retention"`
 	// Title heads the status page; "Backup status" when empty.
 	Title string `yaml:"title"`
 	// MaxJobsPerHost is the limit of jobs per host serve counts against
@@ -250,6 +253,9 @@ func (c *Config) Validate() error {
 		c.ruleSchedules = append(c.ruleSchedules, s)
 	}
 	errs = append(errs, c.Pings.validate()...)
+	if err := validateRetention(c.RetentionRules); err != nil {
+		errs = append(errs, err)
+	}
 	if len(c.Title) > 200 {
 		errs = append(errs, errors.New("title: longer than 200 characters"))
 	}

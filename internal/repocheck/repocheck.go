@@ -10,11 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/golemtrust/backupwatch/internal/config"
 	"github.com/golemtrust/backupwatch/internal/restic"
 	"github.com/golemtrust/backupwatch/internal/status"
 )
@@ -26,9 +27,14 @@ const (
 	FieldMessage         = "message"      // why the listing failed
 	FieldLastSuccess     = "last_success" // when a listing last succeeded
 	FieldSnapshots       = "snapshots"    // snapshots in the repository
-	FieldHosts           = "hosts"        // host -> {newest_time, newest_id, snapshots}
-	FieldNewestTime      = "newest_time"
+	FieldHosts           = "hosts"        // host -> {newest_time, newest_id, oldest_time, snapshots, future, gone_at}
+	FieldNewestTime      = "newest_time"  // the newest snapshot not from the future
 	FieldNewestID        = "newest_id"
+	FieldOldestTime      = "oldest_time"
+	FieldFuture          = "future"             // snapshots dated beyond the check's time + MaxClockSkew
+	FieldGoneAt          = "gone_at"            // when a listing first found none of the host's snapshots
+	FieldHostsOverLimit  = "hosts_over_limit"   // host names beyond MaxHosts, counted, not kept
+	FieldUndeclared      = "undeclared_hosts"   // host names outside the declared fleet (repo-check --config.file)
 	FieldDataCheck       = "data_check"         // passed or failed: the last data check
 	FieldDataCheckAt     = "data_check_at"      // when it ran
 	FieldDataCheckSubset = "data_check_subset"  // the subset it read, "n/N"
@@ -37,6 +43,21 @@ const (
 	FieldDataCheckOf     = "data_check_of"      // N
 	FieldWriter          = status.FieldWriter
 )
+
+// MaxClockSkew is how far ahead of the check's own clock a snapshot may be
+// dated and still be taken as a host's newest: the allowance records get.
+// A snapshot dated further ahead (a clock that ran ahead, or restic backup
+// --time by anyone holding the password) would hide for as long as it is
+// kept that the host's backups stopped; it is counted as from the future
+// instead, and alerted on.
+const MaxClockSkew = 5 * time.Minute
+
+// HostsKeptFor is how long a host whose snapshots are all gone stays in the
+// record (with 0 snapshots, so BackupRepositoryDisagrees can say so): after
+// that it leaves the record and its series, so that host names written
+// into the repository cannot grow the record and the series for ever.
+// Hosts expected with --host stay.
+const HostsKeptFor = 30 * 24 * time.Hour
 
 // MaxSubsets bounds N: more runs than this to read a repository once is
 // more than a decade of daily checks.
@@ -85,8 +106,15 @@ func DefaultName(location string) string {
 // HostView is what the repository holds of one host.
 type HostView struct {
 	Snapshots  int64
-	NewestTime time.Time // zero when it has none (any more)
+	NewestTime time.Time // zero when it has none (any more) but from the future
 	NewestID   string
+	OldestTime time.Time
+	Future     int64     // snapshots dated beyond the check's time + MaxClockSkew
+	GoneAt     time.Time // when a listing first found none of its snapshots
+	// With a retention policy (else both nil): promised restore points
+	// missing, and the snapshots beyond which forget is not running.
+	PointsMissing    *int64
+	SnapshotsAllowed *int64
 }
 
 // Result is one check of a repository.
@@ -95,6 +123,17 @@ type Result struct {
 	ListErr error // the listing failed: nothing is known of the hosts
 	Total   int64
 	Hosts   map[string]HostView
+	Future  int64 // snapshots from the future, all hosts
+	// Undeclared lists the host names in the repository outside
+	// Options.Declared, sorted; nil when no fleet is declared.
+	Undeclared []string
+	// OverLimit counts host names beyond MaxHosts: counted, not kept.
+	OverLimit int64
+	// Locks, when they could be listed (LocksErr says why not).
+	Locks    *Locks
+	LocksErr error
+	// Space: the repository's size and the free space under it.
+	Space *Space
 	// Data check, when one ran.
 	DataChecked bool
 	DataErr     error
@@ -107,8 +146,24 @@ type Options struct {
 	Subsets int      // N; 0: no data check
 	Expect  []string // hosts that must be in the repository (reported with 0 when absent)
 	NoLock  bool     // restic check --no-lock (a read-only repository)
+	NoSize  bool     // skip restic stats (the free space is still read)
+	// Timeout bounds each restic call (DefaultTimeout when 0): a restic
+	// that hangs is a failed check, never a check that never ends.
+	Timeout time.Duration
 	Now     func() time.Time
+	// Declared is the fleet the config file declares (hosts:); when set,
+	// host names in the repository outside it are counted as undeclared
+	// (and PickCandidates keeps them from the restore-test rotation).
+	Declared []string
+	// Retention is the policy of a host's snapshots (the config file's
+	// retention:); nil or false: none, nothing judged.
+	Retention func(host string) (config.Policy, bool)
 }
+
+// DefaultTimeout bounds each restic call of a check: generous enough for
+// restic check reading a subset of a large repository's data over a slow
+// link.
+const DefaultTimeout = 6 * time.Hour
 
 // Check lists the repository and, when opts.Subsets > 0, reads the next
 // subset of its data; old is the repository's record, for the rotation.
@@ -119,7 +174,36 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 		now = opts.Now
 	}
 	res := Result{At: now()}
-	snaps, err := repo.Snapshots(ctx, "")
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	call := func(f func(context.Context) error) error {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		err := f(cctx)
+		if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("restic gave no answer within %v (--restic.timeout): %w", timeout, err)
+		}
+		return err
+	}
+	// The locks and the size are read beside the listing, each its own
+	// restic: the check takes about as long as the slowest of them, not
+	// their sum. Their results are dropped if the listing fails.
+	var (
+		wg       sync.WaitGroup
+		locks    Locks
+		locksErr error
+		sp       Space
+	)
+	wg.Go(func() { locks, locksErr = readLocks(ctx, repo, call) })
+	wg.Go(func() { sp = measure(ctx, repo, call, !opts.NoSize) })
+	var snaps []restic.Snapshot
+	err := call(func(ctx context.Context) (err error) {
+		snaps, err = repo.Snapshots(ctx, "")
+		return err
+	})
+	wg.Wait()
 	if err != nil {
 		res.ListErr = err
 		return res
@@ -129,6 +213,8 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 	for _, h := range opts.Expect {
 		res.Hosts[h] = HostView{}
 	}
+	ahead := res.At.Add(MaxClockSkew)
+	promises := map[string]*points{}
 	for _, s := range snaps {
 		h := s.Hostname
 		if ValidateName(h) != nil {
@@ -136,19 +222,73 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 			// out of labels and keys unless it is a host name.
 			h = "invalid-hostname"
 		}
-		v := res.Hosts[h]
+		v, ok := res.Hosts[h]
+		if !ok && len(res.Hosts) >= MaxHosts {
+			res.OverLimit++
+			continue
+		}
 		v.Snapshots++
-		if s.Time.After(v.NewestTime) {
-			v.NewestTime, v.NewestID = s.Time, s.ID
+		switch {
+		case s.Time.After(ahead):
+			v.Future++
+			res.Future++
+		default:
+			if s.Time.After(v.NewestTime) {
+				v.NewestTime, v.NewestID = s.Time, s.ID
+			}
+			if v.OldestTime.IsZero() || s.Time.Before(v.OldestTime) {
+				v.OldestTime = s.Time
+			}
+			if opts.Retention != nil && h == s.Hostname {
+				pt, ok := promises[h]
+				if !ok {
+					if p, has := opts.Retention(h); has {
+						pt = newPoints(p, res.At)
+					}
+					promises[h] = pt
+				}
+				if pt != nil {
+					pt.add(s.Time)
+				}
+			}
 		}
 		res.Hosts[h] = v
 	}
+	if len(opts.Declared) > 0 {
+		names := make([]string, 0, len(res.Hosts))
+		for h, v := range res.Hosts {
+			if v.Snapshots > 0 {
+				names = append(names, h)
+			}
+		}
+		_, res.Undeclared = PickCandidates(names, opts.Declared)
+		if res.Undeclared == nil {
+			res.Undeclared = []string{} // judged: none
+		}
+	}
+	for h, pt := range promises {
+		if pt == nil {
+			continue
+		}
+		v := res.Hosts[h]
+		m, a := pt.missing(), allowed(pt.policy)
+		v.PointsMissing, v.SnapshotsAllowed = &m, &a
+		res.Hosts[h] = v
+	}
+	if locksErr != nil {
+		res.LocksErr = locksErr
+	} else {
+		res.Locks = &locks
+	}
+	res.Space = &sp
 	if opts.Subsets <= 0 {
 		return res
 	}
 	res.DataChecked, res.Subsets = true, opts.Subsets
 	res.Subset = nextSubset(Parse("", old), opts.Subsets)
-	res.DataErr = repo.CheckData(ctx, restic.CheckOptions{Subset: fmt.Sprintf("%d/%d", res.Subset, opts.Subsets), NoLock: opts.NoLock})
+	res.DataErr = call(func(ctx context.Context) error {
+		return repo.CheckData(ctx, restic.CheckOptions{Subset: fmt.Sprintf("%d/%d", res.Subset, opts.Subsets), NoLock: opts.NoLock})
+	})
 	return res
 }
 
@@ -165,7 +305,8 @@ func nextSubset(r Record, n int) int {
 // changes only the check's own fields: the hosts keep what the last
 // successful listing said, so a repository that cannot be opened is one
 // failure, never "every host disagrees". Hosts listed before and absent
-// now stay, with 0 snapshots: their snapshots were deleted.
+// now stay, with 0 snapshots (their snapshots were deleted), for
+// HostsKeptFor.
 func Apply(old map[string]any, res Result, writer string) map[string]any {
 	doc := maps.Clone(old)
 	if doc == nil {
@@ -184,9 +325,28 @@ func Apply(old map[string]any, res Result, writer string) map[string]any {
 	delete(doc, FieldMessage)
 	doc[FieldLastSuccess] = status.FormatTime(res.At)
 	doc[FieldSnapshots] = strconv.FormatInt(res.Total, 10)
-	hosts := map[string]any{}
-	for h := range Parse("", old).Hosts {
-		hosts[h] = map[string]any{FieldSnapshots: "0"}
+	doc[FieldFuture] = strconv.FormatInt(res.Future, 10)
+	delete(doc, FieldUndeclared)
+	if res.Undeclared != nil {
+		doc[FieldUndeclared] = strconv.Itoa(len(res.Undeclared))
+	}
+	delete(doc, FieldHostsOverLimit)
+	if res.OverLimit > 0 {
+		doc[FieldHostsOverLimit] = strconv.FormatInt(res.OverLimit, 10)
+	}
+	hosts := make(map[string]any, len(res.Hosts))
+	for h, v := range Parse("", old).Hosts {
+		if _, ok := res.Hosts[h]; ok || len(hosts) >= MaxHosts {
+			continue
+		}
+		gone := v.GoneAt
+		if gone.IsZero() || v.Snapshots > 0 {
+			gone = res.At
+		}
+		if res.At.Sub(gone) > HostsKeptFor {
+			continue
+		}
+		hosts[h] = map[string]any{FieldSnapshots: "0", FieldGoneAt: status.FormatTime(gone)}
 	}
 	for h, v := range res.Hosts {
 		e := map[string]any{FieldSnapshots: strconv.FormatInt(v.Snapshots, 10)}
@@ -194,9 +354,21 @@ func Apply(old map[string]any, res Result, writer string) map[string]any {
 			e[FieldNewestTime] = v.NewestTime.UTC().Format(time.RFC3339Nano)
 			e[FieldNewestID] = v.NewestID
 		}
+		if !v.OldestTime.IsZero() {
+			e[FieldOldestTime] = v.OldestTime.UTC().Format(time.RFC3339Nano)
+		}
+		if v.Future > 0 {
+			e[FieldFuture] = strconv.FormatInt(v.Future, 10)
+		}
+		if v.PointsMissing != nil && v.SnapshotsAllowed != nil {
+			e[FieldPointsMissing] = strconv.FormatInt(*v.PointsMissing, 10)
+			e[FieldSnapshotsAllowed] = strconv.FormatInt(*v.SnapshotsAllowed, 10)
+		}
 		hosts[h] = e
 	}
 	doc[FieldHosts] = hosts
+	applyLocks(doc, res)
+	applySpace(doc, res.Space)
 	if res.DataChecked {
 		doc[FieldDataCheckAt] = status.FormatTime(res.At)
 		doc[FieldDataCheckSubset] = fmt.Sprintf("%d/%d", res.Subset, res.Subsets)
@@ -215,124 +387,6 @@ func Apply(old map[string]any, res Result, writer string) map[string]any {
 		doc[FieldDataCheckNext] = strconv.Itoa(next)
 	}
 	return doc
-}
-
-// Record is a repository record as read, tolerantly: like status.Parse it
-// never fails, and says what was wrong in Problems.
-type Record struct {
-	Name          string
-	CheckedAt     time.Time
-	Status        string // success, failed or unknown
-	Message       string
-	LastSuccess   time.Time
-	Snapshots     *int64
-	Hosts         map[string]HostView
-	DataCheck     string // passed, failed or "" (none ran)
-	DataCheckAt   time.Time
-	DataSubset    string
-	DataMessage   string
-	DataCheckNext int
-	DataCheckOf   int
-	Problems      []string
-}
-
-// MaxHosts bounds the hosts read from one record.
-const MaxHosts = 100000
-
-// Parse reads a repository record.
-func Parse(name string, data map[string]any) Record {
-	r := Record{Name: name, Status: status.Unknown}
-	if data == nil {
-		r.Problems = append(r.Problems, "no record")
-		return r
-	}
-	bad := func(f string, err error) { r.Problems = append(r.Problems, f+": "+err.Error()) }
-	tm := func(f string) time.Time {
-		s := str(data[f])
-		if s == "" {
-			return time.Time{}
-		}
-		t, err := status.ParseTime(s)
-		if err != nil {
-			bad(f, err)
-		}
-		return t
-	}
-	r.CheckedAt = tm(FieldCheckedAt)
-	switch s := str(data[FieldStatus]); s {
-	case status.Success, status.Failed:
-		r.Status = s
-	case "":
-		r.Problems = append(r.Problems, "status: missing")
-	default:
-		r.Problems = append(r.Problems, fmt.Sprintf("status: unrecognised value %q", status.Truncate(s, 64)))
-	}
-	r.Message = status.Truncate(str(data[FieldMessage]), 1024)
-	r.LastSuccess = tm(FieldLastSuccess)
-	if n, err := count(data[FieldSnapshots]); err != nil {
-		bad(FieldSnapshots, err)
-	} else {
-		r.Snapshots = n
-	}
-	switch s := str(data[FieldDataCheck]); s {
-	case status.Passed, status.Failed, "":
-		r.DataCheck = s
-	default:
-		r.Problems = append(r.Problems, fmt.Sprintf("%s: unrecognised value %q", FieldDataCheck, status.Truncate(s, 64)))
-	}
-	r.DataCheckAt = tm(FieldDataCheckAt)
-	r.DataSubset = status.Truncate(str(data[FieldDataCheckSubset]), 32)
-	r.DataMessage = status.Truncate(str(data[FieldDataCheckMsg]), 1024)
-	if n, err := count(data[FieldDataCheckNext]); err == nil && n != nil && *n <= MaxSubsets {
-		r.DataCheckNext = int(*n)
-	}
-	if n, err := count(data[FieldDataCheckOf]); err == nil && n != nil && *n <= MaxSubsets {
-		r.DataCheckOf = int(*n)
-	}
-	if raw, ok := data[FieldHosts]; ok && raw != nil {
-		hosts, ok := raw.(map[string]any)
-		if !ok {
-			r.Problems = append(r.Problems, fmt.Sprintf("%s: not an object but %T", FieldHosts, raw))
-		}
-		r.Hosts = map[string]HostView{}
-		names := make([]string, 0, len(hosts))
-		for h := range hosts {
-			names = append(names, h)
-		}
-		sort.Strings(names)
-		for _, h := range names {
-			if len(r.Hosts) == MaxHosts {
-				r.Problems = append(r.Problems, fmt.Sprintf("%s: more than %d hosts, the rest ignored", FieldHosts, MaxHosts))
-				break
-			}
-			if err := status.ValidateHost(h); err != nil {
-				r.Problems = append(r.Problems, fmt.Sprintf("%s: %v", FieldHosts, err))
-				continue
-			}
-			e, ok := hosts[h].(map[string]any)
-			if !ok {
-				r.Problems = append(r.Problems, fmt.Sprintf("%s.%s: not an object", FieldHosts, h))
-				continue
-			}
-			var v HostView
-			n, err := count(e[FieldSnapshots])
-			if err != nil || n == nil {
-				r.Problems = append(r.Problems, fmt.Sprintf("%s.%s.%s: missing or not a count", FieldHosts, h, FieldSnapshots))
-				continue
-			}
-			v.Snapshots = *n
-			if s := str(e[FieldNewestTime]); s != "" {
-				t, err := status.ParseTime(s)
-				if err != nil {
-					r.Problems = append(r.Problems, fmt.Sprintf("%s.%s.%s: %v", FieldHosts, h, FieldNewestTime, err))
-				}
-				v.NewestTime = t
-			}
-			v.NewestID = status.Truncate(str(e[FieldNewestID]), 64)
-			r.Hosts[h] = v
-		}
-	}
-	return r
 }
 
 func str(v any) string {

@@ -1,0 +1,56 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestRetention: policies in restic's terms, the first matching rule
+// applies; a policy that keeps nothing, a negative count, an unknown
+// option and two rules for the same snapshots are refused, each saying
+// where.
+func TestRetention(t *testing.T) {
+	c, err := Parse([]byte(`
+retention:
+  - {host: "db*", keep-daily: 7, keep-weekly: 4, keep-monthly: 12}
+  - {repository: offsite, keep-monthly: 24}
+  - {keep-last: 10}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		repo, host string
+		want       Policy
+	}{
+		{"fleet", "db1", Policy{KeepDaily: 7, KeepWeekly: 4, KeepMonthly: 12}},
+		{"offsite", "web", Policy{KeepMonthly: 24}},
+		{"fleet", "web", Policy{KeepLast: 10}},
+	} {
+		if got, ok := c.Retention(tt.repo, tt.host, ""); !ok || got != tt.want {
+			t.Errorf("Retention(%s, %s) = %+v, %v; want %+v", tt.repo, tt.host, got, ok, tt.want)
+		}
+	}
+	if got := (Policy{KeepDaily: 7, KeepWeekly: 4, KeepMonthly: 12}).Kept(); got != 23 {
+		t.Errorf("Kept = %d, want 23", got)
+	}
+	var none *Config
+	if _, ok := none.Retention("fleet", "db", ""); ok {
+		t.Errorf("no config: a policy")
+	}
+
+	for _, tt := range []struct{ name, doc, want string }{
+		{"keeps nothing", "retention:\n  - {host: db}\n", "retention[0]: keeps nothing"},
+		{"negative", "retention:\n  - {keep-daily: -1}\n", "keep-daily: -1"},
+		{"unknown option", "retention:\n  - {keep-within: 7d}\n", "keep-within"},
+		{"contradiction", "retention:\n  - {host: db, keep-daily: 7}\n  - {host: db, keep-daily: 30}\n", "retention[1]: the same repository, host and job as retention[0]"},
+		{"bad pattern", "retention:\n  - {host: \"[\", keep-daily: 7}\n", "host pattern"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.doc))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want one saying %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,100 @@
+package repocheck
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/golemtrust/backupwatch/internal/restic"
+	"github.com/golemtrust/backupwatch/internal/status"
+)
+
+// Record fields of the repository's size and the space left under it.
+const (
+	FieldSizeBytes    = "size_bytes"    // restic stats --mode raw-data: total_size
+	FieldFreeBytes    = "free_bytes"    // free space under a local repository (a path or a mount)
+	FieldSpaceMessage = "space_message" // why the size or the free space is not known
+)
+
+// Space is what a check found of the repository's size and free space.
+type Space struct {
+	Size    *int64
+	Free    *int64 // only for a local repository
+	Message string // what could not be measured, and why
+}
+
+// LocalPath is the directory of a repository on a local path or a mount
+// (a plain path or local:path), "" for any other backend.
+func LocalPath(location string) string {
+	loc := strings.TrimPrefix(location, "local:")
+	if !filepath.IsAbs(loc) {
+		return ""
+	}
+	return filepath.Clean(loc)
+}
+
+// measure reads the repository's size (restic stats) and, for a local
+// repository, the space free to an unprivileged writer under it.
+func measure(ctx context.Context, repo restic.Repo, call func(func(context.Context) error) error, size bool) Space {
+	var sp Space
+	var msgs []string
+	var st restic.Stats
+	if !size {
+		// Not measured, by choice: no size, and no message.
+	} else if err := call(func(ctx context.Context) (err error) {
+		st, err = repo.RawDataStats(ctx)
+		return err
+	}); err != nil {
+		msgs = append(msgs, "size: "+err.Error())
+	} else {
+		sp.Size = &st.TotalSize
+	}
+	if dir := LocalPath(repo.Repository); dir != "" {
+		var fs syscall.Statfs_t
+		if err := syscall.Statfs(dir, &fs); err != nil {
+			msgs = append(msgs, fmt.Sprintf("free space under %s: %v", dir, err))
+		} else {
+			free := int64(fs.Bavail) * int64(fs.Bsize)
+			sp.Free = &free
+		}
+	}
+	sp.Message = strings.Join(msgs, "; ")
+	return sp
+}
+
+func applySpace(doc map[string]any, sp *Space) {
+	for _, f := range []string{FieldSizeBytes, FieldFreeBytes, FieldSpaceMessage} {
+		delete(doc, f)
+	}
+	if sp == nil {
+		return
+	}
+	if sp.Size != nil {
+		doc[FieldSizeBytes] = strconv.FormatInt(*sp.Size, 10)
+	}
+	if sp.Free != nil {
+		doc[FieldFreeBytes] = strconv.FormatInt(*sp.Free, 10)
+	}
+	if sp.Message != "" {
+		doc[FieldSpaceMessage] = status.Truncate(oneLine(sp.Message), 500)
+	}
+}
+
+func parseSpace(data map[string]any, problem func(string)) Space {
+	var sp Space
+	for f, dst := range map[string]**int64{FieldSizeBytes: &sp.Size, FieldFreeBytes: &sp.Free} {
+		n, err := count(data[f])
+		if err != nil {
+			problem(f + ": " + err.Error())
+			continue
+		}
+		*dst = n
+	}
+	if sp.Message = status.Truncate(str(data[FieldSpaceMessage]), 1024); sp.Message != "" {
+		problem("space not measured: " + sp.Message)
+	}
+	return sp
+}

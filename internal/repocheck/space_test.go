@@ -1,0 +1,81 @@
+package repocheck
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/golemtrust/backupwatch/internal/parts"
+)
+
+// TestSpace, on both restic generations: the size is restic's own (stats
+// --mode raw-data) and the free space is that of the repository's file
+// system; a location that is not a path has no free space, and says
+// nothing is wrong with that.
+func TestSpace(t *testing.T) {
+	for _, p := range parts.Both(t, "restic") {
+		t.Run(p.String(), func(t *testing.T) {
+			f := newFixture(t, p.Path)
+			f.backup("db")
+			doc, res := f.check(nil, Options{})
+			r := Parse("r", doc)
+			if res.ListErr != nil || len(r.Problems) > 0 {
+				t.Fatalf("listing %v, problems %v", res.ListErr, r.Problems)
+			}
+			st, err := f.repo.RawDataStats(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Space.Size == nil || *r.Space.Size != st.TotalSize || st.TotalSize <= 0 {
+				t.Errorf("size %v, want restic stats' %d", r.Space.Size, st.TotalSize)
+			}
+			doc, _ = f.check(doc, Options{NoSize: true})
+			if r := Parse("r", doc); r.Space.Size != nil || r.Space.Free == nil || len(r.Problems) > 0 {
+				t.Errorf("--no-size: size %v, free %v, problems %v; want no size, the free space, no problem", r.Space.Size, r.Space.Free, r.Problems)
+			}
+			var fs syscall.Statfs_t
+			if err := syscall.Statfs(f.repo.Repository, &fs); err != nil {
+				t.Fatal(err)
+			}
+			if r.Space.Free == nil || *r.Space.Free <= 0 || *r.Space.Free > int64(fs.Blocks)*fs.Bsize {
+				t.Errorf("free %v, want some of the file system's %d bytes", r.Space.Free, int64(fs.Blocks)*fs.Bsize)
+			}
+		})
+	}
+	for loc, want := range map[string]string{"/srv/repo/": "/srv/repo", "local:/srv/repo": "/srv/repo", "sftp:host:/srv/repo": "", "s3:host/bucket": "", "repo": ""} {
+		if got := LocalPath(loc); got != want {
+			t.Errorf("LocalPath(%q) = %q, want %q", loc, got, want)
+		}
+	}
+}
+
+// TestResticTimeout: a restic that hangs (its password file a FIFO nobody
+// writes) is a failed listing, saying --restic.timeout, within a deadline
+// of the timeout: never a check that never ends.
+func TestResticTimeout(t *testing.T) {
+	for _, p := range parts.Both(t, "restic") {
+		t.Run(p.String(), func(t *testing.T) {
+			f := newFixture(t, p.Path)
+			repo := f.repo
+			repo.PasswordFile = filepath.Join(t.TempDir(), "fifo")
+			if err := syscall.Mkfifo(repo.PasswordFile, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			res := Check(ctx, repo, nil, Options{Timeout: time.Second})
+			if ctx.Err() != nil {
+				t.Fatalf("the check outlived a minute with --restic.timeout 1s")
+			}
+			if res.ListErr == nil || !strings.Contains(res.ListErr.Error(), "--restic.timeout") {
+				t.Fatalf("listing error %v, want one naming --restic.timeout", res.ListErr)
+			}
+			if r := Parse("r", Apply(nil, res, "test")); r.Status != "failed" || !strings.Contains(r.Message, "--restic.timeout") {
+				t.Errorf("recorded %s %q, want failed with the timeout", r.Status, r.Message)
+			}
+		})
+	}
+}
