@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/golemtrust/backupwatch/internal/atomicfile"
+	"github.com/golemtrust/backupwatch/internal/fileowner"
 	"github.com/golemtrust/backupwatch/internal/lockfile"
 	"github.com/golemtrust/backupwatch/internal/schedule"
 	"github.com/golemtrust/backupwatch/internal/status"
@@ -297,11 +298,11 @@ func (s *Spool) checkPerm() error {
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+	if perm := fi.Mode().Perm(); fileowner.OpenToOthers(fi) {
 		return fmt.Errorf("spool %s is writable by group or others (mode %04o): chmod 700 it", s.dir, perm)
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
-		return fmt.Errorf("spool %s belongs to uid %d, not to this user (uid %d): chown it, or remove it", s.dir, st.Uid, os.Geteuid())
+	if uid, other := fileowner.Other(fi); other {
+		return fmt.Errorf("spool %s belongs to uid %d, not to this user (uid %d): chown it, or remove it", s.dir, uid, os.Geteuid())
 	}
 	return nil
 }
@@ -442,6 +443,9 @@ func (s *Spool) Rejected() ([]Item, error) {
 	return items, nil
 }
 
+// errSymlink is openNoFollow's refusal of a symlink.
+var errSymlink = errors.New("is a symlink")
+
 // corruptError is a file that is not an entry, as opposed to one that
 // could not be read.
 type corruptError struct{ err error }
@@ -452,7 +456,7 @@ func (s *Spool) read(name string) (Item, error) {
 	// O_NOFOLLOW: a file swapped for a symlink after the listing is not
 	// followed either.
 	f, err := s.open(filepath.Join(s.dir, name))
-	if errors.Is(err, syscall.ELOOP) {
+	if errors.Is(err, errSymlink) {
 		return Item{}, corruptError{errors.New("is a symlink")}
 	}
 	if err != nil {
@@ -487,10 +491,6 @@ func (s *Spool) setAside(name string, cause error) Problem {
 		return Problem{Name: name, Err: cause}
 	}
 	return Problem{Name: name, Moved: dst, Err: cause}
-}
-
-func openNoFollow(name string) (*os.File, error) {
-	return os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 }
 
 // Reject moves an entry the store refuses for good to rejected/, beside
