@@ -1,6 +1,7 @@
 package fileowner
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,7 +14,7 @@ func TestOwnAndOpen(t *testing.T) {
 		mode os.FileMode
 		open bool
 	}{{0o700, false}, {0o750, false}, {0o770, true}, {0o702, true}} {
-		p := filepath.Join(dir, tc.mode.String())
+		p := filepath.Join(dir, fmt.Sprintf("%04o", tc.mode))
 		if err := os.Mkdir(p, 0o700); err != nil {
 			t.Fatal(err)
 		}

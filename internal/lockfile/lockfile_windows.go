@@ -34,7 +34,10 @@ func openNoFollow(path string, _ os.FileMode) (*os.File, error) {
 		windows.CloseHandle(h)
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	if info.FileAttributes&windows.FILE_ATTRIBUTE_REPARSE_POINT != 0 {
+	// The handle's attributes are what Windows says, free of races; the
+	// Lstat is for wine, which keeps links as Unix symlinks, follows them
+	// and shows no reparse point.
+	if fi, err := os.Lstat(path); info.FileAttributes&windows.FILE_ATTRIBUTE_REPARSE_POINT != 0 || err == nil && fi.Mode()&os.ModeSymlink != 0 {
 		windows.CloseHandle(h)
 		return nil, fmt.Errorf("lock %s: is a symlink, refusing to follow it", path)
 	}

@@ -29,7 +29,10 @@ func openNoFollow(name string) (*os.File, error) {
 		windows.CloseHandle(h)
 		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}
-	if info.FileAttributes&windows.FILE_ATTRIBUTE_REPARSE_POINT != 0 {
+	// The handle's attributes are what Windows says, free of races; the
+	// Lstat is for wine, which keeps links as Unix symlinks, follows them
+	// and shows no reparse point.
+	if fi, err := os.Lstat(name); info.FileAttributes&windows.FILE_ATTRIBUTE_REPARSE_POINT != 0 || err == nil && fi.Mode()&os.ModeSymlink != 0 {
 		windows.CloseHandle(h)
 		return nil, errSymlink
 	}

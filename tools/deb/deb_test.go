@@ -12,19 +12,43 @@ import (
 )
 
 func TestDebVersion(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"v1.2.0", "1.2.0"},
-		{"v1.2.0-3-gabc1234", "1.2.0+3.gabc1234"},
-		{"v1.2.0-3-gabc1234-dirty", "1.2.0+3.gabc1234.dirty"},
-		{"abc1234", "0.0.0+git.abc1234"},
-		{"abc1234-dirty", "0.0.0+git.abc1234.dirty"},
-		{"0.0.0~pkgtest", "0.0.0~pkgtest"},
-		{"v1 2;rm", "1.2.rm"},
+	tests := []struct{ in, date, want string }{
+		{"v1.2.0", "20261206", "1.2.0"},
+		{"v1.2.0-3-gabc1234", "20261206", "1.2.0+3.gabc1234"},
+		{"v1.2.0-3-gabc1234-dirty", "20261206", "1.2.0+3.gabc1234.dirty"},
+		{"abc1234", "20261206", "0.0.0+git20261206.abc1234"},
+		{"abc1234-dirty", "20261206", "0.0.0+git20261206.abc1234.dirty"},
+		{"1c53c77", "20261206", "0.0.0+git20261206.1c53c77"},
+		{"1c53c77-dirty", "20261206", "0.0.0+git20261206.1c53c77.dirty"},
+		{"1c53c77", "", "0.0.0+git.1c53c77"},
+		{"0.0.0~pkgtest", "", "0.0.0~pkgtest"},
+		{"v1 2;rm", "", "1.2.rm"},
 	}
 	for _, tt := range tests {
-		if got := debVersion(tt.in); got != tt.want {
-			t.Errorf("debVersion(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := debVersion(tt.in, tt.date); got != tt.want {
+			t.Errorf("debVersion(%q, %q) = %q, want %q", tt.in, tt.date, got, tt.want)
 		}
+	}
+}
+
+// TestUntaggedSortsBelowReleases asks dpkg itself: a host that installed a
+// development build must upgrade to any release, and to a later build.
+func TestUntaggedSortsBelowReleases(t *testing.T) {
+	if _, err := exec.LookPath("dpkg"); err != nil {
+		t.Fatal("dpkg is missing: apt-get install dpkg (make deps)")
+	}
+	lt := func(a, b string) {
+		t.Helper()
+		if err := exec.Command("dpkg", "--compare-versions", a, "lt", b).Run(); err != nil {
+			t.Errorf("dpkg says %s is not below %s", a, b)
+		}
+	}
+	for _, hash := range []string{"9f00abc", "1c53c77", "abc1234", "0000000-dirty", "fffffff"} {
+		dev := debVersion(hash, "20261206") + "-1"
+		for _, rel := range []string{"0.0.1", "0.1.0", "1.0.0", "2.0.0", "v0.0.1-1-gabc1234"} {
+			lt(dev, debVersion(rel, "")+"-1")
+		}
+		lt(dev, debVersion("1c53c77", "20261207")+"-1") // a later day's build
 	}
 }
 

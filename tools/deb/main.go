@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -35,6 +36,7 @@ type options struct {
 	root    string // the repository: deploy/ and tools/deb/ are read from it
 	binary  string // the backupwatch binary to package
 	version string // as `git describe` prints it; made a Debian version
+	date    string // the commit's date, YYYYMMDD: an untagged build's version names it
 	arch    string // Debian architecture (GOARCH names match for amd64, arm64)
 	out     string // directory the .deb is written to
 }
@@ -44,6 +46,7 @@ func main() {
 	flag.StringVar(&o.root, "root", "../..", "the repository's top directory")
 	flag.StringVar(&o.binary, "binary", "../../bin/backupwatch", "the backupwatch binary to package (`make build`)")
 	flag.StringVar(&o.version, "version", "", "the version, as `git describe --tags --always --dirty` prints it")
+	flag.StringVar(&o.date, "date", "", "the commit's date, YYYYMMDD (git log -1 --format=%cd --date=format:%Y%m%d)")
 	flag.StringVar(&o.arch, "arch", runtime.GOARCH, "the Debian architecture of the binary")
 	flag.StringVar(&o.out, "out", "../../dist", "directory to write the .deb to")
 	flag.Parse()
@@ -86,7 +89,7 @@ func build(o options) (string, error) {
 		Name:          "backupwatch",
 		Arch:          o.arch,
 		Platform:      "linux",
-		Version:       debVersion(o.version),
+		Version:       debVersion(o.version, o.date),
 		VersionSchema: "none",
 		Release:       "1",
 		Section:       "admin",
@@ -210,10 +213,18 @@ func stageContents(o options, stage string) (files.Contents, error) {
 	return append(c, shared...), nil
 }
 
+// untagged is what `git describe --always --dirty` prints without a tag:
+// the commit's abbreviated hash, digits first or not.
+var untagged = regexp.MustCompile(`^[0-9a-f]{7,40}(-dirty)?$`)
+
 // debVersion makes a `git describe` version a Debian upstream version:
 // v1.2.0-3-gabc1234-dirty is 1.2.0+3.gabc1234.dirty, a bare commit
-// abc1234 is 0.0.0+git.abc1234 (a tag sorts above both).
-func debVersion(v string) string {
+// 1c53c77 of 2026-12-06 is 0.0.0+git20261206.1c53c77, below every release
+// and every later day's build (a bare 1c53c77 sorts above 2.0.0 in dpkg).
+func debVersion(v, date string) string {
+	if untagged.MatchString(v) {
+		return "0.0.0+git" + date + "." + strings.ReplaceAll(v, "-", ".")
+	}
 	v = strings.TrimPrefix(v, "v")
 	v = strings.Map(func(r rune) rune {
 		switch {
