@@ -209,8 +209,35 @@ func TestPackage(t *testing.T) {
 		t.Errorf("after reinstalling, user backupwatch = %v, was %v", again, pw)
 	}
 
+	// The state and spool directories, with their owner and mode: the
+	// records serve (user backupwatch) reads, the spool only root's runs use.
+	for _, d := range []struct{ path, owner, mode string }{
+		{"/var/lib/backupwatch", "root:backupwatch", "750"},
+		{"/var/spool/backupwatch", "root:root", "700"},
+	} {
+		if got := strings.TrimSpace(run(t, "stat", "-c", "%U:%G %a", d.path)); got != d.owner+" "+d.mode {
+			t.Errorf("%s = %s, want %s %s", d.path, got, d.owner, d.mode)
+		}
+	}
+
+	// Every shipped unit enabled, as an administrator might: removal
+	// must stop and disable them all, and purge leave no link behind.
+	var shipped []string
+	for _, p := range installed {
+		if u, ok := strings.CutPrefix(p, "/lib/systemd/system/"); ok && (strings.HasSuffix(u, ".service") || strings.HasSuffix(u, ".timer")) {
+			shipped = append(shipped, u)
+		}
+	}
+	run(t, "systemctl", append([]string{"enable"}, shipped...)...)
+	if links := unitLinks(t); len(links) == 0 {
+		t.Fatalf("systemctl enable %v made no link in /etc/systemd/system", shipped)
+	}
+
 	// Removed: the files go, the conffiles and the user stay (Debian's way).
 	run(t, "dpkg", "-r", "backupwatch")
+	if links := unitLinks(t); len(links) > 0 {
+		t.Errorf("after dpkg -r: links to the package's units left: %v", links)
+	}
 	for _, p := range []string{"/usr/bin/backupwatch", "/lib/systemd/system/backupwatch.service", "/usr/share/backupwatch"} {
 		if _, err := os.Lstat(p); err == nil {
 			t.Errorf("after dpkg -r: %s still there", p)
@@ -237,6 +264,20 @@ func TestPackage(t *testing.T) {
 			t.Errorf("after dpkg --purge: %s backupwatch still there", db)
 		}
 	}
+}
+
+// unitLinks lists what in /etc/systemd/system names one of the package's
+// units (backupwatch*, restic-backup*).
+func unitLinks(t *testing.T) []string {
+	t.Helper()
+	var links []string
+	filepath.WalkDir("/etc/systemd/system", func(p string, d os.DirEntry, err error) error {
+		if err == nil && (strings.HasPrefix(d.Name(), "backupwatch") || strings.HasPrefix(d.Name(), "restic-backup")) {
+			links = append(links, p)
+		}
+		return nil
+	})
+	return links
 }
 
 // setting is a line of a file both systemd and a shell read: a name, then
