@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -160,11 +161,25 @@ func stageContents(o options, stage string) (files.Contents, error) {
 		c.Type = files.TypeConfigNoReplace
 		return c
 	}
+	// Stripped, as Debian ships binaries (lintian's unstripped-binary-or-object).
+	stripped := filepath.Join(stage, "backupwatch")
+	if out, err := exec.Command("strip", "--strip-unneeded", "-o", stripped, o.binary).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("strip %s (binutils): %w: %s", o.binary, err, out)
+	}
 	c := files.Contents{
-		file(o.binary, installedBinary, 0o755),
+		file(stripped, installedBinary, 0o755),
 		conf(filepath.Join(o.root, "tools/deb/default"), "/etc/default/backupwatch"),
 		conf(filepath.Join(deploy, "logrotate/restic-backup"), "/etc/logrotate.d/restic-backup"),
 	}
+
+	docs, err := stageDocs(o, stage)
+	if err != nil {
+		return nil, err
+	}
+	c = append(c, docs...)
+	c = append(c,
+		conf(filepath.Join(o.root, "tools/deb/doc/config.yml"), "/etc/backupwatch/config.yml"),
+	)
 
 	units, err := filepath.Glob(filepath.Join(deploy, "systemd", "*"))
 	if err != nil || len(units) == 0 {
