@@ -14,7 +14,7 @@ import (
 // Windows, and the error is ignored): the child shares the console and
 // receives the same event itself. Task Scheduler's "End" and Stop-Process
 // end backupwatch with TerminateProcess, which nothing can catch: the
-// child runs on, and the next run records (see docs/windows.md).
+// child runs on, and the next run records (see docs/platforms.md).
 var Signals = []os.Signal{os.Interrupt, syscall.SIGTERM}
 
 // unixSignalNames is empty: Windows has none of those signals.

@@ -6,7 +6,7 @@ import "io/fs"
 
 // OpenToOthers reports whether fi's mode lets group or others write to it.
 // On Windows it is always false: the mode bits there say nothing of who may
-// write (the ACL does, inherited from the parent directory; docs/windows.md
+// write (the ACL does, inherited from the parent directory; docs/platforms.md
 // says to make backupwatch's directories under %ProgramData% writable by
 // Administrators and SYSTEM only).
 func OpenToOthers(fi fs.FileInfo) bool { return openToOthers(fi) }
