@@ -11,7 +11,7 @@ LDFLAGS   := -X $(VPKG).Version=$(VERSION) \
              -X $(VPKG).Branch=$(shell git rev-parse --abbrev-ref HEAD 2>/dev/null) \
              -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: all build run test test-go test-race test-tools test-deb test-windows cross deps deb lint bench clean
+.PHONY: release test-release all build run test test-go test-race test-tools test-deb test-windows cross deps deb lint bench clean
 
 all: build
 
@@ -123,6 +123,27 @@ test-windows:
 	    if awk -f scripts/wine-judge.awk $(WINE_DIR)/$$p.log; then echo "ok   $$p (wine, $$(( $$(date +%s) - s ))s)"; \
 	    else echo "FAIL $$p (wine; $(WINE_DIR)/$$p.log)"; fail=1; fi; \
 	  done; exit $$fail
+
+# The release artifacts of VERSION (x.y.z) in $(RELEASE_DIR): archives per
+# target, the .debs, SHA256SUMS (scripts/release.sh); reproducible.
+RELEASE_DIR     ?= dist/release
+RELEASE_TARGETS ?= $(CROSS_TARGETS)
+release:
+	@case '$(VERSION)' in [0-9]*.[0-9]*.[0-9]*) ;; *) echo "release: VERSION=x.y.z is required (got $(VERSION))"; exit 2;; esac
+	GO=$(GO) ./scripts/release.sh '$(VERSION)' $(RELEASE_DIR) $(RELEASE_TARGETS)
+
+# The release at a reduced set (linux/amd64 and windows/amd64), twice: the
+# sums verify, both builds are byte for byte the same, the archive's binary
+# names the version.
+test-release:
+	rm -rf dist/release-test
+	GO=$(GO) ./scripts/release.sh 9.9.9 dist/release-test/a linux/amd64 windows/amd64
+	GO=$(GO) ./scripts/release.sh 9.9.9 dist/release-test/b linux/amd64 windows/amd64
+	cd dist/release-test/a && sha256sum -c --quiet SHA256SUMS
+	cmp dist/release-test/a/SHA256SUMS dist/release-test/b/SHA256SUMS
+	test $$(wc -l < dist/release-test/a/SHA256SUMS) -eq 3
+	tar -xzOf dist/release-test/a/backupwatch-9.9.9.linux-amd64.tar.gz backupwatch-9.9.9.linux-amd64/backupwatch > dist/release-test/bw && chmod +x dist/release-test/bw
+	dist/release-test/bw --version 2>&1 | grep -q 'version 9.9.9'
 
 # A few minutes: a real Vault with 100, 1,000 and 10,000 hosts; the report
 # is printed and saved to bench-results/latest.txt. BENCH_FLAGS, e.g.

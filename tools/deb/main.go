@@ -40,6 +40,7 @@ type options struct {
 	date    string // the commit's date, YYYYMMDD: an untagged build's version names it
 	arch    string // Debian architecture (GOARCH names match for amd64, arm64)
 	out     string // directory the .deb is written to
+	strip   bool   // strip the binary (a release's is built stripped)
 }
 
 func main() {
@@ -49,6 +50,7 @@ func main() {
 	flag.StringVar(&o.version, "version", "", "the version, as `git describe --tags --always --dirty` prints it")
 	flag.StringVar(&o.date, "date", "", "the commit's date, YYYYMMDD (git log -1 --format=%cd --date=format:%Y%m%d)")
 	flag.StringVar(&o.arch, "arch", runtime.GOARCH, "the Debian architecture of the binary")
+	flag.BoolVar(&o.strip, "strip", true, "strip the binary (binutils' strip, which knows only the host's architectures)")
 	flag.StringVar(&o.out, "out", "../../dist", "directory to write the .deb to")
 	flag.Parse()
 	path, err := build(o)
@@ -162,9 +164,12 @@ func stageContents(o options, stage string) (files.Contents, error) {
 		return c
 	}
 	// Stripped, as Debian ships binaries (lintian's unstripped-binary-or-object).
-	stripped := filepath.Join(stage, "backupwatch")
-	if out, err := exec.Command("strip", "--strip-unneeded", "-o", stripped, o.binary).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("strip %s (binutils): %w: %s", o.binary, err, out)
+	stripped := o.binary
+	if o.strip {
+		stripped = filepath.Join(stage, "backupwatch")
+		if out, err := exec.Command("strip", "--strip-unneeded", "-o", stripped, o.binary).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("strip %s (binutils): %w: %s", o.binary, err, out)
+		}
 	}
 	c := files.Contents{
 		file(stripped, installedBinary, 0o755),
