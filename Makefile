@@ -125,7 +125,7 @@ test-windows:
 	  done; exit $$fail
 
 # The release artifacts of VERSION (x.y.z) in $(RELEASE_DIR): archives per
-# target, the .debs, SHA256SUMS (scripts/release.sh); reproducible.
+# target, the .debs and .rpms, SHA256SUMS (scripts/release.sh); reproducible.
 RELEASE_DIR     ?= dist/release
 RELEASE_TARGETS ?= $(CROSS_TARGETS)
 release:
@@ -141,7 +141,9 @@ test-release:
 	GO=$(GO) ./scripts/release.sh 9.9.9 dist/release-test/b linux/amd64 windows/amd64
 	cd dist/release-test/a && sha256sum -c --quiet SHA256SUMS
 	cmp dist/release-test/a/SHA256SUMS dist/release-test/b/SHA256SUMS
-	test $$(wc -l < dist/release-test/a/SHA256SUMS) -eq 3
+	test $$(wc -l < dist/release-test/a/SHA256SUMS) -eq 4
+	@if command -v rpm >/dev/null; then rpm -qlp dist/release-test/a/*.rpm | grep -qx /usr/bin/backupwatch && echo "rpm -qlp: /usr/bin/backupwatch is in the rpm"; \
+	  else echo "test-release: rpm is missing (Debian's rpm): the .rpm was built, not listed"; exit 1; fi
 	tar -xzOf dist/release-test/a/backupwatch-9.9.9.linux-amd64.tar.gz backupwatch-9.9.9.linux-amd64/backupwatch > dist/release-test/bw && chmod +x dist/release-test/bw
 	dist/release-test/bw --version 2>&1 | grep -q 'version 9.9.9'
 

@@ -1,8 +1,8 @@
 #!/bin/sh
 # release.sh VERSION OUT TARGETS...: the release artifacts of VERSION into
 # OUT: an archive per target (zip for Windows, tar.gz otherwise) holding
-# the binary, README.md and CHANGELOG.md; the .deb of each linux target
-# (tools/deb); SHA256SUMS over them all. Reproducible: -trimpath, no build
+# the binary, README.md and CHANGELOG.md; the .deb and .rpm of each linux
+# target (tools/deb, nfpm); SHA256SUMS over them all. Reproducible: -trimpath, no build
 # id, the build date and every file time the commit's, archives sorted and
 # owned by 0, gzip without a name or time. `make release VERSION=x.y.z`.
 set -eu
@@ -37,8 +37,10 @@ for t in "$@"; do
         tar -C "$stage" --sort=name --mtime="@$epoch" --owner=0 --group=0 --numeric-owner -cf - "$name" | gzip -n -9 > "$out/$name.tar.gz"
     fi
     if [ "$os" = linux ]; then
-        (cd tools/deb && GOWORK=off $go run -mod=readonly . -root "$OLDPWD" -binary "$dir/$exe" \
-            -version "$version" -date "$date" -arch "$arch" -strip=false -out "$OLDPWD/$out") >/dev/null
+        for format in deb rpm; do
+            (cd tools/deb && GOWORK=off $go run -mod=readonly . -root "$OLDPWD" -binary "$dir/$exe" \
+                -version "$version" -date "$date" -arch "$arch" -strip=false -format $format -out "$OLDPWD/$out") >/dev/null
+        done
     fi
 done
 (cd "$out" && sha256sum -- * > SHA256SUMS)

@@ -30,6 +30,7 @@ import (
 	"github.com/goreleaser/nfpm/v2"
 	_ "github.com/goreleaser/nfpm/v2/deb" // registers the "deb" packager
 	"github.com/goreleaser/nfpm/v2/files"
+	_ "github.com/goreleaser/nfpm/v2/rpm" // registers the "rpm" packager
 )
 
 // options are what a package is built from.
@@ -41,6 +42,7 @@ type options struct {
 	arch    string // Debian architecture (GOARCH names match for amd64, arm64)
 	out     string // directory the .deb is written to
 	strip   bool   // strip the binary (a release's is built stripped)
+	format  string // "deb" or "rpm"
 }
 
 func main() {
@@ -51,6 +53,7 @@ func main() {
 	flag.StringVar(&o.date, "date", "", "the commit's date, YYYYMMDD (git log -1 --format=%cd --date=format:%Y%m%d)")
 	flag.StringVar(&o.arch, "arch", runtime.GOARCH, "the Debian architecture of the binary")
 	flag.BoolVar(&o.strip, "strip", true, "strip the binary (binutils' strip, which knows only the host's architectures)")
+	flag.StringVar(&o.format, "format", "deb", "deb, or rpm (the same files; no maintainer scripts yet: no system user, units not disabled on erase)")
 	flag.StringVar(&o.out, "out", "../../dist", "directory to write the .deb to")
 	flag.Parse()
 	path, err := build(o)
@@ -120,10 +123,19 @@ func build(o options) (string, error) {
 		},
 	}
 	info = nfpm.WithDefaults(info)
-	if err := nfpm.PrepareForPackager(info, "deb"); err != nil {
+	if o.format == "" {
+		o.format = "deb"
+	}
+	if o.format == "rpm" {
+		// The maintainer scripts are Debian's (dpkg-query, $1 = remove);
+		// rpm passes counts. The rpm has none yet.
+		info.Scripts = nfpm.Scripts{}
+		info.Depends, info.Recommends, info.Suggests = nil, []string{"restic"}, nil // Debian's names
+	}
+	if err := nfpm.PrepareForPackager(info, o.format); err != nil {
 		return "", fmt.Errorf("prepare the package: %w", err)
 	}
-	pkgr, err := nfpm.Get("deb")
+	pkgr, err := nfpm.Get(o.format)
 	if err != nil {
 		return "", err
 	}
