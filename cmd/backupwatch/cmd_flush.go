@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"text/tabwriter"
 	"time"
@@ -32,21 +31,6 @@ var defaultRetry = spool.Retry{Attempts: 3, Backoff: time.Second}
 func (o *spoolOptions) addFlags(app *kingpin.Application) {
 	app.Flag("spool.dir", "Directory where results wait, one file each, when the store cannot take them; delivered by the next record, run or flush. Default: /var/spool/backupwatch for root, $XDG_STATE_HOME/backupwatch/spool (else ~/.local/state/backupwatch/spool) for other users.").
 		Envar("BACKUPWATCH_SPOOL_DIR").Default(defaultSpoolDir()).StringVar(&o.dir)
-}
-
-// defaultSpoolDir mirrors defaultStoreDir: /var/spool for root, the XDG
-// state directory otherwise.
-func defaultSpoolDir() string {
-	if os.Geteuid() == 0 {
-		return "/var/spool/backupwatch"
-	}
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "backupwatch", "spool")
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".local", "state", "backupwatch", "spool")
-	}
-	return "backupwatch-spool"
 }
 
 func (o *spoolOptions) retryPolicy() spool.Retry {

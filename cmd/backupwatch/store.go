@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -68,21 +67,6 @@ func (o *storeOptions) addFlags(app *kingpin.Application) {
 	o.addNudgeFlags(app)
 	app.Flag("jobs.max-per-host", "A host's jobs (--job) at most: the first result of a job beyond them is refused (exit 2), its existing jobs still record; 0 for no limit, 100 by default. Counted in the local store, or with Vault among the jobs this machine recorded (beside the spool).").Default(fmt.Sprint(config.DefaultMaxJobsPerHost)).Envar("BACKUPWATCH_MAX_JOBS_PER_HOST").IntVar(&o.maxJobs)
 	app.Flag("store.dir", "Directory of the local store, used when no Vault address is set; default: /var/lib/backupwatch/records for root, $XDG_STATE_HOME/backupwatch/records (else ~/.local/state/backupwatch/records) for other users.").Default(defaultStoreDir()).StringVar(&o.localDir)
-}
-
-// defaultStoreDir follows the usual places: /var/lib for root, the XDG
-// state directory otherwise.
-func defaultStoreDir() string {
-	if os.Geteuid() == 0 {
-		return "/var/lib/backupwatch/records"
-	}
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "backupwatch", "records")
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".local", "state", "backupwatch", "records")
-	}
-	return "backupwatch-records"
 }
 
 // usesVault reports whether records live in Vault.

@@ -7,13 +7,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
+
+	"github.com/golemtrust/backupwatch/internal/lockfile"
 )
 
 // ErrLocked means another run holds the lock.
 var ErrLocked = errors.New("another run is in progress")
 
-// Lock is a held run lock: an flock on a file, released when the process
+// Lock is a held run lock: a lock (flock, LockFileEx on Windows) on a file, released when the process
 // ends, however it ends.
 type Lock struct {
 	f *os.File
@@ -28,20 +29,13 @@ func TryLock(path string) (*Lock, error) {
 	}
 	// Never through a symlink: the pid written below would truncate and
 	// overwrite whatever file it points to.
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o644)
-	if errors.Is(err, syscall.ELOOP) {
-		return nil, fmt.Errorf("lock %s: is a symlink, refusing to follow it", path)
-	}
+	f, err := lockfile.Open(path, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, err
 	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: not a regular file", path)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockfile.TryLockFile(f); err != nil {
 		defer f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, lockfile.ErrHeld) {
 			holder := ""
 			b := make([]byte, 32)
 			if n, _ := f.ReadAt(b, 0); n > 0 {
@@ -51,7 +45,7 @@ func TryLock(path string) (*Lock, error) {
 			}
 			return nil, fmt.Errorf("%w: %s is held%s", ErrLocked, path, holder)
 		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, err
 	}
 	// The pid is for the message of a refused run; the lock is the flock.
 	if err := f.Truncate(0); err == nil {

@@ -6,28 +6,18 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"syscall"
+
+	"github.com/golemtrust/backupwatch/internal/fileowner"
 )
 
 // LockPath is the default lock of a host (host@job): in /run/lock (base,
 // when not empty) for root, the user's runtime directory otherwise, or a
-// private directory in /tmp. The directory is this user's own, checked
-// (OwnDir): /run/lock and /tmp are every user's to write, and whoever made
-// it first could hold the lock forever.
+// private directory in /tmp (lockdir_unix.go; on Windows,
+// lockdir_windows.go). The directory is this user's own, checked (OwnDir):
+// /run/lock and /tmp are every user's to write, and whoever made it first
+// could hold the lock forever.
 func LockPath(base, name string) (string, error) {
-	var dir string
-	switch d := os.Getenv("XDG_RUNTIME_DIR"); {
-	case os.Geteuid() == 0:
-		if base == "" {
-			base = "/run/lock"
-		}
-		dir = filepath.Join(base, "backupwatch")
-	case d != "":
-		dir = filepath.Join(d, "backupwatch")
-	default:
-		dir = filepath.Join(os.TempDir(), "backupwatch-"+strconv.Itoa(os.Getuid()))
-	}
+	dir := lockDir(base)
 	if err := OwnDir(dir); err != nil {
 		return "", err
 	}
@@ -46,8 +36,7 @@ func OwnDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("lock directory: %w", err)
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !fi.IsDir() || !ok || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
+	if _, other := fileowner.Other(fi); !fi.IsDir() || other || fileowner.OpenToOthers(fi) {
 		return fmt.Errorf("lock directory %s is not this user's own private directory: remove it, or give --lock.file", dir)
 	}
 	return nil

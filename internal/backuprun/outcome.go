@@ -88,11 +88,13 @@ func SignalName(s os.Signal) string {
 	names := map[syscall.Signal]string{
 		syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
 		syscall.SIGABRT: "SIGABRT", syscall.SIGKILL: "SIGKILL", syscall.SIGSEGV: "SIGSEGV",
-		syscall.SIGPIPE: "SIGPIPE", syscall.SIGTERM: "SIGTERM", syscall.SIGUSR1: "SIGUSR1",
-		syscall.SIGUSR2: "SIGUSR2", syscall.SIGBUS: "SIGBUS", syscall.SIGXCPU: "SIGXCPU",
-		syscall.SIGALRM: "SIGALRM", syscall.SIGXFSZ: "SIGXFSZ", syscall.SIGVTALRM: "SIGVTALRM",
+		syscall.SIGPIPE: "SIGPIPE", syscall.SIGTERM: "SIGTERM", syscall.SIGBUS: "SIGBUS",
+		syscall.SIGALRM: "SIGALRM",
 	}
 	if n, ok := names[sig]; ok {
+		return n
+	}
+	if n, ok := unixSignalNames[sig]; ok {
 		return n
 	}
 	return fmt.Sprintf("signal %d", int(sig))

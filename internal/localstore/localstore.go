@@ -11,12 +11,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/golemtrust/backupwatch/internal/lockfile"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/golemtrust/backupwatch/internal/atomicfile"
 	"github.com/golemtrust/backupwatch/internal/status"
@@ -228,11 +228,11 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 }
 
 func (s *Store) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o640)
+	f, err := lockfile.Open(filepath.Join(s.dir, ".lock"), 0o640)
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+	if err := lockfile.LockFile(f); err != nil {
 		f.Close()
 		return nil, err
 	}

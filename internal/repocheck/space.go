@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/golemtrust/backupwatch/internal/restic"
 	"github.com/golemtrust/backupwatch/internal/status"
@@ -53,11 +52,9 @@ func measure(ctx context.Context, repo restic.Repo, call func(func(context.Conte
 		sp.Size = &st.TotalSize
 	}
 	if dir := LocalPath(repo.Repository); dir != "" {
-		var fs syscall.Statfs_t
-		if err := syscall.Statfs(dir, &fs); err != nil {
+		if free, err := freeBytes(dir); err != nil {
 			msgs = append(msgs, fmt.Sprintf("free space under %s: %v", dir, err))
 		} else {
-			free := int64(fs.Bavail) * int64(fs.Bsize)
 			sp.Free = &free
 		}
 	}

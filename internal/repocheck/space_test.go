@@ -1,12 +1,15 @@
+//go:build unix
+
 package repocheck
 
 import (
 	"context"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/golemtrust/backupwatch/internal/parts"
 )
@@ -36,12 +39,13 @@ func TestSpace(t *testing.T) {
 			if r := Parse("r", doc); r.Space.Size != nil || r.Space.Free == nil || len(r.Problems) > 0 {
 				t.Errorf("--no-size: size %v, free %v, problems %v; want no size, the free space, no problem", r.Space.Size, r.Space.Free, r.Problems)
 			}
-			var fs syscall.Statfs_t
-			if err := syscall.Statfs(f.repo.Repository, &fs); err != nil {
+			var fs unix.Statfs_t
+			if err := unix.Statfs(f.repo.Repository, &fs); err != nil {
 				t.Fatal(err)
 			}
-			if r.Space.Free == nil || *r.Space.Free <= 0 || *r.Space.Free > int64(fs.Blocks)*fs.Bsize {
-				t.Errorf("free %v, want some of the file system's %d bytes", r.Space.Free, int64(fs.Blocks)*fs.Bsize)
+			size := int64(uint64(fs.Blocks) * uint64(fs.Bsize))
+			if r.Space.Free == nil || *r.Space.Free <= 0 || *r.Space.Free > size {
+				t.Errorf("free %v, want some of the file system's %d bytes", r.Space.Free, size)
 			}
 		})
 	}
@@ -61,7 +65,7 @@ func TestResticTimeout(t *testing.T) {
 			f := newFixture(t, p.Path)
 			repo := f.repo
 			repo.PasswordFile = filepath.Join(t.TempDir(), "fifo")
-			if err := syscall.Mkfifo(repo.PasswordFile, 0o600); err != nil {
+			if err := unix.Mkfifo(repo.PasswordFile, 0o600); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -6,7 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
+
+	"github.com/golemtrust/backupwatch/internal/fileowner"
 )
 
 // PrepareScratch returns an empty directory to restore into and how to
@@ -38,7 +39,7 @@ func PrepareScratch(dir string) (string, func() error, error) {
 	}
 	// Whoever else can write to it could swap what restic restores into
 	// for a symlink while it runs, and have it write anywhere.
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
+	if _, other := fileowner.Other(fi); other || fileowner.OpenToOthers(fi) {
 		return "", nil, &InputError{fmt.Errorf("refusing to restore into %s: another user owns it or may write to it; give a new directory", dir)}
 	}
 	des, err := os.ReadDir(dir)

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -125,8 +124,8 @@ func (s *Spool) read(name string) (Item, error) {
 	// O_NOFOLLOW: a file swapped for a symlink after the listing is not
 	// followed either.
 	f, err := s.open(filepath.Join(s.dir, name))
-	if errors.Is(err, syscall.ELOOP) {
-		return Item{}, corruptError{errors.New("is a symlink")}
+	if errors.Is(err, errSymlink) {
+		return Item{}, corruptError{errSymlink}
 	}
 	if err != nil {
 		return Item{}, err
@@ -162,9 +161,8 @@ func (s *Spool) setAside(name string, cause error) Problem {
 	return Problem{Name: name, Moved: dst, Err: cause}
 }
 
-func openNoFollow(name string) (*os.File, error) {
-	return os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-}
+// errSymlink is openNoFollow's refusal of a symlink.
+var errSymlink = errors.New("is a symlink")
 
 // Waiting is the number of entries waiting and when the oldest was
 // added, from the file names alone (no entry is read).

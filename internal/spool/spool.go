@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/golemtrust/backupwatch/internal/atomicfile"
+	"github.com/golemtrust/backupwatch/internal/fileowner"
 )
 
 const (
@@ -66,11 +67,11 @@ func (s *Spool) checkPerm() error {
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+	if perm := fi.Mode().Perm(); fileowner.OpenToOthers(fi) {
 		return fmt.Errorf("spool %s is writable by group or others (mode %04o): chmod 700 it", s.dir, perm)
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
-		return fmt.Errorf("spool %s belongs to uid %d, not to this user (uid %d): chown it, or remove it", s.dir, st.Uid, os.Geteuid())
+	if uid, other := fileowner.Other(fi); other {
+		return fmt.Errorf("spool %s belongs to uid %d, not to this user (uid %d): chown it, or remove it", s.dir, uid, os.Geteuid())
 	}
 	return nil
 }

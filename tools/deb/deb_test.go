@@ -12,19 +12,43 @@ import (
 )
 
 func TestDebVersion(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"v1.2.0", "1.2.0"},
-		{"v1.2.0-3-gabc1234", "1.2.0+3.gabc1234"},
-		{"v1.2.0-3-gabc1234-dirty", "1.2.0+3.gabc1234.dirty"},
-		{"abc1234", "0.0.0+git.abc1234"},
-		{"abc1234-dirty", "0.0.0+git.abc1234.dirty"},
-		{"0.0.0~pkgtest", "0.0.0~pkgtest"},
-		{"v1 2;rm", "1.2.rm"},
+	tests := []struct{ in, date, want string }{
+		{"v1.2.0", "20261206", "1.2.0"},
+		{"v1.2.0-3-gabc1234", "20261206", "1.2.0+3.gabc1234"},
+		{"v1.2.0-3-gabc1234-dirty", "20261206", "1.2.0+3.gabc1234.dirty"},
+		{"abc1234", "20261206", "0.0.0+git20261206.abc1234"},
+		{"abc1234-dirty", "20261206", "0.0.0+git20261206.abc1234.dirty"},
+		{"1c53c77", "20261206", "0.0.0+git20261206.1c53c77"},
+		{"1c53c77-dirty", "20261206", "0.0.0+git20261206.1c53c77.dirty"},
+		{"1c53c77", "", "0.0.0+git.1c53c77"},
+		{"0.0.0~pkgtest", "", "0.0.0~pkgtest"},
+		{"v1 2;rm", "", "1.2.rm"},
 	}
 	for _, tt := range tests {
-		if got := debVersion(tt.in); got != tt.want {
-			t.Errorf("debVersion(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := debVersion(tt.in, tt.date); got != tt.want {
+			t.Errorf("debVersion(%q, %q) = %q, want %q", tt.in, tt.date, got, tt.want)
 		}
+	}
+}
+
+// TestUntaggedSortsBelowReleases asks dpkg itself: a host that installed a
+// development build must upgrade to any release, and to a later build.
+func TestUntaggedSortsBelowReleases(t *testing.T) {
+	if _, err := exec.LookPath("dpkg"); err != nil {
+		t.Fatal("dpkg is missing: apt-get install dpkg (make deps)")
+	}
+	lt := func(a, b string) {
+		t.Helper()
+		if err := exec.Command("dpkg", "--compare-versions", a, "lt", b).Run(); err != nil {
+			t.Errorf("dpkg says %s is not below %s", a, b)
+		}
+	}
+	for _, hash := range []string{"9f00abc", "1c53c77", "abc1234", "0000000-dirty", "fffffff"} {
+		dev := debVersion(hash, "20261206") + "-1"
+		for _, rel := range []string{"0.0.1", "0.1.0", "1.0.0", "2.0.0", "v0.0.1-1-gabc1234"} {
+			lt(dev, debVersion(rel, "")+"-1")
+		}
+		lt(dev, debVersion("1c53c77", "20261207")+"-1") // a later day's build
 	}
 }
 
@@ -85,6 +109,13 @@ func TestPackage(t *testing.T) {
 		"/usr/share/backupwatch/grafana/backupwatch.json",
 		"/usr/share/backupwatch/grafana/provisioning/backupwatch.yml",
 		"/usr/share/backupwatch/vault/backupwatch-exporter.hcl",
+		"/usr/share/doc/backupwatch/copyright",
+		"/usr/share/doc/backupwatch/changelog.gz",
+		"/usr/share/doc/backupwatch/README.md",
+		"/usr/share/man/man1/backupwatch.1.gz",
+		"/etc/backupwatch/config.yml",
+		"/lib/systemd/system/backupwatch-repo-check.service",
+		"/lib/systemd/system/backupwatch-repo-check.timer",
 	}
 	// What exists before the install stays after the purge (shared
 	// directories such as /lib/systemd/system); nothing else may.
@@ -99,6 +130,8 @@ func TestPackage(t *testing.T) {
 			t.Fatalf("%s exists before the package is installed: this machine has another copy, the test cannot tell what the package removes", p)
 		}
 	}
+
+	lintian(t, deb)
 
 	t.Cleanup(func() { exec.Command("dpkg", "--purge", "backupwatch").Run() })
 	run(t, "dpkg", "-i", deb)
@@ -185,8 +218,41 @@ func TestPackage(t *testing.T) {
 		t.Errorf("after reinstalling, user backupwatch = %v, was %v", again, pw)
 	}
 
+	// The example config is a conffile the binary accepts.
+	if got := run(t, "dpkg-query", "--control-show", "backupwatch", "conffiles"); !strings.Contains(got, "/etc/backupwatch/config.yml") {
+		t.Errorf("conffiles = %q, want /etc/backupwatch/config.yml", got)
+	}
+	run(t, "/usr/bin/backupwatch", "check", "--config.file=/etc/backupwatch/config.yml")
+
+	// The state and spool directories, with their owner and mode: the
+	// records serve (user backupwatch) reads, the spool only root's runs use.
+	for _, d := range []struct{ path, owner, mode string }{
+		{"/var/lib/backupwatch", "root:backupwatch", "750"},
+		{"/var/spool/backupwatch", "root:root", "700"},
+	} {
+		if got := strings.TrimSpace(run(t, "stat", "-c", "%U:%G %a", d.path)); got != d.owner+" "+d.mode {
+			t.Errorf("%s = %s, want %s %s", d.path, got, d.owner, d.mode)
+		}
+	}
+
+	// Every shipped unit enabled, as an administrator might: removal
+	// must stop and disable them all, and purge leave no link behind.
+	var shipped []string
+	for _, p := range installed {
+		if u, ok := strings.CutPrefix(p, "/lib/systemd/system/"); ok && (strings.HasSuffix(u, ".service") || strings.HasSuffix(u, ".timer")) {
+			shipped = append(shipped, u)
+		}
+	}
+	run(t, "systemctl", append([]string{"enable"}, shipped...)...)
+	if links := unitLinks(t); len(links) == 0 {
+		t.Fatalf("systemctl enable %v made no link in /etc/systemd/system", shipped)
+	}
+
 	// Removed: the files go, the conffiles and the user stay (Debian's way).
 	run(t, "dpkg", "-r", "backupwatch")
+	if links := unitLinks(t); len(links) > 0 {
+		t.Errorf("after dpkg -r: links to the package's units left: %v", links)
+	}
 	for _, p := range []string{"/usr/bin/backupwatch", "/lib/systemd/system/backupwatch.service", "/usr/share/backupwatch"} {
 		if _, err := os.Lstat(p); err == nil {
 			t.Errorf("after dpkg -r: %s still there", p)
@@ -213,6 +279,60 @@ func TestPackage(t *testing.T) {
 			t.Errorf("after dpkg --purge: %s backupwatch still there", db)
 		}
 	}
+}
+
+// lintianAccepted are the lintian tags this package accepts, and why.
+var lintianAccepted = map[string]string{
+	// Go's linker decides the binary's layout; Debian's golang packages
+	// carry the same two warnings unless built with -buildmode=pie.
+	"hardening-no-pie":   "a Go binary (go build, not Debian's C flags)",
+	"hardening-no-relro": "a Go binary (go build, not Debian's C flags)",
+	// The package is not uploaded to Debian: there is no ITP bug to close.
+	"initial-upload-closes-no-bugs": "built by tools/deb, not uploaded to Debian",
+	// prerm calls systemctl after deb-systemd-helper, whose disable undoes
+	// only what it enabled itself: an administrator's `systemctl enable`
+	// of a unit the package ships is undone by systemctl alone.
+	"maintainer-script-calls-systemctl": "undoes an administrator's own enable (prerm)",
+}
+
+// lintian checks the package with Debian's checker: no error, and every
+// warning one that lintianAccepted explains.
+func lintian(t *testing.T, deb string) {
+	t.Helper()
+	if _, err := exec.LookPath("lintian"); err != nil {
+		t.Fatal("lintian is missing: apt-get install lintian (make deps)")
+	}
+	out, _ := exec.Command("lintian", "--tag-display-limit", "0", deb).CombinedOutput()
+	t.Logf("lintian:\n%s", out)
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 3 {
+			continue
+		}
+		tag := f[2]
+		switch {
+		case strings.HasPrefix(l, "E:"):
+			t.Errorf("lintian error: %s", l)
+		case strings.HasPrefix(l, "W:"):
+			if _, ok := lintianAccepted[tag]; !ok {
+				t.Errorf("lintian warning not accepted (lintianAccepted says why each is): %s", l)
+			}
+		}
+	}
+}
+
+// unitLinks lists what in /etc/systemd/system names one of the package's
+// units (backupwatch*, restic-backup*).
+func unitLinks(t *testing.T) []string {
+	t.Helper()
+	var links []string
+	filepath.WalkDir("/etc/systemd/system", func(p string, d os.DirEntry, err error) error {
+		if err == nil && (strings.HasPrefix(d.Name(), "backupwatch") || strings.HasPrefix(d.Name(), "restic-backup")) {
+			links = append(links, p)
+		}
+		return nil
+	})
+	return links
 }
 
 // setting is a line of a file both systemd and a shell read: a name, then

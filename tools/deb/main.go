@@ -18,7 +18,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -28,6 +30,7 @@ import (
 	"github.com/goreleaser/nfpm/v2"
 	_ "github.com/goreleaser/nfpm/v2/deb" // registers the "deb" packager
 	"github.com/goreleaser/nfpm/v2/files"
+	_ "github.com/goreleaser/nfpm/v2/rpm" // registers the "rpm" packager
 )
 
 // options are what a package is built from.
@@ -35,8 +38,11 @@ type options struct {
 	root    string // the repository: deploy/ and tools/deb/ are read from it
 	binary  string // the backupwatch binary to package
 	version string // as `git describe` prints it; made a Debian version
+	date    string // the commit's date, YYYYMMDD: an untagged build's version names it
 	arch    string // Debian architecture (GOARCH names match for amd64, arm64)
 	out     string // directory the .deb is written to
+	strip   bool   // strip the binary (a release's is built stripped)
+	format  string // "deb" or "rpm"
 }
 
 func main() {
@@ -44,7 +50,10 @@ func main() {
 	flag.StringVar(&o.root, "root", "../..", "the repository's top directory")
 	flag.StringVar(&o.binary, "binary", "../../bin/backupwatch", "the backupwatch binary to package (`make build`)")
 	flag.StringVar(&o.version, "version", "", "the version, as `git describe --tags --always --dirty` prints it")
+	flag.StringVar(&o.date, "date", "", "the commit's date, YYYYMMDD (git log -1 --format=%cd --date=format:%Y%m%d)")
 	flag.StringVar(&o.arch, "arch", runtime.GOARCH, "the Debian architecture of the binary")
+	flag.BoolVar(&o.strip, "strip", true, "strip the binary (binutils' strip, which knows only the host's architectures)")
+	flag.StringVar(&o.format, "format", "deb", "deb, or rpm (the same files; no maintainer scripts yet: no system user, units not disabled on erase)")
 	flag.StringVar(&o.out, "out", "../../dist", "directory to write the .deb to")
 	flag.Parse()
 	path, err := build(o)
@@ -86,7 +95,7 @@ func build(o options) (string, error) {
 		Name:          "backupwatch",
 		Arch:          o.arch,
 		Platform:      "linux",
-		Version:       debVersion(o.version),
+		Version:       debVersion(o.version, o.date),
 		VersionSchema: "none",
 		Release:       "1",
 		Section:       "admin",
@@ -114,10 +123,19 @@ func build(o options) (string, error) {
 		},
 	}
 	info = nfpm.WithDefaults(info)
-	if err := nfpm.PrepareForPackager(info, "deb"); err != nil {
+	if o.format == "" {
+		o.format = "deb"
+	}
+	if o.format == "rpm" {
+		// The maintainer scripts are Debian's (dpkg-query, $1 = remove);
+		// rpm passes counts. The rpm has none yet.
+		info.Scripts = nfpm.Scripts{}
+		info.Depends, info.Recommends, info.Suggests = nil, []string{"restic"}, nil // Debian's names
+	}
+	if err := nfpm.PrepareForPackager(info, o.format); err != nil {
 		return "", fmt.Errorf("prepare the package: %w", err)
 	}
-	pkgr, err := nfpm.Get("deb")
+	pkgr, err := nfpm.Get(o.format)
 	if err != nil {
 		return "", err
 	}
@@ -157,11 +175,28 @@ func stageContents(o options, stage string) (files.Contents, error) {
 		c.Type = files.TypeConfigNoReplace
 		return c
 	}
+	// Stripped, as Debian ships binaries (lintian's unstripped-binary-or-object).
+	stripped := o.binary
+	if o.strip {
+		stripped = filepath.Join(stage, "backupwatch")
+		if out, err := exec.Command("strip", "--strip-unneeded", "-o", stripped, o.binary).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("strip %s (binutils): %w: %s", o.binary, err, out)
+		}
+	}
 	c := files.Contents{
-		file(o.binary, installedBinary, 0o755),
+		file(stripped, installedBinary, 0o755),
 		conf(filepath.Join(o.root, "tools/deb/default"), "/etc/default/backupwatch"),
 		conf(filepath.Join(deploy, "logrotate/restic-backup"), "/etc/logrotate.d/restic-backup"),
 	}
+
+	docs, err := stageDocs(o, stage)
+	if err != nil {
+		return nil, err
+	}
+	c = append(c, docs...)
+	c = append(c,
+		conf(filepath.Join(o.root, "tools/deb/doc/config.yml"), "/etc/backupwatch/config.yml"),
+	)
 
 	units, err := filepath.Glob(filepath.Join(deploy, "systemd", "*"))
 	if err != nil || len(units) == 0 {
@@ -210,10 +245,18 @@ func stageContents(o options, stage string) (files.Contents, error) {
 	return append(c, shared...), nil
 }
 
+// untagged is what `git describe --always --dirty` prints without a tag:
+// the commit's abbreviated hash, digits first or not.
+var untagged = regexp.MustCompile(`^[0-9a-f]{7,40}(-dirty)?$`)
+
 // debVersion makes a `git describe` version a Debian upstream version:
 // v1.2.0-3-gabc1234-dirty is 1.2.0+3.gabc1234.dirty, a bare commit
-// abc1234 is 0.0.0+git.abc1234 (a tag sorts above both).
-func debVersion(v string) string {
+// 1c53c77 of 2026-12-06 is 0.0.0+git20261206.1c53c77, below every release
+// and every later day's build (a bare 1c53c77 sorts above 2.0.0 in dpkg).
+func debVersion(v, date string) string {
+	if untagged.MatchString(v) {
+		return "0.0.0+git" + date + "." + strings.ReplaceAll(v, "-", ".")
+	}
 	v = strings.TrimPrefix(v, "v")
 	v = strings.Map(func(r rune) rune {
 		switch {

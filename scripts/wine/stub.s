@@ -1,0 +1,5 @@
+.text
+.globl DllMain
+DllMain:
+  mov $1, %eax
+  ret
