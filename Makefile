@@ -108,7 +108,7 @@ cross:
 	done
 
 # The agent packages' unit tests, built for Windows and run under Debian's
-# wine (scripts/wine-judge.awk says which failures are wine's own). Not run
+# wine, in the package's directory as go test runs them (testdata/ seeds) (scripts/wine-judge.awk says which failures are wine's own). Not run
 # there, and why (-test.skip):
 # - lockfile TestLockRefusesSymlinksAndOddFiles's symlink case and spool
 #   TestLockKey: wine keeps a link as a Unix symlink that neither the handle
@@ -143,7 +143,7 @@ test-windows:
 	    GOOS=windows GOARCH=amd64 $(GO) test -c -o $(WINE_DIR)/$$p.test.exe ./internal/$$p/ || exit 1; \
 	    skip=; case $$p in lockfile) skip='$(WINE_SKIP_lockfile)';; spool) skip='$(WINE_SKIP_spool)';; atomicfile) skip='$(WINE_SKIP_atomicfile)';; esac; \
 	    s=$$(date +%s); \
-	    (cd $(WINE_DIR) && timeout 600 wine ./$$p.test.exe -test.v -test.count=1 $${skip:+-test.skip "$$skip"} > $$p.log 2>&1); \
+	    (cd internal/$$p && timeout 600 wine $(WINE_DIR)/$$p.test.exe -test.v -test.count=1 $${skip:+-test.skip "$$skip"} > $(WINE_DIR)/$$p.log 2>&1); \
 	    if awk -f scripts/wine-judge.awk $(WINE_DIR)/$$p.log; then echo "ok   $$p (wine, $$(( $$(date +%s) - s ))s)"; \
 	    else echo "FAIL $$p (wine; $(WINE_DIR)/$$p.log)"; fail=1; fi; \
 	  done; exit $$fail
