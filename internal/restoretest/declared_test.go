@@ -80,4 +80,3 @@ func newPickTest(repo string, env []string, records *localstore.Store, checks fu
 		},
 	}
 }
-
