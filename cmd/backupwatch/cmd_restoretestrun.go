@@ -10,6 +10,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/golemtrust/backupwatch/internal/backuprun"
+	"github.com/golemtrust/backupwatch/internal/config"
 	"github.com/golemtrust/backupwatch/internal/deliver"
 	"github.com/golemtrust/backupwatch/internal/ping"
 	"github.com/golemtrust/backupwatch/internal/restic"
@@ -51,7 +52,7 @@ func addRestoreTestRunCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("snapshot.host", "With --snapshot=latest: the latest snapshot of this host.").StringVar(&o.snapshotHost)
 	c.Flag("allow-empty", "A restore that restored no file passes: the job may back up an empty directory. Otherwise it fails (an unmounted file system backs up as an empty one).").BoolVar(&o.allowEmpty)
 	c.Flag("allow-incomplete", "With --snapshot=latest: test the latest snapshot even when its host's record says its backup exited 3 (incomplete); otherwise the one before it is tested.").BoolVar(&o.incomplete)
-	c.Flag("pick", "oldest: test the latest snapshot of the repository's host whose backup was restore-tested least recently (never first), for a timer that rotates through the fleet.").EnumVar(&o.pick, "oldest")
+	c.Flag("pick", "oldest: test the latest snapshot of the repository's host whose backup was restore-tested least recently (never first), for a timer that rotates through the fleet; with --config.file, only among the hosts it declares (others are reported, never tested).").EnumVar(&o.pick, "oldest")
 	c.Flag("expect", "A path as it is in the snapshot (restic ls; e.g. /var/lib/postgresql) that must be restored and not be empty; repeatable.").StringsVar(&o.expect)
 	c.Flag("scratch", "Directory to restore into: must be empty or not exist; default: a new temporary directory. Emptied afterwards.").StringVar(&o.scratch)
 	c.Flag("host-tested", "Host recorded as tested; default: the snapshot's host.").IsSetByUser(&o.hostTestedSet).StringVar(&o.hostTested)
@@ -104,13 +105,21 @@ func runRestoreTestRun(ctx context.Context, g *globals, o *restoreTestRunOptions
 	if _, err := repo.LookPath(); err != nil {
 		return err
 	}
+	var declared []string // with --pick oldest, the fleet the config file declares
+	if o.pick == "oldest" && o.pings.configFile != "" {
+		cfg, err := config.Load(o.pings.configFile)
+		if err != nil {
+			return usageError{err}
+		}
+		declared = cfg.Hosts
+	}
 	st, err := g.store.open(g, 1)
 	if err != nil {
 		return err
 	}
 	scrubStoreSecrets(st, scrubber)
 	t := &restoretest.Test{
-		Repo: repo, Snapshot: o.snapshot, SnapshotHost: o.snapshotHost, PickOldest: o.pick == "oldest",
+		Repo: repo, Snapshot: o.snapshot, SnapshotHost: o.snapshotHost, PickOldest: o.pick == "oldest", Declared: declared,
 		Expect: o.expect, Scratch: o.scratch, HostTested: o.hostTested, Job: o.jobs.job,
 		ReadData: o.readData, DataSubset: o.readDataSubset, AllowIncomplete: o.incomplete, AllowEmpty: o.allowEmpty,
 		Records: st, StoreName: st.String(),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/golemtrust/backupwatch/internal/deliver"
 	"github.com/golemtrust/backupwatch/internal/ping"
+	"github.com/golemtrust/backupwatch/internal/repocheck"
 	"github.com/golemtrust/backupwatch/internal/restic"
 	"github.com/golemtrust/backupwatch/internal/spool"
 	"github.com/golemtrust/backupwatch/internal/status"
@@ -40,12 +41,16 @@ type Test struct {
 	Snapshot     string // "latest" or an ID
 	SnapshotHost string // with Snapshot "latest": that host's latest
 	PickOldest   bool   // test the repository's host tested least recently
-	Expect       []string
-	Scratch      string // "" for a new temporary directory
-	HostTested   string // "" for the snapshot's host
-	Job          string
-	ReadData     bool
-	DataSubset   string
+	// Declared is the fleet (the config file's hosts): with PickOldest,
+	// only these are picked; the repository's other host names are
+	// reported, never tested. Empty: every host name in the repository.
+	Declared   []string
+	Expect     []string
+	Scratch    string // "" for a new temporary directory
+	HostTested string // "" for the snapshot's host
+	Job        string
+	ReadData   bool
+	DataSubset string
 	// AllowIncomplete tests a latest snapshot whose backup exited 3;
 	// otherwise the one before it is tested (SkipIncomplete).
 	AllowIncomplete bool
@@ -110,12 +115,20 @@ func (t *Test) Run(ctx context.Context) (_ Report, err error) {
 			if err != nil {
 				return rep, err
 			}
-			h, err := Oldest(ctx, checks, hosts)
-			if err != nil {
-				return rep, err
+			candidates, unknown := repocheck.PickCandidates(hosts, t.Declared)
+			if len(unknown) > 0 {
+				log.Warn("hosts in the repository that the fleet does not declare: not restore-tested", "count", len(unknown), "first", unknown[:min(10, len(unknown))])
 			}
-			log.Info("picked the host restore-tested least recently", "host", h)
-			t.SnapshotHost = h
+			if len(candidates) == 0 {
+				rep.Test, rep.Failed = t.failed(fmt.Errorf("--pick oldest: no host of the fleet has a snapshot in %s (%d other host names)", t.Repo.Repository, len(unknown)))
+			} else {
+				h, err := Oldest(ctx, checks, candidates)
+				if err != nil {
+					return rep, err
+				}
+				log.Info("picked the host restore-tested least recently", "host", h)
+				t.SnapshotHost = h
+			}
 		}
 	}
 	if rep.Failed == nil {
