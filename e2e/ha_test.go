@@ -603,6 +603,11 @@ func TestHA(t *testing.T) {
 	t.Log("the active node is killed while ten hosts record failures: no write lost, one message")
 	killed.Restart(t)
 	s.vault.Leader(t)
+	// Ten results written at once, as a storm arrives: the Prometheus pair
+	// is paused meanwhile, so that writes a fail-over slows by seconds (more
+	// on a loaded machine) still reach people as one storm, not as the
+	// first few and then the rest one group interval later.
+	s.pauseProms()
 	s.recordAll(nodes, func() { killed = s.vault.KillLeader(t) }, "--status=failed", "--exit-code=1", "--message=repository locked")
 	waitFor(t, "both replicas to serve the ten failures", s.wait, func() (bool, string) {
 		for _, h := range nodes {
@@ -612,6 +617,7 @@ func TestHA(t *testing.T) {
 		}
 		return true, ""
 	})
+	s.resumeProms()
 	sl, em = s.expect("ten fail during a failover", sl, em, `^\[FIRING:11\] BackupFailed\b`)
 
 	t.Log("the active node is killed while `run` runs a failing backup")
@@ -657,10 +663,17 @@ func TestHA(t *testing.T) {
 	t.Log("all twelve recover, recorded while the active node is killed: RESOLVED")
 	killed.Restart(t)
 	s.vault.Leader(t)
+	s.pauseProms()
 	s.recordAll(append([]string{"db", "web"}, nodes...), func() { s.vault.KillLeader(t) }, "--status=success")
 	waitFor(t, "both replicas to serve no failure", s.wait, func() (bool, string) {
-		return s.exported(`backupwatch_hosts 13`)
+		for _, h := range append([]string{"db", "web"}, nodes...) {
+			if ok, why := s.exported(fmt.Sprintf(`backup_status{host=%q,status="success"} 1`, h)); !ok {
+				return false, why
+			}
+		}
+		return true, ""
 	})
+	s.resumeProms()
 	sl, em = s.expect("all recover during a failover", sl, em, `^\[RESOLVED\] BackupFailed\b`)
 
 	// One replica down: its Prometheus has no backup series left, and
@@ -681,6 +694,28 @@ func TestHA(t *testing.T) {
 	t.Log("replica 1 is back: BackupExporterDown resolved, the restore test's failure not sent again")
 	s.startServe(0)
 	sl, em = s.expect("the replica is back", sl, em, `^\[RESOLVED\] BackupExporterDown\b`)
+}
+
+// pauseProms stops the Prometheus pair where they are (SIGSTOP), so that
+// results written meanwhile reach Alertmanager together; resumeProms lets
+// them go on (and is also done at the test's end).
+func (s *haStack) pauseProms() {
+	s.t.Helper()
+	for _, p := range s.proms {
+		p.pause(s.t)
+	}
+	s.t.Cleanup(func() {
+		for _, p := range s.proms {
+			_ = p.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	})
+}
+
+func (s *haStack) resumeProms() {
+	s.t.Helper()
+	for _, p := range s.proms {
+		p.resume(s.t)
+	}
 }
 
 // recordAll records the same result for many hosts at once, calls during
