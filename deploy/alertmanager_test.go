@@ -207,8 +207,8 @@ func testTemplate(t *testing.T, amtool parts.Part, tt testCase) {
 		if tt.firstHost != "" && !strings.Contains(got, tt.firstHost) {
 			t.Errorf("%s: does not name %s:\n%s", m.define, tt.firstHost, got)
 		}
-		if n := len(tt.alerts) - countFiring(tt.alerts); n > 0 && countFiring(tt.alerts) > 0 && !strings.Contains(got, fmt.Sprintf("%d resolved since the last message", n)) {
-			t.Errorf("%s: no \"%d resolved since the last message\":\n%s", m.define, n, got)
+		if n := len(tt.alerts) - countFiring(tt.alerts); n > 0 && countFiring(tt.alerts) > 0 && !strings.Contains(got, fmt.Sprintf("%d recently resolved", n)) {
+			t.Errorf("%s: no \"%d recently resolved\":\n%s", m.define, n, got)
 		}
 		if tt.more != "" && !strings.Contains(got, tt.more) {
 			t.Errorf("%s: no %q:\n%s", m.define, tt.more, got)

@@ -233,16 +233,25 @@ type runbookChange struct {
 	extraWhy string
 }
 
-const lastOverTimeWhy = "a series that vanishes (exporter stopped, restarted or redeployed; a restart during a Vault outage) keeps its last value for 30 minutes, so nothing resolves or restarts its `for` for a reason that fixes nothing, while a real change still resolves at once (keep_firing_for would delay every real resolution)"
+const lastOverTimeWhy = "a series that vanishes (exporter stopped, restarted or redeployed; a restart during a Vault outage) keeps its last value for 30 minutes, so nothing resolves or restarts its `for` for a reason that fixes nothing, while a real change still resolves at once (keep_firing_for would delay every real resolution)" +
+	"; and the current value of any serve replica that is up wins, one alert per host whichever replica reports it (backupwatch_replica, set by the HA relabelling, is aggregated away), so one replica down for any length of time changes nothing the other reports"
+
+// held is how the shipped rules read a selector S of the runbook's: the
+// current value of any replica that is up, else for 30 minutes the last
+// one, one series per host whichever replica it comes from (without the
+// HA relabelling's backupwatch_replica label, last_over_time(S[30m])).
+func held(s string) string {
+	return fmt.Sprintf("(max without(backupwatch_replica) (%[1]s) or max without(backupwatch_replica) (last_over_time(%[1]s[30m])))", s)
+}
 
 var runbookChanges = map[string]runbookChange{
 	"BackupNotRunIn24Hours": {
-		expr:           "(%s) unless on(host, backup_job) (last_over_time(backup_record_present[30m]) == 0) unless on(host, backup_job) last_over_time(backup_schedule_info[30m]) unless on(host, backup_job) (last_over_time(backup_deadline_timestamp_seconds[30m]) > time())",
+		expr:           "(%s) unless on(host, backup_job) (" + held("backup_record_present") + " == 0) unless on(host, backup_job) " + held("backup_schedule_info") + " unless on(host, backup_job) (" + held("backup_deadline_timestamp_seconds") + " > time())",
 		exprWhy:        lastOverTimeWhy + "; an expected host with no record at all is left to the day-one rule below; a host or job with a schedule of its own is judged by BackupOverdue instead (on(host, backup_job): a job is not its host); a record whose history starts with a failed or running run waits for its deadline, one day after its first result or start, so that its first failure is one page (BackupFailed), not two",
 		descriptionWhy: `a host that never succeeded says so in words ("has never recorded a successful backup") instead of an age since 1970; the job, for a job; the last failure's exit code and error line; the status page link`,
 		extra: []rule{{
 			Alert:  "BackupNotRunIn24Hours",
-			Expr:   "last_over_time(backup_record_present[30m]) == 0",
+			Expr:   held("backup_record_present") + " == 0",
 			For:    "24h",
 			Labels: map[string]string{"severity": "critical", "reason": "never_reported"},
 		}},
@@ -297,7 +306,7 @@ func TestRunbookRules(t *testing.T) {
 			if m == nil {
 				t.Fatalf("runbook expression %q is not `selector op threshold`", want[0].Expr)
 			}
-			wantExpr := fmt.Sprintf(change.expr, fmt.Sprintf("last_over_time(%s[30m]) %s %s", m[1], m[2], m[3]))
+			wantExpr := fmt.Sprintf(change.expr, fmt.Sprintf("%s %s %s", held(m[1]), m[2], m[3]))
 			if got.Expr != wantExpr {
 				t.Errorf("expr = %q, want %q (the runbook's %q, changed because %s)", got.Expr, wantExpr, want[0].Expr, change.exprWhy)
 			}

@@ -23,22 +23,25 @@ import (
 
 // The HA deployment users already run, every part real: a three-node Vault
 // cluster with integrated Raft storage, two `backupwatch serve` replicas
-// (each given every Vault node), a Prometheus HA pair (each scraping one
-// replica, with the shipped rules, sending to both Alertmanagers), two
+// (each given every Vault node), a Prometheus HA pair (each scraping both
+// replicas, with the shipped rules, sending to both Alertmanagers), two
 // Alertmanager peers gossiping on loopback with the shipped route, and a
 // third Prometheus scraping both replicas for the dashboard's queries.
 //
 // Prometheus configuration of an HA deployment (docs/deployment.md): each
-// Prometheus of the pair scrapes its own serve replica (both replicas read
-// the same Vault), the pair differ only in external label `replica`,
-// dropped from alerts, so both send the same alerts and Alertmanager sees
-// one of each. The scraped series get instance="backupwatch" (the same
-// from either replica, so the pair's alerts match); `up` keeps the
+// Prometheus of the pair scrapes both serve replicas (both read the same
+// Vault); the pair differ only in external label `replica`, dropped from
+// alerts, so both send the same alerts and Alertmanager sees one of each.
+// The scraped series get instance="backupwatch" and backupwatch_replica,
+// the replica's address; the shipped rules aggregate backupwatch_replica
+// away (the current value of any replica that is up, else the last one),
+// so a host is one alert whichever replica reports it and one replica down
+// for any length of time changes nothing the other reports. `up` keeps the
 // replica's address, so BackupExporterDown names the replica that is down
 // and does not inhibit the host alerts the other replica still reports.
-// (Both replicas in one Prometheus, relabelled alike, would be two sources
-// of one alert that disagree for up to a refresh after each change.)
 const haScrapeRelabel = `    metric_relabel_configs:
+      - source_labels: [instance]
+        target_label: backupwatch_replica
       - target_label: instance
         replacement: backupwatch
 `
@@ -235,8 +238,8 @@ alerting:
 scrape_configs:
   - job_name: backupwatch
     static_configs:
-      - targets: ['%[7]s']
-%[8]s`, model.Duration(minute), []string{"a", "b"}[i], rules, haAlertRelabel, amAddrs[0], amAddrs[1], serveAddrs[i], haScrapeRelabel)
+      - targets: ['%[7]s', '%[8]s']
+%[9]s`, model.Duration(minute), []string{"a", "b"}[i], rules, haAlertRelabel, amAddrs[0], amAddrs[1], serveAddrs[0], serveAddrs[1], haScrapeRelabel)
 		if err := os.WriteFile(confs[i], []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -298,10 +301,10 @@ scrape_configs:
 	// As the inbox suite: rules once both replicas are scraped, so that the
 	// scaled `for` of the absence alerts does not meet Prometheus's start.
 	for i, p := range s.proms {
-		waitFor(t, "Prometheus to scrape its replica", s.wait, func() (bool, string) {
+		waitFor(t, "Prometheus to scrape both replicas", s.wait, func() (bool, string) {
 			up := promValue(s.promURL[i], `count(up{job="backupwatch"} == 1)`)
 			n := promValue(s.promURL[i], `count(backup_status{status="success",instance="backupwatch"} == 1)`)
-			return up == "1" && n == fmt.Sprint(len(hosts)), fmt.Sprintf("up=%q successes=%q", up, n)
+			return up == "2" && n == fmt.Sprint(2*len(hosts)), fmt.Sprintf("up=%q successes=%q", up, n)
 		})
 		writeConf(i, "rule_files:\n  - "+rulesCopy)
 		p.signal(t, syscall.SIGHUP)
@@ -556,7 +559,10 @@ func (s *haStack) watchExporters(stop <-chan struct{}) func() []string {
 
 // exported reports whether every serve replica serves line.
 func (s *haStack) exported(line string) (bool, string) {
-	for _, u := range s.serves {
+	for i, u := range s.serves {
+		if done, _ := s.serveProcs[i].exited(); done {
+			continue // stopped on purpose: the other serves
+		}
 		resp, err := httpClient.Get(u + "/metrics")
 		if err != nil {
 			return false, err.Error()
@@ -660,13 +666,36 @@ func TestHA(t *testing.T) {
 	})
 	checkDashboardOnce(t, s.dashURL, len(hosts))
 
-	t.Log("all twelve recover, recorded while the active node is killed: RESOLVED")
+	// Partial breaks never lie (issue 18): with each Prometheus scraping
+	// only its own replica, a replica down longer than the rules' 30m
+	// window made its Prometheus send RESOLVED for failures that never
+	// stopped and the other FIRING again, alternately. Now each scrapes
+	// both: serve replica 1 down for three times the window while the
+	// twelve keep failing, and Prometheus 2 hung for a third of it, sends
+	// BackupExporterDown and nothing else.
+	t.Log("serve replica 1 stops for three times the rules' 30m window while twelve hosts keep failing, Prometheus 2 hangs for a third of it: one BackupExporterDown, nothing about the hosts")
+	down := time.Now()
+	s.serveProcs[0].stop(t)
+	sl, em = s.expect("a replica stops", sl, em, `^\[FIRING:1\] BackupExporterDown\b`)
+	s.said(sl-1, em-1, `\b13 hosts when last scraped, 12 of them failing\b`)
+	s.proms[1].pause(t)
+	time.Sleep(time.Until(down.Add(45 * s.minute)))
+	s.proms[1].resume(t)
+	time.Sleep(time.Until(down.Add(90 * s.minute)))
+	sl, em = s.expect("a replica down for three windows", sl, em)
+
+	t.Log("the restore test fails while replica 1 is down: one RestoreTestFailed, from the other replica")
+	s.bw("restore-test", "record", "--result=failed", "--host-tested=db.golemtrust.am", "--time-to-restore=47m", "--notes=checksum mismatch in pack")
+	sl, em = s.expect("the restore test fails while a replica is down", sl, em, `^\[FIRING:1\] RestoreTestFailed\b`)
+
+	t.Log("all twelve recover while replica 1 is down, recorded while the active node is killed: one RESOLVED naming twelve")
 	killed.Restart(t)
 	s.vault.Leader(t)
 	s.pauseProms()
-	s.recordAll(append([]string{"db", "web"}, nodes...), func() { s.vault.KillLeader(t) }, "--status=success")
-	waitFor(t, "both replicas to serve no failure", s.wait, func() (bool, string) {
-		for _, h := range append([]string{"db", "web"}, nodes...) {
+	twelve := append([]string{"db", "web"}, nodes...)
+	s.recordAll(twelve, func() { killed = s.vault.KillLeader(t) }, "--status=success")
+	waitFor(t, "replica 2 to serve no failure", s.wait, func() (bool, string) {
+		for _, h := range twelve {
 			if ok, why := s.exported(fmt.Sprintf(`backup_status{host=%q,status="success"} 1`, h)); !ok {
 				return false, why
 			}
@@ -674,26 +703,57 @@ func TestHA(t *testing.T) {
 		return true, ""
 	})
 	s.resumeProms()
-	sl, em = s.expect("all recover during a failover", sl, em, `^\[RESOLVED\] BackupFailed\b`)
+	sl, em = s.expect("all recover during a failover, a replica down", sl, em, `^\[RESOLVED\] BackupFailed\b`)
+	s.said(sl-1, em-1, `\b12 resolved\b`)
 
-	// One replica down: its Prometheus has no backup series left, and
-	// BackupMetricsAbsent (no instance) would hold back every host's alert,
-	// those the other replica reports too. It stays quiet while an exporter
-	// is down: a failure meanwhile still reaches people, once.
-	t.Log("serve replica 1 stops: one BackupExporterDown")
-	s.serveProcs[0].stop(t)
-	sl, em = s.expect("a replica stops", sl, em, `^\[FIRING:1\] BackupExporterDown\b`)
-	time.Sleep(20 * s.minute) // past BackupMetricsAbsent's 15m, scaled
-	// A group with no recent history: BackupFailed's twelve resolved
-	// alerts are still resent by both Prometheus (for 15 real minutes),
-	// and two Alertmanagers holding different resolved sets at a flush
-	// both send (Alertmanager's deduplication compares them).
-	t.Log("the restore test fails while replica 1 is down: one RestoreTestFailed, from the other replica")
-	s.bw("restore-test", "record", "--result=failed", "--host-tested=db.golemtrust.am", "--time-to-restore=47m", "--notes=checksum mismatch in pack")
-	sl, em = s.expect("the restore test fails while a replica is down", sl, em, `^\[FIRING:1\] RestoreTestFailed\b`)
-	t.Log("replica 1 is back: BackupExporterDown resolved, the restore test's failure not sent again")
+	t.Log("auth fails next: [FIRING:1], and nothing says the recoveries happened since the last message")
+	killed.Restart(t)
+	s.vault.Leader(t)
+	s.bw("record", "--status=failed", "--host=auth", "--exit-code=1", "--message=Fatal: unable to open config file")
+	sl, em = s.expect("a new failure after a mass recovery", sl, em, `^\[FIRING:1\] BackupFailed\b`)
+	s.said(sl-1, em-1, `\bauth\b`)
+	s.notSaid(sl-1, em-1, `since the last message`)
+
+	t.Log("replica 1 is back: BackupExporterDown resolved, nothing else sent again")
 	s.startServe(0)
 	sl, em = s.expect("the replica is back", sl, em, `^\[RESOLVED\] BackupExporterDown\b`)
+}
+
+// said fails unless the notifications at the given positions (Slack and
+// email) each say re in every part a person reads.
+func (s *haStack) said(slackAt, mailAt int, re string) {
+	s.t.Helper()
+	s.checkSaid(slackAt, mailAt, re, true)
+}
+
+// notSaid fails if one of them says re.
+func (s *haStack) notSaid(slackAt, mailAt int, re string) {
+	s.t.Helper()
+	s.checkSaid(slackAt, mailAt, re, false)
+}
+
+func (s *haStack) checkSaid(slackAt, mailAt int, re string, want bool) {
+	s.t.Helper()
+	rx := regexp.MustCompile(re)
+	sl, em := s.notes()
+	for _, n := range []*note{at(sl, slackAt), at(em, mailAt)} {
+		if n == nil {
+			s.t.Errorf("no notification at %d/%d to check for %q", slackAt, mailAt, re)
+			continue
+		}
+		for _, p := range n.Parts {
+			if rx.MatchString(p) != want {
+				s.t.Errorf("%s %q: saying %q is %v, want %v:\n%s", n.Channel, n.Title, re, !want, want, p)
+			}
+		}
+	}
+}
+
+func at(notes []note, i int) *note {
+	if i < 0 || i >= len(notes) {
+		return nil
+	}
+	return &notes[i]
 }
 
 // pauseProms stops the Prometheus pair where they are (SIGSTOP), so that
