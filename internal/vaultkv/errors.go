@@ -75,6 +75,10 @@ func classifyRaw(err error, addr string) (Kind, string) {
 			return KindNotFound, "not found"
 		case re.StatusCode == 503 && strings.Contains(msgs, "sealed"):
 			return KindSealed, "vault at " + addr + " is sealed"
+		case re.StatusCode == 500 && strings.Contains(msgs, "value being too large"):
+			// Raft storage's entry size limit: no other node and no later
+			// try will take it, so it is refused for good, not spooled.
+			return KindOther, "vault refused it as too large: " + clip(msgs)
 		case re.StatusCode >= 500:
 			return KindUnreachable, fmt.Sprintf("vault at %s answered %d: %s", addr, re.StatusCode, clip(msgs))
 		default:

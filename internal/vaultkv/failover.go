@@ -146,7 +146,7 @@ func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
 		for range f.nodes {
 			n := next
 			resp, err := f.base.RoundTrip(f.to(req, n, body))
-			if err == nil && !retryable(resp.StatusCode) {
+			if err == nil && (!retryable(resp.StatusCode) || refusedForGood(resp)) {
 				keep(nil, nil)
 				f.cur.Store(int32(n))
 				return resp, nil
@@ -184,6 +184,21 @@ func (f *failover) to(req *http.Request, n int, body []byte) *http.Request {
 		r.ContentLength = int64(len(body))
 	}
 	return r
+}
+
+// refusedForGood says whether a 500 is a refusal that no other node and no
+// later try would change: Raft storage refusing a value over its entry size
+// limit (Vault's physical.ErrValueTooLarge, "put failed due to value being
+// too large; got N bytes, max: M bytes"). Its body is read (bounded) and
+// put back.
+func refusedForGood(resp *http.Response) bool {
+	if resp.StatusCode != http.StatusInternalServerError || resp.Body == nil {
+		return false
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	return bytes.Contains(b, []byte("value being too large"))
 }
 
 // retryable says whether a node's answer means "not me, not now".

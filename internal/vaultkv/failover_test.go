@@ -3,6 +3,7 @@ package vaultkv
 import (
 	"context"
 	"fmt"
+	"github.com/hashicorp/vault/api"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -188,5 +189,53 @@ path "sys/internal/ui/mounts/*" { capabilities = ["read"] }`)
 		if got, want := doc["message"], fmt.Sprint(written[w].Load()); got != want {
 			t.Errorf("host%d: message %v, want %s: the last acknowledged write is not the stored one", w, got, want)
 		}
+	}
+}
+
+// TestFailoverValueTooLarge: an active node refusing a write for good
+// (Raft's "value is too large" comes as a 500, the status of a node that
+// cannot answer now) is answered at once, not retried on every node until
+// the deadline: the caller turns it into a final error.
+func TestFailoverValueTooLarge(t *testing.T) {
+	var hits atomic.Int32
+	active := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprint(w, `{"errors":["put failed due to value being too large; got 1470223 bytes, max: 1048576 bytes"]}`)
+	}))
+	defer active.Close()
+	f := newFailover(http.DefaultTransport.(*http.Transport).Clone(), []string{active.URL, active.URL + "/"})
+	f.sleep = func(context.Context, time.Duration) bool { t.Error("waited for another round"); return false }
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "PUT", active.URL+"/v1/kv/data/x", strings.NewReader("big"))
+	resp, err := (&http.Client{Transport: f}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(b), "value being too large") {
+		t.Errorf("got %d %q, want the node's 500 with its message", resp.StatusCode, b)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("node asked %d times, want 1", n)
+	}
+}
+
+// TestValueTooLargeIsFinal: Raft's size refusal is not "unavailable": a
+// result it refuses is an error at once, never spooled to be refused again.
+func TestValueTooLargeIsFinal(t *testing.T) {
+	err := &api.ResponseError{StatusCode: 500, Errors: []string{"put failed due to value being too large; got 1470223 bytes, max: 1048576 bytes"}}
+	kind, reason := classify(err, "https://vault:8200")
+	if kind == KindUnreachable || !strings.Contains(reason, "too large") {
+		t.Errorf("classify = %v %q, want a final error saying too large", kind, reason)
+	}
+	if IsUnavailable(&Error{Kind: kind}) {
+		t.Error("IsUnavailable: true, want false")
+	}
+	other := &api.ResponseError{StatusCode: 500, Errors: []string{"internal error"}}
+	if kind, _ := classify(other, "https://vault:8200"); kind != KindUnreachable {
+		t.Errorf("another 500: kind %v, want unreachable (tried again later)", kind)
 	}
 }
