@@ -255,7 +255,10 @@ func (c *Check) judgeRestoreTests(rep statusview.Report) {
 		c.Restore, c.RestoreState = "no restore test recorded", Warning
 		return
 	}
-	c.RestoreAge = rt.AgeSeconds
+	if rt.AgeSeconds != nil {
+		age := max(math.Floor(*rt.AgeSeconds), 0)
+		c.RestoreAge = &age
+	}
 	var whys []string
 	for _, t := range append([]statusview.RestoreTest{*rt}, rep.RestoreTestJobs...) {
 		name := "the restore test"
@@ -282,7 +285,10 @@ func Duration(secs float64) string {
 	switch {
 	case d >= 48*time.Hour:
 		days := d / (24 * time.Hour)
-		return fmt.Sprintf("%dd%dh", days, (d-days*24*time.Hour)/time.Hour)
+		if h := (d - days*24*time.Hour) / time.Hour; h != 0 {
+			return fmt.Sprintf("%dd%dh", days, h)
+		}
+		return fmt.Sprintf("%dd", days)
 	case d >= time.Hour:
 		if m := (d % time.Hour) / time.Minute; m != 0 {
 			return fmt.Sprintf("%dh%dm", d/time.Hour, m)
