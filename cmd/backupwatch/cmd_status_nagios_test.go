@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,30 @@ func parsePluginOutput(t *testing.T, out string) pluginOutput {
 	return p
 }
 
+// perfHas reports whether perf holds the datum want, in which "~N" is an
+// age of at least N seconds and less than N+300: the records were dated
+// back from the test's clock, and seconds pass before the check.
+func perfHas(perf []string, want string) bool {
+	label, rest, _ := strings.Cut(want, "=~")
+	for _, d := range perf {
+		if rest == "" {
+			if d == want {
+				return true
+			}
+			continue
+		}
+		l, v, _ := strings.Cut(d, "=")
+		num, tail, _ := strings.Cut(v, "s;")
+		wantNum, wantTail, _ := strings.Cut(rest, "s;")
+		n, err1 := strconv.Atoi(num)
+		w, err2 := strconv.Atoi(wantNum)
+		if l == label && tail == wantTail && err1 == nil && err2 == nil && n >= w && n < w+300 {
+			return true
+		}
+	}
+	return false
+}
+
 // TestStatusNagios checks `status --format=nagios` in every state against
 // the guidelines' output, with real records in the local store: the exit
 // code is the state, the summary says why, the performance data are in
@@ -120,22 +145,22 @@ func TestStatusNagios(t *testing.T) {
 		long     []string // in the long output
 		notInOut []string
 	}{
-		{"ok", []string{"--host=fresh"}, 0, "OK", []string{"fresh: last success 1h ago"}, []string{"age=3600s;86400;172800;0;", "failures=0;0;1;0;"}, nil, nil},
-		{"warning: older than 24h", []string{"--host=late"}, 1, "WARNING", []string{"late: last success 30h ago, more than 24h"}, []string{"age=108000s;86400;172800;0;"}, nil, nil},
-		{"critical: older than 48h", []string{"--host=stale"}, 2, "CRITICAL", []string{"stale: last success 2d2h ago, more than 2d"}, []string{"age=180000s;86400;172800;0;"}, nil, nil},
-		{"warning: one failure", []string{"--host=once"}, 1, "WARNING", []string{"once: last success 5h ago, 1 failure in a row: repository is locked / exit 1"}, []string{"failures=1;0;1;0;"}, nil, nil},
+		{"ok", []string{"--host=fresh"}, 0, "OK", []string{"fresh: last success 1h"}, []string{"age=~3600s;86400;172800;0;", "failures=0;0;1;0;"}, nil, nil},
+		{"warning: older than 24h", []string{"--host=late"}, 1, "WARNING", []string{"late: last success 30h", "more than 24h"}, []string{"age=~108000s;86400;172800;0;"}, nil, nil},
+		{"critical: older than 48h", []string{"--host=stale"}, 2, "CRITICAL", []string{"stale: last success 2d2h", "more than 2d"}, []string{"age=~180000s;86400;172800;0;"}, nil, nil},
+		{"warning: one failure", []string{"--host=once"}, 1, "WARNING", []string{"once: last success 5h", "1 failure in a row: repository is locked / exit 1"}, []string{"failures=1;0;1;0;"}, nil, nil},
 		{"critical: two failures in a row", []string{"--host=twice"}, 2, "CRITICAL", []string{"2 failures in a row: no space left on device"}, []string{"failures=2;0;1;0;"}, nil, nil},
-		{"thresholds as flags", []string{"--host=twice", "--warning.failures=2", "--critical.failures=5", "--warning.age=1h", "--critical.age=10h"}, 1, "WARNING", []string{"last success 5h ago, more than 1h"}, []string{"age=18000s;3600;36000;0;", "failures=2;2;5;0;"}, nil, nil},
-		{"a weekly job by its schedule", []string{"--host=weekly", "--job=files"}, 0, "OK", []string{"weekly@files: last success 3d ago"}, []string{"age=259200s;604800;1209600;0;"}, nil, nil},
+		{"thresholds as flags", []string{"--host=twice", "--warning.failures=2", "--critical.failures=5", "--warning.age=1h", "--critical.age=10h"}, 1, "WARNING", []string{"last success 5h", "more than 1h"}, []string{"age=~18000s;3600;36000;0;", "failures=2;2;5;0;"}, nil, nil},
+		{"a weekly job by its schedule", []string{"--host=weekly", "--job=files"}, 0, "OK", []string{"weekly@files: last success 3d"}, []string{"age=~259200s;604800;1209600;0;"}, nil, nil},
 		{"a job across the fleet", []string{"--job=files"}, 0, "OK", []string{"weekly@files"}, nil, nil, nil},
 		{"unknown host", []string{"--host=nosuch"}, 3, "UNKNOWN", []string{"nosuch: no record"}, []string{"age=U;86400;172800;0;"}, nil, nil},
 		{"unknown job of a known host", []string{"--host=fresh", "--job=nightly"}, 3, "UNKNOWN", []string{"fresh@nightly: no record"}, nil, nil, nil},
 		{"unreadable record", []string{"--host=garbled"}, 3, "UNKNOWN", []string{"garbled: no result to judge", "malformed record"}, nil, nil, []string{"\x00"}},
 		{"the fleet: the worst wins, counted", nil, 2, "CRITICAL", []string{"7 backups: 2 critical, 2 warning, 1 unknown, 2 ok", "critical: stale, twice", "warning: late, once", "unknown: garbled"},
 			[]string{"ok=2;;;0;7", "warning=2;;;0;7", "critical=2;;;0;7", "unknown=1;;;0;7"},
-			[]string{"CRITICAL stale: last success 2d2h ago", "UNKNOWN garbled:"}, []string{"OK fresh"}},
+			[]string{"CRITICAL stale: last success 2d2h", "UNKNOWN garbled:"}, []string{"OK fresh"}},
 		{"several records named: each with its data", []string{"--host=fresh", "--host=late"}, 1, "WARNING", []string{"2 backups: 0 critical, 1 warning, 0 unknown, 1 ok"},
-			[]string{"'fresh age'=3600s;86400;172800;0;", "'late failures'=0;0;1;0;"}, []string{"OK fresh: last success 1h ago", "WARNING late:"}, nil},
+			[]string{"'fresh age'=~3600s;86400;172800;0;", "'late failures'=0;0;1;0;"}, []string{"OK fresh: last success 1h", "WARNING late:"}, nil},
 		{"bad threshold", []string{"--warning.age=3h", "--critical.age=2h"}, 3, "UNKNOWN", []string{"--warning.age 3h0m0s is more than --critical.age 2h0m0s"}, nil, nil, nil},
 		{"--max-age is not a threshold", []string{"--max-age=2h"}, 3, "UNKNOWN", []string{"--max-age is for the table and json"}, nil, nil, nil},
 		{"a flag refused by the parser", []string{"--warning.age=soon"}, 3, "UNKNOWN", []string{"invalid duration"}, nil, nil, nil},
@@ -156,7 +181,7 @@ func TestStatusNagios(t *testing.T) {
 				}
 			}
 			for _, w := range tc.perf {
-				if !strings.Contains(" "+strings.Join(p.perf, " ")+" ", " "+w+" ") {
+				if !perfHas(p.perf, w) {
 					t.Errorf("performance data %q lack %q", p.perf, w)
 				}
 			}
@@ -210,5 +235,31 @@ func TestStatusNagiosStore(t *testing.T) {
 				t.Errorf("the token is in the output:\nstdout: %s\nstderr: %s", out, errOut)
 			}
 		})
+	}
+}
+
+// TestStatusJob: --job narrows the table too, and a named host's job
+// with no record is shown as unknown.
+func TestStatusJob(t *testing.T) {
+	s := "--store.dir=" + t.TempDir()
+	for _, args := range [][]string{
+		{"record", "--status=success", "--host=db"},
+		{"record", "--status=success", "--host=db", "--job=pg"},
+		{"record", "--status=success", "--host=web", "--job=files"},
+	} {
+		if code, _, errOut := cli(t, append([]string{s}, args...)...); code != exitOK {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+	}
+	code, out, errOut := cli(t, s, "status", "--job=pg")
+	if code != exitOK || !strings.Contains(out, "db@pg") || strings.Contains(out, "web@files") || strings.Contains(out, "\ndb ") {
+		t.Errorf("status --job=pg: exit %d, want 0 and db@pg alone\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	code, out, errOut = cli(t, s, "status", "--host=web", "--job=pg")
+	if code != exitUnhealthy || !strings.Contains(out, "web@pg") || !strings.Contains(out, "unknown") {
+		t.Errorf("status --host=web --job=pg: exit %d, want 3 and web@pg unknown\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if code, _, errOut := cli(t, s, "status", "--warning.age=1h"); code != exitUsage || !strings.Contains(errOut, "--format=nagios") {
+		t.Errorf("a threshold with the table: exit %d, stderr %q; want 2 and why", code, errOut)
 	}
 }
