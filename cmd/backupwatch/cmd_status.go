@@ -27,7 +27,7 @@ type statusOptions struct {
 
 func addStatusCommand(app *kingpin.Application, g *globals) command {
 	o := &statusOptions{}
-	c := app.Command("status", "Show every host's backup status; exits 3 when a host is overdue, failed or unknown, when the last restore test failed, is more than 90 days old or was never recorded (as RestoreTestOverdue), or when there are no hosts at all.")
+	c := app.Command("status", "Show every host's backup status; exits 3 when a host is overdue, failed or unknown, when the last restore test failed, is more than 90 days old or was never recorded (as RestoreTestOverdue), or when there are no hosts at all; with --format=nagios, exits as a monitoring plugin (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).")
 	c.Flag("host", "Only this host (repeatable); a named host with no record is shown as unknown. The restore test is then shown but does not change the exit status.").StringsVar(&o.hosts)
 	c.Flag("job", "Only this job's records: on every host, or with --host on the named hosts (then a named host's job with no record is shown as unknown). The restore test does not change the exit status.").PlaceHolder("JOB").StringVar(&o.job)
 	c.Flag("config.file", "YAML file listing expected hosts, as for serve: an expected host with no record is shown as unknown.").StringVar(&o.configFile)

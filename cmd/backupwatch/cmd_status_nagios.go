@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
 
 	"github.com/golemtrust/backupwatch/internal/nagios"
 	"github.com/golemtrust/backupwatch/internal/statusview"
@@ -23,8 +24,8 @@ type nagiosFlags struct {
 }
 
 func (f *nagiosFlags) add(c *kingpin.CmdClause) {
-	c.Flag("warning.age", "With --format=nagios: WARNING when a last success is older than this, for every record; default: when each record's next success is overdue (its schedule's deadline, as BackupOverdue; the runbook's 24h without a schedule).").Default(nagios.DefaultWarningAge.String()).IsSetByUser(&f.warningAgeSet).DurationVar(&f.warningAge)
-	c.Flag("critical.age", "With --format=nagios: CRITICAL when a last success is older than this, for every record; default: when the success after the next is overdue too (48h without a schedule).").Default(nagios.DefaultCriticalAge.String()).IsSetByUser(&f.criticalAgeSet).DurationVar(&f.criticalAge)
+	c.Flag("warning.age", "With --format=nagios: WARNING when a last success is older than this, for every record; default: when each record's next success is overdue (its schedule's deadline, as BackupOverdue; the runbook's 24h without a schedule).").Default(hours(nagios.DefaultWarningAge)).IsSetByUser(&f.warningAgeSet).DurationVar(&f.warningAge)
+	c.Flag("critical.age", "With --format=nagios: CRITICAL when a last success is older than this, for every record; default: when the success after the next is overdue too (48h without a schedule).").Default(hours(nagios.DefaultCriticalAge)).IsSetByUser(&f.criticalAgeSet).DurationVar(&f.criticalAge)
 	c.Flag("warning.failures", "With --format=nagios: WARNING when more consecutive failures than this; the default, 0, warns at the first failure.").Default(fmt.Sprint(nagios.DefaultWarningFailures)).IsSetByUser(&f.warningFailSet).Int64Var(&f.warningFailures)
 	c.Flag("critical.failures", "With --format=nagios: CRITICAL when more consecutive failures than this; the default, 1, is critical at the second failure in a row.").Default(fmt.Sprint(nagios.DefaultCriticalFailures)).IsSetByUser(&f.criticalFailSet).Int64Var(&f.criticalFailures)
 }
@@ -94,6 +95,18 @@ func isNagiosCheck(args []string) bool {
 	return false
 }
 
+// quietCheck logs only errors unless --log.level says otherwise: Icinga 2
+// reads a plugin's standard error with its output, and a log line before
+// the summary would be taken for it.
+func quietCheck(args []string, cfg *promslog.Config) {
+	for _, a := range args {
+		if a == "--log.level" || strings.HasPrefix(a, "--log.level=") {
+			return
+		}
+	}
+	_ = cfg.Level.Set("error") // a known level
+}
+
 // nagiosUnknown ends a check that could not be made: UNKNOWN on stdout,
 // where the monitoring system reads it, with why.
 func nagiosUnknown(err error, stdout io.Writer) int {
@@ -105,3 +118,6 @@ func nagiosUnknown(err error, stdout io.Writer) int {
 	_ = nagios.WriteUnknown(stdout, why) // nothing is left to tell it to
 	return int(nagios.Unknown)
 }
+
+// hours writes a whole number of hours as help shows it: 24h, not 24h0m0s.
+func hours(d time.Duration) string { return fmt.Sprintf("%gh", d.Hours()) }

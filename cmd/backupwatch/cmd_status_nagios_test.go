@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/promslog"
+
 	"github.com/golemtrust/backupwatch/internal/vaulttest"
 )
 
@@ -261,5 +263,25 @@ func TestStatusJob(t *testing.T) {
 	}
 	if code, _, errOut := cli(t, s, "status", "--warning.age=1h"); code != exitUsage || !strings.Contains(errOut, "--format=nagios") {
 		t.Errorf("a threshold with the table: exit %d, stderr %q; want 2 and why", code, errOut)
+	}
+}
+
+// TestQuietCheck: a check logs errors only (Icinga 2 reads standard error
+// with the output), unless --log.level says otherwise.
+func TestQuietCheck(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"status", "--format=nagios"}, "error"},
+		// As the parser left it: the operator's level stands.
+		{[]string{"status", "--format=nagios", "--log.level=debug"}, "info"},
+		{[]string{"status", "--format=nagios", "--log.level", "warn"}, "info"},
+	} {
+		cfg := promslog.Config{Level: promslog.NewLevel()}
+		quietCheck(tc.args, &cfg)
+		if got := cfg.Level.String(); got != tc.want {
+			t.Errorf("%v: level %s, want %s", tc.args, got, tc.want)
+		}
 	}
 }

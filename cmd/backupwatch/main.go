@@ -133,6 +133,9 @@ func runContext(parent context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "backupwatch: %v (try --help)\n", err)
 		return exitUsage
 	}
+	if isNagiosCheck(args) {
+		quietCheck(args, &g.log)
+	}
 	g.logger = promslog.New(&g.log)
 	// Bad global flags stop every command before it does anything; check
 	// reports them among all its findings instead.
