@@ -2,7 +2,7 @@
 # Installs what the tests need, in two generations:
 #  - Debian's packages (what Debian stable users run): Prometheus,
 #    Alertmanager, node_exporter, restic, logrotate, Chromium,
-#    systemd-analyze, dpkg;
+#    systemd-analyze, dpkg, Icinga 2;
 #  - current upstream releases, built from their Go modules into tools/bin/
 #    (git-ignored): promtool and prometheus 3.x, alertmanager and amtool,
 #    node_exporter, restic. Each is pinned below; a stamp per version
@@ -55,6 +55,7 @@ apt_deps() {
     [x86_64-w64-mingw32-ld]=binutils-mingw-w64-x86-64 # wine's missing bcryptprimitives.dll (scripts/wine)
     [lintian]=lintian # the package's check (make test-deb)
     [rpm]=rpm # rpm -qlp on the release's .rpm (make test-release)
+    [icinga2]=icinga2-bin # runs docs/monitoring-plugins.md's Icinga 2 example (docs/monitoring_test.go)
   )
   local missing=() cmd
   for cmd in "${!need[@]}"; do

@@ -27,6 +27,9 @@ const (
 	exitError     = 1 // the command could not do its work
 	exitUsage     = 2 // bad flags or arguments
 	exitUnhealthy = 3 // `status`: a host is overdue, failed or unknown
+	// `status --format=nagios` exits as a monitoring plugin instead: 0 OK,
+	// 1 WARNING, 2 CRITICAL, 3 UNKNOWN, the last for every problem
+	// (isNagiosCheck, nagiosUnknown).
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -114,16 +117,31 @@ func runContext(parent context.Context, args []string, stdout, stderr io.Writer)
 	if done != nil {
 		return int(*done)
 	}
+	exitFor := func(err error) int { return exitStatus(err, stderr) }
+	if isNagiosCheck(args) {
+		exitFor = func(err error) int {
+			if err == nil {
+				return exitOK
+			}
+			return nagiosUnknown(err, stdout)
+		}
+	}
 	if err != nil {
+		if isNagiosCheck(args) {
+			return exitFor(fmt.Errorf("%w (try --help)", err))
+		}
 		fmt.Fprintf(stderr, "backupwatch: %v (try --help)\n", err)
 		return exitUsage
+	}
+	if isNagiosCheck(args) {
+		quietCheck(args, &g.log)
 	}
 	g.logger = promslog.New(&g.log)
 	// Bad global flags stop every command before it does anything; check
 	// reports them among all its findings instead.
 	if selected != "check" {
 		if err := g.validate(); err != nil {
-			return exitStatus(err, stderr)
+			return exitFor(err)
 		}
 	}
 
@@ -133,7 +151,7 @@ func runContext(parent context.Context, args []string, stdout, stderr io.Writer)
 		if c.clause.FullCommand() == selected {
 			err := c.run(ctx)
 			g.nudges.Wait() // each nudge is bounded by nudge.Timeout
-			return exitStatus(err, stderr)
+			return exitFor(err)
 		}
 	}
 	fmt.Fprintf(stderr, "backupwatch: unknown command %q\n", selected)

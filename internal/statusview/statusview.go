@@ -31,6 +31,9 @@ type Row struct {
 	AgeSeconds  *float64 `json:"last_success_age_seconds"` // null: never succeeded
 	Overdue     bool     `json:"overdue"`
 	Problems    []string `json:"problems,omitempty"`
+	// Record is the record the row shows, for judges with thresholds of
+	// their own (internal/nagios); not part of the JSON form.
+	Record status.Record `json:"-"`
 }
 
 // RestoreTest is the restore test (or one of a job) as the view shows it.
@@ -69,7 +72,7 @@ func Build(snap *fleet.Snapshot, maxAge time.Duration, now time.Time) Report {
 		return strings.Compare(a.Job, b.Job)
 	})
 	for _, r := range records {
-		hs := Row{Host: r.Host, Job: r.Job, Status: r.Status, Schedule: r.Schedule.String(), Problems: r.Problems, Overdue: true}
+		hs := Row{Host: r.Host, Job: r.Job, Status: r.Status, Schedule: r.Schedule.String(), Problems: r.Problems, Overdue: true, Record: r}
 		if !r.LastSuccess.IsZero() {
 			hs.LastSuccess = status.FormatTime(r.LastSuccess)
 			age := now.Sub(r.LastSuccess).Seconds()
@@ -149,6 +152,19 @@ func Unhealthy(rep Report, narrowed bool) string {
 		}
 	}
 	return ""
+}
+
+// OnlyJob narrows rep to the rows of job (on every host it holds): a
+// check of one job across the fleet, or of one host's job with --host.
+func OnlyJob(rep Report, job string) Report {
+	rows := make([]Row, 0, len(rep.Hosts))
+	for _, r := range rep.Hosts {
+		if r.Job == job {
+			rows = append(rows, r)
+		}
+	}
+	rep.Hosts = rows
+	return rep
 }
 
 // OnlyHosts narrows a store's listing to the named hosts (and the restore test).
