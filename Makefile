@@ -120,12 +120,16 @@ cross:
 # - atomicfile TestReadersSeeOldOrNew: Windows refuses to rename over a file
 #   another handle has open without FILE_SHARE_DELETE (Go's os.Open), so a
 #   reader can make a write fail there: a known limit of the Windows agent.
-# - backuprun, restoretest: they run restic and shell scripts (sh), which
-#   a wine prefix has not.
-WINE_PKGS := lockfile fileowner atomicfile spool status schedule localstore
+# - restoretest, and the tests of backuprun and restic that run restic or
+#   shell scripts (sh), which a wine prefix has not: of those two packages
+#   only the tests below run (-test.run): restic's output and VSS messages
+#   read, outcomes named, Windows exit statuses, the run's job object.
+WINE_PKGS := lockfile fileowner atomicfile spool status schedule localstore restic backuprun
 WINE_SKIP_lockfile   := ^TestLockRefusesSymlinksAndOddFiles$$
 WINE_SKIP_spool      := ^(TestLockKey|TestFullDiskIsAClearError|TestRefusesASpoolOthersCanWrite|TestRefusesASpoolOfAnotherUser)$$
 WINE_SKIP_atomicfile := ^TestReadersSeeOldOrNew$$
+WINE_SKIP_restic     := ^(TestInterruptedResticGetsSIGINT|TestRepositoryNotOnTheCommandLine)$$
+WINE_RUN_backuprun   := ^(TestOutcome|TestOutcomeNamesVSSFailures|TestVSSFailuresBounded|TestSignalName|TestScrubber.*|TestIsSecretName|TestLockRefusesASecondHolder|TestRunKillsTheTree.*)$$
 WINE_DIR := $(CURDIR)/bin/wine
 test-windows:
 	@command -v wine >/dev/null || { echo "test-windows: wine is missing: make deps (Debian's wine64)"; exit 1; }
@@ -141,9 +145,10 @@ test-windows:
 	  cp $(WINE_DIR)/bcryptprimitives.dll $$WINEPREFIX/drive_c/windows/system32/; \
 	  fail=0; for p in $(WINE_PKGS); do \
 	    GOOS=windows GOARCH=amd64 $(GO) test -c -o $(WINE_DIR)/$$p.test.exe ./internal/$$p/ || exit 1; \
-	    skip=; case $$p in lockfile) skip='$(WINE_SKIP_lockfile)';; spool) skip='$(WINE_SKIP_spool)';; atomicfile) skip='$(WINE_SKIP_atomicfile)';; esac; \
+	    skip=; only=; case $$p in lockfile) skip='$(WINE_SKIP_lockfile)';; spool) skip='$(WINE_SKIP_spool)';; atomicfile) skip='$(WINE_SKIP_atomicfile)';; \
+	      restic) skip='$(WINE_SKIP_restic)';; backuprun) only='$(WINE_RUN_backuprun)';; esac; \
 	    s=$$(date +%s); \
-	    (cd internal/$$p && timeout 600 wine $(WINE_DIR)/$$p.test.exe -test.v -test.count=1 $${skip:+-test.skip "$$skip"} > $(WINE_DIR)/$$p.log 2>&1); \
+	    (cd internal/$$p && timeout 600 wine $(WINE_DIR)/$$p.test.exe -test.v -test.count=1 $${skip:+-test.skip "$$skip"} $${only:+-test.run "$$only"} > $(WINE_DIR)/$$p.log 2>&1); \
 	    if awk -f scripts/wine-judge.awk $(WINE_DIR)/$$p.log; then echo "ok   $$p (wine, $$(( $$(date +%s) - s ))s)"; \
 	    else echo "FAIL $$p (wine; $(WINE_DIR)/$$p.log)"; fail=1; fi; \
 	  done; exit $$fail

@@ -38,6 +38,9 @@ type Options struct {
 	// OnStdout sees every stdout line (without its newline, scrubbed),
 	// e.g. to find restic's --json summary.
 	OnStdout func(line string)
+	// OnStderr sees every stderr line (scrubbed), e.g. to find restic's
+	// VSS failures, however many lines follow them.
+	OnStderr func(line string)
 	// Signals are forwarded to the child as they arrive.
 	Signals <-chan os.Signal
 	// TailLines is how many of the last stderr lines are kept; 5 if zero.
@@ -100,7 +103,11 @@ func Run(o Options) (Result, error) {
 	cmd.WaitDelay = waitDelay
 	tail := &tailLines{n: tailN}
 	stdout := &lineWriter{stream: "stdout", pass: o.Stdout, log: log, out: out, scrub: scrub, hook: o.OnStdout}
-	stderr := &lineWriter{stream: "stderr", pass: o.Stderr, log: log, out: out, scrub: scrub, hook: tail.add}
+	errHook := tail.add
+	if o.OnStderr != nil {
+		errHook = func(line string) { tail.add(line); o.OnStderr(line) }
+	}
+	stderr := &lineWriter{stream: "stderr", pass: o.Stderr, log: log, out: out, scrub: scrub, hook: errHook}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 
 	// The parent-death signal is sent when the thread that started the

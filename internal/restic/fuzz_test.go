@@ -69,6 +69,9 @@ func FuzzHumanError(f *testing.F) {
 		f.Add(string(l))
 	}
 	f.Fuzz(func(t *testing.T, line string) {
+		if r, ok := VSSFailure(line); ok && strings.ContainsAny(r, "\n\r") {
+			t.Errorf("VSSFailure(%q) = %q, more than one line", line, r)
+		}
 		got := HumanError(line)
 		if got == line {
 			return // not one of restic's error lines: kept as it is
