@@ -129,7 +129,7 @@ WINE_SKIP_lockfile   := ^TestLockRefusesSymlinksAndOddFiles$$
 WINE_SKIP_spool      := ^(TestLockKey|TestFullDiskIsAClearError|TestRefusesASpoolOthersCanWrite|TestRefusesASpoolOfAnotherUser)$$
 WINE_SKIP_atomicfile := ^TestReadersSeeOldOrNew$$
 WINE_SKIP_restic     := ^(TestInterruptedResticGetsSIGINT|TestRepositoryNotOnTheCommandLine)$$
-WINE_RUN_backuprun   := ^(TestOutcome|TestOutcomeNamesVSSFailures|TestVSSFailuresBounded|TestSignalName|TestScrubber.*|TestIsSecretName|TestLockRefusesASecondHolder|TestRunKillsTheTree.*)$$
+WINE_RUN_backuprun   := ^(TestOutcome|TestOutcomeNamesVSSFailures|TestVSSFailuresBounded|TestSignalName|TestScrubber.*|TestIsSecretName|TestLockRefusesASecondHolder|TestRunLockLeftByACrashedRun|TestRunKillsTheTree.*)$$
 WINE_DIR := $(CURDIR)/bin/wine
 test-windows:
 	@command -v wine >/dev/null || { echo "test-windows: wine is missing: make deps (Debian's wine64)"; exit 1; }
