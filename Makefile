@@ -104,7 +104,7 @@ cross:
 	@set -e; for t in $(CROSS_TARGETS); do \
 	  echo "cross: $$t"; \
 	  GOOS=$${t%/*} GOARCH=$${t#*/} CGO_ENABLED=0 $(GO) build -trimpath -o /dev/null ./cmd/backupwatch; \
-	  GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet ./internal/lockfile/ ./internal/fileowner/ ./internal/spool/ ./internal/backuprun/ ./internal/localstore/ ./internal/atomicfile/; \
+	  GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet ./internal/lockfile/ ./internal/fileowner/ ./internal/spool/ ./internal/backuprun/ ./internal/localstore/ ./internal/atomicfile/ ./internal/proctree/ ./internal/restic/; \
 	done
 
 # The agent packages' unit tests, built for Windows and run under Debian's
@@ -123,8 +123,10 @@ cross:
 # - restoretest, and the tests of backuprun and restic that run restic or
 #   shell scripts (sh), which a wine prefix has not: of those two packages
 #   only the tests below run (-test.run): restic's output and VSS messages
-#   read, outcomes named, Windows exit statuses, the run's job object.
-WINE_PKGS := lockfile fileowner atomicfile spool status schedule localstore restic backuprun
+#   read, outcomes named, Windows exit statuses, a crashed run's lock, the
+#   run's job object (wine 8.0 kills a job's processes on TerminateJobObject
+#   and when its last handle closes, as Windows does).
+WINE_PKGS := lockfile fileowner atomicfile spool status schedule localstore restic backuprun proctree
 WINE_SKIP_lockfile   := ^TestLockRefusesSymlinksAndOddFiles$$
 WINE_SKIP_spool      := ^(TestLockKey|TestFullDiskIsAClearError|TestRefusesASpoolOthersCanWrite|TestRefusesASpoolOfAnotherUser)$$
 WINE_SKIP_atomicfile := ^TestReadersSeeOldOrNew$$
