@@ -173,7 +173,8 @@ test-release:
 	cd dist/release-test/a && sha256sum -c --quiet SHA256SUMS
 	cmp dist/release-test/a/SHA256SUMS dist/release-test/b/SHA256SUMS
 	test $$(wc -l < dist/release-test/a/SHA256SUMS) -eq 4
-	@if command -v rpm >/dev/null; then rpm -qlp dist/release-test/a/*.rpm | grep -qx /usr/bin/backupwatch && echo "rpm -qlp: /usr/bin/backupwatch is in the rpm"; \
+	@if command -v rpm >/dev/null; then rpm -qlp dist/release-test/a/*.rpm | grep -qx /usr/bin/backupwatch && echo "rpm -qlp: /usr/bin/backupwatch is in the rpm" && \
+	  rpm -qp --scripts dist/release-test/a/*.rpm | grep -q 'systemctl --no-reload disable' && echo "rpm -qp --scripts: %preun disables the units"; \
 	  else echo "test-release: rpm is missing (Debian's rpm): the .rpm was built, not listed"; exit 1; fi
 	tar -xzOf dist/release-test/a/backupwatch-9.9.9.linux-amd64.tar.gz backupwatch-9.9.9.linux-amd64/backupwatch > dist/release-test/bw && chmod +x dist/release-test/bw
 	dist/release-test/bw --version 2>&1 | grep -q 'version 9.9.9'
