@@ -156,7 +156,8 @@ test-windows:
 	  done; exit $$fail
 
 # The release artifacts of VERSION (x.y.z) in $(RELEASE_DIR): archives per
-# target, the .debs and .rpms, SHA256SUMS (scripts/release.sh); reproducible.
+# target, an SBOM per target (CycloneDX, tools/sbom), the .debs and .rpms,
+# SHA256SUMS (scripts/release.sh); reproducible.
 RELEASE_DIR     ?= dist/release
 RELEASE_TARGETS ?= $(CROSS_TARGETS)
 release:
@@ -164,15 +165,20 @@ release:
 	GO=$(GO) ./scripts/release.sh '$(VERSION)' $(RELEASE_DIR) $(RELEASE_TARGETS)
 
 # The release at a reduced set (linux/amd64 and windows/amd64), twice: the
-# sums verify, both builds are byte for byte the same, the archive's binary
-# names the version.
+# sums verify, both builds (SBOMs included) are byte for byte the same, the
+# SBOMs name the version and each target's modules, the archive's binary
+# names the version, the rpm lists the binary and has its scripts.
 test-release:
 	rm -rf dist/release-test
 	GO=$(GO) ./scripts/release.sh 9.9.9 dist/release-test/a linux/amd64 windows/amd64
 	GO=$(GO) ./scripts/release.sh 9.9.9 dist/release-test/b linux/amd64 windows/amd64
 	cd dist/release-test/a && sha256sum -c --quiet SHA256SUMS
 	cmp dist/release-test/a/SHA256SUMS dist/release-test/b/SHA256SUMS
-	test $$(wc -l < dist/release-test/a/SHA256SUMS) -eq 4
+	test $$(wc -l < dist/release-test/a/SHA256SUMS) -eq 6
+	@for t in linux-amd64 windows-amd64; do f=dist/release-test/a/backupwatch-9.9.9.$$t.sbom.cdx.json; \
+	  grep -q '"bomFormat": "CycloneDX"' $$f && grep -q '"purl": "pkg:golang/github.com/golemtrust/backupwatch@v9.9.9?goarch=amd64&goos='$${t%-*} $$f && \
+	  grep -q '"name": "github.com/prometheus/client_golang"' $$f || { echo "test-release: $$f is not the SBOM of backupwatch 9.9.9 for $$t"; exit 1; }; done
+	@grep -q '"name": "golang.org/x/sys"' dist/release-test/a/backupwatch-9.9.9.windows-amd64.sbom.cdx.json && echo "SBOMs: CycloneDX, version 9.9.9, each target's modules"
 	@if command -v rpm >/dev/null; then rpm -qlp dist/release-test/a/*.rpm | grep -qx /usr/bin/backupwatch && echo "rpm -qlp: /usr/bin/backupwatch is in the rpm" && \
 	  rpm -qp --scripts dist/release-test/a/*.rpm | grep -q 'systemctl --no-reload disable' && echo "rpm -qp --scripts: %preun disables the units"; \
 	  else echo "test-release: rpm is missing (Debian's rpm): the .rpm was built, not listed"; exit 1; fi
