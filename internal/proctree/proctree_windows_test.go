@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/windows"
 )
@@ -73,6 +74,19 @@ func startTree(t *testing.T) (*Tree, *exec.Cmd, int) {
 	return tree, cmd, pid
 }
 
+// waitChild waits, within a minute, for cmd to end.
+func waitChild(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatal("the child runs on")
+	}
+}
+
 // ended waits, within a minute, for process pid to end.
 func ended(t *testing.T, pid int) bool {
 	t.Helper()
@@ -92,7 +106,7 @@ func TestKillEndsTheTree(t *testing.T) {
 	if err := tree.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	cmd.Wait()
+	waitChild(t, cmd)
 	if !ended(t, gc) {
 		t.Errorf("the grandchild (pid %d) runs on after Kill", gc)
 	}
@@ -105,7 +119,7 @@ func TestCloseEndsTheTree(t *testing.T) {
 	if err := tree.Close(); err != nil {
 		t.Fatal(err)
 	}
-	cmd.Wait()
+	waitChild(t, cmd)
 	if !ended(t, gc) {
 		t.Errorf("the grandchild (pid %d) runs on after the job's handle closed", gc)
 	}
