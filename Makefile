@@ -104,7 +104,7 @@ cross:
 	@set -e; for t in $(CROSS_TARGETS); do \
 	  echo "cross: $$t"; \
 	  GOOS=$${t%/*} GOARCH=$${t#*/} CGO_ENABLED=0 $(GO) build -trimpath -o /dev/null ./cmd/backupwatch; \
-	  GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet ./internal/lockfile/ ./internal/fileowner/ ./internal/spool/ ./internal/backuprun/ ./internal/localstore/ ./internal/atomicfile/; \
+	  GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet ./internal/lockfile/ ./internal/fileowner/ ./internal/spool/ ./internal/backuprun/ ./internal/localstore/ ./internal/atomicfile/ ./internal/proctree/ ./internal/restic/; \
 	done
 
 # The agent packages' unit tests, built for Windows and run under Debian's
@@ -120,12 +120,18 @@ cross:
 # - atomicfile TestReadersSeeOldOrNew: Windows refuses to rename over a file
 #   another handle has open without FILE_SHARE_DELETE (Go's os.Open), so a
 #   reader can make a write fail there: a known limit of the Windows agent.
-# - backuprun, restoretest: they run restic and shell scripts (sh), which
-#   a wine prefix has not.
-WINE_PKGS := lockfile fileowner atomicfile spool status schedule localstore
+# - restoretest, and the tests of backuprun and restic that run restic or
+#   shell scripts (sh), which a wine prefix has not: of those two packages
+#   only the tests below run (-test.run): restic's output and VSS messages
+#   read, outcomes named, Windows exit statuses, a crashed run's lock, the
+#   run's job object (wine 8.0 kills a job's processes on TerminateJobObject
+#   and when its last handle closes, as Windows does).
+WINE_PKGS := lockfile fileowner atomicfile spool status schedule localstore restic backuprun proctree
 WINE_SKIP_lockfile   := ^TestLockRefusesSymlinksAndOddFiles$$
 WINE_SKIP_spool      := ^(TestLockKey|TestFullDiskIsAClearError|TestRefusesASpoolOthersCanWrite|TestRefusesASpoolOfAnotherUser)$$
 WINE_SKIP_atomicfile := ^TestReadersSeeOldOrNew$$
+WINE_SKIP_restic     := ^(TestInterruptedResticGetsSIGINT|TestRepositoryNotOnTheCommandLine)$$
+WINE_RUN_backuprun   := ^(TestOutcome|TestOutcomeNamesVSSFailures|TestVSSFailuresBounded|TestSignalName|TestScrubber.*|TestIsSecretName|TestLockRefusesASecondHolder|TestRunLockLeftByACrashedRun|TestRunKillsTheTree.*)$$
 WINE_DIR := $(CURDIR)/bin/wine
 test-windows:
 	@command -v wine >/dev/null || { echo "test-windows: wine is missing: make deps (Debian's wine64)"; exit 1; }
@@ -141,15 +147,17 @@ test-windows:
 	  cp $(WINE_DIR)/bcryptprimitives.dll $$WINEPREFIX/drive_c/windows/system32/; \
 	  fail=0; for p in $(WINE_PKGS); do \
 	    GOOS=windows GOARCH=amd64 $(GO) test -c -o $(WINE_DIR)/$$p.test.exe ./internal/$$p/ || exit 1; \
-	    skip=; case $$p in lockfile) skip='$(WINE_SKIP_lockfile)';; spool) skip='$(WINE_SKIP_spool)';; atomicfile) skip='$(WINE_SKIP_atomicfile)';; esac; \
+	    skip=; only=; case $$p in lockfile) skip='$(WINE_SKIP_lockfile)';; spool) skip='$(WINE_SKIP_spool)';; atomicfile) skip='$(WINE_SKIP_atomicfile)';; \
+	      restic) skip='$(WINE_SKIP_restic)';; backuprun) only='$(WINE_RUN_backuprun)';; esac; \
 	    s=$$(date +%s); \
-	    (cd internal/$$p && timeout 600 wine $(WINE_DIR)/$$p.test.exe -test.v -test.count=1 $${skip:+-test.skip "$$skip"} > $(WINE_DIR)/$$p.log 2>&1); \
+	    (cd internal/$$p && timeout 600 wine $(WINE_DIR)/$$p.test.exe -test.v -test.count=1 $${skip:+-test.skip "$$skip"} $${only:+-test.run "$$only"} > $(WINE_DIR)/$$p.log 2>&1); \
 	    if awk -f scripts/wine-judge.awk $(WINE_DIR)/$$p.log; then echo "ok   $$p (wine, $$(( $$(date +%s) - s ))s)"; \
 	    else echo "FAIL $$p (wine; $(WINE_DIR)/$$p.log)"; fail=1; fi; \
 	  done; exit $$fail
 
 # The release artifacts of VERSION (x.y.z) in $(RELEASE_DIR): archives per
-# target, the .debs and .rpms, SHA256SUMS (scripts/release.sh); reproducible.
+# target, an SBOM per target (CycloneDX, tools/sbom), the .debs and .rpms,
+# SHA256SUMS (scripts/release.sh); reproducible.
 RELEASE_DIR     ?= dist/release
 RELEASE_TARGETS ?= $(CROSS_TARGETS)
 release:
@@ -157,16 +165,22 @@ release:
 	GO=$(GO) ./scripts/release.sh '$(VERSION)' $(RELEASE_DIR) $(RELEASE_TARGETS)
 
 # The release at a reduced set (linux/amd64 and windows/amd64), twice: the
-# sums verify, both builds are byte for byte the same, the archive's binary
-# names the version.
+# sums verify, both builds (SBOMs included) are byte for byte the same, the
+# SBOMs name the version and each target's modules, the archive's binary
+# names the version, the rpm lists the binary and has its scripts.
 test-release:
 	rm -rf dist/release-test
 	GO=$(GO) ./scripts/release.sh 9.9.9 dist/release-test/a linux/amd64 windows/amd64
 	GO=$(GO) ./scripts/release.sh 9.9.9 dist/release-test/b linux/amd64 windows/amd64
 	cd dist/release-test/a && sha256sum -c --quiet SHA256SUMS
 	cmp dist/release-test/a/SHA256SUMS dist/release-test/b/SHA256SUMS
-	test $$(wc -l < dist/release-test/a/SHA256SUMS) -eq 4
-	@if command -v rpm >/dev/null; then rpm -qlp dist/release-test/a/*.rpm | grep -qx /usr/bin/backupwatch && echo "rpm -qlp: /usr/bin/backupwatch is in the rpm"; \
+	test $$(wc -l < dist/release-test/a/SHA256SUMS) -eq 6
+	@for t in linux-amd64 windows-amd64; do f=dist/release-test/a/backupwatch-9.9.9.$$t.sbom.cdx.json; \
+	  grep -q '"bomFormat": "CycloneDX"' $$f && grep -q '"purl": "pkg:golang/github.com/golemtrust/backupwatch@v9.9.9?goarch=amd64&goos='$${t%-*} $$f && \
+	  grep -q '"name": "github.com/prometheus/client_golang"' $$f || { echo "test-release: $$f is not the SBOM of backupwatch 9.9.9 for $$t"; exit 1; }; done
+	@grep -q '"name": "golang.org/x/sys"' dist/release-test/a/backupwatch-9.9.9.windows-amd64.sbom.cdx.json && echo "SBOMs: CycloneDX, version 9.9.9, each target's modules"
+	@if command -v rpm >/dev/null; then rpm -qlp dist/release-test/a/*.rpm | grep -qx /usr/bin/backupwatch && echo "rpm -qlp: /usr/bin/backupwatch is in the rpm" && \
+	  rpm -qp --scripts dist/release-test/a/*.rpm | grep -q 'systemctl --no-reload disable' && echo "rpm -qp --scripts: %preun disables the units"; \
 	  else echo "test-release: rpm is missing (Debian's rpm): the .rpm was built, not listed"; exit 1; fi
 	tar -xzOf dist/release-test/a/backupwatch-9.9.9.linux-amd64.tar.gz backupwatch-9.9.9.linux-amd64/backupwatch > dist/release-test/bw && chmod +x dist/release-test/bw
 	dist/release-test/bw --version 2>&1 | grep -q 'version 9.9.9'

@@ -153,6 +153,7 @@ func (b *Backup) Run(ctx context.Context) (exit int, err error) {
 	}
 	var summary *restic.Summary
 	var savedID string // restic without --json names the snapshot only
+	var vss VSSFailures
 	r, startErr := Run(Options{
 		Args: b.Args, Env: b.Env, Stdin: stdin,
 		Stdout: b.Stdout, Stderr: b.Stderr, Log: logw, Output: tailWriter(tail),
@@ -164,7 +165,8 @@ func (b *Backup) Run(ctx context.Context) (exit int, err error) {
 				savedID = id
 			}
 		},
-		Signals: signals,
+		OnStderr: vss.Add,
+		Signals:  signals,
 	})
 	if r.LogErr != nil {
 		log.Warn("backup log incomplete: lines after this error were not written", "file", b.LogFile, "err", r.LogErr)
@@ -172,7 +174,7 @@ func (b *Backup) Run(ctx context.Context) (exit int, err error) {
 	if summary == nil && savedID != "" {
 		summary = &restic.Summary{SnapshotID: savedID}
 	}
-	res := Outcome(b.Host, r, startErr, summary, b.Exit3)
+	res := Outcome(b.Host, r, startErr, summary, b.Exit3, vss.Reasons())
 	if tail != nil {
 		b.pingEnd(ctx, &res, r.ExitCode, fmt.Sprintf("exit status %d after %s", r.ExitCode, r.Duration().Round(time.Millisecond))+"\n\n"+tail.String())
 	}

@@ -71,6 +71,14 @@ func TestBackupRecordsTheOutcome(t *testing.T) {
 			map[string]string{"status": status.Failed, "message": "incomplete backup: exit status 3: snapshot made, but some files could not be read"}},
 		{"exit 3 recorded as success", "exit 3", status.Success, 3,
 			map[string]string{"status": status.Success, "message": "warning: exit status 3: snapshot made, but some files could not be read"}},
+		// restic on Windows with --use-fs-snapshot: the failed shadow copy
+		// first, then more files in use than the tail keeps.
+		{"a VSS failure named behind many errors", "cat >&2 <<'EOF'\n" + vssCreateJSON + "\n" + strings.Repeat(lockedFile+"\n", 20) + exit3Warning + "\nEOF\nexit 3", status.Failed, 3,
+			map[string]string{"status": status.Failed, "message": "incomplete backup: exit status 3: snapshot made, but some files could not be read; " +
+				`VSS snapshot of c:\ failed, files read without it (open or locked files may be missing or inconsistent): VSS error: async operation failed: VSS_E_UNEXPECTED_PROVIDER_ERROR (0x8004230f)` +
+				"\n" + strings.Repeat(lockedFile+"\n", 4) + "Warning: at least one source file could not be read"}},
+		{"a VSS failure on a success is a warning", "echo '" + vssCreateText + "' >&2", status.Failed, 0,
+			map[string]string{"status": status.Success, "message": `warning: VSS snapshot of c:\ failed, files read without it (open or locked files may be missing or inconsistent): VSS error: async operation failed: VSS_E_UNEXPECTED_PROVIDER_ERROR (0x8004230f)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,11 +207,15 @@ func TestOutcome(t *testing.T) {
 		{"forwarded signal", Result{ExitCode: 130, Forwarded: syscall.SIGINT}, nil, status.Failed, status.Failed, "interrupted by SIGINT (exit status 130)"},
 		{"killed", Result{ExitCode: 137, Signal: syscall.SIGKILL}, nil, status.Failed, status.Failed, "killed by SIGKILL"},
 		{"tail kept, latest first", Result{ExitCode: 1, Tail: []string{long, "Fatal: disk full"}}, nil, status.Failed, status.Failed, "exit status 1\nx"},
+		// Windows: a process ended by the console's Ctrl+C or close event
+		// without handling it exits with an NTSTATUS, not 128+n.
+		{"windows ctrl+c status", Result{ExitCode: 0xC000013A}, nil, status.Failed, status.Failed, "exit status 0xC000013A (STATUS_CONTROL_C_EXIT: ended by Ctrl+C or the console closing)"},
+		{"windows crash status", Result{ExitCode: 0xC0000005}, nil, status.Failed, status.Failed, "exit status 0xC0000005 (STATUS_ACCESS_VIOLATION: restic crashed)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.r.Started, tt.r.Ended = t0, t0.Add(90*time.Second)
-			res := Outcome("db", tt.r, tt.startErr, &restic.Summary{}, tt.exit3)
+			res := Outcome("db", tt.r, tt.startErr, &restic.Summary{}, tt.exit3, nil)
 			if res.Outcome != tt.outcome || !strings.HasPrefix(res.Message, tt.message) {
 				t.Errorf("Outcome = %s %q, want %s %q...", res.Outcome, res.Message, tt.outcome, tt.message)
 			}
@@ -215,7 +227,7 @@ func TestOutcome(t *testing.T) {
 			}
 		})
 	}
-	res := Outcome("db", Result{ExitCode: 1, Tail: []string{long, "Fatal: disk full"}}, nil, nil, status.Failed)
+	res := Outcome("db", Result{ExitCode: 1, Tail: []string{long, "Fatal: disk full"}}, nil, nil, status.Failed, nil)
 	if !strings.HasSuffix(res.Message, "Fatal: disk full") {
 		t.Errorf("the latest error line was dropped: %q", res.Message)
 	}

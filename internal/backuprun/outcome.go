@@ -17,8 +17,11 @@ const maxMessage = 900
 
 // Outcome turns how the program ended into the result to record: exit 0
 // is a success, restic's exit 3 is as exit3 says, anything else a failure
-// saying what happened with the last error lines.
-func Outcome(host string, r Result, startErr error, sum *restic.Summary, exit3 string) status.Result {
+// saying what happened with the last error lines. vss are the Volume
+// Shadow Copy failures restic reported (VSSFailures): they are named in
+// the reason whatever the exit status, a success's as a warning, since a
+// backup read without its snapshot may hold inconsistent files.
+func Outcome(host string, r Result, startErr error, sum *restic.Summary, exit3 string, vss []string) status.Result {
 	res := status.Result{Host: host, Outcome: status.Failed, At: r.Ended}
 	code := int64(r.ExitCode)
 	res.ExitCode = &code
@@ -34,8 +37,12 @@ func Outcome(host string, r Result, startErr error, sum *restic.Summary, exit3 s
 	switch {
 	case startErr != nil:
 		what = startErr.Error()
+	case r.ExitCode == 0 && len(vss) == 0:
+		res.Outcome = status.Success
+		return res
 	case r.ExitCode == 0:
 		res.Outcome = status.Success
+		res.Message = status.Truncate("warning: "+strings.Join(vss, "; "), maxMessage)
 		return res
 	case r.Forwarded != nil:
 		what = fmt.Sprintf("interrupted by %s (exit status %d)", SignalName(r.Forwarded), r.ExitCode)
@@ -47,10 +54,52 @@ func Outcome(host string, r Result, startErr error, sum *restic.Summary, exit3 s
 	case r.ExitCode == restic.ExitIncomplete:
 		what = "incomplete backup: exit status 3: snapshot made, but some files could not be read"
 	default:
-		what = "exit status " + strconv.Itoa(r.ExitCode)
+		what = "exit status " + exitStatus(r.ExitCode)
 	}
-	res.Message = boundMessage(what, r.Tail)
+	if len(vss) > 0 {
+		sep := "; "
+		if !strings.Contains(what, ":") {
+			sep = ": "
+		}
+		what += sep + strings.Join(vss, "; ")
+	}
+	res.Message = boundMessage(what, withoutVSS(r.Tail))
 	return res
+}
+
+// exitStatus writes a Windows NTSTATUS (a process ended by an unhandled
+// exception or console event, 0xC0000000 and up) in hex with its name, as
+// Windows' tools do; any other status in decimal.
+func exitStatus(code int) string {
+	if c := int64(code); c < 0xC0000000 || c > 0xFFFFFFFF {
+		return strconv.Itoa(code)
+	}
+	s := fmt.Sprintf("0x%08X", code)
+	if name, ok := ntStatus[uint32(code)]; ok {
+		s += " (" + name + ")"
+	}
+	return s
+}
+
+// ntStatus names the NTSTATUS exit codes a backup program meets.
+var ntStatus = map[uint32]string{
+	0xC000013A: "STATUS_CONTROL_C_EXIT: ended by Ctrl+C or the console closing",
+	0xC0000005: "STATUS_ACCESS_VIOLATION: restic crashed",
+	0xC0000409: "STATUS_STACK_BUFFER_OVERRUN: restic crashed",
+	0xC00000FD: "STATUS_STACK_OVERFLOW: restic crashed",
+	0xC0000017: "STATUS_NO_MEMORY: out of memory",
+	0xC0000142: "STATUS_DLL_INIT_FAILED: could not start (a desktop heap or DLL problem)",
+}
+
+// withoutVSS is the tail without the VSS failures the reason names.
+func withoutVSS(tail []string) []string {
+	var keep []string
+	for _, l := range tail {
+		if _, ok := restic.VSSFailure(l); !ok {
+			keep = append(keep, l)
+		}
+	}
+	return keep
 }
 
 // boundMessage is what happened, then as many of the last error lines as

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/golemtrust/backupwatch/internal/proctree"
 	"github.com/golemtrust/backupwatch/internal/status"
 )
 
@@ -38,6 +39,9 @@ type Options struct {
 	// OnStdout sees every stdout line (without its newline, scrubbed),
 	// e.g. to find restic's --json summary.
 	OnStdout func(line string)
+	// OnStderr sees every stderr line (scrubbed), e.g. to find restic's
+	// VSS failures, however many lines follow them.
+	OnStderr func(line string)
 	// Signals are forwarded to the child as they arrive.
 	Signals <-chan os.Signal
 	// TailLines is how many of the last stderr lines are kept; 5 if zero.
@@ -46,6 +50,9 @@ type Options struct {
 	// SysProcAttr is given to the child, with a parent-death signal added
 	// on Linux: the child dies with this process.
 	SysProcAttr *syscall.SysProcAttr
+	// TreeGrace is how long, on Windows, the child has to end after a
+	// signal before its whole process tree is killed; 30s if zero.
+	TreeGrace time.Duration
 }
 
 // Result is how the child ended.
@@ -100,7 +107,11 @@ func Run(o Options) (Result, error) {
 	cmd.WaitDelay = waitDelay
 	tail := &tailLines{n: tailN}
 	stdout := &lineWriter{stream: "stdout", pass: o.Stdout, log: log, out: out, scrub: scrub, hook: o.OnStdout}
-	stderr := &lineWriter{stream: "stderr", pass: o.Stderr, log: log, out: out, scrub: scrub, hook: tail.add}
+	errHook := tail.add
+	if o.OnStderr != nil {
+		errHook = func(line string) { tail.add(line); o.OnStderr(line) }
+	}
+	stderr := &lineWriter{stream: "stderr", pass: o.Stderr, log: log, out: out, scrub: scrub, hook: errHook}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 
 	// The parent-death signal is sent when the thread that started the
@@ -121,6 +132,22 @@ func Run(o Options) (Result, error) {
 		return res, err
 	}
 
+	// On Windows the child and every process it starts are held in a job
+	// object, killed whole when backupwatch ends however it ends, and
+	// after a signal the child did not end on (proctree).
+	tree, terr := proctree.Hold(cmd.Process)
+	if terr != nil {
+		said := scrub(fmt.Sprintf("the processes of %s are not held together, a kill may leave some: %v", o.Args[0], terr))
+		log.line("backupwatch", said)
+		out.line("backupwatch", said)
+	}
+	defer tree.Close()
+	grace := o.TreeGrace
+	if grace <= 0 {
+		grace = 30 * time.Second
+	}
+	var killTree *time.Timer
+
 	done := make(chan struct{})
 	var fwdMu sync.Mutex
 	go func() {
@@ -140,12 +167,32 @@ func Run(o Options) (Result, error) {
 				said := scrub(fmt.Sprintf("received %v, passing it to %s (pid %d)", sig, o.Args[0], cmd.Process.Pid))
 				log.line("backupwatch", said)
 				out.line("backupwatch", said)
-				cmd.Process.Signal(sig)
+				err := cmd.Process.Signal(sig)
+				fwdMu.Lock()
+				if err != nil && tree != nil && killTree == nil {
+					// Windows sends no signal: the child shares the
+					// console and had the event itself, or has none
+					// (Task Scheduler) and never will. It has the grace
+					// to end as on Ctrl+C (restic removes its lock),
+					// then its tree is killed.
+					killTree = time.AfterFunc(grace, func() {
+						said := fmt.Sprintf("%s did not end within %s of %v: killing it and every process it started", o.Args[0], grace, sig)
+						log.line("backupwatch", scrub(said))
+						out.line("backupwatch", scrub(said))
+						tree.Kill()
+					})
+				}
+				fwdMu.Unlock()
 			}
 		}
 	}()
 	err := cmd.Wait()
 	close(done)
+	fwdMu.Lock()
+	if killTree != nil {
+		killTree.Stop()
+	}
+	fwdMu.Unlock()
 	stdout.flush()
 	stderr.flush()
 	fwdMu.Lock()

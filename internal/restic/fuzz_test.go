@@ -69,6 +69,9 @@ func FuzzHumanError(f *testing.F) {
 		f.Add(string(l))
 	}
 	f.Fuzz(func(t *testing.T, line string) {
+		if r, ok := VSSFailure(line); ok && strings.ContainsAny(r, "\n\r") {
+			t.Errorf("VSSFailure(%q) = %q, more than one line", line, r)
+		}
 		got := HumanError(line)
 		if got == line {
 			return // not one of restic's error lines: kept as it is
@@ -87,7 +90,7 @@ func FuzzHumanError(f *testing.F) {
 func TestHumanErrorOneLine(t *testing.T) {
 	for _, tc := range []struct{ line, want string }{
 		{`{"message_type":"error","error":"a\nb","item":"/srv/x\ny"}`, "error on /srv/x?y: a; b"},
-		{`{"message_type":"error","error":{"Op":"open","Path":"/srv/\r\n","Err":13},"during":"archival","item":"/srv/\u001b[31m"}`, "error during archival of /srv/?[31m: open /srv/??: permission denied"},
+		{`{"message_type":"error","error":{"Op":"open","Path":"/srv/\r\n","Err":13},"during":"archival","item":"/srv/\u001b[31m"}`, "error during archival of /srv/?[31m: open /srv/??: " + errno13},
 		{`{"message_type":"error","message":"check\nfailed"}`, "error: check; failed"},
 	} {
 		if got := HumanError(tc.line); got != tc.want {

@@ -9,9 +9,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/golemtrust/backupwatch/internal/proctree"
 )
 
 // Repo runs restic against one repository.
@@ -69,9 +73,9 @@ func (r Repo) command(ctx context.Context, args ...string) (*exec.Cmd, error) {
 		cmd.Env = append(slices.Clip(cmd.Env), "RESTIC_REPOSITORY="+r.Repository)
 	}
 	cmd.Stdin = nil // never prompt: a missing password is an error, not a hang
-	// Interrupted, restic is asked to stop as on Ctrl-C, so that it
-	// removes its lock from the repository; killed only if it lingers.
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	// Interrupted, restic is asked to stop as on Ctrl-C (run's Cancel),
+	// so that it removes its lock from the repository; killed only if it
+	// lingers.
 	cmd.WaitDelay = 10 * time.Second
 	return cmd, nil
 }
@@ -89,7 +93,23 @@ func (r Repo) run(ctx context.Context, stdout io.Writer, args ...string) error {
 	tail := &tailBuffer{max: 4 << 10}
 	cmd.Stdout = stdout
 	cmd.Stderr = tail
-	err = cmd.Run()
+	// On Windows no Ctrl+C can be sent to restic alone: a cancelled
+	// restic is killed with every process it started (rclone, ssh), held
+	// in a job object that also ends them if backupwatch is killed.
+	var tree atomic.Pointer[proctree.Tree]
+	cmd.Cancel = func() error {
+		err := cmd.Process.Signal(os.Interrupt)
+		if err != nil && runtime.GOOS == "windows" {
+			return tree.Load().Kill()
+		}
+		return err
+	}
+	if err = cmd.Start(); err == nil {
+		t, _ := proctree.Hold(cmd.Process) // without it, restic alone is killed
+		tree.Store(t)
+		err = cmd.Wait()
+		t.Close()
+	}
 	if err == nil {
 		return nil
 	}

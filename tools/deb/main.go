@@ -53,7 +53,7 @@ func main() {
 	flag.StringVar(&o.date, "date", "", "the commit's date, YYYYMMDD (git log -1 --format=%cd --date=format:%Y%m%d)")
 	flag.StringVar(&o.arch, "arch", runtime.GOARCH, "the Debian architecture of the binary")
 	flag.BoolVar(&o.strip, "strip", true, "strip the binary (binutils' strip, which knows only the host's architectures)")
-	flag.StringVar(&o.format, "format", "deb", "deb, or rpm (the same files; no maintainer scripts yet: no system user, units not disabled on erase)")
+	flag.StringVar(&o.format, "format", "deb", "deb, or rpm (the same files; rpm's own scripts: the system user and directories made, every unit stopped and disabled on erase)")
 	flag.StringVar(&o.out, "out", "../../dist", "directory to write the .deb to")
 	flag.Parse()
 	path, err := build(o)
@@ -127,9 +127,13 @@ func build(o options) (string, error) {
 		o.format = "deb"
 	}
 	if o.format == "rpm" {
-		// The maintainer scripts are Debian's (dpkg-query, $1 = remove);
-		// rpm passes counts. The rpm has none yet.
-		info.Scripts = nfpm.Scripts{}
+		// Debian's maintainer scripts ask dpkg-query and read $1 = remove;
+		// rpm passes counts: its own scripts do the same (scripts/rpm).
+		info.Scripts = nfpm.Scripts{
+			PostInstall: filepath.Join(scripts, "rpm/post"),
+			PreRemove:   filepath.Join(scripts, "rpm/preun"),
+			PostRemove:  filepath.Join(scripts, "rpm/postun"),
+		}
 		info.Depends, info.Recommends, info.Suggests = nil, []string{"restic"}, nil // Debian's names
 	}
 	if err := nfpm.PrepareForPackager(info, o.format); err != nil {
