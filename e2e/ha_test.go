@@ -72,6 +72,7 @@ type haStack struct {
 	settle     time.Duration
 	minute     time.Duration // a minute, scaled
 	wait       time.Duration
+	pausedAt   time.Time
 	parts      []*process
 	env        []string
 }
@@ -249,9 +250,20 @@ scrape_configs:
 		writeConf(i, "")
 		addr := freeAddr(t)
 		s.promURL = append(s.promURL, "http://"+addr)
+		// Prometheus resends every alert, resolved ones for 15 minutes,
+		// each --rules.alert.resend-delay (1m): shorter than the route's
+		// group_interval (5m), so an Alertmanager group holds a recent
+		// recovery at every flush and a new failure after a mass recovery
+		// is one message. Scaled timings must keep that order (with the
+		// unscaled 1m against a 10s group interval, the group held the
+		// recoveries at one flush in six, and a new failure was sent again
+		// when they came back): 2.5 scaled minutes. Alerts then stay valid
+		// 4 resend delays (20s) without news: every pause of the pair here
+		// is much shorter (resumeProms logs each).
 		p := start(t, fmt.Sprintf("prometheus-%d", i+1), nil, debian(t, "prometheus"),
 			"--config.file="+confs[i],
 			"--storage.tsdb.path="+filepath.Join(s.dir, fmt.Sprintf("prometheus-%d", i+1)),
+			"--rules.alert.resend-delay="+model.Duration(s.resendDelay()).String(),
 			"--web.listen-address="+addr)
 		s.parts = append(s.parts, p)
 		s.proms = append(s.proms, p)
@@ -764,6 +776,7 @@ func (s *haStack) pauseProms() {
 	for _, p := range s.proms {
 		p.pause(s.t)
 	}
+	s.pausedAt = time.Now()
 	s.t.Cleanup(func() {
 		for _, p := range s.proms {
 			_ = p.cmd.Process.Signal(syscall.SIGCONT)
@@ -776,7 +789,12 @@ func (s *haStack) resumeProms() {
 	for _, p := range s.proms {
 		p.resume(s.t)
 	}
+	d := time.Since(s.pausedAt)
+	s.t.Logf("the Prometheus pair was paused for %v (alerts stay valid %v without news)", d.Round(time.Millisecond), 4*s.resendDelay())
 }
+
+// resendDelay is the pair's --rules.alert.resend-delay: 2.5 scaled minutes.
+func (s *haStack) resendDelay() time.Duration { return 5 * s.minute / 2 }
 
 // recordAll records the same result for many hosts at once, calls during
 // while they run, and checks that every one was written (none spooled).
