@@ -37,7 +37,9 @@ func TestReadHostileAnswers(t *testing.T) {
 				}
 			}
 		}, Unreachable, "larger than"},
-		{"redirect", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "http://elsewhere.example/", http.StatusFound) }, Unreachable, "302"},
+		{"redirect", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "http://elsewhere.example/", http.StatusFound)
+		}, Unreachable, "302"},
 		{"hangs", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }, Unreachable, "deadline"},
 	}
 	for _, tc := range tests {
