@@ -21,15 +21,17 @@ type statusOptions struct {
 	output     string
 	maxAge     time.Duration
 	maxAgeSet  bool
+	switches   switchOptions
 }
 
 func addStatusCommand(app *kingpin.Application, g *globals) command {
 	o := &statusOptions{}
-	c := app.Command("status", "Show every host's backup status; exits 3 when a host is overdue, failed or unknown, when the last restore test failed, is more than 90 days old or was never recorded (as RestoreTestOverdue), or when there are no hosts at all.")
+	c := app.Command("status", "Show every host's backup status; exits 3 when a host is overdue, failed or unknown, when a --deadman.url switch is unreachable or hears a sender silent, when the last restore test failed, is more than 90 days old or was never recorded (as RestoreTestOverdue), or when there are no hosts at all.")
 	c.Flag("host", "Only this host (repeatable); a named host with no record is shown as unknown. The restore test is then shown but does not change the exit status.").StringsVar(&o.hosts)
 	c.Flag("config.file", "YAML file listing expected hosts, as for serve: an expected host with no record is shown as unknown.").StringVar(&o.configFile)
 	c.Flag("output", "Output format: table (the default, for people) or json (for scripts).").PlaceHolder("table|json").Short('o').Default("table").EnumVar(&o.output, "table", "json")
 	c.Flag("max-age", "A host or job whose last success is older than this is overdue, whatever its schedule; default: each one's own deadline (its schedule; 24h when it has none).").Default("24h").IsSetByUser(&o.maxAgeSet).DurationVar(&o.maxAge)
+	o.switches.addFlags(c)
 	return command{c, func(ctx context.Context) error { return runStatus(ctx, g, o) }}
 }
 
@@ -38,6 +40,10 @@ func runStatus(ctx context.Context, g *globals, o *statusOptions) error {
 		if err := status.ValidateHost(h); err != nil {
 			return usageError{err}
 		}
+	}
+	readers, err := o.switches.readers()
+	if err != nil {
+		return err
 	}
 	expected := o.hosts
 	var cfg *config.Config
@@ -79,6 +85,7 @@ func runStatus(ctx context.Context, g *globals, o *statusOptions) error {
 		maxAge = o.maxAge
 	}
 	rep := statusview.Build(snap, maxAge, time.Now())
+	statusview.AddAlertingPath(&rep, readSwitches(ctx, readers), time.Now())
 	if o.output == "json" {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
