@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -27,8 +30,15 @@ func (o *switchOptions) addFlags(c *kingpin.CmdClause) {
 func (o *switchOptions) readers() ([]*heartbeat.Reader, error) {
 	var rs []*heartbeat.Reader
 	var errs []error
+	var roots *x509.CertPool
+	if o.caFile != "" {
+		var err error
+		if roots, err = heartbeat.LoadCA(o.caFile); err != nil {
+			errs = append(errs, fmt.Errorf("--deadman.ca-file: %w", err))
+		}
+	}
 	for _, u := range o.urls {
-		r, err := heartbeat.NewReader(u, o.caFile)
+		r, err := heartbeat.NewReader(u, roots)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--deadman.url: %w", err))
 			continue
@@ -50,4 +60,21 @@ func readSwitches(ctx context.Context, rs []*heartbeat.Reader) []heartbeat.State
 	}
 	wg.Wait()
 	return states
+}
+
+// watcher returns the background reader of the switches and the page's
+// view of them; nil and nil without --deadman.url.
+func (o *switchOptions) watcher(logger *slog.Logger) (*heartbeat.Watcher, func() []heartbeat.State, error) {
+	rs, err := o.readers()
+	if err != nil || len(rs) == 0 {
+		return nil, nil, err
+	}
+	w := heartbeat.NewWatcher(rs, logger)
+	return w, w.States, nil
+}
+
+// switchReadEvery is how often serve reads the switches: at each refresh,
+// and at least once a minute, as often as the page reloads.
+func switchReadEvery(refresh time.Duration) time.Duration {
+	return min(refresh, time.Minute)
 }

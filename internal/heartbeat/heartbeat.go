@@ -113,10 +113,11 @@ type Reader struct {
 
 // NewReader returns a reader of the switch at raw: deadman's base URL
 // (/metrics is added) or its /metrics URL, http or https, with basic-auth
-// credentials in it when the switch asks for them. caFile, when given,
-// holds the PEM CA that signed the switch's certificate (exporter-toolkit's
-// tls_server_config from a private CA). No error holds the credentials.
-func NewReader(raw, caFile string) (*Reader, error) {
+// credentials in it when the switch asks for them. roots, when not nil,
+// are the CAs that signed the switch's certificate (exporter-toolkit's
+// tls_server_config from a private CA): see LoadCA. No error holds the
+// credentials.
+func NewReader(raw string, roots *x509.CertPool) (*Reader, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("not a URL: %s", scrubURLText(raw))
@@ -138,16 +139,8 @@ func NewReader(raw, caFile string) (*Reader, error) {
 		u.Path, shown.Path = "/metrics", "/metrics"
 	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("read the CA file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
-		}
-		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if roots != nil {
+		t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	}
 	// One read a minute or so: a kept connection saves nothing, and a
 	// stale one would fail a read.
@@ -162,6 +155,19 @@ func NewReader(raw, caFile string) (*Reader, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}, nil
+}
+
+// LoadCA reads the PEM CAs of a switch's certificate from file.
+func LoadCA(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read the CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	return pool, nil
 }
 
 // String is the switch's URL without credentials.

@@ -49,7 +49,7 @@ type rig struct {
 	sw     *deadman.Switch
 	clock  *clock
 	base   string // https://127.0.0.1:port
-	caFile string
+	roots  *x509.CertPool
 	client *http.Client
 	srv    *http.Server
 	done   chan error
@@ -85,8 +85,13 @@ func newRig(t *testing.T, timeout time.Duration, senders ...string) *rig {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	r := &rig{sw: sw, clock: c, base: "https://" + addr, caFile: caFile, srv: &http.Server{Handler: mux}, done: make(chan error, 1)}
-	reader, err := NewReader(r.base, caFile) // its client trusts the CA
+	r := &rig{sw: sw, clock: c, base: "https://" + addr, srv: &http.Server{Handler: mux}, done: make(chan error, 1)}
+	roots, err := LoadCA(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.roots = roots
+	reader, err := NewReader(r.base, roots) // its client trusts the CA
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +148,7 @@ func (r *rig) authURL() string {
 func TestReadRealSwitch(t *testing.T) {
 	const timeout = 10 * time.Minute
 	r := newRig(t, timeout, "am-1", "am-2")
-	rd, err := NewReader(r.authURL(), r.caFile)
+	rd, err := NewReader(r.authURL(), r.roots)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,13 +218,15 @@ func TestReadRealSwitch(t *testing.T) {
 func TestReadRefused(t *testing.T) {
 	r := newRig(t, time.Minute)
 	tests := []struct {
-		name, url, ca, want string
+		name, url string
+		ca        *x509.CertPool
+		want      string
 	}{
-		{"no credentials", r.base, r.caFile, "asks for basic auth"},
-		{"wrong password", strings.Replace(r.base, "https://", "https://"+user+":not-"+password+"@", 1), r.caFile, "credentials in the URL were refused"},
-		{"CA not given", r.authURL(), "", "certificate"},
-		{"plain HTTP to TLS", strings.Replace(r.authURL(), "https://", "http://", 1), "", "400"},
-		{"not its /metrics", r.authURL() + "/-/nothing", r.caFile, "404"},
+		{"no credentials", r.base, r.roots, "asks for basic auth"},
+		{"wrong password", strings.Replace(r.base, "https://", "https://"+user+":not-"+password+"@", 1), r.roots, "credentials in the URL were refused"},
+		{"CA not given", r.authURL(), nil, "certificate"},
+		{"plain HTTP to TLS", strings.Replace(r.authURL(), "https://", "http://", 1), nil, "400"},
+		{"not its /metrics", r.authURL() + "/-/nothing", r.roots, "404"},
 	}
 	for _, tc := range tests {
 		rd, err := NewReader(tc.url, tc.ca)
@@ -247,12 +254,12 @@ func TestNewReaderRefuses(t *testing.T) {
 		{"http://u:" + password + "@host:bad", "not a URL"},
 		{"deadman:10037", "http:// or https://"},
 	} {
-		_, err := NewReader(tc.url, "")
+		_, err := NewReader(tc.url, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), password) {
 			t.Errorf("NewReader(%q) = %v, want an error with %q and no password", tc.url, err, tc.want)
 		}
 	}
-	if _, err := NewReader("http://deadman:10037", filepath.Join(t.TempDir(), "none.pem")); err == nil || !strings.Contains(err.Error(), "CA file") {
+	if _, err := LoadCA(filepath.Join(t.TempDir(), "none.pem")); err == nil || !strings.Contains(err.Error(), "CA file") {
 		t.Errorf("a missing CA file: %v", err)
 	}
 }

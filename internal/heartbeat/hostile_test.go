@@ -46,7 +46,7 @@ func TestReadHostileAnswers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := httptest.NewServer(tc.handler)
 			defer srv.Close()
-			rd, err := NewReader(srv.URL, "")
+			rd, err := NewReader(srv.URL, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
