@@ -124,8 +124,10 @@ func NewReader(raw string, roots *x509.CertPool) (*Reader, error) {
 	}
 	var secrets []string
 	if u.User != nil {
+		// The user name alone is no secret, and too short a word to
+		// cut out of every error; the password is cut wherever it shows.
 		p, _ := u.User.Password()
-		secrets = []string{u.User.String(), p, u.User.Username()}
+		secrets = []string{u.User.String(), p}
 	}
 	shown := *u
 	shown.User = nil

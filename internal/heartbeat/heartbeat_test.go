@@ -237,7 +237,7 @@ func TestReadRefused(t *testing.T) {
 		if st.Verdict() != Unreachable || !strings.Contains(st.Err, tc.want) {
 			t.Errorf("%s: %s %q, want unreachable with %q", tc.name, st.Verdict(), st.Err, tc.want)
 		}
-		if strings.Contains(st.Err+st.Switch, password) || strings.Contains(st.Err+st.Switch, user+":") {
+		if strings.Contains(st.Err+st.Switch, password) || strings.Contains(st.Err+st.Switch, user+":") || strings.Contains(st.Err, "<hidden>") {
 			t.Errorf("%s: credentials shown: %+v", tc.name, st)
 		}
 	}
@@ -311,4 +311,19 @@ func privateCA(t *testing.T, dir string) (caFile, certFile, keyFile string) {
 		return p
 	}
 	return write("ca.crt", "CERTIFICATE", caDER), write("deadman.crt", "CERTIFICATE", leafDER), write("deadman.key", "EC PRIVATE KEY", keyDER)
+}
+
+// TestScrubKeepsTheReason: a short user name is not cut out of the error
+// (it is no secret, and "u" is in "refused"); the password is.
+func TestScrubKeepsTheReason(t *testing.T) {
+	rd, err := NewReader("http://u:"+password+"@127.0.0.1:1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := rd.Read(context.Background()); !strings.Contains(st.Err, "connection refused") {
+		t.Errorf("error %q, want the reason intact", st.Err)
+	}
+	if got := rd.scrub("sent u:" + password + " and " + password); got != "sent <hidden> and <hidden>" {
+		t.Errorf("scrub = %q", got)
+	}
 }
