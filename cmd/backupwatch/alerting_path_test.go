@@ -220,3 +220,51 @@ func TestDeadmanURLRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestAlertingPathNeverWaited: while the switch holds serve's read
+// unanswered, the page and /metrics are served all the same, the switch
+// shown as not read yet; once it answers garbage, as unreachable.
+func TestAlertingPathNeverWaited(t *testing.T) {
+	asked := make(chan struct{}, 1)
+	release := make(chan struct{})
+	sw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		w.Write([]byte("<html>not metrics</html>"))
+	}))
+	defer sw.Close()
+	store := "--store.dir=" + t.TempDir()
+	if code, _, errOut := cli(t, store, "record", "--status=success", "--host=db"); code != exitOK {
+		t.Fatalf("record: exit %d: %s", code, errOut)
+	}
+	e := startExporter(t, []string{store}, "--refresh.interval=1h", "--deadman.url="+sw.URL)
+	<-asked
+	if code, page := e.get(t, "/"); code != http.StatusOK || !strings.Contains(page, `data-alerting-state="pending"`) {
+		t.Errorf("the page while the switch is read: %d, want 200 showing it pending:\n%s", code, page)
+	}
+	if code, _ := e.get(t, "/metrics"); code != http.StatusOK {
+		t.Errorf("/metrics while the switch is read: %d", code)
+	}
+	close(release)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, page := e.get(t, "/")
+		if strings.Contains(page, `data-alerting-state="unreachable"`) {
+			if !strings.Contains(page, "not Prometheus") {
+				t.Errorf("the page does not say why the switch cannot be read:\n%s", page)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the page did not show the switch unreachable within 30s:\n%s", page)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
