@@ -28,7 +28,7 @@ var floors = []struct {
 	{"5 faces", []string{"internal/web", "internal/preflight", "internal/deadman", "internal/statusview", "internal/nagios"}},
 	{"4 jobs and the exporter", []string{"internal/backuprun", "internal/restoretest", "internal/collector"}},
 	{"3 a record's paths", []string{"internal/deliver", "internal/fleet", "internal/repocheck"}},
-	{"2 stores and outside formats", []string{"internal/vaultkv", "internal/localstore", "internal/spool", "internal/config", "internal/restic", "internal/nudge", "internal/ping"}},
+	{"2 stores and outside formats", []string{"internal/vaultkv", "internal/localstore", "internal/spool", "internal/config", "internal/restic", "internal/nudge", "internal/ping", "internal/heartbeat"}},
 	{"1 the record", []string{"internal/status"}},
 	{"0 foundations", []string{"internal/atomicfile", "internal/lockfile", "internal/fileowner", "internal/proctree", "internal/inflight", "internal/schedule", "deploy"}},
 	{testParts, []string{"internal/parts", "internal/vaulttest"}},

@@ -87,6 +87,7 @@ type serveOptions struct {
 	// What the exporter answers at once; see newLimiters.
 	maxRequests, maxPageRenders int
 	maxWait                     time.Duration
+	switches                    switchOptions
 }
 
 func addServeCommand(app *kingpin.Application, g *globals) command {
@@ -110,6 +111,7 @@ func (o *serveOptions) addFlags(c *kingpin.CmdClause) {
 	c.Flag("web.max-page-renders", "Status pages rendered at once; more wait their turn, up to --web.max-wait, then get 503 with Retry-After. By default 2, so that pages never delay a scrape.").Default(fmt.Sprint(defaultMaxPageRenders)).IntVar(&o.maxPageRenders)
 	c.Flag("web.max-wait", "How long a request beyond --web.max-requests or --web.max-page-renders waits for its turn (a Prometheus scrape at most half its scrape timeout): by default 5s, half Prometheus' default scrape timeout.").Default(inflight.DefaultMaxWait.String()).DurationVar(&o.maxWait)
 	o.fleet.addFlags(c)
+	o.switches.addFlags(c)
 }
 
 // validate checks what serve's own flags say, before anything starts.
@@ -135,6 +137,9 @@ func (o *serveOptions) validate() error {
 	}
 	if o.maxWait <= 0 || o.maxWait > 10*time.Minute {
 		errs = append(errs, fmt.Errorf("--web.max-wait must be above 0s and at most 10m, not %v", o.maxWait))
+	}
+	if _, err := o.switches.readers(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return usageError{err}
@@ -215,6 +220,10 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	}
 	reg.MustRegister(witness)
 	local, _ := st.(*localstore.Store) // watched, and named by the empty page's hint
+	switches, alertingPath, err := o.switches.watcher(g.logger)
+	if err != nil {
+		return err
+	}
 	metricsLimit, pageLimit := newLimiters(o, g.logger)
 	reg.MustRegister(metricsLimit, pageLimit)
 	handler := newServeMux(g.logger, reg, c, metricsLimit, pageLimit.Wrap(web.New(web.Options{
@@ -224,6 +233,8 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		Reload:   min(max(o.interval, 30*time.Second), time.Minute), // nudges change it between refreshes
 		Title:    cfg.Title,
 		Logger:   g.logger,
+
+		AlertingPath: alertingPath,
 	})))
 
 	g.logger.Info("starting backupwatch", "store", st.String(), "expected_hosts", len(hosts),
@@ -236,6 +247,9 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		c.Run(ctx, o.interval)
 	}()
 	go witness.Run(ctx, o.interval)
+	if switches != nil {
+		go switches.Run(ctx, switchReadEvery(o.interval))
+	}
 	if local != nil { // a record shows at once, nudged or not
 		go local.Watch(ctx, g.logger, func(id status.JobID) { c.Nudge("local store", id) })
 	}

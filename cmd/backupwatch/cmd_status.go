@@ -23,11 +23,12 @@ type statusOptions struct {
 	maxAge     time.Duration
 	maxAgeSet  bool
 	nagios     nagiosFlags // --format=nagios's thresholds (cmd_status_nagios.go)
+	switches   switchOptions
 }
 
 func addStatusCommand(app *kingpin.Application, g *globals) command {
 	o := &statusOptions{}
-	c := app.Command("status", "Show every host's backup status; exits 3 when a host is overdue, failed or unknown, when the last restore test failed, is more than 90 days old or was never recorded (as RestoreTestOverdue), or when there are no hosts at all; with --format=nagios, exits as a monitoring plugin (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).")
+	c := app.Command("status", "Show every host's backup status; exits 3 when a host is overdue, failed or unknown, when a --deadman.url switch is unreachable or hears a sender silent, when the last restore test failed, is more than 90 days old or was never recorded (as RestoreTestOverdue), or when there are no hosts at all; with --format=nagios, exits as a monitoring plugin (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).")
 	c.Flag("host", "Only this host (repeatable); a named host with no record is shown as unknown. The restore test is then shown but does not change the exit status.").StringsVar(&o.hosts)
 	c.Flag("job", "Only this job's records: on every host, or with --host on the named hosts (then a named host's job with no record is shown as unknown). The restore test does not change the exit status.").PlaceHolder("JOB").StringVar(&o.job)
 	c.Flag("config.file", "YAML file listing expected hosts, as for serve: an expected host with no record is shown as unknown.").StringVar(&o.configFile)
@@ -35,6 +36,7 @@ func addStatusCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("format", "The same as --output.").PlaceHolder("table|json|nagios").EnumVar(&o.output, formats...)
 	o.nagios.add(c)
 	c.Flag("max-age", "A host or job whose last success is older than this is overdue, whatever its schedule; default: each one's own deadline (its schedule; 24h when it has none).").Default("24h").IsSetByUser(&o.maxAgeSet).DurationVar(&o.maxAge)
+	o.switches.addFlags(c)
 	return command{c, func(ctx context.Context) error { return runStatus(ctx, g, o) }}
 }
 
@@ -55,6 +57,10 @@ func runStatus(ctx context.Context, g *globals, o *statusOptions) error {
 	thresholds, err := o.nagios.resolve(o.output == "nagios", o.maxAgeSet)
 	if err != nil {
 		return usageError{err}
+	}
+	readers, err := o.switches.readers()
+	if err != nil {
+		return err
 	}
 	expected := o.hosts
 	var cfg *config.Config
@@ -112,6 +118,7 @@ func runStatus(ctx context.Context, g *globals, o *statusOptions) error {
 	if o.output == "nagios" {
 		return checkNagios(g.stdout, st.String(), rep, thresholds, narrowed, now)
 	}
+	statusview.AddAlertingPath(&rep, readSwitches(ctx, readers), now)
 	if o.output == "json" {
 		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")

@@ -56,6 +56,8 @@ type Report struct {
 	// RestoreTestJobs are the restore tests recorded with --job.
 	RestoreTestJobs []RestoreTest `json:"restore_test_jobs,omitempty"`
 	Problems        []string      `json:"problems,omitempty"`
+	// AlertingPath is each dead man's switch read (--deadman.url).
+	AlertingPath []AlertingPath `json:"alerting_path,omitempty"`
 }
 
 // Build makes the rows: each host's own record and its jobs, sorted
@@ -121,6 +123,7 @@ func Build(snap *fleet.Snapshot, maxAge time.Duration, now time.Time) Report {
 // Unhealthy says why the view is a problem, as the alerts have it: a host
 // overdue, failed, unknown or running too long; a restore test failed,
 // overdue or never recorded (unless the view is narrowed to named hosts);
+// a dead man's switch given that is unreachable or hears a sender silent;
 // or no hosts at all: a monitoring command that sees nothing must not say
 // that all is well. "" when all is well.
 func Unhealthy(rep Report, narrowed bool) string {
@@ -135,6 +138,9 @@ func Unhealthy(rep Report, narrowed bool) string {
 			}
 			return "host " + name + " is " + h.Status + overdue(h.Overdue)
 		}
+	}
+	if why := alertingProblem(rep); why != "" {
+		return why
 	}
 	if narrowed {
 		return ""
@@ -230,6 +236,7 @@ func WriteTable(w io.Writer, rep Report) error {
 	for _, p := range rep.Problems {
 		fmt.Fprintln(w, "problem:", p)
 	}
+	writeAlertingPath(w, rep)
 	return nil
 }
 

@@ -39,6 +39,8 @@ func TestPageAccessible(t *testing.T) {
 		Snapshot: func() *fleet.Snapshot { return snap },
 		Store:    "local store /var/lib/backupwatch/records",
 		Now:      func() time.Time { return testNow },
+
+		AlertingPath: everyAlertingState,
 	}))
 	defer srv.Close()
 

@@ -15,13 +15,14 @@ import (
 	"time"
 
 	"github.com/golemtrust/backupwatch/internal/fleet"
+	"github.com/golemtrust/backupwatch/internal/heartbeat"
 )
 
-//go:embed templates/status.html templates/filter.js
+//go:embed templates/status.html templates/alerting.html templates/filter.js
 var templates embed.FS
 
 var (
-	page = template.Must(template.ParseFS(templates, "templates/status.html"))
+	page = template.Must(template.ParseFS(templates, "templates/status.html", "templates/alerting.html"))
 	// filterJS is the page's only script, allowed by its hash alone.
 	filterJS = template.JS(mustRead("templates/filter.js"))
 	csp      = "default-src 'none'; style-src 'unsafe-inline'; script-src '" + hash(string(filterJS)) +
@@ -56,6 +57,10 @@ type Options struct {
 	Title  string
 	Now    func() time.Time
 	Logger *slog.Logger
+
+	// AlertingPath returns the dead man's switches' latest states (read
+	// in the background: it never waits); nil: no "Alerting path".
+	AlertingPath func() []heartbeat.State
 }
 
 // Handler serves the status page at "/".

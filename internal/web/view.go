@@ -22,6 +22,7 @@ type View struct {
 	StoreProblems  []string
 	LastRefresh    When
 	Restore        RestoreView
+	Alerting       []AlertingView // the dead man's switches, when given
 	// Query is the filter (?q=): a case-insensitive part of a host name.
 	Query    string
 	Shown    int // hosts matching Query (all of them when it is empty)
@@ -130,6 +131,7 @@ func Build(snap *fleet.Snapshot, opts Options, query string) View {
 	for _, s := range states {
 		v.Sections = append(v.Sections, Section{State: s, Title: sectionTitle[s], Help: sectionHelp[s]})
 	}
+	v.Alerting = alertingViews(opts, now)
 	if snap == nil {
 		return v
 	}
