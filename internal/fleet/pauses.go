@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -51,12 +52,7 @@ func loadPauses(ctx context.Context, src Source, keys []string, prev *Snapshot, 
 			}
 		}
 	}
-	slices.SortFunc(snap.Pauses, func(a, b status.Pause) int {
-		if c := strings.Compare(a.Host, b.Host); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Job, b.Job)
-	})
+	sortPauses(snap.Pauses)
 	return failure
 }
 
@@ -72,4 +68,60 @@ func (s *Snapshot) Pause(host, job string) (status.Pause, bool) {
 		}
 	}
 	return status.Pause{}, false
+}
+
+// pauseRead is a pause read again for a nudge: nil when there is none.
+type pauseRead struct {
+	id    status.JobID
+	pause *status.Pause
+}
+
+// readPause reads id's pause as loadPauses does; an error is the store's.
+func readPause(ctx context.Context, src Source, id status.JobID) (pauseRead, error) {
+	data, err := src.Get(ctx, status.PauseKey(id.Host, id.Job))
+	switch {
+	case err == nil:
+		p := status.ParsePause(id.Host, id.Job, data)
+		return pauseRead{id, &p}, nil
+	case errors.Is(err, status.ErrNotFound):
+		return pauseRead{id: id}, nil
+	case errors.Is(err, status.ErrMalformed):
+		return pauseRead{id, &status.Pause{Host: id.Host, Job: id.Job, Problems: []string{err.Error()}}}, nil
+	default:
+		return pauseRead{}, err
+	}
+}
+
+// setPauses puts what was read into snap's pauses (a copy: prev's are
+// shared), and reports whether they changed.
+func setPauses(snap *Snapshot, reads []pauseRead) bool {
+	changed := false
+	for _, r := range reads {
+		i := slices.IndexFunc(snap.Pauses, func(p status.Pause) bool { return p.Host == r.id.Host && p.Job == r.id.Job })
+		switch {
+		case i < 0 && r.pause == nil:
+			continue
+		case i >= 0 && r.pause == nil:
+			snap.Pauses = slices.Delete(slices.Clone(snap.Pauses), i, i+1)
+		case i >= 0 && reflect.DeepEqual(snap.Pauses[i], *r.pause):
+			continue
+		case i >= 0:
+			snap.Pauses = slices.Clone(snap.Pauses)
+			snap.Pauses[i] = *r.pause
+		default:
+			snap.Pauses = append(slices.Clone(snap.Pauses), *r.pause)
+			sortPauses(snap.Pauses)
+		}
+		changed = true
+	}
+	return changed
+}
+
+func sortPauses(ps []status.Pause) {
+	slices.SortFunc(ps, func(a, b status.Pause) int {
+		if c := strings.Compare(a.Host, b.Host); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Job, b.Job)
+	})
 }
