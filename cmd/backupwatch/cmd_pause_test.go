@@ -205,3 +205,48 @@ func TestCheckLabels(t *testing.T) {
 		})
 	}
 }
+
+// TestForgetTakesThePauses: forgetting a host removes its pauses (a gone
+// host's would be exported for ever), forgetting a job that job's only,
+// and another host's stay.
+func TestForgetTakesThePauses(t *testing.T) {
+	dir := t.TempDir()
+	store := "--store.dir=" + dir
+	for _, args := range [][]string{
+		{"record", "--status=success", "--host=db"},
+		{"record", "--status=success", "--host=db", "--job=files"},
+		{"record", "--status=success", "--host=db", "--job=dump"},
+		{"record", "--status=success", "--host=db2"},
+		{"pause", "--host=db", "--until=2h", "--reason=x"},
+		{"pause", "--host=db", "--job=files", "--until=2h", "--reason=x"},
+		{"pause", "--host=db", "--job=dump", "--until=2h", "--reason=x"},
+		{"pause", "--host=db2", "--until=2h", "--reason=x"},
+	} {
+		if code, _, errOut := cli(t, append([]string{store}, args...)...); code != exitOK {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+	}
+	st, err := localstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := func() string {
+		names, err := st.ListFolder(t.Context(), status.PausesFolder)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(names, ",")
+	}
+	if code, _, errOut := cli(t, store, "forget", "--host=db", "--job=dump"); code != exitOK {
+		t.Fatalf("forget --job: exit %d: %s", code, errOut)
+	}
+	if got := left(); got != "db,db2,db@files" {
+		t.Errorf("after forgetting db's dump: pauses %s, want db,db2,db@files", got)
+	}
+	if code, _, errOut := cli(t, store, "forget", "--host=db"); code != exitOK {
+		t.Fatalf("forget: exit %d: %s", code, errOut)
+	}
+	if got := left(); got != "db2" {
+		t.Errorf("after forgetting db: pauses %s, want db2", got)
+	}
+}
