@@ -1,6 +1,8 @@
 package status
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -86,4 +88,32 @@ func TestParsePause(t *testing.T) {
 	if p := ParsePause("db", "", map[string]any{FieldPauseReason: "x"}); len(p.Problems) == 0 || !p.Until.IsZero() {
 		t.Errorf("pause without until: %+v, want a problem and no until", p)
 	}
+}
+
+// FuzzPause: a pause record as anything may have written it, under any
+// name, is read without panic, its reason bounded, and only valid names
+// are taken for a host and job.
+func FuzzPause(f *testing.F) {
+	f.Add("db", []byte(`{"until":"2026-12-07T03:00:00+00:00","reason":"upgrade","paused_at":"2026-12-07T01:00:00+00:00"}`))
+	f.Add("db@files", []byte(`{"until":1796612400,"reason":"<b>x</b>\n"}`))
+	f.Add("@", []byte(`{"until":["x"],"reason":{"a":1}}`))
+	f.Fuzz(func(t *testing.T, name string, b []byte) {
+		host, job, err := SplitPauseName(name)
+		if err == nil && (ValidateHost(host) != nil || (job != "" && ValidateJob(job) != nil)) {
+			t.Errorf("SplitPauseName(%q) took %q, %q", name, host, job)
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		var doc map[string]any
+		if dec.Decode(&doc) != nil {
+			return
+		}
+		p := ParsePause(host, job, doc)
+		if len(p.Reason) > MaxPauseReason+len("…") {
+			t.Errorf("reason of %d bytes", len(p.Reason))
+		}
+		if p.Until.IsZero() && len(p.Problems) == 0 {
+			t.Errorf("no end and no problem: %+v", p)
+		}
+	})
 }
