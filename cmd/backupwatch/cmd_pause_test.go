@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -249,4 +251,44 @@ func TestForgetTakesThePauses(t *testing.T) {
 	if got := left(); got != "db2" {
 		t.Errorf("after forgetting db: pauses %s, want db2", got)
 	}
+}
+
+// TestPauseNudgesServe: with Vault and serve refreshing once an hour, a
+// pause and a resume written with --exporter.url are served at once: the
+// nudge reads the host's (or the job's) pause again. The page says why.
+func TestPauseNudgesServe(t *testing.T) {
+	v := vaulttest.Start(t)
+	t.Setenv("VAULT_TOKEN", v.RootToken)
+	t.Setenv("BACKUPWATCH_SPOOL_DIR", t.TempDir())
+	global := []string{"--vault.address=" + v.Addr}
+	if code, _, errOut := cli(t, append(global, "record", "--status=failed", "--host=db", "--job=files")...); code != exitOK {
+		t.Fatalf("record: exit %d: %s", code, errOut)
+	}
+	e := startExporter(t, global, "--refresh.interval=1h")
+	e.waitFor(t, "the first refresh", storeUp(1))
+	nudged := append(global, "--exporter.url="+e.url)
+	start := time.Now()
+	if code, _, errOut := cli(t, append(nudged, "pause", "--host=db", "--job=files", "--until=3h", "--reason=NAS rebuild")...); code != exitOK {
+		t.Fatalf("pause: exit %d: %s", code, errOut)
+	}
+	e.waitFor(t, "the job's pause without a refresh", func(s scrape) bool {
+		until, ok := s.value("backup_paused_until_timestamp_seconds", "host", "db", "backup_job", "files")
+		return ok && until >= float64(start.Add(3*time.Hour).Unix())
+	})
+	resp, err := http.Get(e.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), `data-pause="db@files"`) || !strings.Contains(string(page), "NAS ") {
+		t.Errorf("the status page does not show the pause")
+	}
+	if code, _, errOut := cli(t, append(nudged, "resume", "--host=db", "--job=files")...); code != exitOK {
+		t.Fatalf("resume: exit %d: %s", code, errOut)
+	}
+	e.waitFor(t, "the resume without a refresh", func(s scrape) bool {
+		until, ok := s.value("backup_paused_until_timestamp_seconds", "host", "db", "backup_job", "files")
+		return ok && until <= float64(time.Now().Unix())
+	})
 }
