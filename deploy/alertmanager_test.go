@@ -83,6 +83,12 @@ func failedAlerts(n int, status string) []amAlert {
 	return alerts
 }
 
+// withJob gives the first alert a backup_job label, as a job's alert has.
+func withJob(alerts []amAlert, job string) []amAlert {
+	alerts[0].Labels["backup_job"] = job
+	return alerts
+}
+
 func countFiring(alerts []amAlert) int {
 	n := 0
 	for _, a := range alerts {
@@ -158,6 +164,8 @@ func TestTemplates(t *testing.T) {
 		{"500 resolved", failedAlerts(500, "resolved"), "[RESOLVED] BackupFailed: Backup failed for host-000 (and 499 more)", "and 490 more", "host-000"},
 		{"firing and resolved", mixed, "[FIRING:12] BackupFailed: Backup failed for host-000 (and 11 more)", "and 2 more", "host-000"},
 		{"no annotations", []amAlert{{Status: "firing", Labels: map[string]string{"alertname": "BackupFailed"}}}, "[FIRING:1] BackupFailed: ", "", ""},
+		{"a job", withJob(failedAlerts(2, "firing"), "files"), "[FIRING:2] BackupFailed: Backup failed for host-000 (job files) (and 1 more)", "", "host-000"},
+		{"a hostile job", withJob(failedAlerts(1, "firing"), hostile[1]+hostile[0]), "[FIRING:1] BackupFailed: Backup failed for host-000 (job ", "", "host-000"},
 	}
 	for _, amtool := range parts.Both(t, "amtool") {
 		for _, tt := range tests {

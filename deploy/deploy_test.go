@@ -233,6 +233,13 @@ type runbookChange struct {
 	extraWhy string
 }
 
+// ownersJoin joins a host's labels (team, owner, env) into its alerts, so
+// that Alertmanager can route each team its own (backup_host:info in
+// backup.yml); it changes no value and drops no alert.
+const ownersJoin = " * on(host) group_left(team, owner, env) backup_host:info"
+
+const ownersWhy = "; joined with the host's labels from the config file (team, owner, env) so that a route can send each team its own (issue 20)"
+
 const lastOverTimeWhy = "a series that vanishes (exporter stopped, restarted or redeployed; a restart during a Vault outage) keeps its last value for 30 minutes, so nothing resolves or restarts its `for` for a reason that fixes nothing, while a real change still resolves at once (keep_firing_for would delay every real resolution)" +
 	"; and the current value of any serve replica that is up wins, one alert per host whichever replica reports it (backupwatch_replica, set by the HA relabelling, is aggregated away), so one replica down for any length of time changes nothing the other reports"
 
@@ -246,28 +253,28 @@ func held(s string) string {
 
 var runbookChanges = map[string]runbookChange{
 	"BackupNotRunIn24Hours": {
-		expr:           "(%s) unless on(host, backup_job) (" + held("backup_record_present") + " == 0) unless on(host, backup_job) " + held("backup_schedule_info") + " unless on(host, backup_job) (" + held("backup_deadline_timestamp_seconds") + " > time())",
-		exprWhy:        lastOverTimeWhy + "; an expected host with no record at all is left to the day-one rule below; a host or job with a schedule of its own is judged by BackupOverdue instead (on(host, backup_job): a job is not its host); a record whose history starts with a failed or running run waits for its deadline, one day after its first result or start, so that its first failure is one page (BackupFailed), not two",
+		expr:           "((%s) unless on(host, backup_job) (" + held("backup_record_present") + " == 0) unless on(host, backup_job) " + held("backup_schedule_info") + " unless on(host, backup_job) (" + held("backup_deadline_timestamp_seconds") + " > time()))" + ownersJoin,
+		exprWhy:        lastOverTimeWhy + "; an expected host with no record at all is left to the day-one rule below; a host or job with a schedule of its own is judged by BackupOverdue instead (on(host, backup_job): a job is not its host); a record whose history starts with a failed or running run waits for its deadline, one day after its first result or start, so that its first failure is one page (BackupFailed), not two" + ownersWhy,
 		descriptionWhy: `a host that never succeeded says so in words ("has never recorded a successful backup") instead of an age since 1970; the job, for a job; the last failure's exit code and error line; the status page link`,
 		extra: []rule{{
 			Alert:  "BackupNotRunIn24Hours",
-			Expr:   held("backup_record_present") + " == 0",
+			Expr:   "(" + held("backup_record_present") + " == 0)" + ownersJoin,
 			For:    "24h",
 			Labels: map[string]string{"severity": "critical", "reason": "never_reported"},
 		}},
 		extraWhy: "day one: an expected host without any record is a warning (BackupStatusUnknown) for its first 24 hours, then pages as never reported, instead of paging at once for every new host (the runbook's age since the epoch)",
 	},
 	"BackupFailed": {
-		expr:    "%s",
-		exprWhy: lastOverTimeWhy,
+		expr:    "(%s)" + ownersJoin,
+		exprWhy: lastOverTimeWhy + ownersWhy,
 		sentences: map[string]string{
 			"The most recent backup attempt for {{ $labels.host }} failed.": "the sentence goes on with why: the exit code and the last error line recorded by run/record --message",
 		},
 		descriptionWhy: "the status page link",
 	},
 	"BackupStatusUnknown": {
-		expr:    "%s",
-		exprWhy: lastOverTimeWhy,
+		expr:    "(%s)" + ownersJoin,
+		exprWhy: lastOverTimeWhy + ownersWhy,
 		sentences: map[string]string{
 			"The backup script may never have run, or Vault KV may be unreachable.": "it says which: an expected host with no record yet (and that it pages after 24 hours), or a record without a recognised status; Vault being unreachable no longer makes hosts unknown (hosts never read export no status) and has its own alert, BackupStoreUnreachable",
 		},
@@ -531,6 +538,8 @@ func TestAlertRoutes(t *testing.T) {
 	// only to the dead man's switch, a failing channel only to the other.
 	special := map[string][]route{
 		"BackupwatchWatchdog": {{[]string{"alertname=BackupwatchWatchdog", "severity=none"}, "heartbeat"}},
+		// A pause is for the inhibit rules, not for a person.
+		"BackupPaused": {{[]string{"alertname=BackupPaused", "severity=none", "host=db"}, "default"}},
 		"BackupwatchNotificationsFailing": {
 			{[]string{"alertname=BackupwatchNotificationsFailing", "severity=critical", "integration=slack"}, "backup-owner-email"},
 			{[]string{"alertname=BackupwatchNotificationsFailing", "severity=critical", "integration=email"}, "backup-slack"},

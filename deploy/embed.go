@@ -46,6 +46,7 @@ var Files = []File{
 	{"deadman-service", "systemd/backupwatch-deadman.service", "/etc/systemd/system/backupwatch-deadman.service", "the dead man's switch (backupwatch deadman), on another machine: tells a person directly when the heartbeat stops"},
 	{"example-config", "examples/config.yml", "/etc/backupwatch/config.yml", "example config file (--config.file): 40 hosts in five teams, their owners, jobs and schedules"},
 	{"vault-repo-checker-policy", "vault/backupwatch-repo-checker.hcl", "vault policy write backupwatch-repo-checker -", "Vault policy: read the repository password, write the repository check records"},
+	{"vault-operator-policy", "vault/backupwatch-operator.hcl", "vault policy write backupwatch-operator -", "Vault policy: the people on call pause and resume any host or job, and read every record"},
 }
 
 // FS returns the embedded files, by their path under deploy/.

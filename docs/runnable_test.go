@@ -313,7 +313,7 @@ func TestConfigurationReference(t *testing.T) {
 	}
 	flagRE := regexp.MustCompile(`(?m)^\s+(?:-\w, )?--(?:\[no-\])?([a-z][a-z0-9.-]*)`)
 	for _, c := range [][]string{nil, {"record"}, {"run"}, {"restore-test", "record"}, {"restore-test", "run"},
-		{"status"}, {"forget"}, {"flush"}, {"serve"}, {"textfile"}, {"check"}, {"repo-check"}} {
+		{"status"}, {"forget"}, {"flush"}, {"serve"}, {"textfile"}, {"check"}, {"repo-check"}, {"pause"}, {"resume"}} {
 		out, _ := exec.Command(bin, append(c, "--help")...).CombinedOutput()
 		ms := flagRE.FindAllStringSubmatch(string(out), -1)
 		if len(ms) == 0 {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	deployfiles "github.com/golemtrust/backupwatch/deploy"
 	"github.com/golemtrust/backupwatch/internal/vaulttest"
 )
 
@@ -177,6 +178,8 @@ type stackOptions struct {
 	expected      []string // --host flags of serve besides hosts (expected, never reported)
 	noRestoreTest bool     // no restore test recorded (a fresh install)
 	slackFailing  bool     // Slack answers 500 from the start
+	teamRoutes    bool     // alertmanager.yml's team routes example uncommented
+	config        string   // serve's --config.file, when not empty
 }
 
 // stack is every part of a deployment, running.
@@ -312,6 +315,13 @@ func startStack(t *testing.T, o stackOptions) *stack {
 	if err := os.WriteFile(urlFile, []byte(s.slack.srv.URL+"/services/T000/B000/XXXX\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if o.teamRoutes {
+		c, err := deployfiles.Uncomment(string(amShipped), "team routes example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		amShipped = []byte(c)
+	}
 	amScaled, amTimes := scaleTimings(t, "alertmanager.yml", amShipped, o.scale)
 	am := string(amScaled)
 	am = replaceAll(t, "alertmanager.yml", am, `api_url_file:\s*'[^']*'`, "api_url_file: '"+urlFile+"'")
@@ -344,6 +354,13 @@ func startStack(t *testing.T, o stackOptions) *stack {
 	}
 	for _, h := range append(slices.Clone(o.hosts), o.expected...) {
 		s.serveArg = append(s.serveArg, "--host="+h)
+	}
+	if o.config != "" {
+		f := filepath.Join(s.dir, "config.yml")
+		if err := os.WriteFile(f, []byte(o.config), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s.serveArg = append(s.serveArg, "--config.file="+f)
 	}
 	s.startServe()
 
@@ -782,6 +799,8 @@ func TestAlertsReachPeople(t *testing.T) {
 		"backup_repository_host_restore_points_missing":   "internal/collector's TestWitnessSeries; internal/repocheck's TestRetention (a retention: policy declared)",
 		"backup_repository_host_snapshots_allowed":        "internal/collector's TestWitnessSeries; internal/repocheck's TestRetention (a retention: policy declared)",
 		"backup_repository_oldest_lock_timestamp_seconds": "internal/collector's TestWitnessSeries; internal/repocheck's TestStaleLocks (a lock left by a killed restic)",
+		"backup_paused_until_timestamp_seconds":           "internal/collector's TestPausesAndLabels; TestInboxOnCall (a pause)",
+		"backup_host_info":                                "internal/collector's TestPausesAndLabels; TestInboxOnCall (labels in the config file)",
 	}
 	for _, name := range referencedMetrics(t, filepath.Join(deployDir(t), "prometheus", "backup.yml"), filepath.Join(deployDir(t), "grafana", "backupwatch.json")) {
 		if labels[name] || elsewhere[name] != "" {

@@ -15,7 +15,7 @@ import (
 func addForgetCommand(app *kingpin.Application, g *globals) command {
 	var host string
 	var jobs jobFlags
-	c := app.Command("forget", "Remove a decommissioned host's record and its jobs' (on KV v2, every version and its metadata), or with --job that one job's, so it stops alerting; exits 1 when the store has no such record.")
+	c := app.Command("forget", "Remove a decommissioned host's record and its jobs' (on KV v2, every version and its metadata), or with --job that one job's, so it stops alerting; its pauses too. Exits 1 when the store has no such record.")
 	c.Flag("host", "Host to forget.").Required().StringVar(&host)
 	jobs.add(c, false)
 	c.GetFlag("job").Help("Forget only this job's record; without --job, the host's own record and all its jobs' are forgotten.")
@@ -42,9 +42,12 @@ func runForget(ctx context.Context, g *globals, host string, jobs jobFlags) erro
 	// saying "forgotten" would hide that the real one still alerts. A token
 	// that may delete but not list cannot tell; it deletes as asked.
 	keys, err := st.List(ctx)
-	var names []string
+	var names, pauses []string
 	if err == nil && slices.Contains(keys, status.JobsFolder+"/") {
 		names, err = st.ListFolder(ctx, status.JobsFolder)
+	}
+	if err == nil && slices.Contains(keys, status.PausesFolder+"/") {
+		pauses, err = st.ListFolder(ctx, status.PausesFolder)
 	}
 	var forget []string // keys
 	switch {
@@ -67,6 +70,12 @@ func runForget(ctx context.Context, g *globals, host string, jobs jobFlags) erro
 		}
 		if len(forget) == 0 {
 			return fmt.Errorf("no record of host %s in %s: nothing to forget (`backupwatch status` lists the hosts)", h, st.String())
+		}
+	}
+	// Its pauses go with it: a gone host's pause would be exported for ever.
+	for _, n := range pauses {
+		if ph, pj, err := status.SplitPauseName(n); err == nil && ph == h && (job == "" || pj == job) {
+			forget = append(forget, status.PauseKey(ph, pj))
 		}
 	}
 	for _, k := range forget {

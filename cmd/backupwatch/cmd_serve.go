@@ -194,6 +194,7 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		Expected: hosts,
 		Jobs:     cfg.Jobs,
 		Schedule: cfg,
+		Labels:   cfg,
 		Workers:  o.concurrency,
 		Timeout:  refreshTimeout(o.interval),
 		Logger:   g.logger,

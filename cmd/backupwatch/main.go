@@ -94,6 +94,7 @@ func newApp(g *globals) (*kingpin.Application, []command) {
 		addRepoCheckCommand(app, g),
 	}
 	cmds = append(cmds, addConfigCommands(app, g)...)
+	cmds = append(cmds, addPauseCommands(app, g)...)
 	cmds = append(cmds, extraCommands(app, g)...)
 	return app, cmds
 }

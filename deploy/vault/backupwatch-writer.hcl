@@ -31,3 +31,21 @@ path "kv/golemtrust/backup-status/jobs/{{identity.entity.aliases.AUTH_APPROLE_AC
 path "sys/internal/ui/mounts/kv/*" {
   capabilities = ["read"]
 }
+
+# Its pauses (`backupwatch pause`, `resume`): pauses/<host> for the whole
+# host, pauses/<host>@<job> for one job; never another host's ('@' again).
+path "kv/data/golemtrust/backup-status/pauses/{{identity.entity.aliases.AUTH_APPROLE_ACCESSOR.metadata.role_name}}" {
+  capabilities = ["create", "read", "update", "patch"]
+}
+
+path "kv/data/golemtrust/backup-status/pauses/{{identity.entity.aliases.AUTH_APPROLE_ACCESSOR.metadata.role_name}}@*" {
+  capabilities = ["create", "read", "update", "patch"]
+}
+
+path "kv/golemtrust/backup-status/pauses/{{identity.entity.aliases.AUTH_APPROLE_ACCESSOR.metadata.role_name}}" {
+  capabilities = ["create", "read", "update"]
+}
+
+path "kv/golemtrust/backup-status/pauses/{{identity.entity.aliases.AUTH_APPROLE_ACCESSOR.metadata.role_name}}@*" {
+  capabilities = ["create", "read", "update"]
+}

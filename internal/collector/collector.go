@@ -26,6 +26,7 @@ type Options struct {
 	Expected []string        // hosts exported even when they have no record
 	Jobs     []status.JobID  // jobs exported even when they have no record
 	Schedule fleet.Scheduler // central schedules (the config file); nil for none
+	Labels   Labeler         // hosts' labels (the config file); nil for none
 	Workers  int             // concurrent reads per refresh
 	Timeout  time.Duration   // deadline of one whole refresh
 	// NudgeRate bounds rereads for nudges, per second (nudge.go);
@@ -208,7 +209,7 @@ var restoreResults = []string{status.Passed, status.Failed, status.Unknown}
 // Collect sends the metrics of the latest snapshot, ages as of now.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.State()
-	collectSnapshot(ch, st, nil)
+	collectSnapshot(ch, st, c.opts.Labels, nil)
 	collectAges(ch, st.Snapshot, c.now(), nil)
 }
 
@@ -283,7 +284,7 @@ func eachAge(snap *fleet.Snapshot, f func(d *prometheus.Desc, t time.Time, label
 // collectSnapshot sends everything but the ages: what st holds, unchanged
 // until the next refresh; only the metrics of family only when it is not
 // nil. Send every metric through g or send, so that the filter applies.
-func collectSnapshot(ch chan<- prometheus.Metric, st State, only *prometheus.Desc) {
+func collectSnapshot(ch chan<- prometheus.Metric, st State, labels Labeler, only *prometheus.Desc) {
 	send := sender(ch, only)
 	g := func(d *prometheus.Desc, v float64, labels ...string) { send(d, prometheus.GaugeValue, v, labels...) }
 
@@ -316,6 +317,7 @@ func collectSnapshot(ch chan<- prometheus.Metric, st State, only *prometheus.Des
 		collectRecord(g, r, host)
 	}
 	collectJobs(g, snap)
+	collectOnCall(g, snap, labels)
 
 	if rt := snap.RestoreTest; rt != nil {
 		collectRestoreTest(g, rt)

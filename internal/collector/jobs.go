@@ -87,6 +87,9 @@ func family(d *prometheus.Desc) *prometheus.Desc {
 	if b, ok := bases[d]; ok {
 		return b
 	}
+	if isInfoDesc(d) {
+		return hostInfo
+	}
 	return d
 }
 

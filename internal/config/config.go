@@ -47,7 +47,7 @@ type Config struct {
 	Jobs []status.JobID `yaml:"-"`
 
 	entrySchedules map[status.JobID]schedule.Schedule
-	ruleSchedules  []schedule.Schedule
+	ruleSchedules  []*schedule.Schedule // nil for a rule with labels only
 }
 
 // Spec is a schedule as the file writes it: every (an interval: 1h, 24h,
@@ -97,7 +97,9 @@ func (s Spec) Schedule() (schedule.Schedule, error) {
 type HostEntry struct {
 	Name string     `yaml:"name"`
 	Jobs []JobEntry `yaml:"jobs"`
-	Spec `yaml:",inline"`
+	// Labels are the host's (team, owner, env...): see labels.go.
+	Labels map[string]string `yaml:"labels"`
+	Spec   `yaml:",inline"`
 }
 
 // JobEntry is a job expected of a host, with its schedule if given.
@@ -119,11 +121,13 @@ func (h *HostEntry) UnmarshalYAML(unmarshal func(any) error) error {
 
 // ScheduleRule sets the schedule of the records whose host and job match
 // its patterns (path.Match: *, ?, [a-z]); an omitted pattern matches all,
-// the host's own record (job "") included.
+// the host's own record (job "") included. With labels, the hosts it
+// matches carry them (labels.go); a rule with labels needs no schedule.
 type ScheduleRule struct {
-	Host string `yaml:"host"`
-	Job  string `yaml:"job"`
-	Spec `yaml:",inline"`
+	Host   string            `yaml:"host"`
+	Job    string            `yaml:"job"`
+	Labels map[string]string `yaml:"labels"`
+	Spec   `yaml:",inline"`
 }
 
 func (r ScheduleRule) matches(host, job string) bool {
@@ -206,6 +210,7 @@ func (c *Config) Validate() error {
 		}
 		seen[h.Name] = true
 		c.Hosts = append(c.Hosts, h.Name)
+		errs = append(errs, validateLabels(at, h.Labels)...)
 		if h.Spec.given() {
 			s, err := h.Spec.Schedule()
 			if err != nil {
@@ -246,11 +251,19 @@ func (c *Config) Validate() error {
 				errs = append(errs, fmt.Errorf("%s: %s pattern %q: %w", at, p.key, p.pattern, err))
 			}
 		}
-		s, err := r.Spec.Schedule()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", at, err))
+		errs = append(errs, validateLabels(at, r.Labels)...)
+		if len(r.Labels) > 0 && r.Job != "" && r.Job != "*" {
+			errs = append(errs, fmt.Errorf("%s: labels are a host's: a pattern with labels matches hosts, not jobs (leave job out)", at))
 		}
-		c.ruleSchedules = append(c.ruleSchedules, s)
+		var s *schedule.Schedule
+		if r.Spec.given() || len(r.Labels) == 0 {
+			rs, err := r.Spec.Schedule()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", at, err))
+			}
+			s = &rs
+		}
+		c.ruleSchedules = append(c.ruleSchedules, s) // nil: labels only
 	}
 	errs = append(errs, c.Pings.validate()...)
 	if err := validateRetention(c.RetentionRules); err != nil {
@@ -272,8 +285,8 @@ func (c *Config) Schedule(host, job string) (schedule.Schedule, bool) {
 		return s, true
 	}
 	for i, r := range c.Schedules {
-		if i < len(c.ruleSchedules) && r.matches(host, job) {
-			return c.ruleSchedules[i], true
+		if i < len(c.ruleSchedules) && c.ruleSchedules[i] != nil && r.matches(host, job) {
+			return *c.ruleSchedules[i], true
 		}
 	}
 	return schedule.Schedule{}, false

@@ -44,6 +44,9 @@ type Snapshot struct {
 	RestoreTest *status.RestoreTest // nil when none is recorded
 	// RestoreTestJobs are restore tests recorded with a job, sorted by it.
 	RestoreTestJobs []status.RestoreTest
+	// Pauses are the hosts' and jobs' maintenance windows, active or
+	// ended, sorted by host and job.
+	Pauses []status.Pause
 	// Listed is set once the store's listing has been read, in this
 	// refresh or an earlier one: until then nothing is known of the fleet.
 	Listed bool
@@ -95,6 +98,7 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 		snap.Err = err
 		if prev != nil {
 			snap.Hosts, snap.Jobs, snap.RestoreTest, snap.RestoreTestJobs, snap.Problems = prev.Hosts, prev.Jobs, prev.RestoreTest, prev.RestoreTestJobs, prev.Problems
+			snap.Pauses = prev.Pauses
 			return snap
 		}
 		for _, h := range dedupe(opts.Expected) {
@@ -242,6 +246,9 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 			snap.RestoreTestJobs = append(snap.RestoreTestJobs, *rt)
 		}
 	}
+	if err := loadPauses(ctx, src, keys, prev, snap); err != nil {
+		fail(err)
+	}
 	snap.Err = failure
 	if failure == nil {
 		snap.LastSuccess = now()
@@ -309,6 +316,8 @@ func hostsToRead(keys, expected []string, snap *Snapshot) ([]string, bool) {
 			hasRestoreTest = true
 		case k == status.JobsFolder+"/":
 			// job records: read by jobsToRead
+		case k == status.PausesFolder+"/":
+			// maintenance windows: read by loadPauses
 		case strings.HasSuffix(k, "/"):
 			snap.Problems = append(snap.Problems, fmt.Sprintf("%q is a folder under the prefix, not a host record", status.Truncate(k, 80)))
 		default:

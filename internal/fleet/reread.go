@@ -28,7 +28,10 @@ func nowOf(opts Options) time.Time {
 // not a refresh. When nothing read differs in kind from prev (names with no
 // record), prev itself is returned, so the caller need not publish. When
 // the store fails for any of them, prev is returned unchanged with the
-// error: the next full refresh reads them anyway.
+// error: the next full refresh reads them anyway. Each name's pause is
+// read again too ({host, ""}: the host's, {host, job}: the job's), so that
+// `pause` and `resume` take effect at their nudge, not at the next
+// refresh: one more read per name.
 func Reread(ctx context.Context, src Source, opts Options, prev *Snapshot, ids []status.JobID) (*Snapshot, error) {
 	if prev == nil || !prev.Listed {
 		return prev, errors.New("no full refresh has listed the store yet")
@@ -38,15 +41,21 @@ func Reread(ctx context.Context, src Source, opts Options, prev *Snapshot, ids [
 		rec status.Record
 	}
 	var (
-		reads []read
-		rts   []status.JobID
-		seen  = map[status.JobID]bool{}
+		reads  []read
+		rts    []status.JobID
+		seen   = map[status.JobID]bool{}
+		pauses []pauseRead
 	)
 	for _, want := range ids {
 		if want.Host == status.RestoreTestKey {
 			rts = append(rts, want)
 			continue
 		}
+		pr, err := readPause(ctx, src, want)
+		if err != nil {
+			return prev, err
+		}
+		pauses = append(pauses, pr)
 		keys := []status.JobID{want}
 		if want.Job == "" {
 			for _, r := range prev.Jobs {
@@ -72,7 +81,7 @@ func Reread(ctx context.Context, src Source, opts Options, prev *Snapshot, ids [
 	snap := *prev
 	snap.Hosts = slices.Clone(prev.Hosts)
 	snap.Jobs = slices.Clone(prev.Jobs)
-	changed := false
+	changed := setPauses(&snap, pauses)
 	for _, rd := range reads {
 		list := &snap.Hosts
 		if rd.id.Job != "" {

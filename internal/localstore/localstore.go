@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -40,15 +41,18 @@ func Open(dir string) (*Store, error) {
 // String names the store in messages.
 func (s *Store) String() string { return "local store " + s.dir }
 
-// path is the file of key: <dir>/<key>.json, or <dir>/jobs/<name>.json
-// for a job's key (status.Key), the one folder the store has. A name too
+// path is the file of key: <dir>/<key>.json, or <dir>/<folder>/<name>.json
+// for a key in one of the store's folders (a job's, status.Key; a
+// pause's, status.PauseKey). A name too
 // long for a file name (a host or job name may have 253 characters, a
 // job's key twice that) is kept in a file named by its hash; long is then
 // the name, which the file holds beside the record (see wrap).
 func (s *Store) path(key string) (p, long string, err error) {
 	dir, name := s.dir, key
-	if n, ok := strings.CutPrefix(key, status.JobsFolder+"/"); ok {
-		dir, name = filepath.Join(s.dir, status.JobsFolder), n
+	for _, f := range folders {
+		if n, ok := strings.CutPrefix(key, f+"/"); ok {
+			dir, name = filepath.Join(s.dir, f), n
+		}
 	}
 	if name == "" || strings.ContainsAny(name, "/\\\x00") || name == "." || name == ".." || strings.HasPrefix(name, ".") {
 		return "", "", fmt.Errorf("invalid key %q", status.Truncate(key, 80))
@@ -59,6 +63,9 @@ func (s *Store) path(key string) (p, long string, err error) {
 	}
 	return filepath.Join(dir, name+ext), "", nil
 }
+
+// folders are the store's folders beside the hosts' records.
+var folders = []string{status.JobsFolder, status.PausesFolder}
 
 // maxFileName bounds the file names the store makes: file systems allow
 // 255 bytes, and atomicfile's temporary file beside it takes some more.
@@ -90,18 +97,18 @@ func longName(p string) string {
 	return doc.Name
 }
 
-// List returns the keys that have a record, sorted, and "jobs/" when
-// there are job records (as Vault lists a folder).
+// List returns the keys that have a record, sorted, and "jobs/" or
+// "pauses/" when there are job records or pauses (as Vault lists a folder).
 func (s *Store) List(ctx context.Context) ([]string, error) { return s.ListFolder(ctx, "") }
 
-// ListFolder returns the keys in folder ("" or status.JobsFolder), sorted;
+// ListFolder returns the keys in folder ("" or one of folders), sorted;
 // none when it does not exist.
 func (s *Store) ListFolder(ctx context.Context, folder string) ([]string, error) {
 	dir := s.dir
-	switch folder {
-	case "":
-	case status.JobsFolder:
-		dir = filepath.Join(s.dir, status.JobsFolder)
+	switch {
+	case folder == "":
+	case slices.Contains(folders, folder):
+		dir = filepath.Join(s.dir, folder)
 	default:
 		return nil, nil
 	}
@@ -127,7 +134,7 @@ func (s *Store) ListFolder(ctx context.Context, folder string) ([]string, error)
 			}
 		case e.Type().IsRegular() && strings.HasSuffix(name, ext) && !strings.HasPrefix(name, "."):
 			keys = append(keys, strings.TrimSuffix(name, ext))
-		case folder == "" && e.IsDir() && name == status.JobsFolder:
+		case folder == "" && e.IsDir() && slices.Contains(folders, name):
 			keys = append(keys, name+"/")
 		}
 	}

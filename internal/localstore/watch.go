@@ -31,12 +31,16 @@ func (s *Store) Watch(ctx context.Context, logger *slog.Logger, changed func(sta
 		return
 	}
 	defer w.Close()
-	jobs := filepath.Join(s.dir, status.JobsFolder)
 	if err := w.Add(s.dir); err != nil {
 		logger.Warn("cannot watch the local store for changes; "+fallback, "dir", s.dir, "err", err)
 		return
 	}
-	watchingJobs := w.Add(jobs) == nil // created later when missing: see below
+	// The folders are created later when missing: see below.
+	watching := map[string]bool{}
+	for _, f := range folders {
+		p := filepath.Join(s.dir, f)
+		watching[p] = w.Add(p) == nil
+	}
 	logger.Info("watching the local store for changes: a record written there is served within a second", "dir", s.dir)
 	warned := false
 	for {
@@ -55,9 +59,9 @@ func (s *Store) Watch(ctx context.Context, logger *slog.Logger, changed func(sta
 			if !ok {
 				return
 			}
-			if !watchingJobs && ev.Name == jobs && ev.Has(fsnotify.Create) {
-				if watchingJobs = w.Add(jobs) == nil; !watchingJobs && !warned {
-					logger.Warn("cannot watch the local store's jobs for changes; "+fallback, "dir", jobs)
+			if on, folder := watching[ev.Name]; folder && !on && ev.Has(fsnotify.Create) {
+				if watching[ev.Name] = w.Add(ev.Name) == nil; !watching[ev.Name] && !warned {
+					logger.Warn("cannot watch a folder of the local store for changes; "+fallback, "dir", ev.Name)
 					warned = true
 				}
 				continue
@@ -70,7 +74,9 @@ func (s *Store) Watch(ctx context.Context, logger *slog.Logger, changed func(sta
 }
 
 // recordOf is the record whose file is name in the store at dir:
-// <dir>/<host>.json, <dir>/restore-test.json or <dir>/jobs/<host>@<job>.json.
+// <dir>/<host>.json, <dir>/restore-test.json or <dir>/jobs/<host>@<job>.json;
+// a pause's file, <dir>/pauses/<host>[@<job>].json, is its host's or job's
+// (a reread reads the pause with the record).
 func recordOf(dir, name string) (status.JobID, bool) {
 	base := filepath.Base(name)
 	key, ok := strings.CutSuffix(base, ext)
@@ -85,6 +91,12 @@ func recordOf(dir, name string) (status.JobID, bool) {
 		return status.JobID{Host: key}, true
 	case filepath.Join(dir, status.JobsFolder):
 		host, job, err := status.SplitJobName(key)
+		if err != nil {
+			return status.JobID{}, false
+		}
+		return status.JobID{Host: host, Job: job}, true
+	case filepath.Join(dir, status.PausesFolder):
+		host, job, err := status.SplitPauseName(key)
 		if err != nil {
 			return status.JobID{}, false
 		}

@@ -14,7 +14,8 @@ import (
 )
 
 // TestWatch: writes of a host's record, of its jobs' (the jobs folder
-// created after the watch started) and of restore tests name the record;
+// created after the watch started), of restore tests and of pauses name
+// the record;
 // the lock file names none.
 func TestWatch(t *testing.T) {
 	s, err := Open(t.TempDir())
@@ -38,7 +39,7 @@ func TestWatch(t *testing.T) {
 				if h == host {
 					return
 				}
-				if h != "db@" && h != status.RestoreTestKey+"@" && h != status.RestoreTestKey+"@weekly" {
+				if h != "db@" && h != status.RestoreTestKey+"@" && h != status.RestoreTestKey+"@weekly" && h != "web@files" && h != "mail@" {
 					t.Errorf("changed(%q): not a host written", h)
 				}
 			case <-deadline:
@@ -85,6 +86,12 @@ func TestWatch(t *testing.T) {
 		}()
 	}
 	want("web@files")
+	// A pause names its host or job (the pauses folder, too, created
+	// after the watch started): serve reads the pause with the record.
+	put(status.PauseKey("mail", ""))
+	want("mail@")
+	put(status.PauseKey("mail", "files"))
+	want("mail@files")
 	cancel()
 	<-done
 }

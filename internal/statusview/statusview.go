@@ -55,9 +55,20 @@ type Report struct {
 	RestoreTest *RestoreTest `json:"restore_test,omitempty"`
 	// RestoreTestJobs are the restore tests recorded with --job.
 	RestoreTestJobs []RestoreTest `json:"restore_test_jobs,omitempty"`
-	Problems        []string      `json:"problems,omitempty"`
+	// Pauses are the pauses in force (`backupwatch pause`): their
+	// hosts' or jobs' alerts are held back until they end.
+	Pauses   []Pause  `json:"pauses,omitempty"`
+	Problems []string `json:"problems,omitempty"`
 	// AlertingPath is each dead man's switch read (--deadman.url).
 	AlertingPath []AlertingPath `json:"alerting_path,omitempty"`
+}
+
+// Pause is a pause in force as the view shows it.
+type Pause struct {
+	Host   string `json:"host"`
+	Job    string `json:"job,omitempty"`
+	Until  string `json:"until"`
+	Reason string `json:"reason"`
 }
 
 // Build makes the rows: each host's own record and its jobs, sorted
@@ -116,6 +127,11 @@ func Build(snap *fleet.Snapshot, maxAge time.Duration, now time.Time) Report {
 	}
 	for _, rt := range snap.RestoreTestJobs {
 		rep.RestoreTestJobs = append(rep.RestoreTestJobs, *restoreStatus(rt))
+	}
+	for _, p := range snap.Pauses {
+		if p.Active(now) {
+			rep.Pauses = append(rep.Pauses, Pause{Host: p.Host, Job: p.Job, Until: status.FormatTime(p.Until), Reason: p.Reason})
+		}
 	}
 	return rep
 }
@@ -186,10 +202,10 @@ type Store interface {
 }
 
 func (o OnlyHosts) List(ctx context.Context) ([]string, error) {
-	return append([]string{status.RestoreTestKey, status.JobsFolder + "/"}, o.Hosts...), nil
+	return append([]string{status.RestoreTestKey, status.JobsFolder + "/", status.PausesFolder + "/"}, o.Hosts...), nil
 }
 
-// ListFolder lists the jobs of the named hosts only.
+// ListFolder lists the jobs (and pauses) of the named hosts only.
 func (o OnlyHosts) ListFolder(ctx context.Context, folder string) ([]string, error) {
 	names, err := o.Store.ListFolder(ctx, folder)
 	return slices.DeleteFunc(names, func(n string) bool {
@@ -232,6 +248,11 @@ func WriteTable(w io.Writer, rep Report) error {
 	}
 	for _, rt := range rep.RestoreTestJobs {
 		fmt.Fprintf(w, "restore test %s: %s on %s, %s (%s ago%s)\n", rt.Job, rt.Result, orDash(rt.HostTested), orDash(rt.LastTest), age(rt.AgeSeconds), overdue(rt.Overdue))
+	}
+	for _, p := range rep.Pauses {
+		// Quoted: a reason written to the store by other means may hold
+		// anything, and this is a terminal.
+		fmt.Fprintf(w, "%s: paused until %s: %q\n", status.Name(p.Host, p.Job), p.Until, p.Reason)
 	}
 	for _, p := range rep.Problems {
 		fmt.Fprintln(w, "problem:", p)

@@ -37,6 +37,10 @@ func compact(tiles []Tile) template.HTML {
 				b.WriteString(e("; " + t.Why()))
 			}
 		}
+		if t.Paused != "" {
+			b.WriteString("&#10;")
+			b.WriteString(e(t.Paused))
+		}
 		for _, p := range t.Problems {
 			b.WriteString("&#10;record problem: ")
 			b.WriteString(e(p))

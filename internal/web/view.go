@@ -20,6 +20,7 @@ type View struct {
 	StoreUp        bool
 	StoreErr       string
 	StoreProblems  []string
+	Pauses         []PauseView // in force: alerts held back
 	LastRefresh    When
 	Restore        RestoreView
 	Alerting       []AlertingView // the dead man's switches, when given
@@ -87,7 +88,10 @@ type Tile struct {
 	Problems    []string
 	// Short is what a small tile shows instead of a time, when a time
 	// would not say it: "never reported", "record unreadable", "running".
-	Short  string
+	Short string
+	// Paused says the pause in force over it (its own or its host's):
+	// "paused until <time>: <reason>"; "" when none.
+	Paused string
 	Hidden bool // filtered out by Query
 	Never  bool // nothing known of its backups: no times to show
 }
@@ -143,6 +147,7 @@ func Build(snap *fleet.Snapshot, opts Options, query string) View {
 	v.StoreProblems = bounded(snap.Problems)
 	v.LastRefresh = when(snap.LastSuccess, now)
 	v.Restore = restoreView(snap.RestoreTest, now)
+	v.Pauses = pauses(snap, now)
 
 	needle := strings.ToLower(query)
 	index := map[string]int{}
@@ -151,6 +156,7 @@ func Build(snap *fleet.Snapshot, opts Options, query string) View {
 	}
 	add := func(r *status.Record) {
 		t := tile(r, now)
+		t.Paused = pausedText(snap, r.Host, r.Job, now)
 		t.Hidden = needle != "" && !strings.Contains(strings.ToLower(t.Host), needle)
 		sec := &v.Sections[index[t.State]]
 		sec.Tiles = append(sec.Tiles, t)

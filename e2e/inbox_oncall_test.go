@@ -1,0 +1,70 @@
+package e2e
+
+import (
+	"fmt"
+	"regexp"
+	"testing"
+	"time"
+)
+
+// TestInboxOnCall: on call with pauses and owners, the shipped rules and
+// the shipped Alertmanager file with its team routes example uncommented
+// (team storage reads Slack, team dba its own email). A failure while its
+// host is paused sends nothing; when the pause ends with the failure still
+// there, it reaches the host's team once, by itself; a failure of one
+// team's host reaches that team only.
+func TestInboxOnCall(t *testing.T) {
+	s := startStack(t, stackOptions{
+		hosts:      append([]string{"nas-1", "nas-2"}, base...),
+		teamRoutes: true,
+		config: `hosts:
+  - name: db
+    labels: {team: dba, owner: cheery}
+schedules:
+  - host: "nas-*"
+    labels: {team: storage}
+`,
+	})
+	r := &runner{t: t, s: s, scenario: "on call: a pause, two teams", hostRE: regexp.MustCompile(`\b(db|auth|web|nas-1|nas-2)\b`)}
+	minute := time.Duration(float64(time.Minute) * s.opts.scale)
+	firingFor := func(alert, host string) func() (bool, string) {
+		return func() (bool, string) {
+			n := s.promQuery(fmt.Sprintf(`count(ALERTS{alertname=%q,alertstate="firing",host=%q})`, alert, host))
+			return n == "1", fmt.Sprintf("%s of %s firing: %q; prometheus %s", alert, host, n, s.promAlerts())
+		}
+	}
+	// Long enough for the pause and the failure to reach Alertmanager and
+	// the phase to settle; the check below says if the machine was slower.
+	pause := s.settle + 3*s.groupInterval + 30*minute
+	var until time.Time
+	r.phase(phase{name: "db paused for maintenance, then its backup fails",
+		do: func() {
+			until = time.Now().Add(pause)
+			s.bw("pause", "--host=db", fmt.Sprintf("--until=%ds", int(pause.Seconds())), "--reason=disk swap, CHG-42")
+			waitFor(t, "BackupPaused of db", s.deadline, firingFor("BackupPaused", "db"))
+			s.bw("record", "--host=db", "--status=failed", "--exit-code=1", "--message="+repoDown)
+			waitFor(t, "BackupFailed of db, held back", s.deadline, firingFor("BackupFailed", "db"))
+		},
+		check: func(_, _, _ []note) []string {
+			if time.Now().After(until) {
+				return []string{fmt.Sprintf("the pause (%v) ended before the phase settled: the machine is slower than the test assumes", pause)}
+			}
+			return nil
+		},
+	})
+	dba := firing("BackupFailed", 1).titled("(to dba@example.org)", "Backup failed for db").saying("db").matching(exitCodeRE(1))
+	r.phase(phase{name: "the pause ends with db's backup still failed: team dba hears of it, once",
+		do: func() {
+			waitFor(t, "the pause of db to end", pause+s.deadline, func() (bool, string) {
+				ok, state := firingFor("BackupPaused", "db")()
+				return !ok, state
+			})
+		},
+		email: []want{dba},
+	})
+	storage := firing("BackupFailed", 1).titled("Backup failed for nas-1").saying("nas-1").matching(exitCodeRE(1))
+	r.phase(phase{name: "storage's nas-1 fails: only team storage hears of it",
+		do:    func() { s.bw("record", "--host=nas-1", "--status=failed", "--exit-code=1", "--message="+repoDown) },
+		slack: []want{storage},
+	})
+}
