@@ -40,6 +40,7 @@ type Snapshot struct {
 	Time     time.Time `json:"time"`
 	Hostname string    `json:"hostname"`
 	Paths    []string  `json:"paths"`
+	Tags     []string  `json:"tags"`
 }
 
 // LookPath finds the restic binary, with a message saying how to get it.
