@@ -374,6 +374,14 @@ func (w *Witness) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// Repositories returns the repositories' records as last read, for the
+// status page; nil before the first refresh.
+func (w *Witness) Repositories() []repocheck.Record {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.repos
+}
+
 // RestoreTests returns the last restore test of each host, for
 // `restore-test run --pick oldest` and the status page.
 func (w *Witness) RestoreTests() map[string]status.RestoreTest {

@@ -405,7 +405,7 @@ func Apply(old map[string]any, res Result, writer string) map[string]any {
 	}
 	doc[FieldHosts] = hosts
 	applyLocks(doc, res)
-	applySpace(doc, res.Space)
+	applySpace(doc, res.Space, res.At)
 	if res.DataChecked {
 		doc[FieldDataCheckAt] = status.FormatTime(res.At)
 		doc[FieldDataCheckSubset] = fmt.Sprintf("%d/%d", res.Subset, res.Subsets)

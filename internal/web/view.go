@@ -22,6 +22,9 @@ type View struct {
 	StoreProblems  []string
 	LastRefresh    When
 	Restore        RestoreView
+	// Repos are the repositories' last checks: size, free space, growth,
+	// locks and retention; empty when none is checked.
+	Repos []RepoView
 	// Query is the filter (?q=): a case-insensitive part of a host name.
 	Query    string
 	Shown    int // hosts matching Query (all of them when it is empty)
@@ -89,6 +92,9 @@ type Tile struct {
 	Short  string
 	Hidden bool // filtered out by Query
 	Never  bool // nothing known of its backups: no times to show
+	// Points are the host's (or job's) restore points in the checked
+	// repositories; nil when no repository holds any.
+	Points *RestorePoints
 }
 
 // RestoreView is the last restore test.
@@ -141,6 +147,10 @@ func Build(snap *fleet.Snapshot, opts Options, query string) View {
 	v.StoreProblems = bounded(snap.Problems)
 	v.LastRefresh = when(snap.LastSuccess, now)
 	v.Restore = restoreView(snap.RestoreTest, now)
+	var points map[string]RestorePoints
+	if opts.Repositories != nil {
+		v.Repos, points = repoViews(opts.Repositories(), now)
+	}
 
 	needle := strings.ToLower(query)
 	index := map[string]int{}
@@ -149,6 +159,13 @@ func Build(snap *fleet.Snapshot, opts Options, query string) View {
 	}
 	add := func(r *status.Record) {
 		t := tile(r, now)
+		key := r.Host
+		if r.Job != "" {
+			key += "@" + r.Job
+		}
+		if p, ok := points[key]; ok {
+			t.Points = &p
+		}
 		t.Hidden = needle != "" && !strings.Contains(strings.ToLower(t.Host), needle)
 		sec := &v.Sections[index[t.State]]
 		sec.Tiles = append(sec.Tiles, t)
