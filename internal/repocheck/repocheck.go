@@ -205,24 +205,16 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 	)
 	wg.Go(func() { locks, locksErr = readLocks(ctx, repo, call) })
 	wg.Go(func() { sp = measure(ctx, repo, call, !opts.NoSize) })
-	var snaps []restic.Snapshot
-	err := call(func(ctx context.Context) (err error) {
-		snaps, err = repo.Snapshots(ctx, "")
-		return err
-	})
-	wg.Wait()
-	if err != nil {
-		res.ListErr = err
-		return res
-	}
-	res.Total = int64(len(snaps))
 	res.Hosts = map[string]HostView{}
 	for _, h := range opts.Expect {
 		res.Hosts[h] = HostView{}
 	}
 	ahead := res.At.Add(MaxClockSkew)
 	promises := map[part]*points{}
-	for _, s := range snaps {
+	// Each snapshot is taken in as restic's listing is decoded, never
+	// held: memory is bounded by the hosts (and their jobs and policies'
+	// periods), not the snapshots.
+	add := func(s restic.Snapshot) {
 		h := s.Hostname
 		if ValidateName(h) != nil {
 			// A snapshot's host name is whatever its writer said: keep it
@@ -232,7 +224,7 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 		v, ok := res.Hosts[h]
 		if !ok && len(res.Hosts) >= MaxHosts {
 			res.OverLimit++
-			continue
+			return
 		}
 		v.Snapshots++
 		job := ""
@@ -284,6 +276,16 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 			}
 		}
 		res.Hosts[h] = v
+	}
+	err := call(func(ctx context.Context) (err error) {
+		res.Total, err = repo.EachSnapshot(ctx, "", add)
+		return err
+	})
+	wg.Wait()
+	if err != nil {
+		// Nothing is known of the hosts from a listing that failed, even
+		// part way: the result says only that it failed.
+		return Result{At: res.At, ListErr: err}
 	}
 	if len(opts.Declared) > 0 {
 		names := make([]string, 0, len(res.Hosts))

@@ -1,0 +1,58 @@
+package restic
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestDecodeSnapshots: restic's listing is decoded one snapshot at a time;
+// null and [] are none; garbage or a listing cut short (restic killed part
+// way) is an error, never a shorter list taken as whole.
+func TestDecodeSnapshots(t *testing.T) {
+	one := `{"time":"2026-11-25T02:00:00Z","hostname":"db","tags":["backupwatch-job=dump"],"id":"da77c936","short_id":"da77c936"}`
+	for _, tt := range []struct {
+		name, in string
+		n        int64
+		ok       bool
+	}{
+		{"two", "[" + one + "," + one + "]\n", 2, true},
+		{"none", "[]", 0, true},
+		{"null", "null\n", 0, true},
+		{"cut short", "[" + one + "," + one[:20], 1, false},
+		{"no end", "[" + one, 1, false},
+		{"garbage", "Fatal: wrong password", 0, false},
+		{"an object", `{"hostname":"db"}`, 0, false},
+		{"empty", "", 0, false},
+	} {
+		var got int64
+		n, err := DecodeSnapshots(strings.NewReader(tt.in), func(s Snapshot) {
+			got++
+			if s.Hostname != "db" || len(s.Tags) != 1 {
+				t.Errorf("%s: decoded %+v", tt.name, s)
+			}
+		})
+		if (err == nil) != tt.ok || n != tt.n || got != n {
+			t.Errorf("%s: %d snapshots (%d handed), err %v; want %d, ok %v", tt.name, n, got, err, tt.n, tt.ok)
+		}
+	}
+}
+
+// FuzzDecodeSnapshots: whatever restic prints, decoding never panics,
+// hands over exactly what it counts, and agrees with decoding it whole.
+func FuzzDecodeSnapshots(f *testing.F) {
+	for _, s := range []string{"[]", "null", `[{"hostname":"db","time":"2026-11-25T02:00:00Z","id":"ab"}]`, `[{"hostname":1}]`, "[", `[{}, {}]`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var handed int64
+		n, err := DecodeSnapshots(strings.NewReader(in), func(Snapshot) { handed++ })
+		if handed != n {
+			t.Fatalf("counted %d, handed %d", n, handed)
+		}
+		var whole []Snapshot
+		if werr := json.Unmarshal([]byte(in), &whole); werr == nil && err == nil && int64(len(whole)) != n {
+			t.Errorf("decoded %d one at a time, %d whole", n, len(whole))
+		}
+	})
+}
