@@ -1,9 +1,13 @@
 package restic
 
 import (
+	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDecodeSnapshots: restic's listing is decoded one snapshot at a time;
@@ -55,4 +59,31 @@ func FuzzDecodeSnapshots(f *testing.F) {
 			t.Errorf("decoded %d one at a time, %d whole", n, len(whole))
 		}
 	})
+}
+
+// TestEachSnapshotBadOutput: a restic whose listing is not JSON (a little,
+// or more than the pipe holds) is a failed listing saying so, at once; one
+// that fails says why, not that its (empty) output was not JSON.
+func TestEachSnapshotBadOutput(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct{ name, script, want string }{
+		{"garbage", "echo 'Fatal: not a listing'", "unexpected output"},
+		{"much garbage", "yes garbage | head -c 20000000", "unexpected output"},
+		{"cut short", `printf '[{"hostname":"db","id":"ab"},{"hostn'`, "unexpected output after 1 snapshots"},
+		{"fails", "echo 'Fatal: wrong password or no key found' >&2; exit 12", "wrong password"},
+	} {
+		bin := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-"))
+		if err := os.WriteFile(bin, []byte("#!/bin/sh\n"+tt.script+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_, err := Repo{Binary: bin, Env: []string{"PATH=/usr/bin:/bin"}}.EachSnapshot(ctx, "", func(Snapshot) {})
+		if ctx.Err() != nil {
+			t.Fatalf("%s: the listing outlived a minute", tt.name)
+		}
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want an error saying %q", tt.name, err, tt.want)
+		}
+	}
 }

@@ -69,13 +69,22 @@ func (r Repo) EachSnapshot(ctx context.Context, host string, fn func(Snapshot)) 
 		ran <- err
 	}()
 	n, derr := DecodeSnapshots(bufio.NewReaderSize(pr, 256<<10), fn)
-	// Unblock restic's writer if the decoding stopped early.
-	pr.CloseWithError(errors.New("listing not read further"))
-	if err := <-ran; err != nil {
-		return n, err
+	// Unblock restic's writer if the decoding stopped early: its output is
+	// then what failed, not restic.
+	pr.CloseWithError(errNotRead)
+	rerr := <-ran
+	switch {
+	case derr != nil && (rerr == nil || !errors.Is(derr, rerr)):
+		// The output failed first; restic's end (a broken pipe) follows.
+		return n, derr
+	case rerr != nil && !errors.Is(rerr, errNotRead):
+		return n, rerr
 	}
 	return n, derr
 }
+
+// errNotRead ends a listing whose output could not be decoded.
+var errNotRead = errors.New("listing not read further")
 
 // DecodeSnapshots decodes restic snapshots --json from rd (a JSON array,
 // or null), handing each snapshot to fn; it returns how many.
