@@ -801,6 +801,7 @@ func TestAlertsReachPeople(t *testing.T) {
 		"backup_repository_oldest_lock_timestamp_seconds": "internal/collector's TestWitnessSeries; internal/repocheck's TestStaleLocks (a lock left by a killed restic)",
 		"backup_paused_until_timestamp_seconds":           "internal/collector's TestPausesAndLabels; TestInboxOnCall (a pause)",
 		"backup_host_info":                                "internal/collector's TestPausesAndLabels; TestInboxOnCall (labels in the config file)",
+		"backup_last_run_maintenance":                     "internal/collector's TestMaintenanceSeries; cmd/backupwatch's TestRunMaintenanceJobs (run --job prune -- restic forget --prune)",
 	}
 	for _, name := range referencedMetrics(t, filepath.Join(deployDir(t), "prometheus", "backup.yml"), filepath.Join(deployDir(t), "grafana", "backupwatch.json")) {
 		if labels[name] || elsewhere[name] != "" {

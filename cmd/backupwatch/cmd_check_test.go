@@ -22,6 +22,8 @@ func TestCheck(t *testing.T) {
 	}
 	goodConfig := file("good.yml", "hosts: [auth, db]\ntitle: Golem Trust\n", 0o644)
 	typoConfig := file("typo.yml", "hosts: [auth]\nhots: [db]\n", 0o644)
+	jobRetention := file("jobretention.yml", "hosts: [db]\nretention:\n  - {host: db, job: wal, keep-hourly: 48}\n  - {host: db, keep-daily: 7}\n", 0o644)
+	shadowedRetention := file("shadowed.yml", "hosts: [db]\nretention:\n  - {host: db, keep-daily: 7}\n  - {host: db, job: wal, keep-hourly: 48}\n", 0o644)
 	webConfig := file("web.yml", "basic_auth_users:\n  ops: $2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG\n", 0o644)
 	badWebConfig := file("badweb.yml", "tls_server_config:\n  cert_file: /nonexistent.crt\n  key_file: /nonexistent.key\n", 0o644)
 	roleID := file("role-id", "role-1234\n", 0o644)
@@ -42,6 +44,8 @@ func TestCheck(t *testing.T) {
 		{"web config", []string{store, "check", "--web.config.file=" + webConfig}, exitOK, "valid"},
 		{"approle", append(vault, "--vault.secret-id-file="+privateSecret, "check"), exitOK, "vault http://127.0.0.1:1"},
 		{"unknown key", []string{store, "check", "--config.file=" + typoConfig}, exitUsage, "field hots not found"},
+		{"retention per job", []string{store, "check", "--config.file=" + jobRetention}, exitOK, "OK"},
+		{"retention a rule before shadows", []string{store, "check", "--config.file=" + shadowedRetention}, exitUsage, "retention[1]: never applies"},
 		{"missing config", []string{store, "check", "--config.file=" + filepath.Join(dir, "none.yml")}, exitUsage, "none.yml"},
 		{"bad host", []string{store, "check", "--host=db;rm -rf"}, exitUsage, "not allowed"},
 		{"bad web config", []string{store, "check", "--web.config.file=" + badWebConfig}, exitUsage, "--web.config.file"},

@@ -73,7 +73,7 @@ func runRepoCheck(ctx context.Context, g *globals, o *repoCheckOptions) error {
 		}
 	}
 	var (
-		retention func(string) (config.Policy, bool)
+		retention func(host, job string) (config.Policy, bool)
 		declared  []string
 	)
 	if o.configFile != "" {
@@ -81,7 +81,7 @@ func runRepoCheck(ctx context.Context, g *globals, o *repoCheckOptions) error {
 		if err != nil {
 			return usageError{err}
 		}
-		retention = func(host string) (config.Policy, bool) { return cfg.Retention(name, host, "") }
+		retention = func(host, job string) (config.Policy, bool) { return cfg.Retention(name, host, job) }
 		declared = cfg.Hosts
 	}
 	env := o.env

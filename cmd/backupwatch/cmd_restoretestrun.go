@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/golemtrust/backupwatch/internal/config"
 	"github.com/golemtrust/backupwatch/internal/deliver"
 	"github.com/golemtrust/backupwatch/internal/ping"
+	"github.com/golemtrust/backupwatch/internal/repocheck"
 	"github.com/golemtrust/backupwatch/internal/restic"
 	"github.com/golemtrust/backupwatch/internal/restoretest"
 	"github.com/golemtrust/backupwatch/internal/spool"
@@ -33,9 +35,10 @@ type restoreTestRunOptions struct {
 	readData       bool
 	readDataSubset string
 	binary         string
-	pick           string // "oldest": the host tested least recently
-	incomplete     bool   // --allow-incomplete
-	allowEmpty     bool   // --allow-empty
+	pick           string        // "oldest": the host tested least recently
+	incomplete     bool          // --allow-incomplete
+	allowEmpty     bool          // --allow-empty
+	timeout        time.Duration // --restic.timeout; 0 (tests): repocheck.DefaultTimeout
 
 	env []string // set by tests; the process's own when nil
 }
@@ -59,9 +62,15 @@ func addRestoreTestRunCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("check.read-data", "Let restic check read every data blob of the repository (slow).").BoolVar(&o.readData)
 	c.Flag("check.read-data-subset", "Let restic check read this part of the data (n/t, x% or a size).").StringVar(&o.readDataSubset)
 	c.Flag("restic.binary", "restic to run: a path, or by default restic, looked up in $PATH.").Default("restic").StringVar(&o.binary)
+	c.Flag("restic.timeout", "Bound on each restic call (the listing, the check, the restore): a restic that hangs is a failed restore test, recorded. By default "+repocheck.DefaultTimeout.String()+", generous, for a restore or data check of a large repository over a slow link; raise it for hosts whose restore takes longer.").Default(repocheck.DefaultTimeout.String()).DurationVar(&o.timeout)
 	o.jobs.add(c, false)
 	o.pings.add(c)
-	return command{c, func(ctx context.Context) error { return runRestoreTestRun(ctx, g, o) }}
+	return command{c, func(ctx context.Context) error {
+		if o.timeout <= 0 {
+			return usageError{fmt.Errorf("--restic.timeout must be positive, not %v", o.timeout)}
+		}
+		return runRestoreTestRun(ctx, g, o)
+	}}
 }
 
 // runRestoreTestRun checks the flags, wires a restore test
@@ -101,7 +110,11 @@ func runRestoreTestRun(ctx context.Context, g *globals, o *restoreTestRunOptions
 		scrubber.Add(ping.Secrets(pinger.URL)...)
 		pinger.Logger = g.logger
 	}
-	repo := restic.Repo{Binary: o.binary, Repository: o.repo, PasswordFile: o.passwordFile, Env: o.env, Scrub: scrubber.Scrub}
+	timeout := o.timeout
+	if timeout <= 0 {
+		timeout = repocheck.DefaultTimeout
+	}
+	repo := restic.Repo{Binary: o.binary, Repository: o.repo, PasswordFile: o.passwordFile, Env: o.env, Scrub: scrubber.Scrub, Timeout: timeout}
 	if _, err := repo.LookPath(); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/golemtrust/backupwatch/internal/backuprun"
 	"github.com/golemtrust/backupwatch/internal/ping"
+	"github.com/golemtrust/backupwatch/internal/restic"
 	"github.com/golemtrust/backupwatch/internal/status"
 )
 
@@ -19,9 +20,11 @@ type runOptions struct {
 	logFile  string
 	exit3    string
 	lockFile string
-	args     []string
-	jobs     jobFlags
-	pings    pingFlags
+	// maintenance: --maintenance, or restic forget, prune or check
+	maintenance bool
+	args        []string
+	jobs        jobFlags
+	pings       pingFlags
 
 	// Set by tests; the process's own when zero.
 	env      []string
@@ -37,6 +40,7 @@ func addRunCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("log.file", "Append the program's output to this file, a timestamp per line; empty for none. The default is the runbook's log, the one the alerts tell people to check.").Default("/var/log/restic-backup.log").StringVar(&o.logFile)
 	c.Flag("restic.exit3", "How restic's exit code 3 (snapshot made, some files unreadable) is recorded: failed (the default), or success with a warning.").PlaceHolder("failed|success").Default(status.Failed).EnumVar(&o.exit3, status.Failed, status.Success)
 	c.Flag("lock.file", "Lock file refusing a second overlapping run of the same job (skipped, not recorded); default: <host>.lock (<host>@<job>.lock with --job) in /run/lock/backupwatch (root; must be root's own) or the runtime directory.").StringVar(&o.lockFile)
+	c.Flag("maintenance", "Record the run as maintenance of the repository (kind: maintenance), never compared with backups (anomaly alerts): for a wrapper script; restic forget, prune and check are recognised without it. Give it a --job of its own (prune, check).").BoolVar(&o.maintenance)
 	o.jobs.add(c, true)
 	o.pings.add(c)
 	c.Arg("command", "The backup program and its arguments, after --.").Required().StringsVar(&o.args)
@@ -86,7 +90,8 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 		Host: host, Job: job, Schedule: sched,
 		Args: o.args, Env: o.env, Stdin: o.stdin, Stdout: g.stdout, Stderr: g.stderr,
 		LogFile: o.logFile, Exit3: o.exit3, LockFile: o.lockFile, LockBase: o.lockBase,
-		Signals: o.signals, Scrubber: scrubber,
+		Maintenance: o.maintenance || restic.Maintenance(o.args),
+		Signals:     o.signals, Scrubber: scrubber,
 		Deliver: dlv.Deliver, Retry: g.spool.retryPolicy(), Ping: pinger, Logger: g.logger,
 	}
 	code, err := b.Run(ctx)

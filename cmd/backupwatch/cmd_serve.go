@@ -228,12 +228,13 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	metricsLimit, pageLimit := newLimiters(o, g.logger)
 	reg.MustRegister(metricsLimit, pageLimit)
 	handler := newServeMux(g.logger, reg, c, metricsLimit, pageLimit.Wrap(web.New(web.Options{
-		Snapshot: func() *fleet.Snapshot { return c.State().Snapshot },
-		Store:    st.String(),
-		StoreDir: storeDirOf(local),
-		Reload:   min(max(o.interval, 30*time.Second), time.Minute), // nudges change it between refreshes
-		Title:    cfg.Title,
-		Logger:   g.logger,
+		Snapshot:     func() *fleet.Snapshot { return c.State().Snapshot },
+		Repositories: witness.Repositories,
+		Store:        st.String(),
+		StoreDir:     storeDirOf(local),
+		Reload:       min(max(o.interval, 30*time.Second), time.Minute), // nudges change it between refreshes
+		Title:        cfg.Title,
+		Logger:       g.logger,
 
 		AlertingPath: alertingPath,
 	})))

@@ -35,6 +35,10 @@ type Backup struct {
 	// backup matters more than its log.
 	LogFile string
 	Exit3   string // how restic's exit 3 is recorded: status.Failed or status.Success
+	// Maintenance records the run as maintenance of the repository
+	// (restic forget, prune, check; status.KindMaintenance), never
+	// compared with backups.
+	Maintenance bool
 	// LockFile refuses a second overlapping run; empty for the default,
 	// <host>.lock (<host>@<job>.lock) in a private directory (LockPath).
 	LockFile string
@@ -175,6 +179,12 @@ func (b *Backup) Run(ctx context.Context) (exit int, err error) {
 		summary = &restic.Summary{SnapshotID: savedID}
 	}
 	res := Outcome(b.Host, r, startErr, summary, b.Exit3, vss.Reasons())
+	if b.Maintenance {
+		if res.Extra == nil {
+			res.Extra = map[string]string{}
+		}
+		res.Extra[status.FieldKind] = status.KindMaintenance
+	}
 	if tail != nil {
 		b.pingEnd(ctx, &res, r.ExitCode, fmt.Sprintf("exit status %d after %s", r.ExitCode, r.Duration().Round(time.Millisecond))+"\n\n"+tail.String())
 	}

@@ -15,10 +15,16 @@ var (
 		"Files the host's latest backup processed, new or not: what its snapshot holds (restic total_files_processed).", "host")
 	bytesProcessed = desc("backup_last_snapshot_bytes_processed",
 		"Bytes the host's latest backup processed, new or not (restic total_bytes_processed).", "host")
+	// A maintenance job (restic forget --prune, restic check run as
+	// run --job prune) is no backup: the anomaly rules leave its series out
+	// (unless on(host, backup_job)), so its durations and successes are
+	// never compared with the backups'.
+	lastRunMaintenance = desc("backup_last_run_maintenance",
+		"1 when the latest run of the host (or job) was maintenance of the repository (restic forget, prune or check; run --maintenance), not a backup; absent otherwise.", "host")
 )
 
 // anomalyDescs are the families above.
-var anomalyDescs = []*prometheus.Desc{filesProcessed, bytesProcessed}
+var anomalyDescs = []*prometheus.Desc{filesProcessed, bytesProcessed, lastRunMaintenance}
 
 func init() { allDescs = append(allDescs, anomalyDescs...) }
 
@@ -27,4 +33,7 @@ func init() { allDescs = append(allDescs, anomalyDescs...) }
 func collectAnomaly(g func(*prometheus.Desc, float64, ...string), r *status.Record, host string) {
 	optInt(g, filesProcessed, r.FilesProcessed, host)
 	optInt(g, bytesProcessed, r.BytesProcessed, host)
+	if r.Maintenance {
+		g(lastRunMaintenance, 1, host)
+	}
 }

@@ -46,6 +46,16 @@ var (
 		"Restore points the host's retention policy (config retention:) promises that the repository lacks: complete hours, days, weeks, months or years without a snapshot; only for hosts with a policy.", "repository", "host")
 	repoHostAllowed = desc("backup_repository_host_snapshots_allowed",
 		"Twice the snapshots the host's retention policy keeps: more means forget is not running; only for hosts with a policy.", "repository", "host")
+	repoJobSnapshots = desc("backup_repository_job_snapshots",
+		"Snapshots of the host's job (tagged backupwatch-job=<job>) in the repository at its last listing; also counted in backup_repository_host_snapshots.", "repository", "host", "backup_job")
+	repoJobNewest = desc("backup_repository_job_newest_snapshot_timestamp_seconds",
+		"Time of the newest snapshot of the host's job in the repository at its last listing: its newest restore point.", "repository", "host", "backup_job")
+	repoJobOldest = desc("backup_repository_job_oldest_snapshot_timestamp_seconds",
+		"Time of the oldest snapshot of the host's job in the repository at its last listing: its oldest restore point.", "repository", "host", "backup_job")
+	repoJobPointsMissing = desc("backup_repository_job_restore_points_missing",
+		"Restore points the job's retention policy (config retention: with job:) promises that the repository lacks; only for jobs with a policy. The host's series sums its jobs'.", "repository", "host", "backup_job")
+	repoJobAllowed = desc("backup_repository_job_snapshots_allowed",
+		"Twice the snapshots the job's retention policy keeps: more means forget is not running for it; only for jobs with a policy.", "repository", "host", "backup_job")
 	repoUndeclared = desc("backup_repository_undeclared_hosts",
 		"Host names in the repository outside the fleet the config file declares (repo-check --config.file): never restore-tested; only when a fleet is declared.", "repository")
 	repoLocks = desc("backup_repository_locks",
@@ -247,6 +257,7 @@ func (w *Witness) Run(ctx context.Context, interval time.Duration) {
 func (w *Witness) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{repoUp, repoCheckTS, repoListedTS, repoSnapshots, repoHostSnapshots, repoHostNewest,
 		repoHostOldest, repoFuture, repoHostFuture, repoLocks, repoOldestLock, repoSize, repoFree, repoHostPointsMissing, repoHostAllowed, repoUndeclared,
+		repoJobSnapshots, repoJobNewest, repoJobOldest, repoJobPointsMissing, repoJobAllowed,
 		repoDataPassed, repoDataTS, repoDataNext, repoDataOf, repoFailureInfo, repoDataFailureInfo, repoProblems,
 		hostRestoreTS, hostRestorePassed, hostRestoreFailureInfo, checksStoreUp} {
 		ch <- d
@@ -302,6 +313,21 @@ func (w *Witness) Collect(ch chan<- prometheus.Metric) {
 				g(repoHostAllowed, float64(*v.SnapshotsAllowed), name, h)
 			}
 		}
+		for h, jobs := range r.Jobs {
+			for job, v := range jobs {
+				g(repoJobSnapshots, float64(v.Snapshots), name, h, job)
+				if !v.NewestTime.IsZero() {
+					g(repoJobNewest, float64(v.NewestTime.UnixMilli())/1e3, name, h, job)
+				}
+				if !v.OldestTime.IsZero() {
+					g(repoJobOldest, float64(v.OldestTime.UnixMilli())/1e3, name, h, job)
+				}
+				if v.PointsMissing != nil && v.SnapshotsAllowed != nil {
+					g(repoJobPointsMissing, float64(*v.PointsMissing), name, h, job)
+					g(repoJobAllowed, float64(*v.SnapshotsAllowed), name, h, job)
+				}
+			}
+		}
 		if r.Undeclared != nil {
 			g(repoUndeclared, float64(*r.Undeclared), name)
 		}
@@ -346,6 +372,14 @@ func (w *Witness) Collect(ch chan<- prometheus.Metric) {
 			g(hostRestoreFailureInfo, 1, h, InfoText(rt.Notes))
 		}
 	}
+}
+
+// Repositories returns the repositories' records as last read, for the
+// status page; nil before the first refresh.
+func (w *Witness) Repositories() []repocheck.Record {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.repos
 }
 
 // RestoreTests returns the last restore test of each host, for

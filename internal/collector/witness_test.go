@@ -153,3 +153,50 @@ backup_repository_record_problems{repository="fleet"} 0
 		t.Errorf("lint: %v %v", probs, err)
 	}
 }
+
+// TestWitnessJobSeries: a host's jobs in a repository's record (snapshots
+// tagged backupwatch-job=<job>) are exported per host and job, their
+// retention only with a policy; a job entry that is not a job name or not
+// an object is a problem of the record, never a series.
+func TestWitnessJobSeries(t *testing.T) {
+	repos := writeStore(t, map[string]string{
+		"fleet": `{"checked_at":"2026-11-25T06:00:00+00:00","status":"success","last_success":"2026-11-25T06:00:00+00:00","snapshots":"12",
+			"hosts":{"db":{"snapshots":"12","restore_points_missing":"1","snapshots_allowed":"28","newest_time":"2026-11-25T02:00:00Z","oldest_time":"2026-11-18T02:00:00Z",
+			"jobs":{"dump":{"snapshots":"3","newest_time":"2026-11-24T03:00:00Z","oldest_time":"2026-11-21T03:00:00Z","restore_points_missing":"1","snapshots_allowed":"8"},
+			"wal":{"snapshots":"2","newest_time":"2026-11-25T05:00:00Z","oldest_time":"2026-11-25T04:00:00Z"},
+			"bad job\n<script>":{"snapshots":"1"},"logs":"not an object"}}}}`,
+	})
+	w := NewWitness(WitnessOptions{Repositories: repos})
+	w.Refresh(context.Background())
+	want := `
+# HELP backup_repository_job_snapshots Snapshots of the host's job (tagged backupwatch-job=<job>) in the repository at its last listing; also counted in backup_repository_host_snapshots.
+# TYPE backup_repository_job_snapshots gauge
+backup_repository_job_snapshots{backup_job="dump",host="db",repository="fleet"} 3
+backup_repository_job_snapshots{backup_job="wal",host="db",repository="fleet"} 2
+# HELP backup_repository_job_newest_snapshot_timestamp_seconds Time of the newest snapshot of the host's job in the repository at its last listing: its newest restore point.
+# TYPE backup_repository_job_newest_snapshot_timestamp_seconds gauge
+backup_repository_job_newest_snapshot_timestamp_seconds{backup_job="dump",host="db",repository="fleet"} 1.7954892e+09
+backup_repository_job_newest_snapshot_timestamp_seconds{backup_job="wal",host="db",repository="fleet"} 1.7955828e+09
+# HELP backup_repository_job_oldest_snapshot_timestamp_seconds Time of the oldest snapshot of the host's job in the repository at its last listing: its oldest restore point.
+# TYPE backup_repository_job_oldest_snapshot_timestamp_seconds gauge
+backup_repository_job_oldest_snapshot_timestamp_seconds{backup_job="dump",host="db",repository="fleet"} 1.79523e+09
+backup_repository_job_oldest_snapshot_timestamp_seconds{backup_job="wal",host="db",repository="fleet"} 1.7955792e+09
+# HELP backup_repository_job_restore_points_missing Restore points the job's retention policy (config retention: with job:) promises that the repository lacks; only for jobs with a policy. The host's series sums its jobs'.
+# TYPE backup_repository_job_restore_points_missing gauge
+backup_repository_job_restore_points_missing{backup_job="dump",host="db",repository="fleet"} 1
+# HELP backup_repository_job_snapshots_allowed Twice the snapshots the job's retention policy keeps: more means forget is not running for it; only for jobs with a policy.
+# TYPE backup_repository_job_snapshots_allowed gauge
+backup_repository_job_snapshots_allowed{backup_job="dump",host="db",repository="fleet"} 8
+# HELP backup_repository_record_problems Problems found in the repository's record.
+# TYPE backup_repository_record_problems gauge
+backup_repository_record_problems{repository="fleet"} 2
+`
+	if err := testutil.CollectAndCompare(w, strings.NewReader(want), "backup_repository_job_snapshots", "backup_repository_job_newest_snapshot_timestamp_seconds",
+		"backup_repository_job_oldest_snapshot_timestamp_seconds", "backup_repository_job_restore_points_missing", "backup_repository_job_snapshots_allowed",
+		"backup_repository_record_problems"); err != nil {
+		t.Error(err)
+	}
+	if probs, err := testutil.CollectAndLint(w); err != nil || len(probs) > 0 {
+		t.Errorf("lint: %v %v", probs, err)
+	}
+}

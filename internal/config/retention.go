@@ -61,8 +61,9 @@ type RetentionRule struct {
 }
 
 // validateRetention checks each rule, and refuses a rule that a rule before
-// it shadows entirely (the same patterns): two policies for the same
-// snapshots contradict each other, and the second would never apply.
+// it shadows entirely (the same patterns, or broader ones: "*" or
+// omitted): two policies for the same snapshots contradict each other, and
+// the second would never apply.
 func validateRetention(rules []RetentionRule) error {
 	var errs []error
 	seen := map[[3]string]int{}
@@ -81,9 +82,28 @@ func validateRetention(rules []RetentionRule) error {
 			errs = append(errs, fmt.Errorf("%s: the same repository, host and job as retention[%d]: two policies for the same snapshots contradict each other", at, j))
 			continue
 		}
+		for j := range i {
+			if shadows(rules[j], r) {
+				errs = append(errs, fmt.Errorf("%s: never applies: retention[%d] before it matches every snapshot it matches (put the narrower rule first, e.g. a job's before its host's)", at, j))
+				break
+			}
+		}
 		seen[key] = i
 	}
 	return errors.Join(errs...)
+}
+
+// shadows reports whether rule a matches every snapshot b matches, as far
+// as can be told without comparing globs: each of a's patterns is "*" or
+// the same as b's. Then b, after a, would never apply: its policy
+// contradicts a's for those snapshots.
+func shadows(a, b RetentionRule) bool {
+	for _, p := range [][2]string{{a.Repository, b.Repository}, {a.Host, b.Host}, {a.Job, b.Job}} {
+		if pa := norm(p[0]); pa != "*" && pa != norm(p[1]) {
+			return false
+		}
+	}
+	return true
 }
 
 func norm(pattern string) string {

@@ -18,7 +18,8 @@ type Record struct {
 	LastSuccess   time.Time
 	Snapshots     *int64
 	Hosts         map[string]HostView
-	DataCheck     string // passed, failed or "" (none ran)
+	Jobs          map[string]map[string]JobView // host -> job -> view, for snapshots tagged JobTag
+	DataCheck     string                        // passed, failed or "" (none ran)
 	DataCheckAt   time.Time
 	DataSubset    string
 	DataMessage   string
@@ -80,6 +81,9 @@ func Parse(name string, data map[string]any) Record {
 	}
 	if n, err := count(data[FieldHostsOverLimit]); err == nil && n != nil && *n > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d host names beyond %d in the repository were not recorded", *n, MaxHosts))
+	}
+	if n, err := count(data[FieldJobsOverLimit]); err == nil && n != nil && *n > 0 {
+		r.Problems = append(r.Problems, fmt.Sprintf("%d snapshots of jobs beyond %d per host were counted in their host only", *n, MaxJobsPerHost))
 	}
 	if n, err := count(data[FieldHostShardsMissing]); err == nil && n != nil && *n > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d of the record's host shards missing", *n))
@@ -160,6 +164,12 @@ func Parse(name string, data map[string]any) Record {
 				v.SnapshotsAllowed = n
 			}
 			v.NewestID = status.Truncate(str(e[FieldNewestID]), 64)
+			if jobs := parseJobs(h, e[FieldJobs], func(p string) { r.Problems = append(r.Problems, p) }); len(jobs) > 0 {
+				if r.Jobs == nil {
+					r.Jobs = map[string]map[string]JobView{}
+				}
+				r.Jobs[h] = jobs
+			}
 			r.Hosts[h] = v
 		}
 	}

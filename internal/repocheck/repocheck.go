@@ -123,12 +123,18 @@ type Result struct {
 	ListErr error // the listing failed: nothing is known of the hosts
 	Total   int64
 	Hosts   map[string]HostView
-	Future  int64 // snapshots from the future, all hosts
+	// Jobs are the hosts' snapshots tagged JobTag: host -> job -> view;
+	// hosts without any are absent.
+	Jobs   map[string]map[string]JobView
+	Future int64 // snapshots from the future, all hosts
 	// Undeclared lists the host names in the repository outside
 	// Options.Declared, sorted; nil when no fleet is declared.
 	Undeclared []string
 	// OverLimit counts host names beyond MaxHosts: counted, not kept.
 	OverLimit int64
+	// JobsOverLimit counts snapshots of jobs beyond MaxJobsPerHost of
+	// their host: counted in the host, in no job.
+	JobsOverLimit int64
 	// Locks, when they could be listed (LocksErr says why not).
 	Locks    *Locks
 	LocksErr error
@@ -155,9 +161,10 @@ type Options struct {
 	// host names in the repository outside it are counted as undeclared
 	// (and PickCandidates keeps them from the restore-test rotation).
 	Declared []string
-	// Retention is the policy of a host's snapshots (the config file's
-	// retention:); nil or false: none, nothing judged.
-	Retention func(host string) (config.Policy, bool)
+	// Retention is the policy of a host's snapshots of job (its own: job
+	// ""; a job's: tagged JobTag), the config file's retention:; nil or
+	// false: none, nothing judged.
+	Retention func(host, job string) (config.Policy, bool)
 }
 
 // DefaultTimeout bounds each restic call of a check: generous enough for
@@ -198,24 +205,16 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 	)
 	wg.Go(func() { locks, locksErr = readLocks(ctx, repo, call) })
 	wg.Go(func() { sp = measure(ctx, repo, call, !opts.NoSize) })
-	var snaps []restic.Snapshot
-	err := call(func(ctx context.Context) (err error) {
-		snaps, err = repo.Snapshots(ctx, "")
-		return err
-	})
-	wg.Wait()
-	if err != nil {
-		res.ListErr = err
-		return res
-	}
-	res.Total = int64(len(snaps))
 	res.Hosts = map[string]HostView{}
 	for _, h := range opts.Expect {
 		res.Hosts[h] = HostView{}
 	}
 	ahead := res.At.Add(MaxClockSkew)
-	promises := map[string]*points{}
-	for _, s := range snaps {
+	promises := map[part]*points{}
+	// Each snapshot is taken in as restic's listing is decoded, never
+	// held: memory is bounded by the hosts (and their jobs and policies'
+	// periods), not the snapshots.
+	add := func(s restic.Snapshot) {
 		h := s.Hostname
 		if ValidateName(h) != nil {
 			// A snapshot's host name is whatever its writer said: keep it
@@ -225,9 +224,32 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 		v, ok := res.Hosts[h]
 		if !ok && len(res.Hosts) >= MaxHosts {
 			res.OverLimit++
-			continue
+			return
 		}
 		v.Snapshots++
+		job := ""
+		if h == s.Hostname {
+			job = SnapshotJob(s.Tags)
+		}
+		if job != "" {
+			jobs := res.Jobs[h]
+			jv, ok := jobs[job]
+			switch {
+			case ok || len(jobs) < MaxJobsPerHost:
+				if jobs == nil {
+					jobs = map[string]JobView{}
+					if res.Jobs == nil {
+						res.Jobs = map[string]map[string]JobView{}
+					}
+					res.Jobs[h] = jobs
+				}
+				jv.add(s.Time, s.Time.After(ahead))
+				jobs[job] = jv
+			default:
+				res.JobsOverLimit++
+				job = "" // judged as the host's own
+			}
+		}
 		switch {
 		case s.Time.After(ahead):
 			v.Future++
@@ -240,12 +262,13 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 				v.OldestTime = s.Time
 			}
 			if opts.Retention != nil && h == s.Hostname {
-				pt, ok := promises[h]
+				k := part{h, job}
+				pt, ok := promises[k]
 				if !ok {
-					if p, has := opts.Retention(h); has {
+					if p, has := opts.Retention(h, job); has {
 						pt = newPoints(p, res.At)
 					}
-					promises[h] = pt
+					promises[k] = pt
 				}
 				if pt != nil {
 					pt.add(s.Time)
@@ -253,6 +276,16 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 			}
 		}
 		res.Hosts[h] = v
+	}
+	err := call(func(ctx context.Context) (err error) {
+		res.Total, err = repo.EachSnapshot(ctx, "", add)
+		return err
+	})
+	wg.Wait()
+	if err != nil {
+		// Nothing is known of the hosts from a listing that failed, even
+		// part way: the result says only that it failed.
+		return Result{At: res.At, ListErr: err}
 	}
 	if len(opts.Declared) > 0 {
 		names := make([]string, 0, len(res.Hosts))
@@ -266,14 +299,15 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 			res.Undeclared = []string{} // judged: none
 		}
 	}
-	for h, pt := range promises {
-		if pt == nil {
+	judged := map[string]bool{}
+	for k, pt := range promises {
+		if pt == nil || judged[k.host] {
 			continue
 		}
-		v := res.Hosts[h]
-		m, a := pt.missing(), allowed(pt.policy)
-		v.PointsMissing, v.SnapshotsAllowed = &m, &a
-		res.Hosts[h] = v
+		judged[k.host] = true
+		v := res.Hosts[k.host]
+		judge(k.host, &v, res.Jobs[k.host], promises)
+		res.Hosts[k.host] = v
 	}
 	if locksErr != nil {
 		res.LocksErr = locksErr
@@ -334,6 +368,10 @@ func Apply(old map[string]any, res Result, writer string) map[string]any {
 	if res.OverLimit > 0 {
 		doc[FieldHostsOverLimit] = strconv.FormatInt(res.OverLimit, 10)
 	}
+	delete(doc, FieldJobsOverLimit)
+	if res.JobsOverLimit > 0 {
+		doc[FieldJobsOverLimit] = strconv.FormatInt(res.JobsOverLimit, 10)
+	}
 	hosts := make(map[string]any, len(res.Hosts))
 	for h, v := range Parse("", old).Hosts {
 		if _, ok := res.Hosts[h]; ok || len(hosts) >= MaxHosts {
@@ -364,11 +402,12 @@ func Apply(old map[string]any, res Result, writer string) map[string]any {
 			e[FieldPointsMissing] = strconv.FormatInt(*v.PointsMissing, 10)
 			e[FieldSnapshotsAllowed] = strconv.FormatInt(*v.SnapshotsAllowed, 10)
 		}
+		applyJobs(e, res.Jobs[h])
 		hosts[h] = e
 	}
 	doc[FieldHosts] = hosts
 	applyLocks(doc, res)
-	applySpace(doc, res.Space)
+	applySpace(doc, res.Space, res.At)
 	if res.DataChecked {
 		doc[FieldDataCheckAt] = status.FormatTime(res.At)
 		doc[FieldDataCheckSubset] = fmt.Sprintf("%d/%d", res.Subset, res.Subsets)

@@ -37,11 +37,11 @@ func TestRetention(t *testing.T) {
 				{Host: "mail", Policy: config.Policy{}}, // never matched below: mail has no policy
 				{Policy: config.Policy{KeepDaily: 7}},
 			}}
-			policy := func(h string) (config.Policy, bool) {
+			policy := func(h, job string) (config.Policy, bool) {
 				if h == "mail" {
 					return config.Policy{}, false
 				}
-				return cfg.Retention("r", h, "")
+				return cfg.Retention("r", h, job)
 			}
 			doc, res := f.check(nil, Options{Retention: policy, Now: func() time.Time { return now }})
 			if res.ListErr != nil {
@@ -70,4 +70,96 @@ func ptr(n *int64) any {
 		return nil
 	}
 	return *n
+}
+
+// TestRetentionPerJob, on both restic generations: a snapshot tagged
+// backupwatch-job=<job> is the job's; each job is judged by its own policy
+// (the config file's first rule matching the repository, host and job),
+// and the host's series sum its parts. db's own daily backups are all
+// there; its job dump lacks a day (a forgotten day); its job wal, hourly
+// with keep-last: 3, holds 8 (a pruning job that stopped). web's own two
+// backups a day exceed keep-daily: 1 but its job logs keeps many: judged
+// as one, web's 10 snapshots would be "retention not applied" against
+// keep-daily: 1; judged per job, only web's own part is (2 > 2 is not).
+// A tag that names no valid job leaves the snapshot the host's own.
+func TestRetentionPerJob(t *testing.T) {
+	for _, p := range parts.Both(t, "restic") {
+		t.Run(p.String(), func(t *testing.T) {
+			f := newFixture(t, p.Path)
+			// Yesterday noon: the days counted do not depend on the hour
+			// the test runs at.
+			now := time.Now().UTC().Truncate(24 * time.Hour).Add(-12 * time.Hour)
+			at := func(host, job string, ago time.Duration) {
+				args := []string{"backup", "--host", host, "--time", now.Add(-ago).Format("2006-01-02 15:04:05")}
+				if job != "" {
+					args = append(args, "--tag", JobTag+job)
+				}
+				f.restic(append(args, f.src)...)
+			}
+			day := 24 * time.Hour
+			for d := 1; d <= 7; d++ {
+				at("db", "", time.Duration(d)*day)
+			}
+			for _, d := range []int{1, 2, 4} {
+				at("db", "dump", time.Duration(d)*day+time.Hour)
+			}
+			for h := 1; h <= 8; h++ {
+				at("db", "wal", time.Duration(h)*time.Hour)
+			}
+			at("web", "", day)
+			at("web", "bad job!", day+time.Hour) // not a job name: web's own
+			for h := 1; h <= 8; h++ {
+				at("web", "logs", day+time.Duration(h)*time.Minute)
+			}
+			cfg := &config.Config{RetentionRules: []config.RetentionRule{
+				{Host: "db", Job: "wal", Policy: config.Policy{KeepLast: 3}},
+				{Host: "db", Job: "dump", Policy: config.Policy{KeepDaily: 4}},
+				{Host: "web", Job: "logs", Policy: config.Policy{KeepLast: 20}},
+				{Host: "web", Policy: config.Policy{KeepDaily: 1}},
+				{Policy: config.Policy{KeepDaily: 7}},
+			}}
+			policy := func(h, job string) (config.Policy, bool) { return cfg.Retention("r", h, job) }
+			doc, res := f.check(nil, Options{Retention: policy, Now: func() time.Time { return now }})
+			if res.ListErr != nil {
+				t.Fatal(res.ListErr)
+			}
+			r := Parse("r", doc)
+			if len(r.Problems) > 0 {
+				t.Errorf("problems: %v", r.Problems)
+			}
+			for _, tt := range []struct {
+				host, job                   string
+				snapshots, missing, allowed int64
+			}{
+				{"db", "", 18, 1, 14 + 8 + 6}, // the host: the sum of its parts
+				{"db", "dump", 3, 1, 8},
+				{"db", "wal", 8, 0, 6},
+				{"web", "", 10, 0, 2 + 40},
+				{"web", "logs", 8, 0, 40},
+			} {
+				var snapshots int64
+				var missing, allowed *int64
+				if tt.job == "" {
+					v := r.Hosts[tt.host]
+					snapshots, missing, allowed = v.Snapshots, v.PointsMissing, v.SnapshotsAllowed
+				} else {
+					j, ok := r.Jobs[tt.host][tt.job]
+					if !ok {
+						t.Errorf("%s job %s: not recorded (jobs %v)", tt.host, tt.job, r.Jobs[tt.host])
+						continue
+					}
+					snapshots, missing, allowed = j.Snapshots, j.PointsMissing, j.SnapshotsAllowed
+					if j.NewestTime.IsZero() || j.OldestTime.IsZero() || j.NewestTime.Before(j.OldestTime) {
+						t.Errorf("%s job %s: newest %v, oldest %v", tt.host, tt.job, j.NewestTime, j.OldestTime)
+					}
+				}
+				if snapshots != tt.snapshots || ptr(missing) != any(tt.missing) || ptr(allowed) != any(tt.allowed) {
+					t.Errorf("%s job %q: %d snapshots, missing %v, allowed %v; want %d, %d, %d", tt.host, tt.job, snapshots, ptr(missing), ptr(allowed), tt.snapshots, tt.missing, tt.allowed)
+				}
+			}
+			if n := len(r.Jobs["web"]); n != 1 {
+				t.Errorf("web has %d jobs, want 1 (logs): %v", n, r.Jobs["web"])
+			}
+		})
+	}
 }

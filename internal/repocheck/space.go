@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/golemtrust/backupwatch/internal/restic"
 	"github.com/golemtrust/backupwatch/internal/status"
@@ -16,6 +17,12 @@ const (
 	FieldSizeBytes    = "size_bytes"    // restic stats --mode raw-data: total_size
 	FieldFreeBytes    = "free_bytes"    // free space under a local repository (a path or a mount)
 	FieldSpaceMessage = "space_message" // why the size or the free space is not known
+	// The size's time, and the size measured before it with its time: the
+	// status page's growth. Prometheus keeps the history for the alerts
+	// (predict_linear); the record keeps one step for a person.
+	FieldSizeAt        = "size_at"
+	FieldSizePrevBytes = "size_previous_bytes"
+	FieldSizePrevAt    = "size_previous_at"
 )
 
 // Space is what a check found of the repository's size and free space.
@@ -23,6 +30,20 @@ type Space struct {
 	Size    *int64
 	Free    *int64 // only for a local repository
 	Message string // what could not be measured, and why
+	// As read from a record: when Size was measured, and the size measured
+	// before it (nil when none) and when.
+	SizeAt   time.Time
+	PrevSize *int64
+	PrevAt   time.Time
+}
+
+// Growth is the size's change since the size measured before it, and over
+// how long; ok is false when either is not known.
+func (sp Space) Growth() (bytes int64, over time.Duration, ok bool) {
+	if sp.Size == nil || sp.PrevSize == nil || sp.SizeAt.IsZero() || sp.PrevAt.IsZero() || !sp.SizeAt.After(sp.PrevAt) {
+		return 0, 0, false
+	}
+	return *sp.Size - *sp.PrevSize, sp.SizeAt.Sub(sp.PrevAt), true
 }
 
 // LocalPath is the directory of a repository on a local path or a mount
@@ -62,8 +83,9 @@ func measure(ctx context.Context, repo restic.Repo, call func(func(context.Conte
 	return sp
 }
 
-func applySpace(doc map[string]any, sp *Space) {
-	for _, f := range []string{FieldSizeBytes, FieldFreeBytes, FieldSpaceMessage} {
+func applySpace(doc map[string]any, sp *Space, at time.Time) {
+	oldSize, oldAt := str(doc[FieldSizeBytes]), str(doc[FieldSizeAt])
+	for _, f := range []string{FieldSizeBytes, FieldFreeBytes, FieldSpaceMessage, FieldSizeAt, FieldSizePrevBytes, FieldSizePrevAt} {
 		delete(doc, f)
 	}
 	if sp == nil {
@@ -71,6 +93,10 @@ func applySpace(doc map[string]any, sp *Space) {
 	}
 	if sp.Size != nil {
 		doc[FieldSizeBytes] = strconv.FormatInt(*sp.Size, 10)
+		doc[FieldSizeAt] = status.FormatTime(at)
+		if oldSize != "" && oldAt != "" {
+			doc[FieldSizePrevBytes], doc[FieldSizePrevAt] = oldSize, oldAt
+		}
 	}
 	if sp.Free != nil {
 		doc[FieldFreeBytes] = strconv.FormatInt(*sp.Free, 10)
@@ -82,13 +108,23 @@ func applySpace(doc map[string]any, sp *Space) {
 
 func parseSpace(data map[string]any, problem func(string)) Space {
 	var sp Space
-	for f, dst := range map[string]**int64{FieldSizeBytes: &sp.Size, FieldFreeBytes: &sp.Free} {
+	for f, dst := range map[string]**int64{FieldSizeBytes: &sp.Size, FieldFreeBytes: &sp.Free, FieldSizePrevBytes: &sp.PrevSize} {
 		n, err := count(data[f])
 		if err != nil {
 			problem(f + ": " + err.Error())
 			continue
 		}
 		*dst = n
+	}
+	for f, dst := range map[string]*time.Time{FieldSizeAt: &sp.SizeAt, FieldSizePrevAt: &sp.PrevAt} {
+		if s := str(data[f]); s != "" {
+			t, err := status.ParseTime(s)
+			if err != nil {
+				problem(f + ": " + err.Error())
+				continue
+			}
+			*dst = t
+		}
 	}
 	if sp.Message = status.Truncate(str(data[FieldSpaceMessage]), 1024); sp.Message != "" {
 		problem("space not measured: " + sp.Message)

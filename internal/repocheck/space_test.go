@@ -83,3 +83,24 @@ func TestResticTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestGrowth: each record keeps the size measured before its own, with
+// both times, for the status page's growth; a check without a size drops
+// both, and a first size has no growth.
+func TestGrowth(t *testing.T) {
+	t0 := time.Date(2026, 11, 24, 7, 0, 0, 0, time.UTC)
+	sized := func(n int64) *Space { return &Space{Size: &n} }
+	doc := Apply(nil, Result{At: t0, Hosts: map[string]HostView{}, Space: sized(100 << 20)}, "test")
+	if _, _, ok := Parse("r", doc).Space.Growth(); ok {
+		t.Errorf("a first size has a growth")
+	}
+	doc = Apply(doc, Result{At: t0.Add(24 * time.Hour), Hosts: map[string]HostView{}, Space: sized(150 << 20)}, "test")
+	r := Parse("r", doc)
+	if b, over, ok := r.Space.Growth(); !ok || b != 50<<20 || over != 24*time.Hour || len(r.Problems) > 0 {
+		t.Errorf("growth %d over %v (%v), problems %v; want %d over 24h", b, over, ok, r.Problems, 50<<20)
+	}
+	doc = Apply(doc, Result{At: t0.Add(48 * time.Hour), Hosts: map[string]HostView{}, Space: &Space{}}, "test")
+	if _, _, ok := Parse("r", doc).Space.Growth(); ok {
+		t.Errorf("a check without a size has a growth")
+	}
+}

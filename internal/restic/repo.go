@@ -27,7 +27,15 @@ type Repo struct {
 	// Scrub removes secrets from restic's messages before they go into
 	// an error; nil keeps them as they are.
 	Scrub func(string) string
+	// Timeout bounds each restic call when positive: a restic that hangs
+	// (a dead mount, an unreachable backend) ends in an error wrapping
+	// ErrTimeout, never a call that never returns.
+	Timeout time.Duration
 }
+
+// ErrTimeout is wrapped by the error of a restic call that outlived the
+// Repo's Timeout.
+var ErrTimeout = errors.New("restic gave no answer in time")
 
 // Snapshot is a snapshot as `restic snapshots --json` lists it.
 type Snapshot struct {
@@ -36,6 +44,7 @@ type Snapshot struct {
 	Time     time.Time `json:"time"`
 	Hostname string    `json:"hostname"`
 	Paths    []string  `json:"paths"`
+	Tags     []string  `json:"tags"`
 }
 
 // LookPath finds the restic binary, with a message saying how to get it.
@@ -82,7 +91,13 @@ func (r Repo) command(ctx context.Context, args ...string) (*exec.Cmd, error) {
 
 // run runs restic with args, sending its output to stdout (discarded if
 // nil) and keeping the end of its error output for the error.
-func (r Repo) run(ctx context.Context, stdout io.Writer, args ...string) error {
+func (r Repo) run(parent context.Context, stdout io.Writer, args ...string) error {
+	ctx := parent
+	if r.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(parent, r.Timeout)
+		defer cancel()
+	}
 	cmd, err := r.command(ctx, args...)
 	if err != nil {
 		return err
@@ -114,6 +129,9 @@ func (r Repo) run(ctx context.Context, stdout io.Writer, args ...string) error {
 		return nil
 	}
 	what := "restic " + args[0]
+	if parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%s: no answer within %v (--restic.timeout): %w", what, r.Timeout, ErrTimeout)
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: interrupted: %w", what, ctx.Err())
 	}

@@ -66,13 +66,17 @@ func Oldest(ctx context.Context, checks Store, hosts []string) (string, error) {
 // not be read): restic marks such a snapshot nowhere in the repository (not
 // 0.14, not 0.19), so the record `run` wrote (exit_code 3 beside its
 // snapshot_id) is the only witness. The snapshot before it of the same
-// host is tested instead. A record that cannot be read (the restore
+// host is tested instead. A listing that outlived the Repo's Timeout is
+// returned (wrapping restic.ErrTimeout). A record that cannot be read (the restore
 // tester's policy need not read hosts' records) leaves the choice alone.
 func (t *Test) SkipIncomplete(ctx context.Context, log *slog.Logger) error {
 	if t.Snapshot != "latest" || t.Records == nil {
 		return nil
 	}
 	snaps, err := t.Repo.Snapshots(ctx, t.SnapshotHost)
+	if errors.Is(err, restic.ErrTimeout) {
+		return err
+	}
 	if err != nil || len(snaps) == 0 {
 		return nil // the test says why
 	}

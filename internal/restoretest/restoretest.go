@@ -133,10 +133,18 @@ func (t *Test) Run(ctx context.Context) (_ Report, err error) {
 	}
 	if rep.Failed == nil {
 		if !t.AllowIncomplete {
-			if err := t.SkipIncomplete(ctx, log); err != nil {
+			err := t.SkipIncomplete(ctx, log)
+			switch {
+			case errors.Is(err, restic.ErrTimeout):
+				// A restic that hangs here would hang again finding the
+				// snapshot: failed now, not after a second timeout.
+				rep.Test, rep.Failed = t.failed(fmt.Errorf("find snapshot %s: %w", t.Snapshot, err))
+			case err != nil:
 				return rep, err
 			}
 		}
+	}
+	if rep.Failed == nil {
 		scratch, cleanup, err := PrepareScratch(t.Scratch)
 		if err != nil {
 			return rep, err

@@ -51,7 +51,7 @@ type Result struct {
 var resultFields = []string{
 	FieldExitCode, FieldDuration, FieldMessage,
 	FieldSnapshotID, FieldBytesAdded, FieldFilesNew, FieldFilesChanged, FieldFilesUnmodified,
-	FieldFilesProcessed, FieldBytesProcessed, FieldPingFailures,
+	FieldFilesProcessed, FieldBytesProcessed, FieldPingFailures, FieldKind,
 }
 
 // Apply merges res into the stored document old and returns the document to

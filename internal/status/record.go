@@ -47,6 +47,7 @@ type Record struct {
 	FilesProcessed      *int64
 	BytesProcessed      *int64
 	PingFailures        *int64 // the latest run's failed pings; nil when it pinged none
+	Maintenance         bool   // the latest run kept the repository (kind: maintenance), not backed up
 
 	// RecordedSchedule is the schedule written with the results; nil when
 	// none was (or it could not be read).
@@ -146,6 +147,9 @@ func Parse(host string, data map[string]any) Record {
 	r.FilesProcessed = p.int(FieldFilesProcessed)
 	r.BytesProcessed = p.int(FieldBytesProcessed)
 	r.PingFailures = p.int(FieldPingFailures)
+	if k, ok := p.str(FieldKind); ok && k == KindMaintenance {
+		r.Maintenance = true
+	}
 
 	if r.Status == Success && r.LastSuccess.IsZero() {
 		r.Problems = append(r.Problems, "status is success but last_success is not established")

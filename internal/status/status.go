@@ -56,7 +56,15 @@ const (
 	// FieldPingFailures is how many of the run's pings to an outside
 	// checker (--ping.url) failed; absent when the run pinged none.
 	FieldPingFailures = "ping_failures"
+	// FieldKind is KindMaintenance for a run that keeps the repository
+	// (restic forget, prune, check) rather than backs up: its record is
+	// never compared with backups (anomalies, the repository's witness);
+	// absent for a backup.
+	FieldKind = "kind"
 )
+
+// KindMaintenance is FieldKind's value for a maintenance run.
+const KindMaintenance = "maintenance"
 
 // StoredAtKey is the key under which a store that keeps its own time of
 // each write (Vault KV v2's created_time) adds it to a record it reads.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/golemtrust/backupwatch/internal/fleet"
+	"github.com/golemtrust/backupwatch/internal/repocheck"
 )
 
 // axeDir holds the test's node side: axe-core and puppeteer-core, pinned
@@ -35,10 +36,12 @@ func TestPageAccessible(t *testing.T) {
 	}
 	browser := chromium(t)
 	snap := realisticFleet(t)
+	repos := realisticRepos(t) // the repositories' table and restore points too
 	srv := httptest.NewServer(New(Options{
-		Snapshot: func() *fleet.Snapshot { return snap },
-		Store:    "local store /var/lib/backupwatch/records",
-		Now:      func() time.Time { return testNow },
+		Snapshot:     func() *fleet.Snapshot { return snap },
+		Repositories: func() []repocheck.Record { return repos },
+		Store:        "local store /var/lib/backupwatch/records",
+		Now:          func() time.Time { return testNow },
 
 		AlertingPath: everyAlertingState,
 	}))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/golemtrust/backupwatch/internal/fleet"
 	"github.com/golemtrust/backupwatch/internal/heartbeat"
+	"github.com/golemtrust/backupwatch/internal/repocheck"
 )
 
 //go:embed templates/status.html templates/alerting.html templates/filter.js
@@ -46,6 +47,9 @@ func hash(s string) string {
 type Options struct {
 	// Snapshot returns the latest snapshot, nil before the first refresh.
 	Snapshot func() *fleet.Snapshot
+	// Repositories returns the repositories' last checks (repo-check's
+	// records, through the witness); nil: none shown.
+	Repositories func() []repocheck.Record
 	// Store names the store, never with a credential.
 	Store string
 	// StoreDir is the local store's directory ("" for Vault): the empty

@@ -41,6 +41,10 @@ func compact(tiles []Tile) template.HTML {
 			b.WriteString("&#10;")
 			b.WriteString(e(t.Paused))
 		}
+		if p := t.Points; p != nil {
+			b.WriteString("&#10;")
+			b.WriteString(e(p.Text()))
+		}
 		for _, p := range t.Problems {
 			b.WriteString("&#10;record problem: ")
 			b.WriteString(e(p))

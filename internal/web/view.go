@@ -24,6 +24,9 @@ type View struct {
 	LastRefresh    When
 	Restore        RestoreView
 	Alerting       []AlertingView // the dead man's switches, when given
+	// Repos are the repositories' last checks: size, free space, growth,
+	// locks and retention; empty when none is checked.
+	Repos []RepoView
 	// Query is the filter (?q=): a case-insensitive part of a host name.
 	Query    string
 	Shown    int // hosts matching Query (all of them when it is empty)
@@ -94,6 +97,9 @@ type Tile struct {
 	Paused string
 	Hidden bool // filtered out by Query
 	Never  bool // nothing known of its backups: no times to show
+	// Points are the host's (or job's) restore points in the checked
+	// repositories; nil when no repository holds any.
+	Points *RestorePoints
 }
 
 // RestoreView is the last restore test.
@@ -148,6 +154,10 @@ func Build(snap *fleet.Snapshot, opts Options, query string) View {
 	v.LastRefresh = when(snap.LastSuccess, now)
 	v.Restore = restoreView(snap.RestoreTest, now)
 	v.Pauses = pauses(snap, now)
+	var points map[string]RestorePoints
+	if opts.Repositories != nil {
+		v.Repos, points = repoViews(opts.Repositories(), now)
+	}
 
 	needle := strings.ToLower(query)
 	index := map[string]int{}
@@ -157,6 +167,13 @@ func Build(snap *fleet.Snapshot, opts Options, query string) View {
 	add := func(r *status.Record) {
 		t := tile(r, now)
 		t.Paused = pausedText(snap, r.Host, r.Job, now)
+		key := r.Host
+		if r.Job != "" {
+			key += "@" + r.Job
+		}
+		if p, ok := points[key]; ok {
+			t.Points = &p
+		}
 		t.Hidden = needle != "" && !strings.Contains(strings.ToLower(t.Host), needle)
 		sec := &v.Sections[index[t.State]]
 		sec.Tiles = append(sec.Tiles, t)
