@@ -76,12 +76,9 @@ func (s *Store) Detail(ctx context.Context, key string) (map[string]any, error) 
 	return doc, nil
 }
 
-// The log tail of a record's last failed run (status.FieldLog's text) is
-// kept in <name>.log beside the record, read only by the page that shows
-// it.
+// The log of a record's last failed run (status.SideLog's key) is kept in
+// <name>.log beside the record, read only by the page that shows it.
 const logExt = ".log"
-
-var _ = logPath
 
 func logPath(recordPath string) string {
 	return strings.TrimSuffix(recordPath, ext) + logExt

@@ -47,6 +47,10 @@ func (s *Store) String() string { return "local store " + s.dir }
 // job's key twice that) is kept in a file named by its hash; long is then
 // the name, which the file holds beside the record (see wrap).
 func (s *Store) path(key string) (p, long string, err error) {
+	if rec, kind, ok := status.SplitSideKey(key); ok && kind == status.SideLog {
+		p, long, err := s.path(rec)
+		return logPath(p), long, err
+	}
 	dir, name := s.dir, key
 	if n, ok := strings.CutPrefix(key, status.JobsFolder+"/"); ok {
 		dir, name = filepath.Join(s.dir, status.JobsFolder), n

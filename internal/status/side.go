@@ -27,3 +27,21 @@ func SideKey(key, kind string) string {
 // IsSideName reports whether a name listed under JobsFolder is a side
 // document's, not a job record's.
 func IsSideName(name string) bool { return strings.Contains(name, sideSep) }
+
+// SplitSideKey reads a side key (SideKey) as the key of its record and
+// its kind; ok is false for any other key.
+func SplitSideKey(key string) (record, kind string, ok bool) {
+	name, isJob := strings.CutPrefix(key, JobsFolder+"/")
+	i := strings.LastIndex(name, sideSep)
+	if !isJob || i < 0 {
+		return "", "", false
+	}
+	name, kind = name[:i], name[i+1:]
+	if !strings.Contains(name, jobSep) || kind == "" {
+		return "", "", false
+	}
+	if host, ok := strings.CutSuffix(name, jobSep); ok {
+		return host, kind, host != ""
+	}
+	return JobsFolder + "/" + name, kind, true
+}

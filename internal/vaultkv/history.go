@@ -59,7 +59,7 @@ func (s *Store) readHistory(ctx context.Context, v int, key string, old map[stri
 // when it changed; retry is set when another writer changed it first.
 func (s *Store) writeHistory(ctx context.Context, v int, h sideHistory, doc map[string]any) (map[string]any, bool, error) {
 	t, ok := doc[status.FieldHistory].(string)
-	if !ok {
+	if !ok || h.key == "" {
 		return doc, false, nil
 	}
 	doc = maps.Clone(doc)

@@ -338,9 +338,11 @@ func (s *Store) Update(ctx context.Context, key string, fn func(old map[string]a
 			if err != nil {
 				return err
 			}
-			side, err := s.readHistory(ctx, v, key, old)
-			if err != nil {
-				return err
+			var side sideHistory
+			if _, _, isSide := status.SplitSideKey(key); !isSide {
+				if side, err = s.readHistory(ctx, v, key, old); err != nil {
+					return err
+				}
 			}
 			doc, write, err := fn(side.with(old))
 			if err != nil || !write {
