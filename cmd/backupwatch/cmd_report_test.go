@@ -1,7 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/mail"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,9 +77,90 @@ func TestReportText(t *testing.T) {
 		t.Errorf("report:\n%s\nwant:\n%s", got, want)
 	}
 
+	// The same report, mailed: read back from the SMTP stand-in.
+	addr, dir := startMailsink(t)
+	o := &reportOptions{since: "7d", now: func() time.Time { return now }}
+	o.mail.to, o.mail.smarthost, o.mail.from = []string{"ops@example.org"}, addr, "backupwatch@example.org"
+	if err := runReport(ctx, e.g, o); err != nil {
+		t.Fatal(err)
+	}
+	msgs := receivedMail(t, dir)
+	if len(msgs) != 1 {
+		t.Fatalf("%d mails, want 1", len(msgs))
+	}
+	body, _ := io.ReadAll(msgs[0].Body)
+	if text := strings.ReplaceAll(string(body), "\r\n", "\n"); text != want {
+		t.Errorf("mailed report:\n%s\nwant:\n%s", text, want)
+	}
+	subject, _ := new(mime.WordDecoder).DecodeHeader(msgs[0].Header.Get("Subject"))
+	if wantSub := "Backup report, " + now.Add(-7*24*time.Hour).Format("2006-01-02") + " to " + now.Format("2006-01-02") + ": 81.8% of 11 runs succeeded, 2 of 3 hosts and jobs need a look"; subject != wantSub {
+		t.Errorf("subject %q, want %q", subject, wantSub)
+	}
+	if msgs[0].Header.Get("To") != "ops@example.org" {
+		t.Errorf("To: %q", msgs[0].Header.Get("To"))
+	}
+
+	for _, bad := range []func(o *reportOptions){
+		func(o *reportOptions) { o.mail.to = []string{"not an address"}; o.mail.smarthost, o.mail.from = addr, "a@example.org" },
+		func(o *reportOptions) { o.mail.to = []string{"a@example.org"}; o.mail.smarthost, o.mail.from = "nohostport", "a@example.org" },
+		func(o *reportOptions) { o.mail.smarthost = addr },
+	} {
+		o := &reportOptions{since: "7d"}
+		bad(o)
+		var u usageError
+		if err := runReport(ctx, e.g, o); !errors.As(err, &u) {
+			t.Errorf("bad mail flags %+v: %v, want a usage error", o.mail, err)
+		}
+	}
+
 	for _, since := range []string{"", "-1d", "soon", "0s"} {
 		if err := runReport(ctx, e.g, &reportOptions{since: since}); err == nil || !strings.Contains(err.Error(), "--since") {
 			t.Errorf("--since %q: %v, want a usage error", since, err)
 		}
 	}
+}
+
+// startMailsink runs tools/mailsink, the project's SMTP stand-in, and
+// returns its address and the folder it writes each message to.
+func startMailsink(t *testing.T) (addr, dir string) {
+	t.Helper()
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "mailsink")
+	build := exec.Command("go", "build", "-mod=readonly", "-o", bin, ".")
+	build.Dir = "../../tools/mailsink"
+	build.Env = append(os.Environ(), "GOWORK=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building tools/mailsink (it needs its module's dependencies: `cd tools/mailsink && go mod download`): %v\n%s", err, out)
+	}
+	dir = filepath.Join(tmp, "mail")
+	cmd := exec.Command(bin, "-listen=127.0.0.1:0", "-dir="+dir)
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "mailsink ready addr=")
+	if err != nil || !ok {
+		t.Fatalf("mailsink did not say where it listens: %q %v", line, err)
+	}
+	return addr, dir
+}
+
+func receivedMail(t *testing.T, dir string) []*mail.Message {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
+	var out []*mail.Message
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := mail.ReadMessage(strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out = append(out, m)
+	}
+	return out
 }

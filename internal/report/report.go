@@ -94,6 +94,21 @@ func (r Report) Share() float64 {
 	return 100 * float64(r.Succeeded) / float64(r.Runs)
 }
 
+// Title is the report in one line, the subject of its mail.
+func (r Report) Title() string {
+	failing := 0
+	for _, it := range r.Items {
+		if it.Failed > 0 || it.Overdue {
+			failing++
+		}
+	}
+	share := "no runs"
+	if s := r.Share(); s >= 0 {
+		share = fmt.Sprintf("%.1f%% of %d runs succeeded", s, r.Runs)
+	}
+	return fmt.Sprintf("Backup report, %s to %s: %s, %d of %d hosts and jobs need a look", r.Since.UTC().Format("2006-01-02"), r.Now.UTC().Format("2006-01-02"), share, failing, len(r.Items))
+}
+
 // WriteText writes the report for people.
 func (r Report) WriteText(w io.Writer) error {
 	var b strings.Builder
