@@ -101,8 +101,14 @@ func TestReportText(t *testing.T) {
 	}
 
 	for _, bad := range []func(o *reportOptions){
-		func(o *reportOptions) { o.mail.to = []string{"not an address"}; o.mail.smarthost, o.mail.from = addr, "a@example.org" },
-		func(o *reportOptions) { o.mail.to = []string{"a@example.org"}; o.mail.smarthost, o.mail.from = "nohostport", "a@example.org" },
+		func(o *reportOptions) {
+			o.mail.to = []string{"not an address"}
+			o.mail.smarthost, o.mail.from = addr, "a@example.org"
+		},
+		func(o *reportOptions) {
+			o.mail.to = []string{"a@example.org"}
+			o.mail.smarthost, o.mail.from = "nohostport", "a@example.org"
+		},
 		func(o *reportOptions) { o.mail.smarthost = addr },
 	} {
 		o := &reportOptions{since: "7d"}
