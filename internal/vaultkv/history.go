@@ -43,6 +43,12 @@ func (h sideHistory) with(old map[string]any) map[string]any {
 func (s *Store) readHistory(ctx context.Context, v int, key string, old map[string]any) (sideHistory, error) {
 	h := sideHistory{key: status.SideKey(key, status.SideHistory)}
 	doc, version, err := s.read(ctx, v, h.key)
+	var re *api.ResponseError
+	if errors.As(err, &re) && re.StatusCode == 403 {
+		// A policy written before the history (the runbook's, for the
+		// record alone) must not cost the record: no history then.
+		return sideHistory{}, nil
+	}
 	if err != nil {
 		return h, fmt.Errorf("read %s: %w", s.Location(h.key), err)
 	}
@@ -56,15 +62,16 @@ func (s *Store) readHistory(ctx context.Context, v int, key string, old map[stri
 }
 
 // writeHistory takes the history out of doc and writes it to its side key
-// when it changed; retry is set when another writer changed it first.
+// when it changed; retry is set when another writer changed it first. A
+// history that could not be read (h.key empty) is not written.
 func (s *Store) writeHistory(ctx context.Context, v int, h sideHistory, doc map[string]any) (map[string]any, bool, error) {
 	t, ok := doc[status.FieldHistory].(string)
-	if !ok || h.key == "" {
+	if !ok {
 		return doc, false, nil
 	}
 	doc = maps.Clone(doc)
 	delete(doc, status.FieldHistory)
-	if t == h.text {
+	if t == h.text || h.key == "" {
 		return doc, false, nil
 	}
 	data := map[string]any{status.FieldHistory: t}

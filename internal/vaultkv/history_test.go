@@ -140,3 +140,34 @@ func BenchmarkRefreshHistory(b *testing.B) {
 		}
 	}
 }
+
+// TestHistoryWithoutPermission: a writer whose policy covers its record
+// alone (the runbook's, from before the history) records as before, with
+// no history; a reader without the history's key reads the record.
+func TestHistoryWithoutPermission(t *testing.T) {
+	v := vaulttest.Start(t)
+	ctx := context.Background()
+	v.PutPolicy(t, "record-only", `path "kv/data/golemtrust/backup-status/db" { capabilities = ["create", "read", "update"] }
+path "sys/internal/ui/mounts/kv/*" { capabilities = ["read"] }`)
+	id, secret := v.AppRole(t, "db", []string{"record-only"}, time.Hour, 0)
+	s := newStore(t, Config{Address: v.Addr, Mount: "kv", RoleIDFile: secretFile(t, id, 0o600), SecretIDFile: secretFile(t, secret, 0o600)})
+	for i, outcome := range []string{status.Success, status.Failed} {
+		res := status.Result{Host: "db", Outcome: outcome, At: time.Now().Add(time.Duration(i-10) * time.Minute)}
+		if err := s.Update(ctx, "db", func(old map[string]any) (map[string]any, bool, error) {
+			doc, changed := status.Apply(old, res)
+			return doc, changed, nil
+		}); err != nil {
+			t.Fatalf("record %s: %v", outcome, err)
+		}
+	}
+	doc, err := s.Detail(ctx, "db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := status.Parse("db", doc); r.Status != status.Failed {
+		t.Errorf("status %q, want failed", r.Status)
+	}
+	if h, _ := status.History(doc); len(h) != 0 {
+		t.Errorf("history %+v, want none: the policy does not cover it", h)
+	}
+}
