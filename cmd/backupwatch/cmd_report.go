@@ -23,6 +23,7 @@ import (
 type reportOptions struct {
 	since      string
 	configFile string
+	format     string // text or html
 	now        func() time.Time // time.Now when nil; tests fix it
 	mail       struct {
 		to           []string
@@ -37,7 +38,8 @@ type reportOptions struct {
 func addReportCommand(app *kingpin.Application, g *globals) command {
 	o := &reportOptions{}
 	c := app.Command("report", "Print how the fleet's backups went over a period, from the runs the records keep (the last 30 of each): the share of runs that succeeded, what failed, what is overdue, sizes, the restore tests.")
-	c.Flag("since", "The period: how far back from now (1h, 24h, 7d).").Default("7d").StringVar(&o.since)
+	c.Flag("since", "The period: how far back from now (1h, 24h, 7d); by default the last 7 days.").Default("7d").StringVar(&o.since)
+	c.Flag("format", "Output format: text (the default), or html (inline CSS bars, as mail clients render them; printed, not mailed).").Default("text").EnumVar(&o.format, "text", "html")
 	c.Flag("config.file", "YAML file listing expected hosts and jobs, as for serve: an expected one with no record is reported as never succeeded, and judged by its schedule.").StringVar(&o.configFile)
 	// The SMTP settings of deadman's --email.* flags, under mail.
 	c.Flag("mail.to", "Mail the report to this address (repeatable) instead of printing it.").PlaceHolder("ADDRESS").StringsVar(&o.mail.to)
@@ -107,7 +109,10 @@ func runReport(ctx context.Context, g *globals, o *reportOptions) error {
 	}
 	restore = append(restore, view.RestoreTestJobs...)
 	rep := report.Build(st.String(), records, restore, now.Add(-period), now)
-	if mailer == nil {
+	switch {
+	case mailer == nil && o.format == "html":
+		return rep.WriteHTML(g.stdout)
+	case mailer == nil:
 		return rep.WriteText(g.stdout)
 	}
 	var text strings.Builder
