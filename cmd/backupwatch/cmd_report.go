@@ -23,7 +23,7 @@ import (
 type reportOptions struct {
 	since      string
 	configFile string
-	format     string // text or html
+	format     string           // text or html
 	now        func() time.Time // time.Now when nil; tests fix it
 	mail       struct {
 		to           []string
