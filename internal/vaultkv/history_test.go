@@ -143,11 +143,13 @@ func BenchmarkRefreshHistory(b *testing.B) {
 
 // TestHistoryWithoutPermission: a writer whose policy covers its record
 // alone (the runbook's, from before the history) records as before, with
-// no history; a reader without the history's key reads the record.
+// no history; a reader without the history's key reads the record, and
+// the record can be deleted.
 func TestHistoryWithoutPermission(t *testing.T) {
 	v := vaulttest.Start(t)
 	ctx := context.Background()
 	v.PutPolicy(t, "record-only", `path "kv/data/golemtrust/backup-status/db" { capabilities = ["create", "read", "update"] }
+path "kv/metadata/golemtrust/backup-status/db" { capabilities = ["delete"] }
 path "sys/internal/ui/mounts/kv/*" { capabilities = ["read"] }`)
 	id, secret := v.AppRole(t, "db", []string{"record-only"}, time.Hour, 0)
 	s := newStore(t, Config{Address: v.Addr, Mount: "kv", RoleIDFile: secretFile(t, id, 0o600), SecretIDFile: secretFile(t, secret, 0o600)})
@@ -169,5 +171,8 @@ path "sys/internal/ui/mounts/kv/*" { capabilities = ["read"] }`)
 	}
 	if h, _ := status.History(doc); len(h) != 0 {
 		t.Errorf("history %+v, want none: the policy does not cover it", h)
+	}
+	if err := s.Delete(ctx, "db"); err != nil {
+		t.Errorf("delete with the record's permission only: %v", err)
 	}
 }

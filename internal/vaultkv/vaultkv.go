@@ -389,12 +389,17 @@ func (s *Store) Update(ctx context.Context, key string, fn func(old map[string]a
 // go too, so a decommissioned host leaves nothing to list.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	return s.do(ctx, "delete", key, func(ctx context.Context, v int) error {
-		// The side documents first, so that none outlives its record.
-		for _, k := range []string{status.SideKey(key, status.SideHistory), status.SideKey(key, status.SideLog), key} {
-			if _, err := s.client.Logical().DeleteWithContext(ctx, s.metaPath(v, k)); err != nil {
+		// The side documents first, so that none outlives its record;
+		// a policy that does not cover them (one from before them) must
+		// not keep the record.
+		for _, k := range []string{status.SideKey(key, status.SideHistory), status.SideKey(key, status.SideLog)} {
+			_, err := s.client.Logical().DeleteWithContext(ctx, s.metaPath(v, k))
+			var re *api.ResponseError
+			if err != nil && !(errors.As(err, &re) && re.StatusCode == 403) {
 				return err
 			}
 		}
-		return nil
+		_, err := s.client.Logical().DeleteWithContext(ctx, s.metaPath(v, key))
+		return err
 	})
 }
