@@ -134,9 +134,14 @@ func TestCheckOnline(t *testing.T) {
 			}
 		})
 	}
-	// Nothing but db's own record was written.
+	// Nothing but db's own record was written, and its history in jobs/
+	// (issue 21: status.SideKey).
 	sec, err := v.Client(t).Logical().List("kv/metadata/golemtrust/backup-status")
-	if err != nil || sec == nil || fmt.Sprint(sec.Data["keys"]) != "[db]" {
+	if err != nil || sec == nil || fmt.Sprint(sec.Data["keys"]) != "[db jobs/]" {
 		t.Errorf("records after check --online: %v, %v; want only db", sec, err)
+	}
+	sec, err = v.Client(t).Logical().List("kv/metadata/golemtrust/backup-status/jobs")
+	if err != nil || sec == nil || fmt.Sprint(sec.Data["keys"]) != "[db@~history]" {
+		t.Errorf("jobs/ after check --online: %v, %v; want only db's history", sec, err)
 	}
 }

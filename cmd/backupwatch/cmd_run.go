@@ -93,6 +93,9 @@ func runRun(ctx context.Context, g *globals, o *runOptions) error {
 		Maintenance: o.maintenance || restic.Maintenance(o.args),
 		Signals:     o.signals, Scrubber: scrubber,
 		Deliver: dlv.Deliver, Retry: g.spool.retryPolicy(), Ping: pinger, Logger: g.logger,
+		SaveLog: func(ctx context.Context, key string, doc map[string]any) error {
+			return st.Update(ctx, key, func(map[string]any) (map[string]any, bool, error) { return doc, true, nil })
+		},
 	}
 	code, err := b.Run(ctx)
 	switch {

@@ -63,21 +63,30 @@ func backupwatchProcess(t *testing.T, stdin io.Reader, started chan<- struct{}, 
 	return r
 }
 
-// vaultRecords is every record under the prefix, as JSON, read with root.
+// vaultRecords is every record under the prefix, as JSON, read with root:
+// the records, and the histories and logs in jobs/ beside them.
 func vaultRecords(t *testing.T, c *api.Client) string {
 	t.Helper()
-	list, err := c.Logical().List("kv/metadata/golemtrust/backup-status")
-	if err != nil || list == nil {
-		t.Fatalf("list records: %v", err)
-	}
 	var all []any
-	for _, k := range list.Data["keys"].([]any) {
-		sec, err := c.Logical().Read("kv/data/golemtrust/backup-status/" + k.(string))
-		if err != nil || sec == nil {
-			t.Fatalf("read %v: %v", k, err)
+	var walk func(folder string)
+	walk = func(folder string) {
+		list, err := c.Logical().List("kv/metadata/golemtrust/backup-status" + folder)
+		if err != nil || list == nil {
+			t.Fatalf("list records%s: %v", folder, err)
 		}
-		all = append(all, sec.Data["data"])
+		for _, k := range list.Data["keys"].([]any) {
+			if strings.HasSuffix(k.(string), "/") {
+				walk(folder + "/" + strings.TrimSuffix(k.(string), "/"))
+				continue
+			}
+			sec, err := c.Logical().Read("kv/data/golemtrust/backup-status" + folder + "/" + k.(string))
+			if err != nil || sec == nil {
+				t.Fatalf("read %v: %v", k, err)
+			}
+			all = append(all, sec.Data["data"])
+		}
 	}
+	walk("")
 	b, _ := json.Marshal(all)
 	return string(b)
 }

@@ -239,6 +239,16 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		AlertingPath: alertingPath,
 	})))
 
+	if d, ok := st.(web.Detailer); ok { // both stores: the host pages
+		handler.Handle(web.HostPath, pageLimit.Wrap(web.NewHost(web.HostOptions{
+			Source:   d,
+			Snapshot: func() *fleet.Snapshot { return c.State().Snapshot },
+			Title:    cfg.Title,
+			Timeout:  refreshTimeout(o.interval),
+			Logger:   g.logger,
+		})))
+	}
+
 	g.logger.Info("starting backupwatch", "store", st.String(), "expected_hosts", len(hosts),
 		"refresh_interval", o.interval, "refresh_concurrency", o.concurrency)
 	ctx, cancel := context.WithCancel(ctx)

@@ -92,6 +92,7 @@ func newApp(g *globals) (*kingpin.Application, []command) {
 		addTextfileCommand(app, g),
 		addCheckCommand(app, g),
 		addRepoCheckCommand(app, g),
+		addReportCommand(app, g),
 	}
 	cmds = append(cmds, addConfigCommands(app, g)...)
 	cmds = append(cmds, addPauseCommands(app, g)...)

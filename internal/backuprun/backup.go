@@ -52,8 +52,12 @@ type Backup struct {
 	Retry   spool.Retry // how hard the outcome is delivered
 	// Ping, when not nil, tells an outside checker of the start and the
 	// end (see Pings); its URL must be among Scrubber's secrets.
-	Ping   *ping.Pinger
-	Logger *slog.Logger
+	Ping *ping.Pinger
+	// SaveLog, when not nil, keeps a failed run's log (the end of its
+	// output, scrubbed: status.LogDoc) in the store under key, after
+	// its outcome is recorded: the page shows it. nil keeps none.
+	SaveLog func(ctx context.Context, key string, doc map[string]any) error
+	Logger  *slog.Logger
 }
 
 // Run runs the backup: takes the lock, records the start, runs the program
@@ -144,9 +148,16 @@ func (b *Backup) Run(ctx context.Context) (exit int, err error) {
 	}
 	command := scrub(strings.Join(b.Args, " "))
 	logLine(fmt.Sprintf("run of host %s started: %s", b.Host, command))
-	var tail *ping.Tail
+	var tail, failLog *ping.Tail
+	outputs := []io.Writer{}
+	if b.SaveLog != nil {
+		// A little more than is kept: CleanLog cuts at a line.
+		failLog = &ping.Tail{Limit: status.MaxLog + 4<<10}
+		outputs = append(outputs, failLog)
+	}
 	if b.Ping != nil {
 		tail = &ping.Tail{}
+		outputs = append(outputs, tail)
 		b.Ping.Start(ctx, fmt.Sprintf("run of %s started: %s", b.name(), command))
 	}
 	log.Info("backup started", "host", b.Host, "command", filepath.Base(b.Args[0]))
@@ -160,7 +171,7 @@ func (b *Backup) Run(ctx context.Context) (exit int, err error) {
 	var vss VSSFailures
 	r, startErr := Run(Options{
 		Args: b.Args, Env: b.Env, Stdin: stdin,
-		Stdout: b.Stdout, Stderr: b.Stderr, Log: logw, Output: tailWriter(tail),
+		Stdout: b.Stdout, Stderr: b.Stderr, Log: logw, Output: outputWriter(outputs),
 		Scrub: scrub,
 		OnStdout: func(line string) {
 			if s, ok := restic.ParseSummary([]byte(line)); ok {
@@ -201,6 +212,14 @@ func (b *Backup) Run(ctx context.Context) (exit int, err error) {
 		// the status: "recorded" would claim a status the record lacks.
 		where = "recorded as an older result, not the status"
 		log.Warn("backup outcome kept as an older result, not the status: the record holds a later one", "host", b.Host, "status", res.Outcome)
+	}
+	if failLog != nil && res.Outcome == status.Failed && rerr == nil && !spooled {
+		// After the record, and only when it reached the store: the log
+		// is for the page, and must never hold up or cost the outcome.
+		key := status.SideKey(status.Key(b.Host, b.Job), status.SideLog)
+		if err := b.SaveLog(rctx, key, status.LogDoc(res, scrub(failLog.String()))); err != nil {
+			log.Warn("failed run's log not kept in the store", "host", b.Host, "err", err)
+		}
 	}
 	logLine(fmt.Sprintf("run of host %s ended: exit status %d after %s; %s %s", b.Host, r.ExitCode, r.Duration().Round(time.Millisecond), res.Outcome, where))
 	log.Info("backup ended", "host", b.Host, "status", res.Outcome, "exit_code", r.ExitCode, "duration", r.Duration().Round(time.Millisecond), "recorded", where)
@@ -256,10 +275,13 @@ func (b *Backup) pingEnd(ctx context.Context, res *status.Result, exit int, body
 	res.Extra[status.FieldPingFailures] = fmt.Sprint(b.Ping.Failures())
 }
 
-// tailWriter is t as an io.Writer, nil (no output kept) when t is.
-func tailWriter(t *ping.Tail) io.Writer {
-	if t == nil {
+// outputWriter writes to every one of ws; nil (no output kept) for none.
+func outputWriter(ws []io.Writer) io.Writer {
+	switch len(ws) {
+	case 0:
 		return nil
+	case 1:
+		return ws[0]
 	}
-	return t
+	return io.MultiWriter(ws...)
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"github.com/golemtrust/backupwatch/internal/lockfile"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -48,6 +49,10 @@ func (s *Store) String() string { return "local store " + s.dir }
 // job's key twice that) is kept in a file named by its hash; long is then
 // the name, which the file holds beside the record (see wrap).
 func (s *Store) path(key string) (p, long string, err error) {
+	if rec, kind, ok := status.SplitSideKey(key); ok && kind == status.SideLog {
+		p, long, err := s.path(rec)
+		return logPath(p), long, err
+	}
 	dir, name := s.dir, key
 	for _, f := range folders {
 		if n, ok := strings.CutPrefix(key, f+"/"); ok {
@@ -196,9 +201,31 @@ func (s *Store) Update(ctx context.Context, key string, fn func(old map[string]a
 	if err != nil && !errors.Is(err, status.ErrNotFound) {
 		return err
 	}
+	hist, err := readHistory(p)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	if old != nil && hist != "" {
+		old[status.FieldHistory] = hist
+	}
 	doc, write, err := fn(old)
 	if err != nil || !write {
 		return err
+	}
+	// The history goes to its own file, written first: a crash between
+	// the two leaves the result in the history and not yet in the record,
+	// and its delivery again (the spool's) adds it to the history once.
+	if h, ok := doc[status.FieldHistory].(string); ok {
+		doc = maps.Clone(doc)
+		delete(doc, status.FieldHistory)
+		if h != hist {
+			if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+				return fmt.Errorf("write %s: %w", key, err)
+			}
+			if err := atomicfile.Write(historyPath(p), []byte(h), 0o640); err != nil {
+				return fmt.Errorf("write %s history: %w", key, err)
+			}
+		}
 	}
 	var out any = doc
 	if long != "" {
@@ -228,8 +255,10 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
 	defer unlock()
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("delete %s: %w", key, err)
+	for _, f := range []string{historyPath(p), logPath(p), p} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("delete %s: %w", key, err)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/golemtrust/backupwatch/internal/status"
@@ -54,6 +55,9 @@ func Online(ctx context.Context, st Store, role string, hostKey func() (string, 
 		if err != nil {
 			return fmt.Errorf("the exporter must list the records: %w", err)
 		}
+		// jobs/ is a folder (of jobs, and of the records' histories), not
+		// a record.
+		keys = slices.DeleteFunc(keys, func(k string) bool { return strings.HasSuffix(k, "/") })
 		if len(keys) > 0 {
 			if _, err := vs.Get(ctx, keys[0]); err != nil && !errors.Is(err, status.ErrNotFound) {
 				return fmt.Errorf("the exporter must read every record: %w", err)

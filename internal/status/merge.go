@@ -83,8 +83,17 @@ func (v Verdict) String() string {
 	return "current"
 }
 
-// Merge is Apply, also saying what became of res.
+// Merge is Apply, also saying what became of res. Every outcome, current
+// or older, also goes into the record's history (addHistory).
 func Merge(old map[string]any, res Result) (map[string]any, bool, Verdict) {
+	doc, changed, v := merge(old, res)
+	if res.Outcome != "" && addHistory(doc, res, res.At.Truncate(time.Second), time.Now()) {
+		changed = true
+	}
+	return doc, changed, v
+}
+
+func merge(old map[string]any, res Result) (map[string]any, bool, Verdict) {
 	cur := Parse("", old)
 	doc := maps.Clone(old)
 	if doc == nil {

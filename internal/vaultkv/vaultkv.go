@@ -253,7 +253,7 @@ func (s *Store) ListFolder(ctx context.Context, folder string) ([]string, error)
 		}
 		raw, _ := sec.Data["keys"].([]any)
 		for _, k := range raw {
-			if ks, ok := k.(string); ok {
+			if ks, ok := k.(string); ok && !(folder == status.JobsFolder && status.IsSideName(ks)) {
 				keys = append(keys, ks)
 			}
 		}
@@ -338,10 +338,23 @@ func (s *Store) Update(ctx context.Context, key string, fn func(old map[string]a
 			if err != nil {
 				return err
 			}
-			doc, write, err := fn(old)
+			var side sideHistory
+			if _, _, isSide := status.SplitSideKey(key); !isSide {
+				if side, err = s.readHistory(ctx, v, key, old); err != nil {
+					return err
+				}
+			}
+			doc, write, err := fn(side.with(old))
 			if err != nil || !write {
 				fnErr = err
 				return nil
+			}
+			// The history first: a record write that fails after it
+			// leaves the result to be delivered again, which the
+			// history takes once.
+			doc, retry, err = s.writeHistory(ctx, v, side, doc)
+			if err != nil || retry {
+				return err
 			}
 			if v == 1 {
 				_, err = s.client.Logical().WriteWithContext(ctx, s.dataPath(v, key), doc)
@@ -376,6 +389,16 @@ func (s *Store) Update(ctx context.Context, key string, fn func(old map[string]a
 // go too, so a decommissioned host leaves nothing to list.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	return s.do(ctx, "delete", key, func(ctx context.Context, v int) error {
+		// The side documents first, so that none outlives its record;
+		// a policy that does not cover them (one from before them) must
+		// not keep the record.
+		for _, k := range []string{status.SideKey(key, status.SideHistory), status.SideKey(key, status.SideLog)} {
+			_, err := s.client.Logical().DeleteWithContext(ctx, s.metaPath(v, k))
+			var re *api.ResponseError
+			if err != nil && !(errors.As(err, &re) && re.StatusCode == 403) {
+				return err
+			}
+		}
 		_, err := s.client.Logical().DeleteWithContext(ctx, s.metaPath(v, key))
 		return err
 	})
