@@ -135,4 +135,3 @@ func duration(secs float64) string {
 	}
 	return span(d)
 }
-
