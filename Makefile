@@ -130,7 +130,7 @@ WINE_PKGS := lockfile fileowner atomicfile spool status schedule localstore rest
 WINE_SKIP_lockfile   := ^TestLockRefusesSymlinksAndOddFiles$$
 WINE_SKIP_spool      := ^(TestLockKey|TestFullDiskIsAClearError|TestRefusesASpoolOthersCanWrite|TestRefusesASpoolOfAnotherUser)$$
 WINE_SKIP_atomicfile := ^TestReadersSeeOldOrNew$$
-WINE_SKIP_restic     := ^(TestInterruptedResticGetsSIGINT|TestRepositoryNotOnTheCommandLine)$$
+WINE_SKIP_restic     := ^(TestInterruptedResticGetsSIGINT|TestRepositoryNotOnTheCommandLine|TestEachSnapshotBadOutput)$$
 WINE_RUN_backuprun   := ^(TestOutcome|TestOutcomeNamesVSSFailures|TestVSSFailuresBounded|TestSignalName|TestScrubber.*|TestIsSecretName|TestLockRefusesASecondHolder|TestRunLockLeftByACrashedRun|TestRunKillsTheTree.*)$$
 WINE_DIR := $(CURDIR)/bin/wine
 test-windows:
