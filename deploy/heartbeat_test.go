@@ -202,8 +202,17 @@ func TestHeartbeatCluster(t *testing.T) {
 			}
 			b1 := startAlertmanager(t, am.Path, cfg, g1, g2)
 			b2 := startAlertmanager(t, am.Path, cfg2, g2, g1)
-			waitUntil(t, "ten heartbeats", func() bool { return len(hb.snapshot()) >= 10 })
-			got := hb.senders()
+			// Until the members have joined (the first one started retries
+			// its join every 10s) and gossip has settled, each sends on its
+			// own: count from when both see both, and one notification log
+			// entry has had time to travel.
+			waitUntil(t, "both Alertmanagers to see each other, gossip settled", func() bool { return clusterReady(b1) && clusterReady(b2) })
+			mark := len(hb.snapshot())
+			waitUntil(t, "ten heartbeats", func() bool { return len(hb.snapshot()) >= mark+10 })
+			got := map[string]int{}
+			for _, pg := range hb.snapshot()[mark:] {
+				got[pg.ExternalURL]++
+			}
 			if rename && (got[b1] == 0 || got[b2] == 0) {
 				t.Errorf("heartbeats by sender %v: want both %s and %s", got, b1, b2)
 			}
@@ -263,4 +272,24 @@ func TestHostedSwitchSnippet(t *testing.T) {
 			}
 		})
 	}
+}
+
+// clusterReady says whether an Alertmanager sees both members and its
+// gossip has settled (it holds notifications back until then).
+func clusterReady(base string) bool {
+	resp, err := http.Get(base + "/api/v2/status")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Cluster struct {
+			Status string `json:"status"`
+			Peers  []any  `json:"peers"`
+		} `json:"cluster"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return false
+	}
+	return st.Cluster.Status == "ready" && len(st.Cluster.Peers) == 2
 }
