@@ -52,8 +52,11 @@ lint:
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
+# The e2e package alone takes about 25 minutes on 2 cores (its tests run two
+# at a time and mostly wait for scaled timings): 45m leaves room for a
+# loaded machine.
 test-go:
-	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -count=1 -timeout 45m ./...
 
 # The packages that run things concurrently, again under the race detector.
 test-race:

@@ -802,6 +802,7 @@ func TestAlertsReachPeople(t *testing.T) {
 		"backup_paused_until_timestamp_seconds":           "internal/collector's TestPausesAndLabels; TestInboxOnCall (a pause)",
 		"backup_host_info":                                "internal/collector's TestPausesAndLabels; TestInboxOnCall (labels in the config file)",
 		"backup_last_run_maintenance":                     "internal/collector's TestMaintenanceSeries; cmd/backupwatch's TestRunMaintenanceJobs (run --job prune -- restic forget --prune)",
+		"backupwatch_replica":                             "not a series: the label the HA relabelling sets (docs/deployment.md, High availability), aggregated away by the rules; TestHA and deploy/prometheus/testdata/replicas_test.yml",
 	}
 	for _, name := range referencedMetrics(t, filepath.Join(deployDir(t), "prometheus", "backup.yml"), filepath.Join(deployDir(t), "grafana", "backupwatch.json")) {
 		if labels[name] || elsewhere[name] != "" {
