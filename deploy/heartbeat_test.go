@@ -104,8 +104,19 @@ func heartbeatConfig(t *testing.T, url, slack string) string {
 }
 
 // startAlertmanager runs one Alertmanager with cfg (a cluster peer of
-// peer when set) and posts the Watchdog to it, as Prometheus does.
+// peer when gossip is set) and posts the Watchdog to it, as Prometheus
+// does.
 func startAlertmanager(t *testing.T, am, cfg, gossip, peer string) (base string) {
+	t.Helper()
+	base = runAlertmanager(t, am, cfg, gossip, peer)
+	postWatchdog(t, base)
+	return base
+}
+
+// runAlertmanager runs one Alertmanager with cfg (a cluster peer of peer,
+// with a peer timeout of 3s, when gossip is set) and waits until it is
+// ready.
+func runAlertmanager(t *testing.T, am, cfg, gossip, peer string) (base string) {
 	t.Helper()
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "alertmanager.yml")
@@ -119,7 +130,7 @@ func startAlertmanager(t *testing.T, am, cfg, gossip, peer string) (base string)
 	if gossip == "" {
 		args = append(args, "--cluster.listen-address=")
 	} else {
-		args = append(args, "--cluster.listen-address="+gossip, "--cluster.advertise-address="+gossip, "--cluster.peer="+peer, "--cluster.peer-timeout=1s")
+		args = append(args, "--cluster.listen-address="+gossip, "--cluster.advertise-address="+gossip, "--cluster.peer="+peer, "--cluster.peer-timeout=3s")
 	}
 	var logs bytes.Buffer
 	cmd := exec.Command(am, args...)
@@ -142,6 +153,13 @@ func startAlertmanager(t *testing.T, am, cfg, gossip, peer string) (base string)
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+	return base
+}
+
+// postWatchdog posts the always-firing Watchdog to the Alertmanager at
+// base, as Prometheus does.
+func postWatchdog(t *testing.T, base string) {
+	t.Helper()
 	body := `[{"labels":{"alertname":"BackupwatchWatchdog","severity":"none"},"annotations":{"summary":"The alerting path works: this alert always fires."}}]`
 	resp, err := http.Post(base+"/api/v2/alerts", "application/json", strings.NewReader(body))
 	if err != nil {
@@ -151,7 +169,6 @@ func startAlertmanager(t *testing.T, am, cfg, gossip, peer string) (base string)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST /api/v2/alerts: %s", resp.Status)
 	}
-	return base
 }
 
 // TestHeartbeatRoute: through the real Alertmanager (Debian's and the
@@ -181,12 +198,17 @@ func TestHeartbeatRoute(t *testing.T) {
 
 // TestHeartbeatCluster: two gossiping Alertmanagers share their
 // notification log, so with one receiver name a member skips the heartbeat
-// the other has just sent (here the peer timeout and repeat_interval
-// together span a group interval, so always the same one sends); each
-// member's copy
-// naming the receiver after itself (as alertmanager.yml and
-// docs/deployment.md say) makes both send, told apart by their external
-// URLs.
+// the other has just sent; each member's copy naming the receiver after
+// itself (as alertmanager.yml and docs/deployment.md say) makes both send,
+// told apart by their external URLs.
+//
+// Deterministic on a busy machine: the Watchdog is posted only once both
+// members see each other and gossip has settled, and repeat_interval is an
+// hour, so each member's group has exactly one flush that may send: the
+// first member in the cluster's order sends at once, the second waits the
+// peer timeout (3s) for the first's log entry before deciding. A member's
+// flushes run one after another, so once its notification log has been
+// queried twice its first flush (and any send it made) is over.
 func TestHeartbeatCluster(t *testing.T) {
 	am := parts.DebianPart(t, "alertmanager")
 	for _, rename := range []bool{false, true} {
@@ -195,32 +217,52 @@ func TestHeartbeatCluster(t *testing.T) {
 			srv := httptest.NewServer(hb)
 			defer srv.Close()
 			cfg := heartbeatConfig(t, srv.URL+"/heartbeat", srv.URL+"/slack")
+			if !strings.Contains(cfg, "repeat_interval: 500ms") {
+				t.Fatal("the heartbeat route has no repeat_interval to lengthen")
+			}
+			cfg = strings.ReplaceAll(cfg, "repeat_interval: 500ms", "repeat_interval: 1h")
 			g1, g2 := freePort(t), freePort(t)
 			cfg2 := cfg
 			if rename {
 				cfg2 = strings.ReplaceAll(cfg, "'heartbeat'", "'heartbeat-am-2'")
 			}
-			b1 := startAlertmanager(t, am.Path, cfg, g1, g2)
-			b2 := startAlertmanager(t, am.Path, cfg2, g2, g1)
-			// Until the members have joined (the first one started retries
-			// its join every 10s) and gossip has settled, each sends on its
-			// own: count from when both see both, and one notification log
-			// entry has had time to travel.
+			b1 := runAlertmanager(t, am.Path, cfg, g1, g2)
+			b2 := runAlertmanager(t, am.Path, cfg2, g2, g1)
 			waitUntil(t, "both Alertmanagers to see each other, gossip settled", func() bool { return clusterReady(b1) && clusterReady(b2) })
-			mark := len(hb.snapshot())
-			waitUntil(t, "ten heartbeats", func() bool { return len(hb.snapshot()) >= mark+10 })
-			got := map[string]int{}
-			for _, pg := range hb.snapshot()[mark:] {
-				got[pg.ExternalURL]++
+			postWatchdog(t, b1)
+			postWatchdog(t, b2)
+			waitUntil(t, "each member's first flush to be over (its notification log queried twice)", func() bool {
+				return nflogQueries(b1) >= 2 && nflogQueries(b2) >= 2
+			})
+			got := hb.senders()
+			if rename && (got[b1] != 1 || got[b2] != 1) {
+				t.Errorf("heartbeats by sender %v: want one from each of %s and %s", got, b1, b2)
 			}
-			if rename && (got[b1] == 0 || got[b2] == 0) {
-				t.Errorf("heartbeats by sender %v: want both %s and %s", got, b1, b2)
-			}
-			if !rename && len(got) != 1 {
-				t.Errorf("heartbeats by sender %v: want one member only (the shared notification log); if both send now, alertmanager.yml's advice is out of date", got)
+			if !rename && len(hb.snapshot()) != 1 {
+				t.Errorf("heartbeats by sender %v: want one only (the shared notification log); if both send now, alertmanager.yml's advice is out of date", got)
 			}
 		})
 	}
+}
+
+// nflogQueries is an Alertmanager's alertmanager_nflog_queries_total (-1
+// when unreadable): each flush of a group queries the log once.
+func nflogQueries(base string) float64 {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^alertmanager_nflog_queries_total (\S+)$`).FindSubmatch(b)
+	if m == nil {
+		return -1
+	}
+	var v float64
+	if _, err := fmt.Sscan(string(m[1]), &v); err != nil {
+		return -1
+	}
+	return v
 }
 
 // hostedSnippet is the receiver docs/deployment.md gives for a hosted
