@@ -298,6 +298,7 @@ func kinds(notes []note) []string {
 // TestInboxDeadman plays the breaks of the path to a person, one after
 // another on one stack, and counts what each channel receives.
 func TestInboxDeadman(t *testing.T) {
+	t.Parallel()
 	s := startDeadmanStack(t)
 	// A hold after each expectation: several heartbeats, checks and group
 	// intervals, then nothing more may have come.

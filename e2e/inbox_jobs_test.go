@@ -12,6 +12,7 @@ import (
 // days after its success does not trip the 24 hours), and exactly one
 // notification per channel when one job misses its own deadline.
 func TestInboxJobs(t *testing.T) {
+	t.Parallel()
 	s := startStack(t, stackOptions{hosts: base})
 	r := &runner{t: t, s: s, scenario: "12 jobs keep their schedules", hostRE: regexp.MustCompile(`\b(db|auth|web)\b`)}
 	now := time.Now().UTC()

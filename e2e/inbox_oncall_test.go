@@ -14,6 +14,7 @@ import (
 // there, it reaches the host's team once, by itself; a failure of one
 // team's host reaches that team only.
 func TestInboxOnCall(t *testing.T) {
+	t.Parallel()
 	s := startStack(t, stackOptions{
 		hosts:      append([]string{"nas-1", "nas-2"}, base...),
 		teamRoutes: true,

@@ -775,6 +775,7 @@ func longestLine(s string) int {
 // TestInbox runs every scenario, each on a stack of its own, in parallel,
 // then logs what was received per scenario and channel.
 func TestInbox(t *testing.T) {
+	t.Parallel()
 	t.Cleanup(func() {
 		printSummary(t)
 		// One cause, one message: what 500 hosts failing at once send is

@@ -72,6 +72,7 @@ func scraped(t *testing.T, s *stack, q, want string) {
 // every range selector too, so BackupRepositorySnapshotsDropped's [1d]
 // history is 24 minutes here: the listing of four snapshots is scraped first.
 func TestInboxWitness(t *testing.T) {
+	t.Parallel()
 	hostRE := regexp.MustCompile(`\b(db|auth|web|wiki|mail)\b`)
 	t.Run("snapshots deleted with restic forget", func(t *testing.T) {
 		t.Parallel()

@@ -158,11 +158,31 @@ scrape_configs:
 	p.waitAlert("BackupFailed", map[string]string{"host": "db"}, true, wait)
 	// 20 evaluations of the monitoring rules: longer than the scaled
 	// `for` of BackupMetricsIncomplete (15 s) and BackupMetricsAbsent.
-	p.waitEvaluations(20, wait)
-	for _, a := range []string{"BackupMetricsIncomplete", "BackupMetricsAbsent", "BackupExporterAbsent", "BackupTextfileScrapeError"} {
-		if got := p.query(fmt.Sprintf(`count_over_time(ALERTS{alertname=%q}[1h])`, a)); got != nil {
-			t.Errorf("%s was pending or firing with backup.prom alone: %v", a, got)
+	// On an overloaded machine a scrape of node_exporter can time out (1s
+	// here): then the metrics were really absent and the absence alerts
+	// right, so a window with a failed scrape is watched again (up to
+	// three times), and only a window whose every scrape worked judges.
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		p.waitEvaluations(20, wait)
+		window := fmt.Sprintf("%ds", int(time.Since(start).Seconds())+1)
+		var found []string
+		for _, a := range []string{"BackupMetricsIncomplete", "BackupMetricsAbsent", "BackupExporterAbsent", "BackupTextfileScrapeError"} {
+			if got := p.query(fmt.Sprintf(`count_over_time(ALERTS{alertname=%q}[%s])`, a, window)); got != nil {
+				found = append(found, fmt.Sprintf("%s was pending or firing with backup.prom alone: %v", a, got))
+			}
 		}
+		if len(found) == 0 {
+			break
+		}
+		if failed := p.value(fmt.Sprintf(`count_over_time((up{job="node"} == 0)[%s:])`, window)); failed != "" && failed != "0" && attempt < 3 {
+			t.Logf("%s scrapes of node_exporter failed in the window (the machine is overloaded): watching another window (%v)", failed, found)
+			continue
+		}
+		for _, f := range found {
+			t.Error(f)
+		}
+		break
 	}
 
 	t.Log("the runbook's backup-metrics.sh output, left behind, sorts before backup.prom")
