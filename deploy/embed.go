@@ -47,6 +47,8 @@ var Files = []File{
 	{"vault-restore-tester-policy", "vault/backupwatch-restore-tester.hcl", "vault policy write backupwatch-restore-tester -", "Vault policy: write the restore test record"},
 	{"repo-check-service", "systemd/backupwatch-repo-check.service", "/etc/systemd/system/backupwatch-repo-check.service", "the repository as a second witness: repo-check, on one machine"},
 	{"repo-check-timer", "systemd/backupwatch-repo-check.timer", "/etc/systemd/system/backupwatch-repo-check.timer", "daily repo-check, 1/30 of the data each run"},
+	{"report-service", "systemd/backupwatch-report.service", "/etc/systemd/system/backupwatch-report.service", "the weekly report, per team, mailed (backupwatch report --mail.to), on one machine"},
+	{"report-timer", "systemd/backupwatch-report.timer", "/etc/systemd/system/backupwatch-report.timer", "Monday mornings, the 7 days before"},
 	{"deadman-service", "systemd/backupwatch-deadman.service", "/etc/systemd/system/backupwatch-deadman.service", "the dead man's switch (backupwatch deadman), on another machine: tells a person directly when the heartbeat stops"},
 	{"example-config", "examples/config.yml", "/etc/backupwatch/config.yml", "example config file (--config.file): 40 hosts in five teams, their owners, jobs and schedules"},
 	{"vault-repo-checker-policy", "vault/backupwatch-repo-checker.hcl", "vault policy write backupwatch-repo-checker -", "Vault policy: read the repository password, write the repository check records"},

@@ -405,9 +405,9 @@ func exitCodeRE(code int) string {
 // repoDown is restic's last line when the repository server is gone.
 const repoDown = "Fatal: unable to open config file: Stat: stat /srv/restic-repo/config: no such file or directory"
 
-// statusLink is where a notification about host links on the status page.
+// statusLink is where a notification about host links: its host page.
 func (s *stack) statusLink(host string) string {
-	return s.serveURL + "/?q=" + host + "#host-" + host
+	return s.serveURL + "/host/" + host
 }
 
 // count is how many notes are about alert in state status.

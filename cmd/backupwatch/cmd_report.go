@@ -92,7 +92,7 @@ func runReport(ctx context.Context, g *globals, o *reportOptions) error {
 	view := statusview.Build(snap, 0, now)
 	records := make([]report.Record, 0, len(view.Hosts))
 	for _, row := range view.Hosts {
-		r := report.Record{Row: row}
+		r := report.Record{Row: row, Team: team(cfg.HostLabels(row.Host))}
 		doc, err := d.Detail(ctx, status.Key(row.Host, row.Job))
 		switch {
 		case errors.Is(err, status.ErrNotFound), errors.Is(err, status.ErrMalformed):
@@ -119,12 +119,25 @@ func runReport(ctx context.Context, g *globals, o *reportOptions) error {
 	if err := rep.WriteText(&text); err != nil {
 		return err
 	}
-	m := deadman.Message{Kind: "report", Title: rep.Title(), Text: text.String()}
+	var page strings.Builder
+	if err := rep.WriteHTML(&page); err != nil {
+		return err
+	}
+	m := deadman.Message{Kind: "report", Title: rep.Title(), Text: text.String(), HTML: page.String()}
 	if err := mailer.Notify(ctx, m); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	g.logger.Info("report mailed", "to", strings.Join(o.mail.to, ","), "runs", rep.Runs)
 	return nil
+}
+
+// team is a host's team for the report: its team label, else its owner
+// label (the config file's labels); "" for neither.
+func team(labels map[string]string) string {
+	if t := labels["team"]; t != "" {
+		return t
+	}
+	return labels["owner"]
 }
 
 // mailer is the SMTP sender --mail.* describe; nil without --mail.to.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/mail"
 	"os"
 	"os/exec"
@@ -88,8 +89,11 @@ func TestReportText(t *testing.T) {
 	if len(msgs) != 1 {
 		t.Fatalf("%d mails, want 1", len(msgs))
 	}
-	body, _ := io.ReadAll(msgs[0].Body)
-	if text := strings.ReplaceAll(string(body), "\r\n", "\n"); text != want {
+	text, page := mailParts(t, msgs[0])
+	if !strings.Contains(page, "<strong>81.8%</strong> of 11 runs succeeded") {
+		t.Errorf("mailed report's HTML part says not the share:\n%s", page)
+	}
+	if text != want {
 		t.Errorf("mailed report:\n%s\nwant:\n%s", text, want)
 	}
 	subject, _ := new(mime.WordDecoder).DecodeHeader(msgs[0].Header.Get("Subject"))
@@ -151,6 +155,41 @@ func startMailsink(t *testing.T) (addr, dir string) {
 		t.Fatalf("mailsink did not say where it listens: %q %v", line, err)
 	}
 	return addr, dir
+}
+
+// mailParts reads a mail sent as multipart/alternative: its text and its
+// HTML, decoded.
+func mailParts(t *testing.T, m *mail.Message) (text, html string) {
+	t.Helper()
+	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/alternative" {
+		t.Fatalf("mail's Content-Type %q (%v), want multipart/alternative", m.Header.Get("Content-Type"), err)
+	}
+	r := multipart.NewReader(m.Body, params["boundary"])
+	for {
+		p, err := r.NextPart() // decodes quoted-printable
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := strings.ReplaceAll(string(b), "\r\n", "\n")
+		switch ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type")); ct {
+		case "text/plain":
+			text = body
+		case "text/html":
+			html = body
+		}
+	}
+	if text == "" || html == "" {
+		t.Fatalf("mail without a text or an HTML part: %q, %q", text, html)
+	}
+	return text, html
 }
 
 func receivedMail(t *testing.T, dir string) []*mail.Message {

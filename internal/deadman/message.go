@@ -23,6 +23,10 @@ type Message struct {
 	Kind  string
 	Title string
 	Text  string
+	// HTML, when set, is the same message as an HTML page (the report's):
+	// mailed beside the text as multipart/alternative; other notifiers
+	// send the text.
+	HTML string
 }
 
 // messageLocked says what changed from the silent senders a person was

@@ -9,9 +9,12 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
 	"net"
 	"net/http"
 	"net/smtp"
+	"net/textproto"
 	"net/url"
 	"os"
 	"strings"
@@ -190,10 +193,36 @@ func (e *Email) message(m Message) []byte {
 	fmt.Fprintf(&b, "Subject: %s\r\n", mime.QEncoding.Encode("utf-8", oneLine.Replace(m.Title)))
 	fmt.Fprintf(&b, "Date: %s\r\n", time.Now().Format(time.RFC1123Z))
 	fmt.Fprintf(&b, "Message-Id: <%d.deadman@%s>\r\n", time.Now().UnixNano(), hostOf(e.From))
+	if m.HTML != "" {
+		return alternative(&b, m)
+	}
 	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\nX-Backupwatch-Deadman: " + m.Kind + "\r\n\r\n")
 	for line := range strings.Lines(m.Text) {
 		b.WriteString(strings.TrimRight(line, "\r\n") + "\r\n")
 	}
+	return b.Bytes()
+}
+
+// alternative ends the mail begun in b as multipart/alternative: the text,
+// then the HTML (which a mail client shows when it can), each quoted-
+// printable, so that no line is longer than SMTP allows.
+func alternative(b *bytes.Buffer, m Message) []byte {
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for _, p := range []struct{ ctype, text string }{{"text/plain", m.Text}, {"text/html", m.HTML}} {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Type", p.ctype+"; charset=UTF-8")
+		h.Set("Content-Transfer-Encoding", "quoted-printable")
+		w, _ := mw.CreatePart(h) // writes to memory: no error
+		qp := quotedprintable.NewWriter(w)
+		for line := range strings.Lines(p.text) {
+			qp.Write([]byte(strings.TrimRight(line, "\r\n") + "\r\n"))
+		}
+		qp.Close()
+	}
+	mw.Close()
+	fmt.Fprintf(b, "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=%s\r\nX-Backupwatch-Deadman: %s\r\n\r\n", mw.Boundary(), m.Kind)
+	b.Write(body.Bytes())
 	return b.Bytes()
 }
 

@@ -21,12 +21,14 @@ import (
 type Record struct {
 	Row     statusview.Row
 	History []status.Entry // oldest first, as status.History reads it
+	Team    string         // its host's team (or owner) label; "" for none
 }
 
 // Item is a host or job in the report.
 type Item struct {
 	Name      string // "db", "db job files"
-	Runs      int    // in the period
+	Team      string
+	Runs      int // in the period
 	Failed    int
 	LastError string // the reason of its last failure in the period
 	LastFail  time.Time
@@ -50,13 +52,70 @@ type Report struct {
 	Succeeded  int
 	// RestoreTests are the restore tests as the status view has them.
 	RestoreTests []statusview.RestoreTest
+	// Teams are the period's numbers per team, by name, those with no
+	// team last (Name ""); none when no record has a team.
+	Teams []Team
 }
+
+// Team is one team's part of the report: its hosts' and jobs' runs.
+type Team struct {
+	Name      string // "" for the hosts of no team
+	Items     int    // hosts and jobs
+	NeedLook  int    // of them failed in the period, or overdue or failed now
+	Runs      int
+	Succeeded int
+}
+
+// Share is the share of the team's runs that succeeded, in percent; -1
+// when there were none.
+func (t Team) Share() float64 {
+	if t.Runs == 0 {
+		return -1
+	}
+	return 100 * float64(t.Succeeded) / float64(t.Runs)
+}
+
+// teams sums items by team; none when no item has one.
+func teams(items []Item) []Team {
+	byName := map[string]*Team{}
+	named := false
+	for _, it := range items {
+		t := byName[it.Team]
+		if t == nil {
+			t = &Team{Name: it.Team}
+			byName[it.Team] = t
+		}
+		named = named || it.Team != ""
+		t.Items++
+		t.Runs += it.Runs
+		t.Succeeded += it.Runs - it.Failed
+		if it.needsLook() {
+			t.NeedLook++
+		}
+	}
+	if !named {
+		return nil
+	}
+	out := make([]Team, 0, len(byName))
+	for _, t := range byName {
+		out = append(out, *t)
+	}
+	slices.SortFunc(out, func(a, b Team) int {
+		if (a.Name == "") != (b.Name == "") {
+			return strings.Compare(b.Name, a.Name) // no team last
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out
+}
+
+func (it Item) needsLook() bool { return it.Failed > 0 || it.Overdue }
 
 // Build makes the report of records for the period from since to now.
 func Build(store string, records []Record, restore []statusview.RestoreTest, since, now time.Time) Report {
 	rep := Report{Store: store, Since: since, Now: now, RestoreTests: restore}
 	for _, r := range records {
-		it := Item{Name: status.Name(r.Row.Host, r.Row.Job), Overdue: r.Row.Overdue || r.Row.Status == status.Failed,
+		it := Item{Name: status.Name(r.Row.Host, r.Row.Job), Team: r.Team, Overdue: r.Row.Overdue || r.Row.Status == status.Failed,
 			LastSuccess: r.Row.Record.LastSuccess, SizeFirst: -1, SizeLast: -1}
 		if len(r.History) >= status.HistoryLen && r.History[0].At.After(since) {
 			it.Cut = true
@@ -82,6 +141,7 @@ func Build(store string, records []Record, restore []statusview.RestoreTest, sin
 		rep.Items = append(rep.Items, it)
 	}
 	slices.SortStableFunc(rep.Items, func(a, b Item) int { return strings.Compare(a.Name, b.Name) })
+	rep.Teams = teams(rep.Items)
 	return rep
 }
 
@@ -98,7 +158,7 @@ func (r Report) Share() float64 {
 func (r Report) Title() string {
 	failing := 0
 	for _, it := range r.Items {
-		if it.Failed > 0 || it.Overdue {
+		if it.needsLook() {
 			failing++
 		}
 	}
@@ -120,6 +180,13 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	b.WriteString("\n")
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	if len(r.Teams) > 0 {
+		fmt.Fprintf(tw, "Per team (%d):\n", len(r.Teams))
+		for _, t := range r.Teams {
+			fmt.Fprintf(tw, "  %s\t%s\t%d of %d hosts and jobs need a look\n", teamName(t.Name), teamShare(t), t.NeedLook, t.Items)
+		}
+		fmt.Fprintln(tw)
+	}
 	section := func(title string, keep func(Item) bool, row func(Item) string) {
 		var rows []string
 		for _, it := range r.Items {
@@ -181,6 +248,20 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func teamName(n string) string {
+	if n == "" {
+		return "(no team)"
+	}
+	return oneLine(n)
+}
+
+func teamShare(t Team) string {
+	if s := t.Share(); s >= 0 {
+		return fmt.Sprintf("%d of %d runs succeeded (%.1f%%)", t.Succeeded, t.Runs, s)
+	}
+	return "no runs"
 }
 
 func day(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }

@@ -338,8 +338,16 @@ func (s *Store) Update(ctx context.Context, key string, fn func(old map[string]a
 			if err != nil {
 				return err
 			}
+			_, _, isSide := status.SplitSideKey(key)
+			if v == 2 && !isSide && old[status.FieldHistory] == nil {
+				var done bool
+				done, retry, fnErr, err = s.updateAppend(ctx, key, old, version, fn)
+				if done || err != nil {
+					return err
+				}
+			}
 			var side sideHistory
-			if _, _, isSide := status.SplitSideKey(key); !isSide {
+			if !isSide {
 				if side, err = s.readHistory(ctx, v, key, old); err != nil {
 					return err
 				}

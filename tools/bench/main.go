@@ -69,6 +69,7 @@ type options struct {
 	scrapes, workers                   int
 	scrapers                           []int
 	memRefresh                         time.Duration
+	history, serve                     bool
 }
 
 // Token kinds the readers can use.
@@ -97,6 +98,8 @@ func run() int {
 	flag.IntVar(&o.workers, "workers", 8, "concurrent reads of the bare loop and of backupwatch")
 	scrapers := flag.String("scrapers", "1,10", "for each number, a fresh serve at the largest size is scraped by that many clients at once, back to back, while it refreshes, and its peak memory read")
 	flag.DurationVar(&o.memRefresh, "mem-refresh", 10*time.Second, "serve's --refresh.interval while its memory is measured (each measurement lasts two refreshes); twice serve's first refresh if that is longer")
+	flag.BoolVar(&o.history, "history", true, "at the largest size, last, time backupwatch's refresh again after writing a full history (30 entries) for every host")
+	flag.BoolVar(&o.serve, "serve", true, "measure `backupwatch serve` at the largest size: its scrape latency and peak memory")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (the bare loop and backupwatch's refresh run in it) to this file")
 	flag.Parse()
 	for _, s := range strings.Split(*sizes, ",") {
@@ -223,6 +226,8 @@ type results struct {
 	serve  *serveResult
 	serveN int
 	memory []*memResult
+	// history is the refresh without and with every host's history.
+	history *historyResult
 	// memRefresh is serve's refresh interval while its memory was measured.
 	memRefresh time.Duration
 	elapsed    time.Duration
@@ -308,6 +313,17 @@ func bench(ctx context.Context, o options, ps *procs, dir string, res *results) 
 	}
 
 	n := o.sizes[len(o.sizes)-1]
+	if o.history {
+		// Last of the refreshes, before serve's: the histories stay.
+		progress("%d hosts: timing backupwatch (%s token) before and after writing every host's history", n, readers[0].token)
+		res.history, err = benchHistory(ctx, v, readers[0], f, o.runs)
+		if err != nil {
+			return fmt.Errorf("history: %w", err)
+		}
+	}
+	if !o.serve {
+		return nil
+	}
 	progress("%d hosts: starting backupwatch serve (%s token) and scraping /metrics %d times", n, o.tokens[0], o.scrapes)
 	res.serveN = n
 	res.serve, err = measureServe(ctx, ps, o.backupwatch, v, o.tokens[0] == tokenRoot, n, o.scrapes, dir, f.hosts)
@@ -580,6 +596,11 @@ func (r *results) print(w io.Writer, failure error) {
 		}
 	}
 	fmt.Fprintln(w)
+	if r.history != nil {
+		if miss := r.history.print(w); miss != "" {
+			misses = append(misses, miss)
+		}
+	}
 	switch {
 	case failure != nil:
 		fmt.Fprintf(w, "BENCH FAILED, results incomplete: %v\n", failure)
