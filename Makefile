@@ -52,9 +52,9 @@ lint:
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-# The e2e package alone takes about 25 minutes on 2 cores (its tests run two
-# at a time and mostly wait for scaled timings): 45m leaves room for a
-# loaded machine.
+# The e2e package takes about 13 minutes on 2 cores, even with the machine
+# loaded (its scenarios, six at a time, mostly wait for scaled timings; the
+# longest, TestHA, takes 10); 45m leaves room for a loaded machine.
 test-go:
 	$(GO) test -count=1 -timeout 45m ./...
 
