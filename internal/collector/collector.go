@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -64,6 +65,11 @@ type Collector struct {
 	refreshes    uint64
 	failures     uint64
 	afterRefresh func() // set by NewHandler
+	// gen counts the snapshots published; changes are the hosts each
+	// nudge changed since allGen, the last one that changed them all (a
+	// full refresh), so that the handler encodes again only theirs.
+	gen, allGen uint64
+	changes     []change
 
 	nudges *nudges
 }
@@ -127,7 +133,7 @@ func (c *Collector) Refresh(ctx context.Context) *fleet.Snapshot {
 	}
 
 	c.mu.Lock()
-	c.snap = snap
+	c.publish(snap, nil, true)
 	c.refreshes++
 	if snap.Err != nil {
 		c.failures++
@@ -149,6 +155,53 @@ func (c *Collector) Refresh(ctx context.Context) *fleet.Snapshot {
 		c.log.Debug("refreshed", "hosts", len(snap.Hosts), "duration", snap.Duration)
 	}
 	return snap
+}
+
+// change is the hosts a snapshot changed.
+type change struct {
+	gen   uint64
+	hosts []string
+}
+
+// maxChanges bounds the changes kept; a handler further behind encodes
+// every host again.
+const maxChanges = 4096
+
+// publish makes snap the snapshot that scrapes see; it changed the records
+// of hosts, or all of them. c.mu is held.
+func (c *Collector) publish(snap *fleet.Snapshot, hosts []string, all bool) {
+	c.snap = snap
+	c.gen++
+	if all {
+		c.changes, c.allGen = c.changes[:0], c.gen
+		return
+	}
+	c.changes = append(c.changes, change{c.gen, hosts})
+	if len(c.changes) > maxChanges {
+		c.allGen = c.changes[0].gen
+		c.changes = slices.Delete(c.changes, 0, 1)
+	}
+}
+
+// changesSince returns the state, its generation, and the hosts changed
+// since generation gen, or all set when that is not known (a full
+// refresh since, or too far behind).
+func (c *Collector) changesSince(gen uint64) (st State, now uint64, hosts map[string]bool, all bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	st = State{Snapshot: c.snap, Refreshes: c.refreshes, Failures: c.failures}
+	if gen < c.allGen {
+		return st, c.gen, nil, true
+	}
+	hosts = map[string]bool{}
+	for _, ch := range c.changes {
+		if ch.gen > gen {
+			for _, h := range ch.hosts {
+				hosts[h] = true
+			}
+		}
+	}
+	return st, c.gen, hosts, false
 }
 
 // Run refreshes at once and then every interval until ctx is done. A
@@ -286,8 +339,17 @@ func eachAge(snap *fleet.Snapshot, f func(d *prometheus.Desc, t time.Time, label
 // nil. Send every metric through g or send, so that the filter applies.
 func collectSnapshot(ch chan<- prometheus.Metric, st State, labels Labeler, only *prometheus.Desc) {
 	send := sender(ch, only)
-	g := func(d *prometheus.Desc, v float64, labels ...string) { send(d, prometheus.GaugeValue, v, labels...) }
+	collectFleet(send, st)
+	if st.Snapshot != nil {
+		collectHosts(func(d *prometheus.Desc, v float64, labels ...string) { send(d, prometheus.GaugeValue, v, labels...) }, st.Snapshot, labels)
+	}
+}
 
+// collectFleet sends the series that are not a host's: the exporter's own
+// and the restore tests'. The handler encodes them whole at each change,
+// and the hosts' a block of hosts at a time (blocks.go).
+func collectFleet(send func(*prometheus.Desc, prometheus.ValueType, float64, ...string), st State) {
+	g := func(d *prometheus.Desc, v float64, labels ...string) { send(d, prometheus.GaugeValue, v, labels...) }
 	send(refreshesTotal, prometheus.CounterValue, float64(st.Refreshes))
 	send(refreshFailuresTotal, prometheus.CounterValue, float64(st.Failures))
 	snap := st.Snapshot
@@ -303,7 +365,18 @@ func collectSnapshot(ch chan<- prometheus.Metric, st State, labels Labeler, only
 	g(refreshDuration, snap.Duration.Seconds())
 	g(hostsGauge, float64(len(snap.Hosts)))
 	g(storeProblems, float64(len(snap.Problems)))
+	if rt := snap.RestoreTest; rt != nil {
+		collectRestoreTest(g, rt)
+	}
+	for i := range snap.RestoreTestJobs {
+		rt := &snap.RestoreTestJobs[i]
+		collectRestoreTest(restoreJobGauge(g, labelValue(rt.Job)), rt)
+	}
+}
 
+// collectHosts sends the series of snap's hosts, jobs and pauses: every
+// series with a host label.
+func collectHosts(g gauge, snap *fleet.Snapshot, labels Labeler) {
 	for i := range snap.Hosts {
 		r := &snap.Hosts[i]
 		host := hostLabel(r.Host)
@@ -318,10 +391,6 @@ func collectSnapshot(ch chan<- prometheus.Metric, st State, labels Labeler, only
 	}
 	collectJobs(g, snap)
 	collectOnCall(g, snap, labels)
-
-	if rt := snap.RestoreTest; rt != nil {
-		collectRestoreTest(g, rt)
-	}
 }
 
 // collectRecord sends the series of a record that has been read (not
