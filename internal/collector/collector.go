@@ -33,7 +33,11 @@ type Options struct {
 	// NudgeRate bounds rereads for nudges, per second (nudge.go);
 	// DefaultNudgeRate if zero.
 	NudgeRate float64
-	Logger    *slog.Logger
+	// SavedFile, when set, is where the snapshot is saved and, at the
+	// start, read from (saved.go); StoreName names the store, so that a
+	// snapshot of another is never exported.
+	SavedFile, StoreName string
+	Logger               *slog.Logger
 	Now       func() time.Time
 }
 
@@ -70,6 +74,9 @@ type Collector struct {
 	// full refresh), so that the handler encodes again only theirs.
 	gen, allGen uint64
 	changes     []change
+	fromDisk    bool            // the snapshot is the saved one, not confirmed by a refresh yet
+	lastSaved   *fleet.Snapshot // the snapshot last saved or loaded
+	saveReq     chan struct{}   // nil when no snapshot is saved
 
 	nudges *nudges
 }
@@ -88,7 +95,11 @@ func New(opts Options) *Collector {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Collector{opts: opts, log: opts.Logger, now: opts.Now, nudges: newNudges()}
+	c := &Collector{opts: opts, log: opts.Logger, now: opts.Now, nudges: newNudges()}
+	if opts.SavedFile != "" {
+		c.saveReq = make(chan struct{}, 1)
+	}
+	return c
 }
 
 // State is what the collector knows, for the status page.
@@ -96,6 +107,10 @@ type State struct {
 	Snapshot  *fleet.Snapshot // nil before the first refresh
 	Refreshes uint64
 	Failures  uint64
+	// FromDisk is set while Snapshot is the one saved before a restart,
+	// not yet confirmed by a refresh that reached the store; Saving when
+	// snapshots are saved at all.
+	FromDisk, Saving bool
 }
 
 // StoreUp reports whether the last refresh reached the store completely.
@@ -105,7 +120,11 @@ func (s State) StoreUp() bool { return s.Snapshot != nil && s.Snapshot.Err == ni
 func (c *Collector) State() State {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return State{Snapshot: c.snap, Refreshes: c.refreshes, Failures: c.failures}
+	return c.stateLocked()
+}
+
+func (c *Collector) stateLocked() State {
+	return State{Snapshot: c.snap, Refreshes: c.refreshes, Failures: c.failures, FromDisk: c.fromDisk, Saving: c.saveReq != nil}
 }
 
 // Ready reports whether a first refresh has been attempted, successful or not.
@@ -137,12 +156,15 @@ func (c *Collector) Refresh(ctx context.Context) *fleet.Snapshot {
 	c.refreshes++
 	if snap.Err != nil {
 		c.failures++
+	} else {
+		c.fromDisk = false
 	}
 	after := c.afterRefresh
 	c.mu.Unlock()
 	if after != nil {
 		after()
 	}
+	c.requestSave()
 
 	switch {
 	case snap.Err != nil && (prev == nil || prev.Err == nil):
@@ -189,7 +211,7 @@ func (c *Collector) publish(snap *fleet.Snapshot, hosts []string, all bool) {
 func (c *Collector) changesSince(gen uint64) (st State, now uint64, hosts map[string]bool, all bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	st = State{Snapshot: c.snap, Refreshes: c.refreshes, Failures: c.failures}
+	st = c.stateLocked()
 	if gen < c.allGen {
 		return st, c.gen, nil, true
 	}
@@ -210,6 +232,15 @@ func (c *Collector) changesSince(gen uint64) (st State, now uint64, hosts map[st
 func (c *Collector) Run(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = DefaultInterval
+	}
+	if c.saveReq != nil {
+		c.loadSaved()
+		saved := make(chan struct{})
+		go func() {
+			defer close(saved)
+			c.runSaves(ctx)
+		}()
+		defer func() { <-saved }() // the last save, once ctx is done
 	}
 	go c.runNudges(ctx)
 	every(ctx, interval, RetryFirst, func(ctx context.Context) bool { return c.Refresh(ctx).Err == nil })
@@ -358,7 +389,11 @@ func collectFleet(send func(*prometheus.Desc, prometheus.ValueType, float64, ...
 		// can be read is not known, and 0 would say it cannot.
 		return
 	}
-	g(storeUp, float64(boolInt(st.StoreUp())))
+	collectSaved(send, st)
+	if !st.FromDisk || st.Refreshes > 0 {
+		// Not known before the first refresh is over.
+		g(storeUp, float64(boolInt(st.StoreUp())))
+	}
 	if !snap.LastSuccess.IsZero() {
 		g(lastRefreshSuccess, float64(snap.LastSuccess.UnixMilli())/1e3)
 	}

@@ -359,4 +359,5 @@ func (c *Collector) reread(ctx context.Context, ids []status.JobID) {
 	if after != nil {
 		after()
 	}
+	c.requestSave()
 }
