@@ -38,7 +38,7 @@ type Options struct {
 	// snapshot of another is never exported.
 	SavedFile, StoreName string
 	Logger               *slog.Logger
-	Now       func() time.Time
+	Now                  func() time.Time
 }
 
 // Defaults, in one place.
