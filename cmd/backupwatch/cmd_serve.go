@@ -271,6 +271,8 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 
 	g.logger.Info("starting backupwatch", "store", st.String(), "expected_hosts", len(hosts),
 		"refresh_interval", o.interval, "refresh_concurrency", o.concurrency)
+	c.LoadSaved() // before listening: no scrape after a restart finds nothing
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	refreshed := make(chan struct{})

@@ -77,6 +77,7 @@ type Collector struct {
 	fromDisk    bool            // the snapshot is the saved one, not confirmed by a refresh yet
 	lastSaved   *fleet.Snapshot // the snapshot last saved or loaded
 	saveReq     chan struct{}   // nil when no snapshot is saved
+	loadOnce    sync.Once
 
 	nudges *nudges
 }
@@ -234,7 +235,7 @@ func (c *Collector) Run(ctx context.Context, interval time.Duration) {
 		interval = DefaultInterval
 	}
 	if c.saveReq != nil {
-		c.loadSaved()
+		c.LoadSaved()
 		saved := make(chan struct{})
 		go func() {
 			defer close(saved)

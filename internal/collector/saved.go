@@ -28,9 +28,17 @@ var snapshotFromDisk = desc("backupwatch_snapshot_from_disk",
 
 func init() { allDescs = append(allDescs, snapshotFromDisk) }
 
-// loadSaved makes the saved snapshot, if there is a usable one, what
-// scrapes see until the first refresh. One that is unreadable, damaged or
-// of another store is ignored, and said so.
+// LoadSaved makes the saved snapshot, if there is a usable one, what
+// scrapes see until the first refresh: serve calls it before it listens,
+// so that it never answers without it; Run calls it otherwise. One that
+// is unreadable, damaged or of another store is ignored, and said so. Only
+// the first call does anything.
+func (c *Collector) LoadSaved() {
+	if c.saveReq != nil {
+		c.loadOnce.Do(c.loadSaved)
+	}
+}
+
 func (c *Collector) loadSaved() {
 	path := c.opts.SavedFile
 	t0 := time.Now()
