@@ -119,13 +119,17 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 	}
 	ids = append(ids, jobs...)
 	records := make([]status.Record, len(ids))
-	var prevByID map[status.JobID]status.Record
+	// Pointers into prev, not copies: a record is some 500 bytes, and a
+	// copy of each took as much memory again as the snapshot (50 MB at
+	// 100,000 hosts) for the whole refresh.
+	var prevByID map[status.JobID]*status.Record
 	if prev != nil {
-		prevByID = make(map[status.JobID]status.Record, len(prev.Hosts)+len(prev.Jobs))
-		for _, r := range prev.Hosts {
-			prevByID[status.JobID{Host: r.Host}] = r
+		prevByID = make(map[status.JobID]*status.Record, len(prev.Hosts)+len(prev.Jobs))
+		for i := range prev.Hosts {
+			prevByID[status.JobID{Host: prev.Hosts[i].Host}] = &prev.Hosts[i]
 		}
-		for _, r := range prev.Jobs {
+		for i := range prev.Jobs {
+			r := &prev.Jobs[i]
 			prevByID[status.JobID{Host: r.Host, Job: r.Job}] = r
 		}
 	}
@@ -161,11 +165,7 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 					if verr := status.ValidateHost(h); verr != nil {
 						records[i].Problems = append(records[i].Problems, verr.Error())
 					}
-					var p *status.Record
-					if r, ok := prevByID[id]; ok {
-						p = &r
-					}
-					records[i].ClampFuture(now(), p)
+					records[i].ClampFuture(now(), prevByID[id])
 				case errors.Is(err, status.ErrNotFound):
 					records[i] = status.Record{Host: h, Status: status.Unknown, NoRecord: true, Problems: []string{"no record"}}
 				case errors.Is(err, status.ErrMalformed):
@@ -178,7 +178,7 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 						// failure is the store's (snap.Err), not the
 						// record's, and appending it here would grow the
 						// list at every refresh while the failure lasts.
-						records[i] = p
+						records[i] = *p
 					} else {
 						records[i] = status.Record{Host: h, Status: status.Unknown, Unread: true, Problems: []string{err.Error()}}
 					}
