@@ -91,6 +91,7 @@ type serveOptions struct {
 	maxWait                     time.Duration
 	switches                    switchOptions
 	stateDir                    string
+	hostSeries                  string
 }
 
 func addServeCommand(app *kingpin.Application, g *globals) command {
@@ -114,6 +115,7 @@ func (o *serveOptions) addFlags(c *kingpin.CmdClause) {
 	c.Flag("web.max-page-renders", "Status pages rendered at once; more wait their turn, up to --web.max-wait, then get 503 with Retry-After. By default 2, so that pages never delay a scrape.").Default(fmt.Sprint(defaultMaxPageRenders)).IntVar(&o.maxPageRenders)
 	c.Flag("web.max-wait", "How long a request beyond --web.max-requests or --web.max-page-renders waits for its turn (a Prometheus scrape at most half its scrape timeout): by default 5s, half Prometheus' default scrape timeout.").Default(inflight.DefaultMaxWait.String()).DurationVar(&o.maxWait)
 	c.Flag("state.dir", "Directory where serve keeps the snapshot it exports (snapshot.json.gz, rewritten after each refresh), so that after a restart it exports it at once, marked by backupwatch_snapshot_from_disk 1 until a refresh reaches the store, rather than nothing until its first refresh ends; empty to keep none. Default: /var/lib/backupwatch/state for root, $XDG_STATE_HOME/backupwatch/state (else ~/.local/state/backupwatch/state) for other users.").Default(defaultStateDir()).StringVar(&o.stateDir)
+	c.Flag("metrics.host-series", "Which series each host exports: all (the default, some 12 a host), or alerting, for large fleets: only what the shipped rules, Alertmanager templates, dashboard and runbook read, without "+strings.Join(collector.AlertingDropped(), ", ")+" (docs/operations.md, \"Series budget\").").Default(collector.HostSeriesAll).EnumVar(&o.hostSeries, collector.HostSeriesAll, collector.HostSeriesAlerting)
 	o.fleet.addFlags(c)
 	o.switches.addFlags(c)
 }
@@ -217,9 +219,10 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		Timeout:  refreshTimeout(o.interval),
 		Logger:   g.logger,
 
-		NudgeRate: o.nudgeRate,
-		SavedFile: o.savedFile(g.logger),
-		StoreName: st.String(),
+		NudgeRate:  o.nudgeRate,
+		SavedFile:  o.savedFile(g.logger),
+		HostSeries: o.hostSeries,
+		StoreName:  st.String(),
 	})
 	// The exporter's own metrics; the collector's are served beside them
 	// by collector.Handler, which encodes each snapshot once.

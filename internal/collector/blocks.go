@@ -119,10 +119,7 @@ func (h *Handler) encodeBlock(b *blocks, snap *fleet.Snapshot, i int) (*hostBloc
 	for _, d := range h.hostFams {
 		text.Reset()
 		if err := encodeFamily(&text, d, func(ch chan<- prometheus.Metric) {
-			send := sender(ch, d)
-			collectHosts(func(md *prometheus.Desc, v float64, labels ...string) {
-				send(md, prometheus.GaugeValue, v, labels...)
-			}, sub, h.c.opts.Labels)
+			collectHosts(hostGauge(sender(ch, d), h.c.opts.HostSeries), sub, h.c.opts.Labels)
 		}); err != nil && failure == nil {
 			failure = err
 		}

@@ -102,3 +102,40 @@ func TestNudgeEncodesItsHostsBlock(t *testing.T) {
 		}
 	}
 }
+
+// TestHostSeriesAlerting: --metrics.host-series=alerting leaves out the
+// families no shipped rule reads, for hosts and jobs alike, keeps the
+// runbook's, and the handler serves exactly what the collector gathers.
+func TestHostSeriesAlerting(t *testing.T) {
+	src := writeStore(t, map[string]string{
+		"db": `{"status":"failed","exit_code":"3","consecutive_failures":"2","last_failure":"2026-11-25T02:00:00+00:00","bytes_added":"10","files_new":"1"}`,
+	})
+	if err := os.MkdirAll(filepath.Join(src.Dir(), "jobs"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src.Dir(), "jobs", "db@x.json"), []byte(`{"status":"failed","exit_code":"3","consecutive_failures":"2"}`), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	c := New(Options{Source: src, HostSeries: HostSeriesAlerting, Now: func() time.Time { return testNow }})
+	h := NewHandler(c, nil, nil)
+	c.Refresh(context.Background())
+	body, _ := fetch(t, h, false)
+	full := prometheus.NewPedanticRegistry()
+	full.MustRegister(c)
+	if err := testutil.GatherAndCompare(full, bytes.NewReader(body)); err != nil {
+		t.Errorf("/metrics differs from what the collector gathers:\n%v", err)
+	}
+	for _, name := range AlertingDropped() {
+		if bytes.Contains(body, []byte("\n"+name+"{")) {
+			t.Errorf("%s exported with host-series=alerting", name)
+		}
+	}
+	for _, want := range []string{`backup_status{host="db",status="failed"} 1`, `backup_status{backup_job="x",host="db",status="failed"} 1`, `backup_last_success_age_seconds{host="db"}`} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("no %s with host-series=alerting", want)
+		}
+	}
+	if err := ValidHostSeries("some"); err == nil {
+		t.Errorf("ValidHostSeries accepts %q", "some")
+	}
+}

@@ -37,7 +37,10 @@ type Options struct {
 	// start, read from (saved.go); StoreName names the store, so that a
 	// snapshot of another is never exported.
 	SavedFile, StoreName string
-	Logger               *slog.Logger
+	// HostSeries is HostSeriesAll (the default when empty) or
+	// HostSeriesAlerting (series.go).
+	HostSeries string
+	Logger     *slog.Logger
 	Now                  func() time.Time
 }
 
@@ -294,7 +297,7 @@ var restoreResults = []string{status.Passed, status.Failed, status.Unknown}
 // Collect sends the metrics of the latest snapshot, ages as of now.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.State()
-	collectSnapshot(ch, st, c.opts.Labels, nil)
+	collectSnapshot(ch, st, c.opts.Labels, nil, c.opts.HostSeries)
 	collectAges(ch, st.Snapshot, c.now(), nil)
 }
 
@@ -369,11 +372,11 @@ func eachAge(snap *fleet.Snapshot, f func(d *prometheus.Desc, t time.Time, label
 // collectSnapshot sends everything but the ages: what st holds, unchanged
 // until the next refresh; only the metrics of family only when it is not
 // nil. Send every metric through g or send, so that the filter applies.
-func collectSnapshot(ch chan<- prometheus.Metric, st State, labels Labeler, only *prometheus.Desc) {
+func collectSnapshot(ch chan<- prometheus.Metric, st State, labels Labeler, only *prometheus.Desc, hostSeries string) {
 	send := sender(ch, only)
 	collectFleet(send, st)
 	if st.Snapshot != nil {
-		collectHosts(func(d *prometheus.Desc, v float64, labels ...string) { send(d, prometheus.GaugeValue, v, labels...) }, st.Snapshot, labels)
+		collectHosts(hostGauge(send, hostSeries), st.Snapshot, labels)
 	}
 }
 
