@@ -41,7 +41,7 @@ type Options struct {
 	// HostSeriesAlerting (series.go).
 	HostSeries string
 	Logger     *slog.Logger
-	Now                  func() time.Time
+	Now        func() time.Time
 }
 
 // Defaults, in one place.
