@@ -282,10 +282,17 @@ func ClampFuture(r *status.Record, now time.Time, prev *Snapshot) {
 
 // resolveSchedules sets each record's schedule: the central one, else the
 // recorded one, else the runbook's (the zero value).
-func resolveSchedules(snap *Snapshot, central Scheduler) {
+func resolveSchedules(snap *Snapshot, central Scheduler) { resolveSchedulesOf(snap, central, nil) }
+
+// resolveSchedulesOf is resolveSchedules for the records of hosts only,
+// or all when hosts is nil: a reread resolves only what it read.
+func resolveSchedulesOf(snap *Snapshot, central Scheduler, hosts map[string]bool) {
 	for _, rs := range [][]status.Record{snap.Hosts, snap.Jobs} {
 		for i := range rs {
 			r := &rs[i]
+			if hosts != nil && !hosts[r.Host] {
+				continue
+			}
 			r.Schedule, r.ScheduleFrom = schedule.Schedule{}, ""
 			if r.RecordedSchedule != nil {
 				r.Schedule, r.ScheduleFrom = *r.RecordedSchedule, status.ScheduleFromRecord
