@@ -180,6 +180,7 @@ type stackOptions struct {
 	slackFailing  bool     // Slack answers 500 from the start
 	teamRoutes    bool     // alertmanager.yml's team routes example uncommented
 	config        string   // serve's --config.file, when not empty
+	bulk          int      // hosts written straight into Vault besides hosts (a large fleet), a success an hour old
 }
 
 // stack is every part of a deployment, running.
@@ -286,6 +287,7 @@ func startStack(t *testing.T, o stackOptions) *stack {
 		cmds = append(cmds, []string{"record", "--status=success", "--host=" + h, "--at=" + hourAgo})
 	}
 	s.bwAll(cmds)
+	writeBulk(t, s.vault, o.bulk, hourAgo)
 	if !o.noRestoreTest {
 		s.bw("restore-test", "record", "--result=passed", "--host-tested=db.golemtrust.am", "--time-to-restore=47m",
 			"--at="+time.Now().UTC().Add(-24*time.Hour).Format(time.RFC3339))
@@ -348,7 +350,7 @@ func startStack(t *testing.T, o stackOptions) *stack {
 	serveAddr := freeAddr(t)
 	s.serveURL = "http://" + serveAddr
 	s.serveArg = []string{"--vault.address=" + s.vault.Addr, "serve", "--web.listen-address=" + serveAddr,
-		"--refresh.interval=" + minute.String()}
+		"--refresh.interval=" + minute.String(), "--state.dir=" + filepath.Join(s.dir, "state")}
 	if serveHasExternalURL {
 		s.serveArg = append(s.serveArg, "--web.external-url="+s.serveURL)
 	}
@@ -418,7 +420,7 @@ scrape_configs:
 	waitFor(t, "Prometheus to scrape backupwatch", s.deadline, func() (bool, string) {
 		up := s.promQuery(`up{job="backupwatch"}`)
 		n := s.promQuery(`count(backup_status{status="success"} == 1) or vector(0)`)
-		return up == "1" && n == fmt.Sprint(len(o.hosts)), fmt.Sprintf("up=%q hosts with success=%q of %d", up, n, len(o.hosts))
+		return up == "1" && n == fmt.Sprint(len(o.hosts)+o.bulk), fmt.Sprintf("up=%q hosts with success=%q of %d", up, n, len(o.hosts)+o.bulk)
 	})
 	writeConf("rule_files:\n  - " + rulesCopy)
 	s.prom.signal(t, syscall.SIGHUP)

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -88,6 +90,8 @@ type serveOptions struct {
 	maxRequests, maxPageRenders int
 	maxWait                     time.Duration
 	switches                    switchOptions
+	stateDir                    string
+	hostSeries                  string
 }
 
 func addServeCommand(app *kingpin.Application, g *globals) command {
@@ -110,8 +114,24 @@ func (o *serveOptions) addFlags(c *kingpin.CmdClause) {
 	c.Flag("web.max-requests", "Scrapes of /metrics answered at once; more wait their turn, up to --web.max-wait, then get 503 with Retry-After. By default 4, enough to keep two cores busy.").Default(fmt.Sprint(defaultMaxRequests)).IntVar(&o.maxRequests)
 	c.Flag("web.max-page-renders", "Status pages rendered at once; more wait their turn, up to --web.max-wait, then get 503 with Retry-After. By default 2, so that pages never delay a scrape.").Default(fmt.Sprint(defaultMaxPageRenders)).IntVar(&o.maxPageRenders)
 	c.Flag("web.max-wait", "How long a request beyond --web.max-requests or --web.max-page-renders waits for its turn (a Prometheus scrape at most half its scrape timeout): by default 5s, half Prometheus' default scrape timeout.").Default(inflight.DefaultMaxWait.String()).DurationVar(&o.maxWait)
+	c.Flag("state.dir", "Directory where serve keeps the snapshot it exports (snapshot.json.gz, rewritten after each refresh), so that after a restart it exports it at once, marked by backupwatch_snapshot_from_disk 1 until a refresh reaches the store, rather than nothing until its first refresh ends; empty to keep none. Default: /var/lib/backupwatch/state for root, $XDG_STATE_HOME/backupwatch/state (else ~/.local/state/backupwatch/state) for other users.").Envar("BACKUPWATCH_STATE_DIR").Default(defaultStateDir()).StringVar(&o.stateDir)
+	c.Flag("metrics.host-series", "Which series each host exports: all (the default, some 12 a host), or alerting, for large fleets: only what the shipped rules, Alertmanager templates, dashboard and runbook read, without "+strings.Join(collector.AlertingDropped(), ", ")+" (docs/operations.md, \"Series budget\").").Default(collector.HostSeriesAll).EnumVar(&o.hostSeries, collector.HostSeriesAll, collector.HostSeriesAlerting)
 	o.fleet.addFlags(c)
 	o.switches.addFlags(c)
+}
+
+// savedFile is where serve saves its snapshot, "" for nowhere: the state
+// directory is made if need be, and one that cannot be is said and does
+// without, as a store is more important than a quick restart.
+func (o *serveOptions) savedFile(logger *slog.Logger) string {
+	if o.stateDir == "" {
+		return ""
+	}
+	if err := os.MkdirAll(o.stateDir, 0o750); err != nil {
+		logger.Warn("no snapshot kept across restarts: cannot make --state.dir", "err", err)
+		return ""
+	}
+	return filepath.Join(o.stateDir, "snapshot.json.gz")
 }
 
 // validate checks what serve's own flags say, before anything starts.
@@ -199,7 +219,10 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		Timeout:  refreshTimeout(o.interval),
 		Logger:   g.logger,
 
-		NudgeRate: o.nudgeRate,
+		NudgeRate:  o.nudgeRate,
+		SavedFile:  o.savedFile(g.logger),
+		HostSeries: o.hostSeries,
+		StoreName:  st.String(),
 	})
 	// The exporter's own metrics; the collector's are served beside them
 	// by collector.Handler, which encodes each snapshot once.
@@ -251,6 +274,8 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 
 	g.logger.Info("starting backupwatch", "store", st.String(), "expected_hosts", len(hosts),
 		"refresh_interval", o.interval, "refresh_concurrency", o.concurrency)
+	c.LoadSaved() // before listening: no scrape after a restart finds nothing
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	refreshed := make(chan struct{})

@@ -15,6 +15,9 @@ func defaultStoreDir() string { return appSupportDir("records") }
 // defaultSpoolDir mirrors defaultStoreDir.
 func defaultSpoolDir() string { return appSupportDir("spool") }
 
+// defaultStateDir is serve's state, beside the store.
+func defaultStateDir() string { return appSupportDir("state") }
+
 func appSupportDir(sub string) string {
 	if os.Geteuid() == 0 {
 		return filepath.Join("/Library/Application Support/backupwatch", sub)

@@ -25,6 +25,14 @@ func defaultSpoolDir() string {
 	return userStateDir("spool")
 }
 
+// defaultStateDir is serve's state: /var/lib for root, as the store.
+func defaultStateDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/backupwatch/state"
+	}
+	return userStateDir("state")
+}
+
 // userStateDir is $XDG_STATE_HOME/backupwatch/sub, else under
 // ~/.local/state, else relative to the working directory.
 func userStateDir(sub string) string {

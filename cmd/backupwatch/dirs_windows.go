@@ -17,6 +17,9 @@ func defaultStoreDir() string { return dataDir("records") }
 // defaultSpoolDir mirrors defaultStoreDir.
 func defaultSpoolDir() string { return dataDir("spool") }
 
+// defaultStateDir is serve's state, beside the store.
+func defaultStateDir() string { return dataDir("state") }
+
 func dataDir(sub string) string {
 	env := "LOCALAPPDATA"
 	if windows.GetCurrentProcessToken().IsElevated() {

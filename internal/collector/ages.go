@@ -26,24 +26,12 @@ type ages struct {
 	// series' name and labels and a space.
 	text  []byte
 	parts []agePart
+	hdr   int // text[:hdr] is the HELP and TYPE lines (one family's ages)
 }
 
 type agePart struct {
 	end int       // text[end of the previous part:end] precedes the value
 	t   time.Time // the value is the age of t (see Age)
-}
-
-// newAges encodes the age series of snap. The client library builds,
-// checks, escapes and encodes every series, as for a scrape; only the
-// values are left out.
-func newAges(snap *fleet.Snapshot) (*ages, error) {
-	a := &ages{}
-	for _, d := range ageDescs {
-		if err := a.addFamily(snap, d); err != nil {
-			return nil, err
-		}
-	}
-	return a, nil
 }
 
 // addFamily encodes family d, batchSize series at a time, in the order
@@ -74,6 +62,7 @@ func (a *ages) addFamily(snap *fleet.Snapshot, d *prometheus.Desc) error {
 			if bytes.HasPrefix(line, []byte("#")) {
 				if first {
 					a.text = append(append(a.text, line...), '\n')
+					a.hdr = len(a.text)
 				}
 				continue
 			}
@@ -137,11 +126,15 @@ func familyOf(m prometheus.Metric) (*dto.MetricFamily, error) {
 
 var ageBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
-// write writes the age series as of now.
-func (a *ages) write(w io.Writer, now time.Time) error {
+// write writes the age series as of now, after the HELP and TYPE lines
+// when header is set.
+func (a *ages) write(w io.Writer, now time.Time, header bool) error {
 	bp := ageBufs.Get().(*[]byte)
 	defer ageBufs.Put(bp)
 	buf, prev := (*bp)[:0], 0
+	if !header {
+		prev = a.hdr
+	}
 	var err error
 	for _, p := range a.parts {
 		buf = append(buf, a.text[prev:p.end]...)

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,8 +33,15 @@ type Options struct {
 	// NudgeRate bounds rereads for nudges, per second (nudge.go);
 	// DefaultNudgeRate if zero.
 	NudgeRate float64
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// SavedFile, when set, is where the snapshot is saved and, at the
+	// start, read from (saved.go); StoreName names the store, so that a
+	// snapshot of another is never exported.
+	SavedFile, StoreName string
+	// HostSeries is HostSeriesAll (the default when empty) or
+	// HostSeriesAlerting (series.go).
+	HostSeries string
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // Defaults, in one place.
@@ -64,6 +72,15 @@ type Collector struct {
 	refreshes    uint64
 	failures     uint64
 	afterRefresh func() // set by NewHandler
+	// gen counts the snapshots published; changes are the hosts each
+	// nudge changed since allGen, the last one that changed them all (a
+	// full refresh), so that the handler encodes again only theirs.
+	gen, allGen uint64
+	changes     []change
+	fromDisk    bool            // the snapshot is the saved one, not confirmed by a refresh yet
+	lastSaved   *fleet.Snapshot // the snapshot last saved or loaded
+	saveReq     chan struct{}   // nil when no snapshot is saved
+	loadOnce    sync.Once
 
 	nudges *nudges
 }
@@ -82,7 +99,11 @@ func New(opts Options) *Collector {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Collector{opts: opts, log: opts.Logger, now: opts.Now, nudges: newNudges()}
+	c := &Collector{opts: opts, log: opts.Logger, now: opts.Now, nudges: newNudges()}
+	if opts.SavedFile != "" {
+		c.saveReq = make(chan struct{}, 1)
+	}
+	return c
 }
 
 // State is what the collector knows, for the status page.
@@ -90,6 +111,10 @@ type State struct {
 	Snapshot  *fleet.Snapshot // nil before the first refresh
 	Refreshes uint64
 	Failures  uint64
+	// FromDisk is set while Snapshot is the one saved before a restart,
+	// not yet confirmed by a refresh that reached the store; Saving when
+	// snapshots are saved at all.
+	FromDisk, Saving bool
 }
 
 // StoreUp reports whether the last refresh reached the store completely.
@@ -99,7 +124,11 @@ func (s State) StoreUp() bool { return s.Snapshot != nil && s.Snapshot.Err == ni
 func (c *Collector) State() State {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return State{Snapshot: c.snap, Refreshes: c.refreshes, Failures: c.failures}
+	return c.stateLocked()
+}
+
+func (c *Collector) stateLocked() State {
+	return State{Snapshot: c.snap, Refreshes: c.refreshes, Failures: c.failures, FromDisk: c.fromDisk, Saving: c.saveReq != nil}
 }
 
 // Ready reports whether a first refresh has been attempted, successful or not.
@@ -127,16 +156,19 @@ func (c *Collector) Refresh(ctx context.Context) *fleet.Snapshot {
 	}
 
 	c.mu.Lock()
-	c.snap = snap
+	c.publish(snap, nil, true)
 	c.refreshes++
 	if snap.Err != nil {
 		c.failures++
+	} else {
+		c.fromDisk = false
 	}
 	after := c.afterRefresh
 	c.mu.Unlock()
 	if after != nil {
 		after()
 	}
+	c.requestSave()
 
 	switch {
 	case snap.Err != nil && (prev == nil || prev.Err == nil):
@@ -151,12 +183,68 @@ func (c *Collector) Refresh(ctx context.Context) *fleet.Snapshot {
 	return snap
 }
 
+// change is the hosts a snapshot changed.
+type change struct {
+	gen   uint64
+	hosts []string
+}
+
+// maxChanges bounds the changes kept; a handler further behind encodes
+// every host again.
+const maxChanges = 4096
+
+// publish makes snap the snapshot that scrapes see; it changed the records
+// of hosts, or all of them. c.mu is held.
+func (c *Collector) publish(snap *fleet.Snapshot, hosts []string, all bool) {
+	c.snap = snap
+	c.gen++
+	if all {
+		c.changes, c.allGen = c.changes[:0], c.gen
+		return
+	}
+	c.changes = append(c.changes, change{c.gen, hosts})
+	if len(c.changes) > maxChanges {
+		c.allGen = c.changes[0].gen
+		c.changes = slices.Delete(c.changes, 0, 1)
+	}
+}
+
+// changesSince returns the state, its generation, and the hosts changed
+// since generation gen, or all set when that is not known (a full
+// refresh since, or too far behind).
+func (c *Collector) changesSince(gen uint64) (st State, now uint64, hosts map[string]bool, all bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	st = c.stateLocked()
+	if gen < c.allGen {
+		return st, c.gen, nil, true
+	}
+	hosts = map[string]bool{}
+	for _, ch := range c.changes {
+		if ch.gen > gen {
+			for _, h := range ch.hosts {
+				hosts[h] = true
+			}
+		}
+	}
+	return st, c.gen, hosts, false
+}
+
 // Run refreshes at once and then every interval until ctx is done. A
 // refresh that takes longer than the interval is followed by the next at
 // once, never by two at a time.
 func (c *Collector) Run(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = DefaultInterval
+	}
+	if c.saveReq != nil {
+		c.LoadSaved()
+		saved := make(chan struct{})
+		go func() {
+			defer close(saved)
+			c.runSaves(ctx)
+		}()
+		defer func() { <-saved }() // the last save, once ctx is done
 	}
 	go c.runNudges(ctx)
 	every(ctx, interval, RetryFirst, func(ctx context.Context) bool { return c.Refresh(ctx).Err == nil })
@@ -209,7 +297,7 @@ var restoreResults = []string{status.Passed, status.Failed, status.Unknown}
 // Collect sends the metrics of the latest snapshot, ages as of now.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.State()
-	collectSnapshot(ch, st, c.opts.Labels, nil)
+	collectSnapshot(ch, st, c.opts.Labels, nil, c.opts.HostSeries)
 	collectAges(ch, st.Snapshot, c.now(), nil)
 }
 
@@ -284,10 +372,19 @@ func eachAge(snap *fleet.Snapshot, f func(d *prometheus.Desc, t time.Time, label
 // collectSnapshot sends everything but the ages: what st holds, unchanged
 // until the next refresh; only the metrics of family only when it is not
 // nil. Send every metric through g or send, so that the filter applies.
-func collectSnapshot(ch chan<- prometheus.Metric, st State, labels Labeler, only *prometheus.Desc) {
+func collectSnapshot(ch chan<- prometheus.Metric, st State, labels Labeler, only *prometheus.Desc, hostSeries string) {
 	send := sender(ch, only)
-	g := func(d *prometheus.Desc, v float64, labels ...string) { send(d, prometheus.GaugeValue, v, labels...) }
+	collectFleet(send, st)
+	if st.Snapshot != nil {
+		collectHosts(hostGauge(send, hostSeries), st.Snapshot, labels)
+	}
+}
 
+// collectFleet sends the series that are not a host's: the exporter's own
+// and the restore tests'. The handler encodes them whole at each change,
+// and the hosts' a block of hosts at a time (blocks.go).
+func collectFleet(send func(*prometheus.Desc, prometheus.ValueType, float64, ...string), st State) {
+	g := func(d *prometheus.Desc, v float64, labels ...string) { send(d, prometheus.GaugeValue, v, labels...) }
 	send(refreshesTotal, prometheus.CounterValue, float64(st.Refreshes))
 	send(refreshFailuresTotal, prometheus.CounterValue, float64(st.Failures))
 	snap := st.Snapshot
@@ -296,14 +393,29 @@ func collectSnapshot(ch chan<- prometheus.Metric, st State, labels Labeler, only
 		// can be read is not known, and 0 would say it cannot.
 		return
 	}
-	g(storeUp, float64(boolInt(st.StoreUp())))
+	collectSaved(send, st)
+	if !st.FromDisk || st.Refreshes > 0 {
+		// Not known before the first refresh is over.
+		g(storeUp, float64(boolInt(st.StoreUp())))
+	}
 	if !snap.LastSuccess.IsZero() {
 		g(lastRefreshSuccess, float64(snap.LastSuccess.UnixMilli())/1e3)
 	}
 	g(refreshDuration, snap.Duration.Seconds())
 	g(hostsGauge, float64(len(snap.Hosts)))
 	g(storeProblems, float64(len(snap.Problems)))
+	if rt := snap.RestoreTest; rt != nil {
+		collectRestoreTest(g, rt)
+	}
+	for i := range snap.RestoreTestJobs {
+		rt := &snap.RestoreTestJobs[i]
+		collectRestoreTest(restoreJobGauge(g, labelValue(rt.Job)), rt)
+	}
+}
 
+// collectHosts sends the series of snap's hosts, jobs and pauses: every
+// series with a host label.
+func collectHosts(g gauge, snap *fleet.Snapshot, labels Labeler) {
 	for i := range snap.Hosts {
 		r := &snap.Hosts[i]
 		host := hostLabel(r.Host)
@@ -318,10 +430,6 @@ func collectSnapshot(ch chan<- prometheus.Metric, st State, labels Labeler, only
 	}
 	collectJobs(g, snap)
 	collectOnCall(g, snap, labels)
-
-	if rt := snap.RestoreTest; rt != nil {
-		collectRestoreTest(g, rt)
-	}
 }
 
 // collectRecord sends the series of a record that has been read (not

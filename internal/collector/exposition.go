@@ -38,21 +38,29 @@ type Handler struct {
 	extra prometheus.Gatherer
 	log   *slog.Logger
 
+	// The snapshot's families by how they are encoded (blocks.go): all of
+	// them in order, those with a host label, the others; and the age
+	// families with a host label.
+	snapFams, hostFams, fleetFams, hostAgeFams []*prometheus.Desc
+
 	// mu guards what follows. It is held while encoding a new snapshot,
 	// never while writing to a client, so a slow client cannot hold up a
 	// refresh.
-	mu       sync.Mutex
-	cacheFor State
-	enc      *encoded // nil until the first encoding
+	mu            sync.Mutex
+	cacheFor      State
+	gen           uint64   // the collector's change that cacheFor is (see Collector.changesSince)
+	blocks        *blocks  // the host families of cacheFor
+	enc           *encoded // nil until the first encoding
+	encodedBlocks int      // blocks encoded so far, for the tests
 }
 
 // encoded is a snapshot's families in the text format, deflated; it is
 // never changed once built, so scrapes read it without a lock.
 type encoded struct {
-	deflated []byte // sync-flushed and not final: more deflate blocks may follow
-	size     int    // length of the text
-	crc      uint32 // CRC-32 of the text
-	ages     *ages  // nil if they could not be encoded: then gathered at each scrape
+	deflated [][]byte   // pieces, each sync-flushed and not final: more deflate blocks may follow
+	size     int        // length of the text
+	crc      uint32     // CRC-32 of the text
+	ages     []agePiece // nil if they could not be encoded: then gathered at each scrape
 }
 
 // NewHandler returns the /metrics handler of c plus the collectors in extra
@@ -62,7 +70,9 @@ func NewHandler(c *Collector, extra prometheus.Gatherer, logger *slog.Logger) *H
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{c: c, extra: extra, log: logger}
+	h := &Handler{c: c, extra: extra, log: logger, snapFams: snapshotDescs()}
+	h.hostFams, h.fleetFams = splitFamilies(h.snapFams)
+	h.hostAgeFams, _ = splitFamilies(ageDescs)
 	c.mu.Lock()
 	c.afterRefresh = func() { h.cached() }
 	c.mu.Unlock()
@@ -82,33 +92,32 @@ func snapshotDescs() []*prometheus.Desc {
 }
 
 // cached returns the collector's current state and its encoded snapshot
-// families, encoding them if that state is not the one last encoded. The
-// state is read under h.mu, so a scrape that began before a refresh never
-// replaces the newer encoding with an older one.
+// families, encoding them if that state is not the one last encoded: the
+// blocks of the hosts changed since (blocks.go), and the exporter's own
+// families. The state is read under h.mu, so a scrape that began before a
+// refresh never replaces the newer encoding with an older one.
 func (h *Handler) cached() (State, *encoded) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	st := h.c.State()
+	st, gen, changed, all := h.c.changesSince(h.gen)
 	if h.enc != nil && h.cacheFor == st {
 		return st, h.enc
 	}
 	h.enc = nil // let the old encoding go before the new one is built
-	var z bytes.Buffer
-	fw := getDeflater(&z)
-	t := &textSum{w: fw}
-	for _, d := range snapshotDescs() {
-		if err := encodeFamily(t, d, func(ch chan<- prometheus.Metric) { collectSnapshot(ch, st, h.c.opts.Labels, d) }); err != nil {
-			h.log.Error("encode metrics", "err", err)
-		}
-	}
-	fw.Flush() // byte-aligned and not final: the live part follows at each scrape
-	putDeflater(fw)
-	a, err := newAges(st.Snapshot)
+	b, err := h.updateBlocks(h.blocks, st.Snapshot, changed, all)
 	if err != nil {
 		h.log.Error("encode metrics", "err", err)
 	}
-	h.cacheFor = st
-	h.enc = &encoded{deflated: bytes.Clone(z.Bytes()), size: t.n, crc: t.crc, ages: a}
+	fp, err := h.encodeFleet(st)
+	if err != nil {
+		h.log.Error("encode metrics", "err", err)
+	}
+	enc := h.assemble(b, fp)
+	if enc.ages, err = h.liveAges(b, st.Snapshot); err != nil {
+		enc.ages = nil
+		h.log.Error("encode metrics", "err", err)
+	}
+	h.cacheFor, h.gen, h.blocks, h.enc = st, gen, b, enc
 	return st, h.enc
 }
 
@@ -199,7 +208,9 @@ func encode(w io.Writer, g prometheus.Gatherer) error {
 func (h *Handler) writeLive(w io.Writer, st State, enc *encoded) {
 	now := h.c.now()
 	if enc.ages != nil {
-		enc.ages.write(w, now)
+		for _, p := range enc.ages {
+			p.a.write(w, now, p.header)
+		}
 	} else {
 		// They could not be encoded ahead (logged then): gathered now.
 		for _, d := range ageDescs {
@@ -234,7 +245,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// then the CRC-32 and length of the whole text.
 	hd.Set("Content-Encoding", "gzip")
 	w.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}) // gzip header: deflate, no name, no mtime, unknown OS
-	w.Write(enc.deflated)
+	for _, p := range enc.deflated {
+		w.Write(p)
+	}
 	fw := getDeflater(w)
 	t := &textSum{w: fw, n: enc.size, crc: enc.crc}
 	h.writeLive(t, st, enc)
@@ -280,8 +293,12 @@ func putDeflater(fw *flate.Writer) {
 // ends a sync-flushed stream, so that it can be inflated by itself.
 var finalBlock = []byte{0x03, 0x00}
 
-func getInflater(deflated []byte) io.ReadCloser {
-	src := io.MultiReader(bytes.NewReader(deflated), bytes.NewReader(finalBlock))
+func getInflater(deflated [][]byte) io.ReadCloser {
+	rs := make([]io.Reader, 0, len(deflated)+1)
+	for _, p := range deflated {
+		rs = append(rs, bytes.NewReader(p))
+	}
+	src := io.MultiReader(append(rs, bytes.NewReader(finalBlock))...)
 	if zr, ok := inflaters.Get().(io.ReadCloser); ok {
 		if zr.(flate.Resetter).Reset(src, nil) == nil {
 			return zr

@@ -119,7 +119,7 @@ func restoreJobGauge(g gauge, job string) gauge {
 }
 
 // collectJobs sends the schedule series of every host, and every series of
-// every job and restore test job.
+// every job (the restore test jobs' are collectFleet's).
 func collectJobs(g gauge, snap *fleet.Snapshot) {
 	now := snap.Started
 	for i := range snap.Hosts {
@@ -137,10 +137,6 @@ func collectJobs(g gauge, snap *fleet.Snapshot) {
 		}
 		collectRecord(jg, r, host)
 		collectSchedule(jg, r, host, now)
-	}
-	for i := range snap.RestoreTestJobs {
-		rt := &snap.RestoreTestJobs[i]
-		collectRestoreTest(restoreJobGauge(g, labelValue(rt.Job)), rt)
 	}
 }
 

@@ -353,10 +353,11 @@ func (c *Collector) reread(ctx context.Context, ids []status.JobID) {
 		return // nothing new: no need to encode the fleet again
 	}
 	c.mu.Lock()
-	c.snap = snap
+	c.publish(snap, hostsOfIDs(ids), false)
 	after := c.afterRefresh
 	c.mu.Unlock()
 	if after != nil {
 		after()
 	}
+	c.requestSave()
 }

@@ -119,13 +119,17 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 	}
 	ids = append(ids, jobs...)
 	records := make([]status.Record, len(ids))
-	var prevByID map[status.JobID]status.Record
+	// Pointers into prev, not copies: a record is some 500 bytes, and a
+	// copy of each took as much memory again as the snapshot (50 MB at
+	// 100,000 hosts) for the whole refresh.
+	var prevByID map[status.JobID]*status.Record
 	if prev != nil {
-		prevByID = make(map[status.JobID]status.Record, len(prev.Hosts)+len(prev.Jobs))
-		for _, r := range prev.Hosts {
-			prevByID[status.JobID{Host: r.Host}] = r
+		prevByID = make(map[status.JobID]*status.Record, len(prev.Hosts)+len(prev.Jobs))
+		for i := range prev.Hosts {
+			prevByID[status.JobID{Host: prev.Hosts[i].Host}] = &prev.Hosts[i]
 		}
-		for _, r := range prev.Jobs {
+		for i := range prev.Jobs {
+			r := &prev.Jobs[i]
 			prevByID[status.JobID{Host: r.Host, Job: r.Job}] = r
 		}
 	}
@@ -161,11 +165,7 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 					if verr := status.ValidateHost(h); verr != nil {
 						records[i].Problems = append(records[i].Problems, verr.Error())
 					}
-					var p *status.Record
-					if r, ok := prevByID[id]; ok {
-						p = &r
-					}
-					records[i].ClampFuture(now(), p)
+					records[i].ClampFuture(now(), prevByID[id])
 				case errors.Is(err, status.ErrNotFound):
 					records[i] = status.Record{Host: h, Status: status.Unknown, NoRecord: true, Problems: []string{"no record"}}
 				case errors.Is(err, status.ErrMalformed):
@@ -178,7 +178,7 @@ func Load(ctx context.Context, src Source, opts Options, prev *Snapshot) *Snapsh
 						// failure is the store's (snap.Err), not the
 						// record's, and appending it here would grow the
 						// list at every refresh while the failure lasts.
-						records[i] = p
+						records[i] = *p
 					} else {
 						records[i] = status.Record{Host: h, Status: status.Unknown, Unread: true, Problems: []string{err.Error()}}
 					}
@@ -282,10 +282,17 @@ func ClampFuture(r *status.Record, now time.Time, prev *Snapshot) {
 
 // resolveSchedules sets each record's schedule: the central one, else the
 // recorded one, else the runbook's (the zero value).
-func resolveSchedules(snap *Snapshot, central Scheduler) {
+func resolveSchedules(snap *Snapshot, central Scheduler) { resolveSchedulesOf(snap, central, nil) }
+
+// resolveSchedulesOf is resolveSchedules for the records of hosts only,
+// or all when hosts is nil: a reread resolves only what it read.
+func resolveSchedulesOf(snap *Snapshot, central Scheduler, hosts map[string]bool) {
 	for _, rs := range [][]status.Record{snap.Hosts, snap.Jobs} {
 		for i := range rs {
 			r := &rs[i]
+			if hosts != nil && !hosts[r.Host] {
+				continue
+			}
 			r.Schedule, r.ScheduleFrom = schedule.Schedule{}, ""
 			if r.RecordedSchedule != nil {
 				r.Schedule, r.ScheduleFrom = *r.RecordedSchedule, status.ScheduleFromRecord

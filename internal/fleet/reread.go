@@ -102,8 +102,15 @@ func Reread(ctx context.Context, src Source, opts Options, prev *Snapshot, ids [
 		}
 	}
 	// A host that now reports through a job has no record of its own to
-	// wait for (as Load decides).
-	snap.Hosts = slices.DeleteFunc(snap.Hosts, func(r status.Record) bool { return r.NoRecord && hasJobs(snap.Jobs, r.Host) })
+	// wait for (as Load decides). Only the hosts read can have become one:
+	// prev had none. (Looked up, not scanned: a scan of 100,000 records
+	// per nudge is what made a nudge cost the fleet.)
+	for _, rd := range reads {
+		i, found := slices.BinarySearchFunc(snap.Hosts, status.JobID{Host: rd.id.Host}, compareRecord)
+		if found && snap.Hosts[i].NoRecord && hasJobs(snap.Jobs, rd.id.Host) {
+			snap.Hosts = slices.Delete(snap.Hosts, i, i+1)
+		}
+	}
 	for _, id := range rts {
 		c, err := rereadRestoreTest(ctx, src, &snap, id.Job, nowOf(opts))
 		if err != nil {
@@ -114,7 +121,11 @@ func Reread(ctx context.Context, src Source, opts Options, prev *Snapshot, ids [
 	if !changed {
 		return prev, nil
 	}
-	resolveSchedules(&snap, opts.Schedules)
+	hosts := map[string]bool{}
+	for _, rd := range reads {
+		hosts[rd.id.Host] = true
+	}
+	resolveSchedulesOf(&snap, opts.Schedules, hosts)
 	return &snap, nil
 }
 

@@ -41,9 +41,13 @@ const (
 	targetScrapeLarge = time.Second
 	// targetReadsPerDay is the runbook's script: 2 fields every 15 minutes.
 	targetReadsPerDay = 192
-	// targetWriteToMetric: a recorded failure in /metrics within a scrape
-	// interval (docs/deployment.md's 60s).
-	targetWriteToMetric = 60 * time.Second
+	// targetWriteToMetric: a recorded failure in /metrics through the
+	// nudge, median and worst (issue 23: the README's "about a second",
+	// at 100,000 hosts too).
+	targetWriteToMetric    = 2 * time.Second
+	targetWriteToMetricMax = 5 * time.Second
+	// targetBodyLarge: /metrics unpacked at targetHostsLarge (issue 23).
+	targetBodyLarge = 50_000_000
 	// seriesBudget per host written by record (run adds restic's summary):
 	// backup_status is three (the runbook's enum, one of them 1), the ages
 	// and timestamps a handful, one bounded info series while failed; 15
@@ -54,11 +58,10 @@ const (
 
 // targetRSS is the peak resident memory of serve at targetHosts, in bytes,
 // by how many clients scrape it at once.
-var targetRSS = map[int]int64{1: 100_000_000, 10: 150_000_000}
+var targetRSS = map[int]int64{1: 64_000_000, 10: 150_000_000}
 
-// targetRSSLarge is the same at targetHostsLarge: under 400 MB with one
-// scraper (the issue sets no target for more).
-var targetRSSLarge = map[int]int64{1: 400_000_000}
+// targetRSSLarge is the same at targetHostsLarge (issue 23).
+var targetRSSLarge = map[int]int64{1: 256_000_000, 10: 320_000_000}
 
 type options struct {
 	vaultdev, backupwatch, script, out string
@@ -70,6 +73,8 @@ type options struct {
 	scrapers                           []int
 	memRefresh                         time.Duration
 	history, serve                     bool
+	prometheus                         []string
+	promScrapes                        int
 }
 
 // Token kinds the readers can use.
@@ -100,8 +105,23 @@ func run() int {
 	flag.DurationVar(&o.memRefresh, "mem-refresh", 10*time.Second, "serve's --refresh.interval while its memory is measured (each measurement lasts two refreshes); twice serve's first refresh if that is longer")
 	flag.BoolVar(&o.history, "history", true, "at the largest size, last, time backupwatch's refresh again after writing a full history (30 entries) for every host")
 	flag.BoolVar(&o.serve, "serve", true, "measure `backupwatch serve` at the largest size: its scrape latency and peak memory")
+	large := flag.Bool("large", false, "add a fleet of 100,000 hosts to -sizes (some 20 minutes more on a 2-core machine)")
+	toolsBin := os.Getenv("BACKUPWATCH_TOOLS_BIN")
+	if toolsBin == "" {
+		toolsBin = "tools/bin"
+	}
+	proms := flag.String("prometheus", "/usr/bin/prometheus,"+filepath.Join(toolsBin, "prometheus"), "Prometheus binaries that scrape serve at the largest size, each measured (Debian's and the current upstream one); empty for none")
+	flag.IntVar(&o.promScrapes, "prom-scrapes", 10, "scrapes of serve by each Prometheus")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (the bare loop and backupwatch's refresh run in it) to this file")
 	flag.Parse()
+	if *large && !strings.HasSuffix(strings.TrimSpace(*sizes), fmt.Sprint(targetHostsLarge)) {
+		*sizes += fmt.Sprintf(",%d", targetHostsLarge)
+	}
+	for _, p := range strings.Split(*proms, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			o.prometheus = append(o.prometheus, p)
+		}
+	}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 || (len(o.sizes) > 0 && n <= o.sizes[len(o.sizes)-1]) {
@@ -228,6 +248,7 @@ type results struct {
 	memory []*memResult
 	// history is the refresh without and with every host's history.
 	history *historyResult
+	prom    []*promResult
 	// memRefresh is serve's refresh interval while its memory was measured.
 	memRefresh time.Duration
 	elapsed    time.Duration
@@ -326,7 +347,12 @@ func bench(ctx context.Context, o options, ps *procs, dir string, res *results) 
 	}
 	progress("%d hosts: starting backupwatch serve (%s token) and scraping /metrics %d times", n, o.tokens[0], o.scrapes)
 	res.serveN = n
-	res.serve, err = measureServe(ctx, ps, o.backupwatch, v, o.tokens[0] == tokenRoot, n, o.scrapes, dir, f.hosts)
+	res.serve, err = measureServe(ctx, ps, o.backupwatch, v, o.tokens[0] == tokenRoot, n, o.scrapes, dir, f.hosts, func(target string) {
+		for _, bin := range o.prometheus {
+			progress("%d hosts: %s scraping serve %d times", n, bin, o.promScrapes)
+			res.prom = append(res.prom, measurePrometheus(ctx, ps, bin, target, n, o.promScrapes, dir))
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("backupwatch serve: %w", err)
 	}
@@ -513,6 +539,14 @@ func (r *results) print(w io.Writer, failure error) {
 		fmt.Fprintf(w, "/metrics from the cache at %d hosts, %d scrapes with gzip as Prometheus asks (%.1f MB, %.1f MB unpacked): median %s, max %s: %s\n",
 			r.serveN, len(s.scrapes), float64(s.gzipBytes)/1e6, float64(s.bodyBytes)/1e6, fmtDur(med), fmtDur(worst), verdict)
 		fmt.Fprintf(w, "  the same without gzip, %d scrapes in turn with those: median %s, max %s\n", len(s.plain), fmtDur(median(s.plain)), fmtDur(slices.Max(s.plain)))
+		if r.serveN >= targetHostsLarge {
+			verdict := fmt.Sprintf("meets target (<= %d MB)", targetBodyLarge/1_000_000)
+			if s.bodyBytes > targetBodyLarge {
+				verdict = fmt.Sprintf("MISSES target (<= %d MB; docs/operations.md, \"Series budget\", says why and how to cut it)", targetBodyLarge/1_000_000)
+				misses = append(misses, fmt.Sprintf("/metrics is %.1f MB unpacked", float64(s.bodyBytes)/1e6))
+			}
+			fmt.Fprintf(w, "  /metrics unpacked at %d hosts: %.1f MB: %s\n", r.serveN, float64(s.bodyBytes)/1e6, verdict)
+		}
 		fmt.Fprintf(w, "serve's first complete refresh, from process start (login included, %s token): %s\n", o.tokens[0], fmtDur(s.firstRefresh))
 
 		// Vault reads per host per day at the defaults: one per full
@@ -529,10 +563,11 @@ func (r *results) print(w io.Writer, failure error) {
 			full, collector.DefaultInterval, perDay, verdict)
 		if len(s.nudgeLatency) > 0 {
 			worst := slices.Max(s.nudgeLatency)
-			verdict = fmt.Sprintf("meets target (< %s)", fmtDur(targetWriteToMetric))
-			if worst >= targetWriteToMetric {
-				verdict = fmt.Sprintf("MISSES target (< %s)", fmtDur(targetWriteToMetric))
-				misses = append(misses, fmt.Sprintf("a recorded failure takes up to %s to reach /metrics", fmtDur(worst)))
+			med := median(s.nudgeLatency)
+			verdict = fmt.Sprintf("meets target (median <= %s, max <= %s)", fmtDur(targetWriteToMetric), fmtDur(targetWriteToMetricMax))
+			if med > targetWriteToMetric || worst > targetWriteToMetricMax {
+				verdict = fmt.Sprintf("MISSES target (median <= %s, max <= %s)", fmtDur(targetWriteToMetric), fmtDur(targetWriteToMetricMax))
+				misses = append(misses, fmt.Sprintf("a recorded failure takes %s (median), up to %s to reach /metrics", fmtDur(med), fmtDur(worst)))
 			}
 			fmt.Fprintf(w, "Write-to-metric latency (record --exporter.url, process start to the failure in /metrics, serve's refresh an hour away), %d writes: median %s, max %s; %.0f nudged reads (1 per write): %s\n",
 				len(s.nudgeLatency), fmtDur(median(s.nudgeLatency)), fmtDur(worst), s.nudgeReads, verdict)
@@ -552,6 +587,7 @@ func (r *results) print(w io.Writer, failure error) {
 			fmt.Fprintf(w, "Series per host written by record, by status: %s: %s\n", strings.Join(parts, ", "), verdict)
 		}
 	}
+	printProm(w, r.serveN, r.prom)
 	if len(r.memory) > 0 {
 		fmt.Fprintf(w, "\nPeak resident memory of backupwatch serve at %d hosts (VmHWM, start included), a fresh process per row, refreshing every %s;\n", r.serveN, r.memRefresh)
 		fmt.Fprintln(w, "its clients scrape /metrics with gzip back to back (no pause: harsher than Prometheus) until two more refreshes have completed:")
