@@ -91,6 +91,7 @@ func bulkHost(i int) string { return fmt.Sprintf("fleet-%05d", i) }
 // saved from its first answer on (backupwatch_snapshot_from_disk 1, every
 // host), so no series vanishes, and its first refresh confirms it.
 func TestInboxRestart(t *testing.T) {
+	t.Parallel()
 	// Scaled less than the default (a minute is 3 s): Prometheus scraping
 	// and evaluating 10,000 hosts every second would not keep up on a
 	// busy 2-core machine.
