@@ -14,7 +14,7 @@ import (
 	"strings"
 )
 
-//go:embed prometheus/backup.yml alertmanager/alertmanager.yml alertmanager/backupwatch.tmpl grafana/backupwatch.json grafana/provisioning/backupwatch.yml logrotate/restic-backup systemd vault examples/config.yml
+//go:embed prometheus/backup.yml alertmanager/alertmanager.yml alertmanager/backupwatch.tmpl alertmanager/receivers alertmanager/quiet-hours.yml grafana/backupwatch.json grafana/provisioning/backupwatch.yml logrotate/restic-backup systemd vault examples/config.yml
 var files embed.FS
 
 // File is one artefact: where it lives in deploy/ and where it goes on a host.
@@ -53,6 +53,13 @@ var Files = []File{
 	{"example-config", "examples/config.yml", "/etc/backupwatch/config.yml", "example config file (--config.file): 40 hosts in five teams, their owners, jobs and schedules"},
 	{"vault-repo-checker-policy", "vault/backupwatch-repo-checker.hcl", "vault policy write backupwatch-repo-checker -", "Vault policy: read the repository password, write the repository check records"},
 	{"vault-operator-policy", "vault/backupwatch-operator.hcl", "vault policy write backupwatch-operator -", "Vault policy: the people on call pause and resume any host or job, and read every record"},
+	{"receiver-pagerduty", "alertmanager/receivers/pagerduty.yml", "receivers: of /etc/prometheus/alertmanager.yml", "Alertmanager receiver example: PagerDuty (Events API v2), Alertmanager 0.25 and later"},
+	{"receiver-opsgenie", "alertmanager/receivers/opsgenie.yml", "receivers: of /etc/prometheus/alertmanager.yml", "Alertmanager receiver example: Opsgenie, Alertmanager 0.25 and later"},
+	{"receiver-msteams", "alertmanager/receivers/msteams.yml", "receivers: of /etc/prometheus/alertmanager.yml", "Alertmanager receiver example: Microsoft Teams (msteamsv2), Alertmanager 0.28 and later"},
+	{"receiver-webhook", "alertmanager/receivers/webhook.yml", "receivers: of /etc/prometheus/alertmanager.yml", "Alertmanager receiver example: a generic webhook (Alertmanager's JSON), Alertmanager 0.25 and later"},
+	{"receiver-ntfy", "alertmanager/receivers/ntfy.yml", "receivers: of /etc/prometheus/alertmanager.yml", "Alertmanager receiver example: ntfy, a webhook with a payload, Alertmanager 0.32 and later"},
+	{"receiver-ntfy-0.25", "alertmanager/receivers/ntfy-0.25.yml", "receivers: of /etc/prometheus/alertmanager.yml", "Alertmanager receiver example: ntfy rendering the webhook JSON itself, for Alertmanager 0.25"},
+	{"quiet-hours", "alertmanager/quiet-hours.yml", "time_intervals: and route.routes of /etc/prometheus/alertmanager.yml", "Alertmanager example: warnings to chat in working hours only, delayed, never dropped"},
 }
 
 // FS returns the embedded files, by their path under deploy/.
