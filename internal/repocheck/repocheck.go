@@ -212,9 +212,19 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 	// Each snapshot is taken in as restic's listing is decoded, never
 	// held: memory is bounded by the hosts (and their jobs and policies'
 	// periods), not the snapshots.
+	// Host names already judged: a fleet's few names validated once, not
+	// once per snapshot (bounded as the hosts are).
+	valid := map[string]bool{}
 	add := func(s restic.Snapshot) {
 		h := s.Hostname
-		if ValidateName(h) != nil {
+		ok, judged := valid[h]
+		if !judged {
+			ok = ValidateName(h) == nil
+			if len(valid) < MaxHosts {
+				valid[h] = ok
+			}
+		}
+		if !ok {
 			// A snapshot's host name is whatever its writer said: keep it
 			// out of labels and keys unless it is a host name.
 			h = "invalid-hostname"

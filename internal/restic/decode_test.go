@@ -3,10 +3,14 @@ package restic
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -84,6 +88,101 @@ func TestEachSnapshotBadOutput(t *testing.T) {
 		cancel()
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want an error saying %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// decodeSnapshotsJSON is DecodeSnapshots as encoding/json does it: what
+// the fast decoder is held to.
+func decodeSnapshotsJSON(rd io.Reader, fn func(Snapshot)) (int64, error) {
+	dec := json.NewDecoder(rd)
+	tok, err := dec.Token()
+	if err != nil {
+		return 0, err
+	}
+	if tok == nil {
+		return 0, nil
+	}
+	if tok != json.Delim('[') {
+		return 0, errors.New("not a list")
+	}
+	var n int64
+	for dec.More() {
+		var s Snapshot
+		if err := dec.Decode(&s); err != nil {
+			return n, err
+		}
+		fn(s)
+		n++
+	}
+	_, err = dec.Token()
+	return n, err
+}
+
+// errorKind sorts decoding errors: output cut short, output that is not
+// JSON, and JSON that is not a listing.
+func errorKind(err error) string {
+	var se *json.SyntaxError
+	var own *syntaxError
+	switch {
+	case err == nil:
+		return "none"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "cut short"
+	case errors.As(err, &se), errors.As(err, &own):
+		return "not JSON"
+	default:
+		return "not a listing"
+	}
+}
+
+// FuzzDecodeSnapshotsAsJSON: the fast decoder hands over the same
+// snapshots as encoding/json, and fails where it fails, with the same
+// kind of error, after as many snapshots.
+func FuzzDecodeSnapshotsAsJSON(f *testing.F) {
+	one := `{"time":"2026-11-25T02:00:00.123456789+01:00","tree":"452d","paths":["/srv","/etc"],"hostname":"db","username":"root","tags":["backupwatch-job=dump"],"program_version":"restic 0.19.1","summary":{"backup_start":"2026-11-25T02:00:00Z","files_new":12,"data_added":1.5e3,"x":[true,false,null,-0.5E-3]},"id":"da77c936","short_id":"da77c936"}`
+	for _, s := range []string{"[]", "null", "nullx", " [ ] x", "[" + one + "," + one + "]", "[" + one + " " + one + "]", "[null,{}]", "[1]", `["x"]`, "[[]]", "{}", `"x"`, "]", "[" + one[:40],
+		`[{"HOSTNAME":"a","hostname":"b","Tags":null,"paths":[]}]`, `[{"ſhort_id":"x","\u0069d":"y","hostname":"d\u00e9j\u00e0","tags":["a\"b",null]}]`,
+		`[{"time":"2026-13-01T00:00:00Z"}]`, `[{"time":null,"id":null,"tags":"x"}]`, `[{"paths":[1]}]`, "[{\"hostname\":\"a\xffb\"}]", `[{"a":01}]`, `[{"a":"\x"}]`, `[{"a":1.}]`, `[{"a":-}]`, `[{"a":1e}]`, `[{"a":tru}]`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var got, want []Snapshot
+		n, err := DecodeSnapshots(strings.NewReader(in), func(s Snapshot) { got = append(got, s) })
+		wn, werr := decodeSnapshotsJSON(strings.NewReader(in), func(s Snapshot) { want = append(want, s) })
+		if n != wn || errorKind(err) != errorKind(werr) {
+			t.Fatalf("%q: %d snapshots, %v (%s); encoding/json: %d, %v (%s)", in, n, err, errorKind(err), wn, werr, errorKind(werr))
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: decoded\n%#v\nencoding/json:\n%#v", in, got, want)
+		}
+		// restic's output arrives through a pipe, in pieces of any size.
+		got = got[:0]
+		bn, berr := DecodeSnapshots(iotest.OneByteReader(strings.NewReader(in)), func(s Snapshot) { got = append(got, s) })
+		if bn != n || errorKind(berr) != errorKind(err) || !reflect.DeepEqual(got, want[:bn]) {
+			t.Fatalf("%q byte by byte: %d snapshots, %v; at once: %d, %v", in, bn, berr, n, err)
+		}
+		// EachSnapshot's decoding leaves the paths out, and only them.
+		got = got[:0]
+		pn, perr := decodeSnapshots(&snapDecoder{src: strings.NewReader(in), noPaths: true}, func(s Snapshot) { got = append(got, s) })
+		for i := range want {
+			want[i].Paths = nil
+		}
+		if pn != n || errorKind(perr) != errorKind(err) || !reflect.DeepEqual(got, want[:pn]) {
+			t.Fatalf("%q without paths: %d snapshots, %v; with: %d, %v", in, pn, perr, n, err)
+		}
+	})
+}
+
+// TestDecodeSnapshotsDepth: nesting within a snapshot is refused beyond
+// encoding/json's limit, not beyond the stack.
+func TestDecodeSnapshotsDepth(t *testing.T) {
+	for _, depth := range []int{9998, 9999, 10000, 1000000} {
+		in := `[{"summary":` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + "}]"
+		n, err := DecodeSnapshots(strings.NewReader(in), func(Snapshot) {})
+		wn, werr := decodeSnapshotsJSON(strings.NewReader(in), func(Snapshot) {})
+		if n != wn || errorKind(err) != errorKind(werr) {
+			t.Errorf("depth %d: %d snapshots, %v; encoding/json: %d, %v", depth, n, err, wn, werr)
 		}
 	}
 }

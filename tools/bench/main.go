@@ -75,6 +75,11 @@ type options struct {
 	history, serve                     bool
 	prometheus                         []string
 	promScrapes                        int
+	// repo-check: a repository of repoHosts hosts and repoSnapshots
+	// snapshots (0: not measured) in repoDir, timed repoRuns times.
+	restic, repoDir                    string
+	repoHosts, repoSnapshots, repoRuns int
+	repoOnly                           bool
 }
 
 // Token kinds the readers can use.
@@ -112,6 +117,12 @@ func run() int {
 	}
 	proms := flag.String("prometheus", "/usr/bin/prometheus,"+filepath.Join(toolsBin, "prometheus"), "Prometheus binaries that scrape serve at the largest size, each measured (Debian's and the current upstream one); empty for none")
 	flag.IntVar(&o.promScrapes, "prom-scrapes", 10, "scrapes of serve by each Prometheus")
+	flag.StringVar(&o.restic, "restic", defaultRestic(), "restic binary repo-check runs and is timed against")
+	flag.StringVar(&o.repoDir, "repo-dir", "bench-results/restic-repo", "where the restic repository repo-check is timed on is built, once, and reused")
+	flag.IntVar(&o.repoHosts, "repo-hosts", 1000, "hosts in that repository")
+	flag.IntVar(&o.repoSnapshots, "repo-snapshots", targetRepoSnapshots, "snapshots in that repository (0: repo-check is not timed)")
+	flag.IntVar(&o.repoRuns, "repo-runs", 3, "timed runs of repo-check and of restic snapshots --json alone, after one warm-up")
+	flag.BoolVar(&o.repoOnly, "repo-only", false, "time repo-check only (no Vault, no serve)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (the bare loop and backupwatch's refresh run in it) to this file")
 	flag.Parse()
 	if *large && !strings.HasSuffix(strings.TrimSpace(*sizes), fmt.Sprint(targetHostsLarge)) {
@@ -150,7 +161,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "bench: -mem-refresh must be at least 1s")
 		return 2
 	}
-	if o.runs < 1 || o.scriptRuns < 1 || o.scrapes < 1 || o.workers < 1 {
+	if o.runs < 1 || o.scriptRuns < 1 || o.scrapes < 1 || o.workers < 1 || o.repoRuns < 1 || o.repoHosts < 1 || o.repoSnapshots < 0 {
 		fmt.Fprintln(os.Stderr, "bench: -runs, -script-runs, -scrapes and -workers must be at least 1")
 		return 2
 	}
@@ -249,12 +260,23 @@ type results struct {
 	// history is the refresh without and with every host's history.
 	history *historyResult
 	prom    []*promResult
+	repo    *repoResult
 	// memRefresh is serve's refresh interval while its memory was measured.
 	memRefresh time.Duration
 	elapsed    time.Duration
 }
 
 func bench(ctx context.Context, o options, ps *procs, dir string, res *results) error {
+	if o.repoSnapshots > 0 {
+		// First, while the machine holds no Vault or serve of the bench.
+		var err error
+		if res.repo, err = benchRepoCheck(ctx, o, dir); err != nil {
+			return fmt.Errorf("repo-check: %w", err)
+		}
+	}
+	if o.repoOnly {
+		return nil
+	}
 	for _, p := range []string{o.vaultdev, o.backupwatch, o.script} {
 		if _, err := os.Stat(p); err != nil {
 			return fmt.Errorf("%w (`make bench` builds bin/ first; run it from the repository root)", err)
@@ -637,6 +659,10 @@ func (r *results) print(w io.Writer, failure error) {
 			misses = append(misses, miss)
 		}
 	}
+	if r.repo != nil {
+		r.repo.print(w, &misses)
+		fmt.Fprintln(w)
+	}
 	switch {
 	case failure != nil:
 		fmt.Fprintf(w, "BENCH FAILED, results incomplete: %v\n", failure)
@@ -688,6 +714,15 @@ func loadAverage() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// defaultRestic is the current restic of BACKUPWATCH_TOOLS_BIN when it is
+// set, else restic from $PATH.
+func defaultRestic() string {
+	if d := os.Getenv("BACKUPWATCH_TOOLS_BIN"); d != "" {
+		return filepath.Join(d, "restic")
+	}
+	return "restic"
 }
 
 // commit names the code measured: the commit, marked when the working tree
