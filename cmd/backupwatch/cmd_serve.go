@@ -200,6 +200,8 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		Logger:   g.logger,
 
 		NudgeRate: o.nudgeRate,
+
+		Escalation: cfg,
 	})
 	// The exporter's own metrics; the collector's are served beside them
 	// by collector.Handler, which encodes each snapshot once.

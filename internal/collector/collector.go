@@ -34,6 +34,10 @@ type Options struct {
 	NudgeRate float64
 	Logger    *slog.Logger
 	Now       func() time.Time
+
+	// Escalation is the hosts' and jobs' page_after (the config file);
+	// nil for none.
+	Escalation Escalations
 }
 
 // Defaults, in one place.
@@ -209,7 +213,7 @@ var restoreResults = []string{status.Passed, status.Failed, status.Unknown}
 // Collect sends the metrics of the latest snapshot, ages as of now.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.State()
-	collectSnapshot(ch, st, c.opts.Labels, nil)
+	collectSnapshot(ch, st, c.opts.Labels, c.opts.Escalation, nil)
 	collectAges(ch, st.Snapshot, c.now(), nil)
 }
 
@@ -284,7 +288,7 @@ func eachAge(snap *fleet.Snapshot, f func(d *prometheus.Desc, t time.Time, label
 // collectSnapshot sends everything but the ages: what st holds, unchanged
 // until the next refresh; only the metrics of family only when it is not
 // nil. Send every metric through g or send, so that the filter applies.
-func collectSnapshot(ch chan<- prometheus.Metric, st State, labels Labeler, only *prometheus.Desc) {
+func collectSnapshot(ch chan<- prometheus.Metric, st State, labels Labeler, esc Escalations, only *prometheus.Desc) {
 	send := sender(ch, only)
 	g := func(d *prometheus.Desc, v float64, labels ...string) { send(d, prometheus.GaugeValue, v, labels...) }
 
@@ -318,6 +322,7 @@ func collectSnapshot(ch chan<- prometheus.Metric, st State, labels Labeler, only
 	}
 	collectJobs(g, snap)
 	collectOnCall(g, snap, labels)
+	collectEscalation(g, snap, esc)
 
 	if rt := snap.RestoreTest; rt != nil {
 		collectRestoreTest(g, rt)

@@ -97,7 +97,7 @@ func (h *Handler) cached() (State, *encoded) {
 	fw := getDeflater(&z)
 	t := &textSum{w: fw}
 	for _, d := range snapshotDescs() {
-		if err := encodeFamily(t, d, func(ch chan<- prometheus.Metric) { collectSnapshot(ch, st, h.c.opts.Labels, d) }); err != nil {
+		if err := encodeFamily(t, d, func(ch chan<- prometheus.Metric) { collectSnapshot(ch, st, h.c.opts.Labels, h.c.opts.Escalation, d) }); err != nil {
 			h.log.Error("encode metrics", "err", err)
 		}
 	}
