@@ -240,6 +240,8 @@ const ownersJoin = " * on(host) group_left(team, owner, env) backup_host:info"
 
 const ownersWhy = "; joined with the host's labels from the config file (team, owner, env) so that a route can send each team its own (issue 20)"
 
+const escalationWhy = "; a failure pages once backup_failed:page says so: at once by default (the runbook's promise), after page_after's count of failures in a row or time without success where the config file sets it (issue 20), a warning until then (the extra rule)"
+
 const lastOverTimeWhy = "a series that vanishes (exporter stopped, restarted or redeployed; a restart during a Vault outage) keeps its last value for 30 minutes, so nothing resolves or restarts its `for` for a reason that fixes nothing, while a real change still resolves at once (keep_firing_for would delay every real resolution)" +
 	"; and the current value of any serve replica that is up wins, one alert per host whichever replica reports it (backupwatch_replica, set by the HA relabelling, is aggregated away), so one replica down for any length of time changes nothing the other reports"
 
@@ -265,12 +267,19 @@ var runbookChanges = map[string]runbookChange{
 		extraWhy: "day one: an expected host without any record is a warning (BackupStatusUnknown) for its first 24 hours, then pages as never reported, instead of paging at once for every new host (the runbook's age since the epoch)",
 	},
 	"BackupFailed": {
-		expr:    "(%s)" + ownersJoin,
-		exprWhy: lastOverTimeWhy + ownersWhy,
+		expr:    "((%s) and on(host, backup_job) backup_failed:page)" + ownersJoin,
+		exprWhy: lastOverTimeWhy + ownersWhy + escalationWhy,
 		sentences: map[string]string{
 			"The most recent backup attempt for {{ $labels.host }} failed.": "the sentence goes on with why: the exit code and the last error line recorded by run/record --message",
 		},
 		descriptionWhy: "the status page link",
+		extra: []rule{{
+			Alert:  "BackupFailed",
+			Expr:   "((" + held(`backup_status{status="failed"}`) + " == 1) unless on(host, backup_job) backup_failed:page)" + ownersJoin,
+			For:    "0m",
+			Labels: map[string]string{"severity": "warning"},
+		}},
+		extraWhy: "escalation (issue 20): a failure the config file's page_after does not yet page for is a warning, to chat only",
 	},
 	"BackupStatusUnknown": {
 		expr:    "(%s)" + ownersJoin,
@@ -526,7 +535,8 @@ func TestAmtoolCheckConfig(t *testing.T) {
 
 // TestAlertRoutes: every alert in backup.yml, at each severity it has,
 // reaches both the Slack receiver and the backup owner's email, as two
-// receivers; an unrelated alert reaches neither.
+// receivers, when it pages, and Slack alone when it warns; an unrelated
+// alert reaches neither.
 func TestAlertRoutes(t *testing.T) {
 	const both = "backup-slack,backup-owner-email"
 	type route struct {
@@ -551,7 +561,11 @@ func TestAlertRoutes(t *testing.T) {
 			continue
 		}
 		for _, r := range rules {
-			routes = append(routes, route{[]string{"alertname=" + name, "severity=" + r.Labels["severity"], "host=db"}, both})
+			want := both
+			if r.Labels["severity"] == "warning" {
+				want = "backup-slack" // warnings to chat only (escalation, issue 20)
+			}
+			routes = append(routes, route{[]string{"alertname=" + name, "severity=" + r.Labels["severity"], "host=db"}, want})
 		}
 	}
 	sort.Slice(routes, func(i, j int) bool { return routes[i].labels[0] < routes[j].labels[0] })

@@ -53,7 +53,7 @@ func TestTeamRoutes(t *testing.T) {
 			}{
 				{[]string{"alertname=BackupFailed", "severity=critical", "host=nas-1", "team=storage"}, "storage-slack"},
 				{[]string{"alertname=BackupOverdue", "severity=critical", "host=db", "backup_job=dump", "team=dba", "owner=cheery"}, "dba-email"},
-				{[]string{"alertname=BackupStatusUnknown", "severity=warning", "host=web"}, both},
+				{[]string{"alertname=BackupStatusUnknown", "severity=warning", "host=web"}, "backup-slack"}, // warnings to chat only
 				{[]string{"alertname=BackupFailed", "severity=critical", "host=web", "team=web"}, both},
 				{[]string{"alertname=BackupPaused", "severity=none", "host=nas-1", "team=storage"}, "default"},
 				{[]string{"alertname=BackupwatchWatchdog", "severity=none"}, "heartbeat"},

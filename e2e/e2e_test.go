@@ -488,8 +488,8 @@ func severities(rules string) map[string]string {
 	for line := range strings.Lines(rules) {
 		if m := alertRE.FindStringSubmatch(line); m != nil {
 			cur = m[1]
-		} else if m := sevRE.FindStringSubmatch(line); m != nil && cur != "" {
-			out[cur] = m[1]
+		} else if m := sevRE.FindStringSubmatch(line); m != nil && cur != "" && out[cur] != "critical" {
+			out[cur] = m[1] // an alert that pages at any severity is critical (BackupFailed warns before it pages)
 		}
 	}
 	return out
@@ -803,6 +803,8 @@ func TestAlertsReachPeople(t *testing.T) {
 		"backup_repository_oldest_lock_timestamp_seconds": "internal/collector's TestWitnessSeries; internal/repocheck's TestStaleLocks (a lock left by a killed restic)",
 		"backup_paused_until_timestamp_seconds":           "internal/collector's TestPausesAndLabels; TestInboxOnCall (a pause)",
 		"backup_host_info":                                "internal/collector's TestPausesAndLabels; TestInboxOnCall (labels in the config file)",
+		"backup_page_after_failures":                      "internal/collector's TestEscalationSeries; TestInboxEscalation (page_after in the config file)",
+		"backup_page_after_seconds":                       "internal/collector's TestEscalationSeries; TestInboxEscalation (page_after in the config file)",
 		"backup_last_run_maintenance":                     "internal/collector's TestMaintenanceSeries; cmd/backupwatch's TestRunMaintenanceJobs (run --job prune -- restic forget --prune)",
 		"backupwatch_replica":                             "not a series: the label the HA relabelling sets (docs/deployment.md, High availability), aggregated away by the rules; TestHA and deploy/prometheus/testdata/replicas_test.yml",
 	}

@@ -223,6 +223,7 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		SavedFile:  o.savedFile(g.logger),
 		HostSeries: o.hostSeries,
 		StoreName:  st.String(),
+		Escalation: cfg,
 	})
 	// The exporter's own metrics; the collector's are served beside them
 	// by collector.Handler, which encodes each snapshot once.

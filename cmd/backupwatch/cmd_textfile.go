@@ -65,7 +65,7 @@ func runTextfile(ctx context.Context, g *globals, o *textfileOptions) error {
 	if err != nil {
 		return err
 	}
-	c := collector.New(collector.Options{Source: st, Expected: hosts, Jobs: cfg.Jobs, Schedule: cfg, Labels: cfg, Workers: o.concurrency, Logger: g.logger})
+	c := collector.New(collector.Options{Source: st, Expected: hosts, Jobs: cfg.Jobs, Schedule: cfg, Labels: cfg, Escalation: cfg, Workers: o.concurrency, Logger: g.logger})
 	snap := c.Refresh(ctx)
 	if snap.Err != nil {
 		// The old file stays: its age (node_textfile_mtime_seconds) shows

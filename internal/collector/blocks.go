@@ -119,7 +119,7 @@ func (h *Handler) encodeBlock(b *blocks, snap *fleet.Snapshot, i int) (*hostBloc
 	for _, d := range h.hostFams {
 		text.Reset()
 		if err := encodeFamily(&text, d, func(ch chan<- prometheus.Metric) {
-			collectHosts(hostGauge(sender(ch, d), h.c.opts.HostSeries), sub, h.c.opts.Labels)
+			collectHosts(hostGauge(sender(ch, d), h.c.opts.HostSeries), sub, h.c.opts.Labels, h.c.opts.Escalation)
 		}); err != nil && failure == nil {
 			failure = err
 		}

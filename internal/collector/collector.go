@@ -42,6 +42,10 @@ type Options struct {
 	HostSeries string
 	Logger     *slog.Logger
 	Now        func() time.Time
+
+	// Escalation is the hosts' and jobs' page_after (the config file);
+	// nil for none.
+	Escalation Escalations
 }
 
 // Defaults, in one place.
@@ -297,7 +301,7 @@ var restoreResults = []string{status.Passed, status.Failed, status.Unknown}
 // Collect sends the metrics of the latest snapshot, ages as of now.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.State()
-	collectSnapshot(ch, st, c.opts.Labels, nil, c.opts.HostSeries)
+	collectSnapshot(ch, st, c.opts.Labels, c.opts.Escalation, nil, c.opts.HostSeries)
 	collectAges(ch, st.Snapshot, c.now(), nil)
 }
 
@@ -372,11 +376,11 @@ func eachAge(snap *fleet.Snapshot, f func(d *prometheus.Desc, t time.Time, label
 // collectSnapshot sends everything but the ages: what st holds, unchanged
 // until the next refresh; only the metrics of family only when it is not
 // nil. Send every metric through g or send, so that the filter applies.
-func collectSnapshot(ch chan<- prometheus.Metric, st State, labels Labeler, only *prometheus.Desc, hostSeries string) {
+func collectSnapshot(ch chan<- prometheus.Metric, st State, labels Labeler, esc Escalations, only *prometheus.Desc, hostSeries string) {
 	send := sender(ch, only)
 	collectFleet(send, st)
 	if st.Snapshot != nil {
-		collectHosts(hostGauge(send, hostSeries), st.Snapshot, labels)
+		collectHosts(hostGauge(send, hostSeries), st.Snapshot, labels, esc)
 	}
 }
 
@@ -415,7 +419,7 @@ func collectFleet(send func(*prometheus.Desc, prometheus.ValueType, float64, ...
 
 // collectHosts sends the series of snap's hosts, jobs and pauses: every
 // series with a host label.
-func collectHosts(g gauge, snap *fleet.Snapshot, labels Labeler) {
+func collectHosts(g gauge, snap *fleet.Snapshot, labels Labeler, esc Escalations) {
 	for i := range snap.Hosts {
 		r := &snap.Hosts[i]
 		host := hostLabel(r.Host)
@@ -430,6 +434,7 @@ func collectHosts(g gauge, snap *fleet.Snapshot, labels Labeler) {
 	}
 	collectJobs(g, snap)
 	collectOnCall(g, snap, labels)
+	collectEscalation(g, snap, esc)
 }
 
 // collectRecord sends the series of a record that has been read (not

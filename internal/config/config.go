@@ -42,6 +42,9 @@ type Config struct {
 	MaxJobsPerHost *int `yaml:"max_jobs_per_host"`
 	// Pings, when set, are the checkers the fleet's runs ping (pings.go).
 	Pings *Pings `yaml:"pings"`
+	// PageAfter is the fleet's escalation, for hosts and jobs that set
+	// none (escalation.go); nil: a failure pages at once.
+	PageAfter *PageAfter `yaml:"page_after"`
 
 	// Jobs are the jobs the entries name, in file order (filled by Parse).
 	Jobs []status.JobID `yaml:"-"`
@@ -99,13 +102,16 @@ type HostEntry struct {
 	Jobs []JobEntry `yaml:"jobs"`
 	// Labels are the host's (team, owner, env...): see labels.go.
 	Labels map[string]string `yaml:"labels"`
-	Spec   `yaml:",inline"`
+	// PageAfter is the host's escalation, its jobs' too (escalation.go).
+	PageAfter *PageAfter `yaml:"page_after"`
+	Spec      `yaml:",inline"`
 }
 
 // JobEntry is a job expected of a host, with its schedule if given.
 type JobEntry struct {
-	Name string `yaml:"name"`
-	Spec `yaml:",inline"`
+	Name      string     `yaml:"name"`
+	PageAfter *PageAfter `yaml:"page_after"`
+	Spec      `yaml:",inline"`
 }
 
 // UnmarshalYAML takes a plain host name (the file's older form) or a map.
@@ -122,12 +128,14 @@ func (h *HostEntry) UnmarshalYAML(unmarshal func(any) error) error {
 // ScheduleRule sets the schedule of the records whose host and job match
 // its patterns (path.Match: *, ?, [a-z]); an omitted pattern matches all,
 // the host's own record (job "") included. With labels, the hosts it
-// matches carry them (labels.go); a rule with labels needs no schedule.
+// matches carry them (labels.go); with page_after, the records it matches
+// escalate so (escalation.go); a rule with either needs no schedule.
 type ScheduleRule struct {
-	Host   string            `yaml:"host"`
-	Job    string            `yaml:"job"`
-	Labels map[string]string `yaml:"labels"`
-	Spec   `yaml:",inline"`
+	Host      string            `yaml:"host"`
+	Job       string            `yaml:"job"`
+	Labels    map[string]string `yaml:"labels"`
+	PageAfter *PageAfter        `yaml:"page_after"`
+	Spec      `yaml:",inline"`
 }
 
 func (r ScheduleRule) matches(host, job string) bool {
@@ -256,7 +264,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: labels are a host's: a pattern with labels matches hosts, not jobs (leave job out)", at))
 		}
 		var s *schedule.Schedule
-		if r.Spec.given() || len(r.Labels) == 0 {
+		if r.Spec.given() || (len(r.Labels) == 0 && r.PageAfter == nil) {
 			rs, err := r.Spec.Schedule()
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", at, err))
@@ -266,6 +274,7 @@ func (c *Config) Validate() error {
 		c.ruleSchedules = append(c.ruleSchedules, s) // nil: labels only
 	}
 	errs = append(errs, c.Pings.validate()...)
+	errs = append(errs, c.validatePageAfter()...)
 	if err := validateRetention(c.RetentionRules); err != nil {
 		errs = append(errs, err)
 	}
