@@ -576,12 +576,10 @@ func scenarios() []scenario {
 		opts: stackOptions{hosts: base},
 		run: func(r *runner) {
 			s := r.s
-			// BackupStoreUnreachable is a warning: to Slack only
-			// (escalation, issue 20: warnings to chat, pages by email).
 			w := firing("BackupStoreUnreachable", 1)
-			r.phase(phase{name: "Vault stops", slack: []want{w},
+			r.phase(phase{name: "Vault stops", slack: []want{w}, email: []want{w},
 				do: func() { s.vault.Stop(r.t) }})
-			r.phase(phase{name: "Vault is back", slack: []want{resolved("BackupStoreUnreachable")},
+			r.phase(phase{name: "Vault is back", slack: []want{resolved("BackupStoreUnreachable")}, email: []want{resolved("BackupStoreUnreachable")},
 				do: func() { s.vault.Restart(r.t) }})
 		},
 	})
