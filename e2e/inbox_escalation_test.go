@@ -28,7 +28,9 @@ func warned(n note) bool {
 // hosts never reporting), a page repeats every 4 hours, a warning not
 // within the day.
 func TestInboxEscalation(t *testing.T) {
+	t.Parallel()
 	t.Run("warning, then page", func(t *testing.T) {
+		t.Parallel()
 		s := startStack(t, stackOptions{
 			hosts: base,
 			config: `hosts:
@@ -62,6 +64,7 @@ func TestInboxEscalation(t *testing.T) {
 	})
 
 	t.Run("reminders on day one", func(t *testing.T) {
+		t.Parallel()
 		paging, warning, silent := hostNames("pg", 5), hostNames("wn", 5), hostNames("sl", 10)
 		var expected []string
 		expected = append(append(append(expected, paging...), warning...), silent...)
