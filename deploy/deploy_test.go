@@ -550,6 +550,8 @@ func TestAlertRoutes(t *testing.T) {
 		"BackupwatchWatchdog": {{[]string{"alertname=BackupwatchWatchdog", "severity=none"}, "heartbeat"}},
 		// A pause is for the inhibit rules, not for a person.
 		"BackupPaused": {{[]string{"alertname=BackupPaused", "severity=none", "host=db"}, "default"}},
+		// A storm's members too: the storm is told by BackupFailuresWidespread.
+		"BackupFailuresWidespreadMember": {{[]string{"alertname=BackupFailuresWidespreadMember", "severity=none", "host=db"}, "default"}},
 		"BackupwatchNotificationsFailing": {
 			{[]string{"alertname=BackupwatchNotificationsFailing", "severity=critical", "integration=slack"}, "backup-owner-email"},
 			{[]string{"alertname=BackupwatchNotificationsFailing", "severity=critical", "integration=email"}, "backup-slack"},
