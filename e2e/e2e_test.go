@@ -801,11 +801,16 @@ func TestAlertsReachPeople(t *testing.T) {
 		"backup_repository_host_restore_points_missing":   "internal/collector's TestWitnessSeries; internal/repocheck's TestRetention (a retention: policy declared)",
 		"backup_repository_host_snapshots_allowed":        "internal/collector's TestWitnessSeries; internal/repocheck's TestRetention (a retention: policy declared)",
 		"backup_repository_oldest_lock_timestamp_seconds": "internal/collector's TestWitnessSeries; internal/repocheck's TestStaleLocks (a lock left by a killed restic)",
+		"backup_repository_job_snapshots":                 "internal/collector's TestWitnessSeries; deploy/prometheus/testdata/retention_jobs_test.yml (a job's own snapshots, tag backupwatch-job=)",
+		"backup_repository_job_snapshots_allowed":         "internal/collector's TestWitnessSeries; deploy/prometheus/testdata/retention_jobs_test.yml (a retention: policy per job)",
+		"backup_repository_job_restore_points_missing":    "internal/collector's TestWitnessSeries; deploy/prometheus/testdata/retention_jobs_test.yml (a retention: policy per job)",
 		"backup_paused_until_timestamp_seconds":           "internal/collector's TestPausesAndLabels; TestInboxOnCall (a pause)",
 		"backup_host_info":                                "internal/collector's TestPausesAndLabels; TestInboxOnCall (labels in the config file)",
 		"backup_page_after_failures":                      "internal/collector's TestEscalationSeries; TestInboxEscalation (page_after in the config file)",
 		"backup_page_after_seconds":                       "internal/collector's TestEscalationSeries; TestInboxEscalation (page_after in the config file)",
 		"backup_last_run_maintenance":                     "internal/collector's TestMaintenanceSeries; cmd/backupwatch's TestRunMaintenanceJobs (run --job prune -- restic forget --prune)",
+		"backup_storm_min_hosts_override":                 "not exported: a site's own recording rule, when it wants another storm threshold (docs/alerts.md, BackupFailuresWidespread); deploy/prometheus/testdata/storm_test.yml",
+		"backup_storm_min_fraction_override":              "not exported: a site's own recording rule, when it wants another storm threshold (docs/alerts.md, BackupFailuresWidespread); deploy/prometheus/testdata/storm_test.yml",
 		"backupwatch_replica":                             "not a series: the label the HA relabelling sets (docs/deployment.md, High availability), aggregated away by the rules; TestHA and deploy/prometheus/testdata/replicas_test.yml",
 	}
 	for _, name := range referencedMetrics(t, filepath.Join(deployDir(t), "prometheus", "backup.yml"), filepath.Join(deployDir(t), "grafana", "backupwatch.json")) {
