@@ -85,7 +85,10 @@ func TestInboxEscalation(t *testing.T) {
 				m := s.mark()
 				var cmds [][]string
 				for _, h := range append(append([]string(nil), paging...), warning...) {
-					cmds = append(cmds, []string{"record", "--host=" + h, "--status=failed", "--exit-code=1", "--message=" + repoDown})
+					// Each its own error: ten hosts failing for one
+					// cause would be a storm (BackupFailuresWidespread,
+					// TestInboxStorm), holding back their BackupFailed.
+					cmds = append(cmds, []string{"record", "--host=" + h, "--status=failed", "--exit-code=1", "--message=" + repoDown + " (" + h + ")"})
 				}
 				s.bwAll(cmds)
 				// The page's first reminder (4 hours after the first
