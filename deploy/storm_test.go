@@ -140,7 +140,9 @@ func (a *liveAM) post(alerts ...amAlert) {
 	}
 }
 
-// all returns each listed alert's state by "alertname/host@backup_job".
+// all returns each listed alert's state by "alertname/host@backup_job",
+// and by "alertname[severity]/host@backup_job" (a warning and a page of
+// one host are two alerts).
 func (a *liveAM) all() map[string]string {
 	got := map[string]string{}
 	resp, err := a.client.Get(a.base + "/api/v2/alerts")
@@ -156,7 +158,9 @@ func (a *liveAM) all() map[string]string {
 	}
 	if json.NewDecoder(resp.Body).Decode(&as) == nil {
 		for _, x := range as {
-			got[x.Labels["alertname"]+"/"+x.Labels["host"]+"@"+x.Labels["backup_job"]] = x.Status.State
+			where := "/" + x.Labels["host"] + "@" + x.Labels["backup_job"]
+			got[x.Labels["alertname"]+where] = x.Status.State
+			got[x.Labels["alertname"]+"["+x.Labels["severity"]+"]"+where] = x.Status.State
 		}
 	}
 	return got
