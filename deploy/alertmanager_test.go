@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -331,40 +330,8 @@ func testAlertmanager(t *testing.T, am string) {
 		}
 		c = strings.ReplaceAll(c, r.old, r.new)
 	}
-	cfgPath := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(cfgPath, []byte(c), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	var logs bytes.Buffer
-	cmd := exec.Command(am, "--config.file="+cfgPath, "--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--cluster.listen-address=")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("alertmanager log:\n%s", logs.String())
-		}
-	}()
-	base := "http://" + addr
+	base := runAlertmanager(t, am, c, "", "")
 	client := &http.Client{Timeout: 10 * time.Second}
-	waitUntil(t, "alertmanager ready", func() bool {
-		resp, err := client.Get(base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
 
 	alert := func(name string, labels ...string) amAlert {
 		a := amAlert{Labels: map[string]string{"alertname": name, "severity": "critical"}, Annotations: map[string]string{"summary": name + " summary", "description": name + " description"}}

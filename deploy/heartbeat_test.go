@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -63,14 +62,11 @@ func (p *pings) senders() map[string]int {
 	return out
 }
 
+// freePort is a loopback address for a service the test starts
+// (parts.FreeAddr: below the ephemeral range, each once per run).
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return parts.FreeAddr(t)
 }
 
 // heartbeatConfig is a copy of the shipped alertmanager.yml for a test:
@@ -132,20 +128,28 @@ func runAlertmanager(t *testing.T, am, cfg, gossip, peer string) (base string) {
 	} else {
 		args = append(args, "--cluster.listen-address="+gossip, "--cluster.advertise-address="+gossip, "--cluster.peer="+peer, "--cluster.peer-timeout=3s")
 	}
-	var logs bytes.Buffer
+	logs := &syncBuffer{}
 	cmd := exec.Command(am, args...)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
-		cmd.Wait()
+		<-exited
 		if t.Failed() {
 			t.Logf("alertmanager %s log:\n%s", base, logs.String())
 		}
 	})
 	waitUntil(t, "alertmanager ready", func() bool {
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("alertmanager %s exited before it was ready (%v); its log:\n%s", base, err, logs.String())
+		default:
+		}
 		resp, err := http.Get(base + "/-/ready")
 		if err != nil {
 			return false
@@ -154,6 +158,25 @@ func runAlertmanager(t *testing.T, am, cfg, gossip, peer string) (base string) {
 		return resp.StatusCode == http.StatusOK
 	})
 	return base
+}
+
+// syncBuffer is a process's output, written by its copier and read by
+// the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // postWatchdog posts the always-firing Watchdog to the Alertmanager at

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -86,48 +85,8 @@ func TestPauseInhibits(t *testing.T) {
 }
 
 func testPauseInhibits(t *testing.T, am string) {
-	b, err := os.ReadFile("alertmanager/alertmanager.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	tmpl, _ := filepath.Abs("alertmanager/backupwatch.tmpl")
-	c := strings.ReplaceAll(string(b), "/etc/prometheus/alertmanager_templates/backupwatch.tmpl", tmpl)
-	c = strings.ReplaceAll(c, "smtp.example.org:587", "127.0.0.1:1")
-	cfgPath := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(cfgPath, []byte(c), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	var logs bytes.Buffer
-	cmd := exec.Command(am, "--config.file="+cfgPath, "--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--cluster.listen-address=")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("alertmanager log:\n%s", logs.String())
-		}
-	}()
-	base := "http://" + addr
-	client := &http.Client{Timeout: 10 * time.Second}
-	waitUntil(t, "alertmanager ready", func() bool {
-		resp, err := client.Get(base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	live := startLiveAM(t, am)
+	base, client := live.base, live.client
 	post := func(alerts ...amAlert) {
 		t.Helper()
 		body, _ := json.Marshal(alerts)

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -86,43 +84,11 @@ func startLiveAM(t *testing.T, am string) *liveAM {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
 	tmpl, _ := filepath.Abs("alertmanager/backupwatch.tmpl")
 	c := strings.ReplaceAll(string(b), "/etc/prometheus/alertmanager_templates/backupwatch.tmpl", tmpl)
 	c = strings.ReplaceAll(c, "smtp.example.org:587", "127.0.0.1:1")
-	cfgPath := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(cfgPath, []byte(c), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	var logs bytes.Buffer
-	cmd := exec.Command(am, "--config.file="+cfgPath, "--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--cluster.listen-address=")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("alertmanager log:\n%s", logs.String())
-		}
-	})
-	a := &liveAM{t: t, base: "http://" + addr, client: &http.Client{Timeout: 10 * time.Second}}
-	waitUntil(t, "alertmanager ready", func() bool {
-		resp, err := a.client.Get(a.base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	base := runAlertmanager(t, am, c, "", "")
+	a := &liveAM{t: t, base: base, client: &http.Client{Timeout: 10 * time.Second}}
 	return a
 }
 

@@ -95,29 +95,34 @@ func TestInboxEscalation(t *testing.T) {
 				// message) ends the window, and the settle period after
 				// it (3 group intervals) would hold the warning's
 				// reminder if it came every 4 hours too.
+				// A reminder repeats a message: the same alerts, so the
+				// same title. Results that reach Prometheus over two
+				// evaluations (a busy machine) make two first messages,
+				// [FIRING:3] then [FIRING:5] (Alertmanager telling the
+				// group's change): neither is a reminder.
 				waitFor(t, "the page's first reminder by email", 5*hour+s.deadline, func() (bool, string) {
 					_, _, em := s.since(m)
-					return count(em, "firing", "BackupFailed") >= 2, "email: " + summarise(em)
+					return len(reminders(em, "BackupFailed", false)) >= 1, "email: " + summarise(em)
 				})
 			},
 			until: func(_, _, _ []note) bool { return true },
 			check: func(slack, _, email []note) []string {
 				sl, em = slack, email
 				var out []string
-				var pages, warnings int
+				var warnings int
 				for _, n := range slack {
-					switch {
-					case n.Alertname == "BackupFailed" && n.Status == "firing" && warned(n):
+					if n.Alertname == "BackupFailed" && n.Status == "firing" && warned(n) {
 						warnings++
-					case n.Alertname == "BackupFailed" && n.Status == "firing":
-						pages++
 					}
 				}
-				if warnings != 1 {
-					out = append(out, fmt.Sprintf("slack: %d BackupFailed warnings, want 1 (a warning is reminded once a day at most)", warnings))
+				if warnings == 0 {
+					out = append(out, "slack: no BackupFailed warning")
 				}
-				if pages < 2 {
-					out = append(out, fmt.Sprintf("slack: %d BackupFailed pages, want 2 or more (a page repeats every 4 hours)", pages))
+				if r := reminders(slack, "BackupFailed", true); len(r) > 0 {
+					out = append(out, fmt.Sprintf("slack: warning reminded within 4 hours (%s): a warning is reminded once a day at most", summarise(r)))
+				}
+				if r := reminders(slack, "BackupFailed", false); len(r) < 1 {
+					out = append(out, "slack: no BackupFailed page reminder, want one (a page repeats every 4 hours)")
 				}
 				if n := count(slack, "firing", "BackupStatusUnknown"); n != 1 {
 					out = append(out, fmt.Sprintf("slack: %d BackupStatusUnknown, want 1 (a warning, once a day at most)", n))
@@ -127,8 +132,8 @@ func TestInboxEscalation(t *testing.T) {
 						out = append(out, fmt.Sprintf("email: %q: only pages go by email", n.Title))
 					}
 				}
-				if len(slack) > 5 || len(email) > 3 {
-					out = append(out, fmt.Sprintf("slack %d, email %d messages in 4 hours: want at most 5 and 3", len(slack), len(email)))
+				if r := append(reminders(slack, "BackupFailed", false), reminders(email, "BackupFailed", false)...); len(r) > 2 {
+					out = append(out, fmt.Sprintf("%d page reminders in 4 hours (%s): want one per channel", len(r), summarise(r)))
 				}
 				return out
 			},
@@ -136,4 +141,21 @@ func TestInboxEscalation(t *testing.T) {
 		t.Logf("day one, 4 scaled hours: slack %d (%s), email %d (%s)", len(sl), summarise(sl), len(em), summarise(em))
 		printSummary(t)
 	})
+}
+
+// reminders are the firing notes about alert (its warnings, or its pages)
+// that repeat an earlier note's title: the same alerts told again.
+func reminders(notes []note, alert string, warnings bool) []note {
+	seen := map[string]bool{}
+	var out []note
+	for _, n := range notes {
+		if n.Alertname != alert || n.Status != "firing" || warned(n) != warnings {
+			continue
+		}
+		if seen[n.Title] {
+			out = append(out, n)
+		}
+		seen[n.Title] = true
+	}
+	return out
 }

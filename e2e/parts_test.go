@@ -12,7 +12,6 @@ import (
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
@@ -29,6 +28,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/golemtrust/backupwatch/internal/parts"
 )
 
 // waitFor polls cond until it holds or the deadline passes; then the test
@@ -60,45 +61,11 @@ func poll(timeout time.Duration, cond func() (bool, string), last *string) bool 
 	}
 }
 
-// freeAddr returns a loopback address with a port nobody listens on now.
+// freeAddr is a loopback address for a service of the stack
+// (parts.FreeAddr: below the ephemeral range, each once per run).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ports.mu.Lock()
-	defer ports.mu.Unlock()
-	if ports.next == 0 {
-		// Where this process starts in the range: two e2e runs at once
-		// (two checkouts) rarely meet.
-		ports.next = portsLow + (os.Getpid()*97)%(portsHigh-portsLow)
-	}
-	for range portsHigh - portsLow {
-		p := ports.next
-		ports.next++
-		if ports.next >= portsHigh {
-			ports.next = portsLow
-		}
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		return l.Addr().String()
-	}
-	t.Fatalf("no free port in 127.0.0.1:%d-%d", portsLow, portsHigh-1)
-	return ""
-}
-
-// The ports freeAddr hands out lie below Linux's ephemeral range
-// (32768-60999 by default), and each once per run. A port the kernel
-// picked for "127.0.0.1:0" is free only until some other socket takes it:
-// with a dozen stacks running at once, the outgoing connections of one
-// (which take their local ports from the ephemeral range) or another
-// stack's freeAddr took an Alertmanager's port between the pick and its
-// bind, and its Prometheus sent alerts to whatever listened there.
-const portsLow, portsHigh = 20000, 32768
-
-var ports struct {
-	mu   sync.Mutex
-	next int
+	return parts.FreeAddr(t)
 }
 
 // lockedBuffer collects a process's output for the failure report.

@@ -3,7 +3,6 @@ package vaulttest
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/golemtrust/backupwatch/internal/parts"
 )
 
 // clusterTimeout bounds waiting for a cluster to form or elect a leader.
@@ -204,13 +205,9 @@ func (s *Server) Kill(t testing.TB) {
 	s.cmd = nil
 }
 
-// freeAddr is a loopback address with a port free at the time of asking.
+// freeAddr is a loopback address for a node's cluster port
+// (parts.FreeAddr: below the ephemeral range, each once per run).
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("vaultdev: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return parts.FreeAddr(t)
 }
