@@ -55,15 +55,15 @@ func addDeadmanCommand(app *kingpin.Application, g *globals) command {
 	c.GetFlag("web.config.file").Help("exporter-toolkit web config file enabling TLS or basic authentication (https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md); default: none, plain HTTP without authentication.")
 	c.Flag("timeout", "A sender is silent after this long without a heartbeat; by default 10m, ten heartbeats (the shipped route sends one a minute).").Default("10m").DurationVar(&o.timeout)
 	c.Flag("reminder", "While every sender is silent, tell again this often; by default once a day.").Default("24h").DurationVar(&o.reminder)
-	c.Flag("sender", "An expected sender (repeatable): an Alertmanager's --web.external-url, or the ?sender= of a plain request. None: any heartbeat counts.").PlaceHolder("URL|NAME").StringsVar(&o.senders)
-	c.Flag("state.file", "Where what was heard and told is kept across restarts (written atomically).").PlaceHolder("FILE").StringVar(&o.stateFile)
-	c.Flag("slack.webhook-url-file", "File holding the Slack incoming webhook URL (a secret).").PlaceHolder("FILE").StringVar(&o.slackFile)
-	c.Flag("email.smarthost", "SMTP relay, host:port.").PlaceHolder("HOST:PORT").StringVar(&o.email.smarthost)
-	c.Flag("email.from", "The sender's address.").PlaceHolder("ADDRESS").StringVar(&o.email.from)
-	c.Flag("email.to", "A recipient (repeatable).").PlaceHolder("ADDRESS").StringsVar(&o.email.to)
+	c.Flag("sender", "An expected sender (repeatable): an Alertmanager's --web.external-url, or the ?sender= of a plain request. Default: none, any heartbeat counts.").PlaceHolder("URL|NAME").StringsVar(&o.senders)
+	c.Flag("state.file", "Where what was heard and told is kept across restarts (written atomically); default: none, a restart forgets what was told and may tell a silence again.").PlaceHolder("FILE").StringVar(&o.stateFile)
+	c.Flag("slack.webhook-url-file", "File holding the Slack incoming webhook URL (a secret); default: none, no Slack message.").PlaceHolder("FILE").StringVar(&o.slackFile)
+	c.Flag("email.smarthost", "SMTP relay, host:port; default: none, no email.").PlaceHolder("HOST:PORT").StringVar(&o.email.smarthost)
+	c.Flag("email.from", "The sender's address (with --email.smarthost); default: none.").PlaceHolder("ADDRESS").StringVar(&o.email.from)
+	c.Flag("email.to", "A recipient (repeatable); required with --email.smarthost, default: none.").PlaceHolder("ADDRESS").StringsVar(&o.email.to)
 	c.Flag("email.require-tls", "Send only over STARTTLS (as Alertmanager's smtp_require_tls); true by default: --no-email.require-tls for a relay on the same machine.").Default("true").BoolVar(&o.email.requireTLS)
-	c.Flag("email.auth-username", "SMTP AUTH PLAIN username (only over TLS, or to localhost).").PlaceHolder("USER").StringVar(&o.email.username)
-	c.Flag("email.auth-password-file", "File holding the SMTP AUTH password (a secret).").PlaceHolder("FILE").StringVar(&o.email.passwordFile)
+	c.Flag("email.auth-username", "SMTP AUTH PLAIN username (only over TLS, or to localhost); default: none, no AUTH.").PlaceHolder("USER").StringVar(&o.email.username)
+	c.Flag("email.auth-password-file", "File holding the SMTP AUTH password (a secret); default: none, needed with --email.auth-username.").PlaceHolder("FILE").StringVar(&o.email.passwordFile)
 	return command{c, func(ctx context.Context) error { return runDeadman(ctx, g, o) }}
 }
 

@@ -98,7 +98,7 @@ func addFlushCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("attempts", "Tries per result before giving up until the next flush; by default 5.").Default("5").IntVar(&o.attempts)
 	c.Flag("backoff", "Wait before the second try, doubled after each: by default 2s, so 5 tries span about 30s.").Default("2s").DurationVar(&o.backoff)
 	c.Flag("list", "List what waits in the spool (and what the store refused for good), deliver nothing.").BoolVar(&o.list)
-	c.Flag("discard", "Drop the spooled result with this ID (from --list): it will never reach the store.").PlaceHolder("ID").IsSetByUser(&o.discardSet).StringVar(&o.discard)
+	c.Flag("discard", "Drop the spooled result with this ID (from --list): it will never reach the store. Default: none, every spooled result is delivered.").PlaceHolder("ID").IsSetByUser(&o.discardSet).StringVar(&o.discard)
 	return command{c, func(ctx context.Context) error { return runFlush(ctx, g, o) }}
 }
 

@@ -33,8 +33,8 @@ func addRecordCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("host", "Host the backup is of; default: this machine's short host name.").IsSetByUser(&o.hostSet).StringVar(&o.host)
 	c.Flag("at", "When the backup ended (RFC 3339); default: now. At most 5 minutes ahead of this machine's clock.").IsSetByUser(&o.atSet).StringVar(&o.at)
 	c.Flag("exit-code", "Exit code of the backup program; the default, -1, records none (the code is not known).").Default("-1").Int64Var(&o.exitCode)
-	c.Flag("duration", "How long the backup took (e.g. 12m30s).").StringVar(&o.duration)
-	c.Flag("message", "A short message, such as the last error line.").StringVar(&o.message)
+	c.Flag("duration", "How long the backup took (e.g. 12m30s); default: none recorded.").StringVar(&o.duration)
+	c.Flag("message", "A short message, such as the last error line; default: none.").StringVar(&o.message)
 	o.jobs.add(c, true)
 	return command{c, func(ctx context.Context) error { return runRecord(ctx, g, o) }}
 }

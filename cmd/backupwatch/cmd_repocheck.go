@@ -39,7 +39,7 @@ func addRepoCheckCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("password-file", "File holding the repository password; else restic's environment (RESTIC_PASSWORD...).").Envar("RESTIC_PASSWORD_FILE").StringVar(&o.passwordFile)
 	c.Flag("name", "Name of the repository's record and its repository label; default: the last element of --repo.").StringVar(&o.name)
 	c.Flag("read-data-subsets", "Read 1/N of the data at each run (restic check --read-data-subset=n/N, n advancing after each pass), so the whole repository is read over N runs; the default, 0, reads no data: the snapshots are listed only.").Default("0").IntVar(&o.subsets)
-	c.Flag("host", "A host whose snapshots must be in this repository: reported with 0 snapshots when it has none; repeatable.").StringsVar(&o.expect)
+	c.Flag("host", "A host whose snapshots must be in this repository: reported with 0 snapshots when it has none; repeatable. Default: none, only the hosts of its snapshots are reported.").StringsVar(&o.expect)
 	c.Flag("no-lock", "Run restic check without a lock, for credentials that cannot write the repository (the listing never takes one).").BoolVar(&o.noLock)
 	c.Flag("restic.binary", "restic to run: a path, or by default restic, looked up in $PATH.").Default("restic").StringVar(&o.binary)
 	c.Flag("no-size", "Do not run restic stats --mode raw-data (it reads every snapshot's trees: on a large remote repository, minutes and traffic); backup_repository_size_bytes and BackupRepositoryGrowthUnusual then stay absent.").BoolVar(&o.noSize)

@@ -40,14 +40,14 @@ func addReportCommand(app *kingpin.Application, g *globals) command {
 	c := app.Command("report", "Print how the fleet's backups went over a period, from the runs the records keep (the last 30 of each): the share of runs that succeeded, what failed, what is overdue, sizes, the restore tests.")
 	c.Flag("since", "The period: how far back from now (1h, 24h, 7d); by default the last 7 days.").Default("7d").StringVar(&o.since)
 	c.Flag("format", "Output format: text (the default), or html (inline CSS bars, as mail clients render them; printed, not mailed).").Default("text").EnumVar(&o.format, "text", "html")
-	c.Flag("config.file", "YAML file listing expected hosts and jobs, as for serve: an expected one with no record is reported as never succeeded, and judged by its schedule.").StringVar(&o.configFile)
+	c.Flag("config.file", "YAML file listing expected hosts and jobs, as for serve: an expected one with no record is reported as never succeeded, and judged by its schedule. Default: none, only the hosts found in the store.").StringVar(&o.configFile)
 	// The SMTP settings of deadman's --email.* flags, under mail.
-	c.Flag("mail.to", "Mail the report to this address (repeatable) instead of printing it.").PlaceHolder("ADDRESS").StringsVar(&o.mail.to)
+	c.Flag("mail.to", "Mail the report to this address (repeatable) instead of printing it; default: none, printed.").PlaceHolder("ADDRESS").StringsVar(&o.mail.to)
 	c.Flag("mail.smarthost", "SMTP relay, host:port (with --mail.to).").PlaceHolder("HOST:PORT").StringVar(&o.mail.smarthost)
 	c.Flag("mail.from", "The sender's address (with --mail.to).").PlaceHolder("ADDRESS").StringVar(&o.mail.from)
 	c.Flag("mail.require-tls", "Send only over STARTTLS; true by default: --no-mail.require-tls for a relay on the same machine.").Default("true").BoolVar(&o.mail.requireTLS)
-	c.Flag("mail.auth-username", "SMTP AUTH PLAIN username (only over TLS, or to localhost).").PlaceHolder("USER").StringVar(&o.mail.username)
-	c.Flag("mail.auth-password-file", "File holding the SMTP AUTH password (a secret).").PlaceHolder("FILE").StringVar(&o.mail.passwordFile)
+	c.Flag("mail.auth-username", "SMTP AUTH PLAIN username (only over TLS, or to localhost); default: none, no AUTH.").PlaceHolder("USER").StringVar(&o.mail.username)
+	c.Flag("mail.auth-password-file", "File holding the SMTP AUTH password (a secret); default: none, needed with --mail.auth-username.").PlaceHolder("FILE").StringVar(&o.mail.passwordFile)
 	return command{c, func(ctx context.Context) error { return runReport(ctx, g, o) }}
 }
 

@@ -28,7 +28,7 @@ func addRestoreTestCommands(app *kingpin.Application, g *globals) command {
 	c.Flag("result", "Outcome of the restore test: passed or failed.").PlaceHolder("passed|failed").Required().EnumVar(&o.result, status.Passed, status.Failed)
 	c.Flag("host-tested", "Host whose backup was restored.").Required().StringVar(&o.hostTested)
 	c.Flag("time-to-restore", "How long the restore took (e.g. 47m).").Required().StringVar(&o.timeToRestore)
-	c.Flag("notes", "Free text, as in the runbook.").StringVar(&o.notes)
+	c.Flag("notes", "Free text, as in the runbook; default: none.").StringVar(&o.notes)
 	c.Flag("at", "When the test was done (RFC 3339); default: now. At most 5 minutes ahead of this machine's clock.").IsSetByUser(&o.atSet).StringVar(&o.at)
 	o.jobs.add(c, false)
 	return command{c, func(ctx context.Context) error { return runRestoreTestRecord(ctx, g, o) }}

@@ -29,11 +29,11 @@ type statusOptions struct {
 func addStatusCommand(app *kingpin.Application, g *globals) command {
 	o := &statusOptions{}
 	c := app.Command("status", "Show every host's backup status; exits 3 when a host is overdue, failed or unknown, when a --deadman.url switch is unreachable or hears a sender silent, when the last restore test failed, is more than 90 days old or was never recorded (as RestoreTestOverdue), or when there are no hosts at all; with --format=nagios, exits as a monitoring plugin (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).")
-	c.Flag("host", "Only this host (repeatable); a named host with no record is shown as unknown. The restore test is then shown but does not change the exit status.").StringsVar(&o.hosts)
+	c.Flag("host", "Only this host (repeatable); a named host with no record is shown as unknown. The restore test is then shown but does not change the exit status. Default: every host.").StringsVar(&o.hosts)
 	c.Flag("job", "Only this job's records: on every host, or with --host on the named hosts (then a named host's job with no record is shown as unknown). The restore test does not change the exit status.").PlaceHolder("JOB").StringVar(&o.job)
-	c.Flag("config.file", "YAML file listing expected hosts, as for serve: an expected host with no record is shown as unknown.").StringVar(&o.configFile)
+	c.Flag("config.file", "YAML file listing expected hosts, as for serve: an expected host with no record is shown as unknown. Default: none, only the hosts found in the store.").StringVar(&o.configFile)
 	c.Flag("output", "Output format: table (the default, for people), json (for scripts) or nagios (a check for Nagios, Icinga, Checkmk or Zabbix: exit 0, 1, 2 or 3 for OK, WARNING, CRITICAL or UNKNOWN, with performance data; docs/monitoring-plugins.md).").PlaceHolder("table|json|nagios").Short('o').Default("table").EnumVar(&o.output, formats...)
-	c.Flag("format", "The same as --output.").PlaceHolder("table|json|nagios").EnumVar(&o.output, formats...)
+	c.Flag("format", "The same as --output, with its default.").PlaceHolder("table|json|nagios").EnumVar(&o.output, formats...)
 	o.nagios.add(c)
 	c.Flag("max-age", "A host or job whose last success is older than this is overdue, whatever its schedule; default: each one's own deadline (its schedule; 24h when it has none).").Default("24h").IsSetByUser(&o.maxAgeSet).DurationVar(&o.maxAge)
 	o.switches.addFlags(c)

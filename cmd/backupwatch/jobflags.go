@@ -30,7 +30,7 @@ func (f *jobFlags) add(c *kingpin.CmdClause, schedules bool) {
 	}
 	f.schedules = true
 	c.Flag("every", "The job's schedule as an interval (1h, 24h, 7d): a success is due that long after the last one. Recorded with the result; the exporter's config file may override it. Default: 24h.").PlaceHolder("DURATION").StringVar(&f.every)
-	c.Flag("cron", `The job's schedule as a cron expression ("0 3 * * *", @weekly): a success is due by its next time plus --grace.`).PlaceHolder("EXPR").StringVar(&f.cronExpr)
+	c.Flag("cron", `The job's schedule as a cron expression ("0 3 * * *", @weekly): a success is due by its next time plus --grace. Default: none, --every's interval applies.`).PlaceHolder("EXPR").StringVar(&f.cronExpr)
 	c.Flag("cron.tz", "Time zone of --cron (IANA name, e.g. Europe/Berlin); default UTC.").PlaceHolder("ZONE").StringVar(&f.cronTZ)
 	c.Flag("grace", "How late a success may be beyond the schedule, at most 32 days; default 0 with --every, 1h with --cron.").PlaceHolder("DURATION").IsSetByUser(&f.graceSet).StringVar(&f.grace)
 }

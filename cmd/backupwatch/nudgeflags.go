@@ -14,8 +14,8 @@ import (
 
 // addNudgeFlags defines how commands that write reach serve to nudge it.
 func (o *storeOptions) addNudgeFlags(app *kingpin.Application) {
-	app.Flag("exporter.url", "backupwatch serve's URL (replicas: comma-separated), nudged after each result written, so that it reads the record at once rather than at its next refresh. No credentials in it: see --exporter.basic-auth-file.").PlaceHolder("URL").Envar("BACKUPWATCH_EXPORTER_URL").StringVar(&o.exporters)
-	app.Flag("exporter.basic-auth-file", "File holding USER:PASSWORD (one line, mode 600) for a serve protected by basic auth (--web.config.file); sent with every nudge, never shown.").PlaceHolder("FILE").Envar("BACKUPWATCH_EXPORTER_BASIC_AUTH_FILE").StringVar(&o.exporterAuthFile)
+	app.Flag("exporter.url", "backupwatch serve's URL (replicas: comma-separated), nudged after each result written, so that it reads the record at once rather than at its next refresh. Default: none, no nudge (serve reads the record at its next refresh; on a local store, as soon as it sees the file change). No credentials in it: see --exporter.basic-auth-file.").PlaceHolder("URL").Envar("BACKUPWATCH_EXPORTER_URL").StringVar(&o.exporters)
+	app.Flag("exporter.basic-auth-file", "File holding USER:PASSWORD (one line, mode 600) for a serve protected by basic auth (--web.config.file); sent with every nudge, never shown. Default: none, nudges carry no credentials.").PlaceHolder("FILE").Envar("BACKUPWATCH_EXPORTER_BASIC_AUTH_FILE").StringVar(&o.exporterAuthFile)
 	app.Flag("exporter.ca-file", "PEM file of the CA that signed serve's TLS certificate (--web.config.file's tls_server_config), for an https --exporter.url from a private CA; default: the system's CAs.").PlaceHolder("FILE").Envar("BACKUPWATCH_EXPORTER_CA_FILE").StringVar(&o.exporterCAFile)
 }
 

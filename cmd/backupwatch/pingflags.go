@@ -21,8 +21,8 @@ type pingFlags struct {
 }
 
 func (f *pingFlags) add(c *kingpin.CmdClause) {
-	c.Flag("ping.url", "Checker to ping at the start and the end (healthchecks: <url>/start, <url>, <url>/fail, with the output's tail). A capability: prefer --ping.url-file, a command line is seen by every user.").PlaceHolder("URL").Envar("BACKUPWATCH_PING_URL").StringVar(&f.url)
-	c.Flag("ping.url-file", "File holding the checker's URL (first line).").PlaceHolder("FILE").Envar("BACKUPWATCH_PING_URL_FILE").StringVar(&f.urlFile)
+	c.Flag("ping.url", "Checker to ping at the start and the end (healthchecks: <url>/start, <url>, <url>/fail, with the output's tail). A capability: prefer --ping.url-file, a command line is seen by every user. Default: none, no ping unless --ping.url-file or --config.file's pings: name one.").PlaceHolder("URL").Envar("BACKUPWATCH_PING_URL").StringVar(&f.url)
+	c.Flag("ping.url-file", "File holding the checker's URL (first line); default: none, see --ping.url.").PlaceHolder("FILE").Envar("BACKUPWATCH_PING_URL_FILE").StringVar(&f.urlFile)
 	c.Flag("ping.kind", "The checker's protocol: healthchecks (the default: healthchecks.io or self-hosted) or uptime-kuma (a push monitor's URL).").Default(ping.Healthchecks).IsSetByUser(&f.kindSet).EnumVar(&f.kind, ping.Kinds...)
 	c.Flag("config.file", "The fleet's config file: its pings key says where this run pings (a URL pattern with {host} and {job}, or per host or host@job), unless --ping.url says.").PlaceHolder("FILE").StringVar(&f.configFile)
 }

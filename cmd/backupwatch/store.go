@@ -50,12 +50,12 @@ type storeOptions struct {
 func (o *storeOptions) addFlags(app *kingpin.Application) {
 	v := &o.vault
 	app.Flag("vault.address", "Vault address (an HA cluster's nodes: comma-separated, failed over in turn); without one, records are kept in the local store.").PlaceHolder("URL").Envar("VAULT_ADDR").StringVar(&v.Address)
-	app.Flag("vault.ca-cert", "PEM file of the CA that signed Vault's certificate.").PlaceHolder("FILE").Envar("VAULT_CACERT").StringVar(&v.CACert)
-	app.Flag("vault.namespace", "Vault Enterprise namespace.").PlaceHolder("NAMESPACE").Envar("VAULT_NAMESPACE").StringVar(&v.Namespace)
+	app.Flag("vault.ca-cert", "PEM file of the CA that signed Vault's certificate; default: none, the system's CAs.").PlaceHolder("FILE").Envar("VAULT_CACERT").StringVar(&v.CACert)
+	app.Flag("vault.namespace", "Vault Enterprise namespace; default: none, the root namespace.").PlaceHolder("NAMESPACE").Envar("VAULT_NAMESPACE").StringVar(&v.Namespace)
 	app.Flag("vault.tls-skip-verify", "Do not verify Vault's TLS certificate (insecure).").BoolVar(&v.TLSSkipVerify)
 	app.Flag("vault.token-file", "Read the Vault token from this file (a Vault Agent sink); otherwise VAULT_TOKEN.").PlaceHolder("FILE").Envar("BACKUPWATCH_VAULT_TOKEN_FILE").StringVar(&v.TokenFile)
-	app.Flag("vault.role-id-file", "Log in with AppRole using the role id in this file (the runbook's /etc/vault/role-id).").PlaceHolder("FILE").Envar("BACKUPWATCH_VAULT_ROLE_ID_FILE").StringVar(&v.RoleIDFile)
-	app.Flag("vault.secret-id-file", "AppRole secret id file (the runbook's /etc/vault/secret-id).").PlaceHolder("FILE").Envar("BACKUPWATCH_VAULT_SECRET_ID_FILE").StringVar(&v.SecretIDFile)
+	app.Flag("vault.role-id-file", "Log in with AppRole using the role id in this file (the runbook's /etc/vault/role-id); default: none, the token of --vault.token-file or VAULT_TOKEN is used.").PlaceHolder("FILE").Envar("BACKUPWATCH_VAULT_ROLE_ID_FILE").StringVar(&v.RoleIDFile)
+	app.Flag("vault.secret-id-file", "AppRole secret id file (the runbook's /etc/vault/secret-id); default: none, needed with --vault.role-id-file.").PlaceHolder("FILE").Envar("BACKUPWATCH_VAULT_SECRET_ID_FILE").StringVar(&v.SecretIDFile)
 	app.Flag("vault.secret-id-wrapped", "The secret id file holds a response-wrapping token to unwrap.").BoolVar(&v.SecretIDWrapped)
 	app.Flag("vault.approle-mount", "Mount path of the AppRole auth method; the default is where `vault auth enable approle` mounts it.").Default("approle").StringVar(&v.AppRoleMount)
 	app.Flag("vault.allow-insecure-file-perms", "Accept token, secret id and --exporter.basic-auth-file files that group or others can read.").BoolVar(&v.AllowInsecureFilePerms)

@@ -124,6 +124,12 @@ func (h *HostHandler) build(ctx context.Context, host, job string) (HostView, in
 	entries, problems := status.History(doc)
 	v.Problems = bounded(problems)
 	v.Charts, v.Rows = historyView(entries, now)
+	v.Flapping = flapping(entries, now)
+	if h.opts.Snapshot != nil {
+		if p, ok := coveringPause(h.opts.Snapshot(), host, job, now); ok {
+			v.Paused = &p
+		}
+	}
 	if ldoc, err := h.opts.Source.Get(ctx, status.SideKey(key, status.SideLog)); err == nil {
 		l := status.ParseLog(ldoc)
 		v.Log, v.LogAt = l.Text, when(l.At, now)

@@ -1,16 +1,11 @@
 package web
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"image/color"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -137,37 +132,6 @@ func TestHostPageInChromium(t *testing.T) {
 // TestHostPageAccessible runs axe-core's WCAG 2 A and AA rules on the host
 // page in Chromium, as TestPageAccessible does on the status page.
 func TestHostPageAccessible(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node not found (%v): run `make deps`", err)
-	}
-	if _, err := os.Stat(filepath.Join(axeDir, "node_modules", "axe-core", "package.json")); err != nil {
-		t.Fatalf("axe-core is not installed: run `npm ci` in internal/web/%s (or `make deps`)", axeDir)
-	}
 	srv := hostServer(t)
-	for _, path := range []string{"/host/db", "/host/db/files"} {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		cmd := exec.CommandContext(ctx, node, "axe.js", srv.URL+path, chromium(t))
-		cmd.Dir = axeDir
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		cancel()
-		if err != nil {
-			t.Fatalf("node axe.js %s: %v\n%s", path, err, stderr.String())
-		}
-		var res struct {
-			Violations []struct {
-				ID, Impact, Help string
-				Nodes            []struct{ Target, Summary string }
-			}
-			Passes int
-		}
-		if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || res.Passes == 0 {
-			t.Fatalf("axe on %s: no result (%v):\n%s", path, err, stdout.String())
-		}
-		for _, v := range res.Violations {
-			t.Errorf("axe %s on %s (%s): %s: %+v", v.ID, path, v.Impact, v.Help, v.Nodes)
-		}
-	}
+	axe(t, "", srv.URL, "/host/db", "/host/db/files")
 }

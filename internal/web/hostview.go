@@ -13,6 +13,8 @@ type HostView struct {
 	Home                   string // the status page, relative to this one
 	Err                    string // the page's only text when set
 	Tile                   Tile
+	Paused                 *PauseView // the pause in force over it, if any
+	Flapping               string     // what its history says of flapping; "" when it does not flap
 	Charts                 []Chart
 	Rows                   []Row // newest first
 	Problems               []string

@@ -34,15 +34,24 @@ func pauseView(p status.Pause, now time.Time) PauseView {
 }
 
 // pausedText is what a tile says of the pause that covers it, "" when
-// none does: the job's own, else its host's.
+// none does.
 func pausedText(snap *fleet.Snapshot, host, job string, now time.Time) string {
+	v, ok := coveringPause(snap, host, job, now)
+	if !ok {
+		return ""
+	}
+	return "paused until " + v.Until.Abs + ": " + v.Reason
+}
+
+// coveringPause is the pause in force over host's job: the job's own,
+// else its host's.
+func coveringPause(snap *fleet.Snapshot, host, job string, now time.Time) (PauseView, bool) {
 	p, ok := snap.Pause(host, job)
 	if !ok || !p.Active(now) {
 		p, ok = snap.Pause(host, "")
 	}
 	if !ok || !p.Active(now) {
-		return ""
+		return PauseView{}, false
 	}
-	v := pauseView(p, now)
-	return "paused until " + v.Until.Abs + ": " + v.Reason
+	return pauseView(p, now), true
 }
