@@ -3,6 +3,7 @@ package localstore
 import (
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -63,6 +64,17 @@ func (s *Store) Watch(ctx context.Context, logger *slog.Logger, changed func(sta
 				if watching[ev.Name] = w.Add(ev.Name) == nil; !watching[ev.Name] && !warned {
 					logger.Warn("cannot watch a folder of the local store for changes; "+fallback, "dir", ev.Name)
 					warned = true
+				}
+				// What was written into the folder between its creation
+				// and the watch on it made no event: read what it holds.
+				// (Seen under wine; on Linux too, a record can land in
+				// those few microseconds.)
+				if entries, err := os.ReadDir(ev.Name); err == nil {
+					for _, e := range entries {
+						if id, ok := recordOf(s.dir, filepath.Join(ev.Name, e.Name())); ok {
+							changed(id)
+						}
+					}
 				}
 				continue
 			}
