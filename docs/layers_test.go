@@ -25,7 +25,7 @@ var floors = []struct {
 	packages []string
 }{
 	{"6 programs", []string{"cmd/backupwatch", "tools/bench", "e2e", "docs", "internal/histories"}},
-	{"5 faces", []string{"internal/web", "internal/preflight", "internal/deadman", "internal/statusview", "internal/nagios", "internal/report"}},
+	{"5 faces", []string{"internal/web", "internal/preflight", "internal/deadman", "internal/statusview", "internal/nagios", "internal/report", "internal/exporter"}},
 	{"4 jobs and the exporter", []string{"internal/backuprun", "internal/restoretest", "internal/collector"}},
 	{"3 a record's paths", []string{"internal/deliver", "internal/fleet", "internal/repocheck"}},
 	{"2 stores and outside formats", []string{"internal/vaultkv", "internal/localstore", "internal/spool", "internal/config", "internal/restic", "internal/nudge", "internal/ping", "internal/heartbeat"}},

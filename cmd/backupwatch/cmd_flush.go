@@ -69,17 +69,18 @@ func newDeliverer(g *globals, st recordStore) (*deliver.Deliverer, error) {
 	return deliver.New(o)
 }
 
-// registerSpoolMetrics exports the spool of st on this host from serve.
-func registerSpoolMetrics(reg prometheus.Registerer, g *globals, st fmt.Stringer) error {
+// spoolMetrics are the metrics of the spool of st on this host, for
+// serve; none without a spool.
+func spoolMetrics(g *globals, st fmt.Stringer) ([]prometheus.Collector, error) {
 	dir := storeSpoolDir(g, st)
 	if dir == "" {
-		return nil
+		return nil, nil
 	}
 	c, err := deliver.NewCollector(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return reg.Register(c)
+	return []prometheus.Collector{c}, nil
 }
 
 type flushOptions struct {
