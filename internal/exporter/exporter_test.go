@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +119,29 @@ func TestTimings(t *testing.T) {
 	}
 	if got := SwitchReadEvery(time.Hour); got != time.Minute {
 		t.Errorf("SwitchReadEvery(1h) = %v, want 1m", got)
+	}
+}
+
+// TestWriteTextfile: the file holds the collector's metrics and the build
+// info, without Go or process metrics (node_exporter has its own).
+func TestWriteTextfile(t *testing.T) {
+	_, c := newTestExporter(t)
+	c.Refresh(context.Background())
+	p := filepath.Join(t.TempDir(), "backup.prom")
+	if err := WriteTextfile(p, c, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(b)
+	for _, want := range []string{`backup_status{backup_job="d",host="db",status="success"} 1`, "backupwatch_build_info"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("want %q in:\n%s", want, status.Truncate(got, 2000))
+		}
+	}
+	if strings.Contains(got, "go_goroutines") || strings.Contains(got, "process_") {
+		t.Errorf("Go or process metrics in the textfile")
 	}
 }
