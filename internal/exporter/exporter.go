@@ -1,7 +1,8 @@
 // Package exporter assembles serve from its parts: the collector's
 // /metrics, the status page and host pages, /-/healthy, /-/ready and the
 // nudge endpoint, each behind its limiter, and runs them with the
-// background refreshes until the context ends.
+// background refreshes until the context ends; and textfile's file of the
+// same metrics for node_exporter.
 package exporter
 
 import (
