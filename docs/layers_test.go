@@ -25,9 +25,9 @@ var floors = []struct {
 	packages []string
 }{
 	{"6 programs", []string{"cmd/backupwatch", "tools/bench", "e2e", "docs", "internal/histories"}},
-	{"5 faces", []string{"internal/web", "internal/preflight", "internal/deadman", "internal/statusview", "internal/nagios", "internal/report"}},
+	{"5 faces", []string{"internal/web", "internal/preflight", "internal/deadman", "internal/statusview", "internal/nagios", "internal/report", "internal/exporter"}},
 	{"4 jobs and the exporter", []string{"internal/backuprun", "internal/restoretest", "internal/collector"}},
-	{"3 a record's paths", []string{"internal/deliver", "internal/fleet", "internal/repocheck"}},
+	{"3 a record's paths", []string{"internal/deliver", "internal/fleet", "internal/repocheck", "internal/pause"}},
 	{"2 stores and outside formats", []string{"internal/vaultkv", "internal/localstore", "internal/spool", "internal/config", "internal/restic", "internal/nudge", "internal/ping", "internal/heartbeat"}},
 	{"1 the record", []string{"internal/status"}},
 	{"0 foundations", []string{"internal/atomicfile", "internal/lockfile", "internal/fileowner", "internal/proctree", "internal/inflight", "internal/schedule", "deploy"}},

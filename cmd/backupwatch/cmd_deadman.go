@@ -4,17 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/mail"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	toolkitweb "github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
@@ -116,12 +111,6 @@ func (o *deadmanOptions) notifiers() ([]deadman.Notifier, error) {
 	return ns, nil
 }
 
-// checkEvery is how often silences are judged: a tenth of the timeout, so
-// a silence is told at most 10% late, within a second and a minute.
-func checkEvery(timeout time.Duration) time.Duration {
-	return min(max(timeout/10, 100*time.Millisecond), time.Minute)
-}
-
 func runDeadman(ctx context.Context, g *globals, o *deadmanOptions) error {
 	ns, err := o.notifiers()
 	if err != nil {
@@ -140,44 +129,11 @@ func runDeadman(ctx context.Context, g *globals, o *deadmanOptions) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--sender: %w", err)}
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(sw, versioncollector.NewCollector("backupwatch"),
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mux := http.NewServeMux()
-	mux.Handle("/heartbeat", sw)
-	mux.Handle("/metrics", promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{MaxRequestsInFlight: 4})))
-	for _, p := range []string{"/-/healthy", "/-/ready"} {
-		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "OK") })
-	}
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
-	}
 	names := []string{}
 	for _, n := range ns {
 		names = append(names, n.Name())
 	}
-	g.logger.Info("starting backupwatch deadman", "timeout", o.timeout, "reminder", o.reminder, "senders", len(o.senders), "notifiers", names, "check_every", checkEvery(o.timeout))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	judged := make(chan struct{})
-	go func() { defer close(judged); sw.Run(ctx, checkEvery(o.timeout)) }()
-	served := make(chan error, 1)
-	go func() { served <- toolkitweb.ListenAndServe(srv, o.web, g.logger) }()
-	select {
-	case err = <-served:
-		cancel()
-		<-judged
-		return fmt.Errorf("deadman: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer scancel()
-	_ = srv.Shutdown(sctx)
-	<-judged
-	return nil
+	every := deadman.CheckEvery(o.timeout)
+	g.logger.Info("starting backupwatch deadman", "timeout", o.timeout, "reminder", o.reminder, "senders", len(o.senders), "notifiers", names, "check_every", every)
+	return sw.Serve(ctx, o.web, every, g.logger)
 }

@@ -4,83 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"text/tabwriter"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/golemtrust/backupwatch/internal/deliver"
 	"github.com/golemtrust/backupwatch/internal/spool"
-	"github.com/golemtrust/backupwatch/internal/status"
 )
-
-// spoolOptions say where results wait when the store cannot take them.
-type spoolOptions struct {
-	dir string
-	// retry is how hard `record` and `run` try to write a result before
-	// spooling it; zero means defaultRetry.
-	retry spool.Retry
-}
-
-// defaultRetry is short: a backup job should not hang on a Vault that is
-// down, the spool keeps the result and the next run delivers it.
-var defaultRetry = spool.Retry{Attempts: 3, Backoff: time.Second}
-
-func (o *spoolOptions) addFlags(app *kingpin.Application) {
-	app.Flag("spool.dir", "Directory where results wait, one file each, when the store cannot take them; delivered by the next record, run or flush. Default: /var/spool/backupwatch for root, $XDG_STATE_HOME/backupwatch/spool (else ~/.local/state/backupwatch/spool) for other users.").
-		Envar("BACKUPWATCH_SPOOL_DIR").Default(defaultSpoolDir()).StringVar(&o.dir)
-}
-
-func (o *spoolOptions) retryPolicy() spool.Retry {
-	if o.retry.Attempts > 0 {
-		return o.retry
-	}
-	return defaultRetry
-}
-
-// storeSpoolDir is the spool of the store st under --spool.dir, or "" for
-// none: only Vault has a spool, the local store is on the same disk as a
-// spool would be.
-func storeSpoolDir(g *globals, st fmt.Stringer) string {
-	if g.spool.dir == "" || !g.store.usesVault() {
-		return ""
-	}
-	return deliver.SpoolDir(g.spool.dir, st.String())
-}
-
-// newDeliverer delivers to st through its spool.
-func newDeliverer(g *globals, st recordStore) (*deliver.Deliverer, error) {
-	o := deliver.Options{Store: st, SpoolDir: storeSpoolDir(g, st), Logger: g.logger, MaxJobsPerHost: g.store.maxJobs}
-	if g.spool.dir != "" && g.store.usesVault() {
-		o.JobsDir = deliver.JobsDir(g.spool.dir, st.String())
-	}
-	if g.nudges == nil {
-		s, err := g.store.nudgeSender(g.logger)
-		if err != nil {
-			return nil, err
-		}
-		g.nudges = s
-	}
-	if g.nudges != nil {
-		o.Written = func(e spool.Entry) { g.nudges.Send(nudgeTarget(e)) }
-	}
-	return deliver.New(o)
-}
-
-// registerSpoolMetrics exports the spool of st on this host from serve.
-func registerSpoolMetrics(reg prometheus.Registerer, g *globals, st fmt.Stringer) error {
-	dir := storeSpoolDir(g, st)
-	if dir == "" {
-		return nil
-	}
-	c, err := deliver.NewCollector(dir)
-	if err != nil {
-		return err
-	}
-	return reg.Register(c)
-}
 
 type flushOptions struct {
 	attempts int
@@ -137,7 +67,11 @@ func runFlush(ctx context.Context, g *globals, o *flushOptions) error {
 	}
 	switch {
 	case o.list:
-		return listSpool(g, d)
+		ws, err := d.List()
+		if err != nil {
+			return err
+		}
+		return deliver.WriteList(g.stdout, ws, time.Now())
 	case o.discardSet:
 		it, err := d.Discard(ctx, o.discard)
 		if errors.Is(err, spool.ErrNoEntry) {
@@ -157,42 +91,9 @@ func runFlush(ctx context.Context, g *globals, o *flushOptions) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case fr.Remaining > 0 || fr.Err != nil:
-		return fmt.Errorf("%d results still waiting in %s: %w", fr.Remaining, sp.Dir(), fr.Err)
-	case len(fr.Rejected) > 0:
-		return fmt.Errorf("%d results refused for good by the store, set aside in %s (flush --list shows them, --discard drops them): %w",
-			len(fr.Rejected), filepath.Join(sp.Dir(), "rejected"), fr.Rejected[0].Err)
+	if err := deliver.FlushError(fr, sp.Dir()); err != nil {
+		return err
 	}
 	g.logger.Info("spool flushed", "delivered", len(fr.Delivered), "set_aside", len(fr.Problems), "store", st.String())
 	return nil
-}
-
-// listSpool prints what waits, one entry a line.
-func listSpool(g *globals, d *deliver.Deliverer) error {
-	ws, err := d.List()
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tKIND\tHOST\tOUTCOME\tAT\tSPOOLED_AT\tAGE\tSUMMARY")
-	for _, w := range ws {
-		it := w.Item
-		state := "waiting"
-		if w.Rejected {
-			state = "rejected"
-		}
-		host := it.Entry.Key()
-		if it.Entry.RestoreTest != nil {
-			host = "-"
-		}
-		spooled, age := "-", "-"
-		if !it.SpooledAt.IsZero() {
-			spooled, age = status.FormatTime(it.SpooledAt), now.Sub(it.SpooledAt).Round(time.Second).String()
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ID(), state, it.Entry.Kind(), host, deliver.Outcome(it.Entry),
-			status.FormatTime(it.Entry.At()), spooled, age, deliver.Summary(it.Entry))
-	}
-	return tw.Flush()
 }

@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
-	"github.com/golemtrust/backupwatch/internal/schedule"
+	"github.com/golemtrust/backupwatch/internal/pause"
 	"github.com/golemtrust/backupwatch/internal/status"
 )
 
@@ -57,31 +55,12 @@ func (o *pauseOptions) target() (host, job string, err error) {
 	return host, job, nil
 }
 
-// pauseUntil reads --until: a time, or a duration from now.
-func pauseUntil(s string, now time.Time) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, errors.New("empty: give a time (RFC 3339) or a duration from now (2h)")
-	}
-	if d, err := schedule.ParseDuration(s); err == nil {
-		return now.Add(d), nil
-	}
-	t, err := status.ParseTime(s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: give a time (RFC 3339) or a duration from now (2h, 3d)", err)
-	}
-	return t, nil
-}
-
 func runPause(ctx context.Context, g *globals, o *pauseOptions, now time.Time) error {
 	host, job, err := o.target()
 	if err != nil {
 		return err
 	}
-	until, err := pauseUntil(o.until, now)
-	if err == nil {
-		err = status.CheckPauseUntil(until, now, o.force)
-	}
+	until, err := pause.Until(o.until, now, o.force)
 	if err != nil {
 		return usageError{fmt.Errorf("--until: %w", err)}
 	}
@@ -92,21 +71,9 @@ func runPause(ctx context.Context, g *globals, o *pauseOptions, now time.Time) e
 	if err != nil {
 		return err
 	}
-	key := status.PauseKey(host, job)
-	var replaced *status.Pause
-	err = st.Update(ctx, key, func(old map[string]any) (map[string]any, bool, error) {
-		if old != nil {
-			p := status.ParsePause(host, job, old)
-			replaced = &p
-		}
-		return map[string]any{
-			status.FieldPausedUntil: status.FormatTime(until),
-			status.FieldPauseReason: o.reason,
-			status.FieldPausedAt:    status.FormatTime(now),
-		}, true, nil
-	})
+	replaced, err := pause.Set(ctx, st, host, job, until, o.reason, now)
 	if err != nil {
-		return fmt.Errorf("pause %s: %w", status.Name(host, job), err)
+		return err
 	}
 	nudgePause(g, host, job)
 	args := []any{"host", host, "job", job, "until", status.FormatTime(until), "reason", o.reason, "store", st.String()}
@@ -126,31 +93,9 @@ func runResume(ctx context.Context, g *globals, o *pauseOptions, now time.Time) 
 	if err != nil {
 		return err
 	}
-	errNoPause := fmt.Errorf("no pause of %s in %s: nothing to resume (`backupwatch status` shows the pauses)", status.Name(host, job), st.String())
-	var ended bool
-	err = st.Update(ctx, status.PauseKey(host, job), func(old map[string]any) (map[string]any, bool, error) {
-		if old == nil {
-			return nil, false, errNoPause
-		}
-		if p := status.ParsePause(host, job, old); !p.Until.IsZero() && !p.Active(now) {
-			ended = true
-			return nil, false, nil
-		}
-		doc := make(map[string]any, len(old)+2)
-		for k, v := range old {
-			if !strings.HasPrefix(k, "\x00") { // a store's own additions (status.StoredAtKey)
-				doc[k] = v
-			}
-		}
-		doc[status.FieldPausedUntil] = status.FormatTime(now)
-		doc[status.FieldResumedAt] = status.FormatTime(now)
-		return doc, true, nil
-	})
-	if errors.Is(err, errNoPause) {
-		return errNoPause
-	}
+	ended, err := pause.End(ctx, st, host, job, now)
 	if err != nil {
-		return fmt.Errorf("resume %s: %w", status.Name(host, job), err)
+		return err
 	}
 	if ended {
 		g.logger.Info("the pause had already ended: nothing to resume", "host", host, "job", job, "store", st.String())

@@ -101,29 +101,11 @@ func runRepoCheck(ctx context.Context, g *globals, o *repoCheckOptions) error {
 		return fmt.Errorf("read the record of repository %s: %w", name, err)
 	}
 	repo := restic.Repo{Binary: o.binary, Repository: o.repo, PasswordFile: o.passwordFile, Env: o.env, Scrub: scrubber.Scrub}
-	var res repocheck.Result
-	if _, err := repo.LookPath(); err != nil {
-		res = repocheck.Result{At: time.Now(), ListErr: err}
-	} else {
-		res = repocheck.Check(ctx, repo, old, repocheck.Options{Subsets: o.subsets, Expect: o.expect, NoLock: o.noLock, NoSize: o.noSize, Timeout: o.timeout, Retention: retention, Declared: declared})
-	}
+	res := repocheck.Run(ctx, repo, old, repocheck.Options{Subsets: o.subsets, Expect: o.expect, NoLock: o.noLock, NoSize: o.noSize, Timeout: o.timeout, Retention: retention, Declared: declared})
 	if ctx.Err() != nil {
 		return fmt.Errorf("repo-check of %s interrupted: nothing recorded", name)
 	}
-	// What restic said goes into the record: without the secrets it was
-	// given (a password in the repository URL, say).
-	if res.ListErr != nil {
-		res.ListErr = errors.New(scrubber.Scrub(res.ListErr.Error()))
-	}
-	if res.DataErr != nil {
-		res.DataErr = errors.New(scrubber.Scrub(res.DataErr.Error()))
-	}
-	if res.LocksErr != nil {
-		res.LocksErr = errors.New(scrubber.Scrub(res.LocksErr.Error()))
-	}
-	if res.Space != nil {
-		res.Space.Message = scrubber.Scrub(res.Space.Message)
-	}
+	res.Scrub(scrubber.Scrub) // what restic said goes into the record without the secrets it was given
 	writer := "backupwatch repo-check"
 	if err := repocheck.Save(context.WithoutCancel(ctx), st, name, func(cur map[string]any) map[string]any {
 		return repocheck.Apply(cur, res, writer)
@@ -135,32 +117,7 @@ func runRepoCheck(ctx context.Context, g *globals, o *repoCheckOptions) error {
 		g.logger.Error("repository not listed", "repository", name, "err", scrubber.Scrub(res.ListErr.Error()), "recorded", where)
 		return &exitCode{code: exitError, err: fmt.Errorf("repo-check %s: %s", name, scrubber.Scrub(res.ListErr.Error()))}
 	}
-	args := []any{"repository", name, "snapshots", res.Total, "hosts", len(res.Hosts), "recorded", where}
-	if res.Future > 0 {
-		args = append(args, "snapshots_from_future", res.Future)
-	}
-	if len(res.Undeclared) > 0 {
-		// Reported, never tested: restore-test's --pick keeps to the declared fleet.
-		shown := res.Undeclared[:min(len(res.Undeclared), 10)]
-		args = append(args, "undeclared_hosts", len(res.Undeclared), "undeclared_first", strings.Join(shown, ","))
-	}
-	if l := res.Locks; l != nil {
-		args = append(args, "locks_exclusive", l.Exclusive, "locks_shared", l.Shared)
-	} else if res.LocksErr != nil {
-		args = append(args, "locks_err", scrubber.Scrub(res.LocksErr.Error()))
-	}
-	if sp := res.Space; sp != nil && sp.Size != nil {
-		args = append(args, "size_bytes", *sp.Size)
-	}
-	if sp := res.Space; sp != nil && sp.Free != nil {
-		args = append(args, "free_bytes", *sp.Free)
-	}
-	if sp := res.Space; sp != nil && sp.Message != "" {
-		args = append(args, "space_err", scrubber.Scrub(sp.Message))
-	}
-	if res.DataChecked {
-		args = append(args, "data_subset", fmt.Sprintf("%d/%d", res.Subset, res.Subsets))
-	}
+	args := append(res.LogArgs(name, scrubber.Scrub), "recorded", where)
 	if res.DataErr != nil {
 		g.logger.Error("data check failed", append(args, "err", scrubber.Scrub(res.DataErr.Error()))...)
 		return &exitCode{code: exitError, err: fmt.Errorf("repo-check %s: data check %d/%d failed: %s", name, res.Subset, res.Subsets, scrubber.Scrub(res.DataErr.Error()))}

@@ -17,7 +17,6 @@ import (
 	"github.com/golemtrust/backupwatch/internal/report"
 	"github.com/golemtrust/backupwatch/internal/schedule"
 	"github.com/golemtrust/backupwatch/internal/status"
-	"github.com/golemtrust/backupwatch/internal/statusview"
 )
 
 type reportOptions struct {
@@ -51,11 +50,6 @@ func addReportCommand(app *kingpin.Application, g *globals) command {
 	return command{c, func(ctx context.Context) error { return runReport(ctx, g, o) }}
 }
 
-// detailer reads a record with its history: both stores do.
-type detailer interface {
-	Detail(ctx context.Context, key string) (map[string]any, error)
-}
-
 func runReport(ctx context.Context, g *globals, o *reportOptions) error {
 	period, err := schedule.ParseDuration(o.since)
 	if err != nil || period <= 0 {
@@ -77,7 +71,7 @@ func runReport(ctx context.Context, g *globals, o *reportOptions) error {
 	if err != nil {
 		return err
 	}
-	d, ok := st.(detailer)
+	src, ok := st.(report.Source)
 	if !ok {
 		return fmt.Errorf("report: %s keeps no history", st.String())
 	}
@@ -85,59 +79,25 @@ func runReport(ctx context.Context, g *globals, o *reportOptions) error {
 	if o.now != nil {
 		now = o.now()
 	}
-	snap := fleet.Load(ctx, st, opts, nil)
-	if snap.Err != nil {
-		return snap.Err
+	rep, err := report.Load(ctx, src, opts, cfg.HostLabels, now.Add(-period), now)
+	if err != nil {
+		return err
 	}
-	view := statusview.Build(snap, 0, now)
-	records := make([]report.Record, 0, len(view.Hosts))
-	for _, row := range view.Hosts {
-		r := report.Record{Row: row, Team: team(cfg.HostLabels(row.Host))}
-		doc, err := d.Detail(ctx, status.Key(row.Host, row.Job))
-		switch {
-		case errors.Is(err, status.ErrNotFound), errors.Is(err, status.ErrMalformed):
-		case err != nil:
-			return fmt.Errorf("report: read the history of %s: %w", status.Name(row.Host, row.Job), err)
-		default:
-			r.History, _ = status.History(doc)
-		}
-		records = append(records, r)
-	}
-	var restore []statusview.RestoreTest
-	if view.RestoreTest != nil {
-		restore = append(restore, *view.RestoreTest)
-	}
-	restore = append(restore, view.RestoreTestJobs...)
-	rep := report.Build(st.String(), records, restore, now.Add(-period), now)
 	switch {
 	case mailer == nil && o.format == "html":
 		return rep.WriteHTML(g.stdout)
 	case mailer == nil:
 		return rep.WriteText(g.stdout)
 	}
-	var text strings.Builder
-	if err := rep.WriteText(&text); err != nil {
+	m, err := rep.Message()
+	if err != nil {
 		return err
 	}
-	var page strings.Builder
-	if err := rep.WriteHTML(&page); err != nil {
-		return err
-	}
-	m := deadman.Message{Kind: "report", Title: rep.Title(), Text: text.String(), HTML: page.String()}
 	if err := mailer.Notify(ctx, m); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	g.logger.Info("report mailed", "to", strings.Join(o.mail.to, ","), "runs", rep.Runs)
 	return nil
-}
-
-// team is a host's team for the report: its team label, else its owner
-// label (the config file's labels); "" for neither.
-func team(labels map[string]string) string {
-	if t := labels["team"]; t != "" {
-		return t
-	}
-	return labels["owner"]
 }
 
 // mailer is the SMTP sender --mail.* describe; nil without --mail.to.

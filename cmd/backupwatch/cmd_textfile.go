@@ -1,22 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/prometheus/client_golang/prometheus"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-	"github.com/prometheus/common/expfmt"
 
-	"github.com/golemtrust/backupwatch/internal/atomicfile"
 	"github.com/golemtrust/backupwatch/internal/collector"
+	exp "github.com/golemtrust/backupwatch/internal/exporter" // the tests have a type exporter
 )
 
 type textfileOptions struct {
@@ -76,49 +71,9 @@ func runTextfile(ctx context.Context, g *globals, o *textfileOptions) error {
 		return fmt.Errorf("%s not written: %w", o.output, err)
 	}
 
-	reg := prometheus.NewRegistry()
-	// No Go or process metrics: node_exporter has its own, and the textfile
-	// collector refuses a family that it already exports.
-	reg.MustRegister(c, versioncollector.NewCollector("backupwatch"))
-	mfs, err := reg.Gather()
-	if err != nil {
-		return fmt.Errorf("%s not written: %w", o.output, err)
-	}
-	var buf bytes.Buffer
-	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			return fmt.Errorf("%s not written: %w", o.output, err)
-		}
-	}
-	removeStaleTemps(g, o.output)
-	if err := atomicfile.Write(o.output, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", o.output, err)
+	if err := exp.WriteTextfile(o.output, c, g.logger); err != nil {
+		return err
 	}
 	g.logger.Info("metrics written", "file", o.output, "hosts", len(snap.Hosts), "duration", snap.Duration)
 	return nil
-}
-
-// removeStaleTemps deletes what a run killed during its write left behind:
-// atomicfile's temporary files for this output. A live run holds its
-// temporary file for milliseconds, so one older than a minute is an orphan.
-// node_exporter ignores them (they do not end in .prom); this keeps the
-// directory clean.
-func removeStaleTemps(g *globals, output string) {
-	dir, base := filepath.Split(output)
-	if dir == "" {
-		dir = "."
-	}
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), "."+base+".tmp-") {
-			continue
-		}
-		m := filepath.Join(dir, e.Name())
-		if fi, err := os.Lstat(m); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > time.Minute {
-			if err := os.Remove(m); err == nil {
-				g.logger.Info("removed a temporary file left by an interrupted run", "file", m)
-			}
-		}
-	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -71,10 +70,4 @@ func (o *switchOptions) watcher(logger *slog.Logger) (*heartbeat.Watcher, func()
 	}
 	w := heartbeat.NewWatcher(rs, logger)
 	return w, w.States, nil
-}
-
-// switchReadEvery is how often serve reads the switches: at each refresh,
-// and at least once a minute, as often as the page reloads.
-func switchReadEvery(refresh time.Duration) time.Duration {
-	return min(refresh, time.Minute)
 }

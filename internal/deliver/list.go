@@ -2,8 +2,10 @@ package deliver
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 	"unicode"
 
@@ -40,6 +42,31 @@ func (d *Deliverer) List() ([]Waiting, error) {
 		out = append(out, Waiting{Item: it, Rejected: true})
 	}
 	return out, err
+}
+
+// WriteList writes ws as `flush --list` prints them: a table, one entry a
+// line, with its age at now.
+func WriteList(w io.Writer, ws []Waiting, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tKIND\tHOST\tOUTCOME\tAT\tSPOOLED_AT\tAGE\tSUMMARY")
+	for _, wt := range ws {
+		it := wt.Item
+		state := "waiting"
+		if wt.Rejected {
+			state = "rejected"
+		}
+		host := it.Entry.Key()
+		if it.Entry.RestoreTest != nil {
+			host = "-"
+		}
+		spooled, age := "-", "-"
+		if !it.SpooledAt.IsZero() {
+			spooled, age = status.FormatTime(it.SpooledAt), now.Sub(it.SpooledAt).Round(time.Second).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.ID(), state, it.Entry.Kind(), host, Outcome(it.Entry),
+			status.FormatTime(it.Entry.At()), spooled, age, Summary(it.Entry))
+	}
+	return tw.Flush()
 }
 
 // maxSummaryMessage bounds the message shown in a summary.
