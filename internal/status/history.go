@@ -217,3 +217,30 @@ func addHistory(doc map[string]any, res Result, at, now time.Time) bool {
 	doc[FieldHistory] = v
 	return true
 }
+
+// RecordEntry is the history entry a record's fields describe: the result
+// that holds its status, as addHistory would have entered it. A store
+// that keeps a record's versions (Vault KV v2) has the history in them,
+// one entry a version, with no field of its own; what a version does not
+// carry (a late result, which leaves the status as it was) the store
+// keeps beside it. ok is false for a record backupwatch did not create
+// (no first_recorded: the runbook's `vault kv put`), or one without an
+// outcome: it describes no entry.
+func RecordEntry(data map[string]any) (e Entry, ok bool) {
+	if _, made := data[FieldFirstRecorded]; !made {
+		return Entry{}, false
+	}
+	r := Parse("", data)
+	at := r.statusAt()
+	if (r.Status != Success && r.Status != Failed) || at.IsZero() {
+		return Entry{}, false
+	}
+	e = Entry{At: at.UTC().Truncate(time.Second), Outcome: r.Status, ExitCode: r.ExitCode, FilesProcessed: r.FilesProcessed, BytesProcessed: r.BytesProcessed, Reason: reason(r.Message)}
+	if d := r.DurationSeconds; d != nil && *d >= 0 && *d <= 1e9 {
+		e.Duration = d
+	}
+	return e, true
+}
+
+// String is the entry as a line of FieldHistory.
+func (e Entry) String() string { return formatEntry(e) }
