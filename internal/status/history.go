@@ -7,14 +7,14 @@ import (
 	"time"
 )
 
-// Run history: a record keeps its last HistoryLen results in one field,
-// FieldHistory, so that adding one costs no request of its own (it is
-// written with the record, in the same check-and-set on KV v2) and the
-// history can never disagree with the record it belongs to. The field is
-// one string of text lines, not a JSON array: a store's reader decodes one
-// string far faster than 30 small objects, and Parse never reads it, so
-// serve's refresh pays only for the bytes (docs/architecture.md, "Run
-// history"). Pages read it with History.
+// Run history: a record's last HistoryLen results, as the merge sees
+// them, in one field, FieldHistory. The stores keep it out of the record
+// that serve reads on every refresh (the local store in a file beside it,
+// Vault KV v2 in the record's own versions, RecordEntry, KV v1 in a side
+// key; docs/architecture.md, "Run history"). The field is one string of
+// text lines, not a JSON array: a reader decodes one string far faster
+// than 30 small objects, and it reads with `vault kv get`. Pages read it
+// with History.
 const (
 	// FieldHistory holds the history, oldest first, one result a line:
 	//	<time> <outcome> <exit code> <duration s> <files> <bytes> <reason>
