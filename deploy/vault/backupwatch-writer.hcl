@@ -12,6 +12,11 @@ path "kv/data/golemtrust/backup-status/{{identity.entity.aliases.AUTH_APPROLE_AC
   capabilities = ["create", "read", "update", "patch"]
 }
 
+# KV v2: its key's max_versions, set once by the first result, so that the
+# record's versions keep its last 30 results (the run history).
+path "kv/metadata/golemtrust/backup-status/{{identity.entity.aliases.AUTH_APPROLE_ACCESSOR.metadata.role_name}}" {
+  capabilities = ["create", "update"]
+}
 # KV v1
 path "kv/golemtrust/backup-status/{{identity.entity.aliases.AUTH_APPROLE_ACCESSOR.metadata.role_name}}" {
   capabilities = ["create", "read", "update"]
@@ -24,6 +29,9 @@ path "kv/data/golemtrust/backup-status/jobs/{{identity.entity.aliases.AUTH_APPRO
   capabilities = ["create", "read", "update", "patch"]
 }
 
+path "kv/metadata/golemtrust/backup-status/jobs/{{identity.entity.aliases.AUTH_APPROLE_ACCESSOR.metadata.role_name}}@*" {
+  capabilities = ["create", "update"]
+}
 path "kv/golemtrust/backup-status/jobs/{{identity.entity.aliases.AUTH_APPROLE_ACCESSOR.metadata.role_name}}@*" {
   capabilities = ["create", "read", "update"]
 }

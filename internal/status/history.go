@@ -7,14 +7,14 @@ import (
 	"time"
 )
 
-// Run history: a record keeps its last HistoryLen results in one field,
-// FieldHistory, so that adding one costs no request of its own (it is
-// written with the record, in the same check-and-set on KV v2) and the
-// history can never disagree with the record it belongs to. The field is
-// one string of text lines, not a JSON array: a store's reader decodes one
-// string far faster than 30 small objects, and Parse never reads it, so
-// serve's refresh pays only for the bytes (docs/architecture.md, "Run
-// history"). Pages read it with History.
+// Run history: a record's last HistoryLen results, as the merge sees
+// them, in one field, FieldHistory. The stores keep it out of the record
+// that serve reads on every refresh (the local store in a file beside it,
+// Vault KV v2 in the record's own versions, RecordEntry, KV v1 in a side
+// key; docs/architecture.md, "Run history"). The field is one string of
+// text lines, not a JSON array: a reader decodes one string far faster
+// than 30 small objects, and it reads with `vault kv get`. Pages read it
+// with History.
 const (
 	// FieldHistory holds the history, oldest first, one result a line:
 	//	<time> <outcome> <exit code> <duration s> <files> <bytes> <reason>
@@ -217,3 +217,30 @@ func addHistory(doc map[string]any, res Result, at, now time.Time) bool {
 	doc[FieldHistory] = v
 	return true
 }
+
+// RecordEntry is the history entry a record's fields describe: the result
+// that holds its status, as addHistory would have entered it. A store
+// that keeps a record's versions (Vault KV v2) has the history in them,
+// one entry a version, with no field of its own; what a version does not
+// carry (a late result, which leaves the status as it was) the store
+// keeps beside it. ok is false for a record backupwatch did not create
+// (no first_recorded: the runbook's `vault kv put`), or one without an
+// outcome: it describes no entry.
+func RecordEntry(data map[string]any) (e Entry, ok bool) {
+	if _, made := data[FieldFirstRecorded]; !made {
+		return Entry{}, false
+	}
+	r := Parse("", data)
+	at := r.statusAt()
+	if (r.Status != Success && r.Status != Failed) || at.IsZero() {
+		return Entry{}, false
+	}
+	e = Entry{At: at.UTC().Truncate(time.Second), Outcome: r.Status, ExitCode: r.ExitCode, FilesProcessed: r.FilesProcessed, BytesProcessed: r.BytesProcessed, Reason: reason(r.Message)}
+	if d := r.DurationSeconds; d != nil && *d >= 0 && *d <= 1e9 {
+		e.Duration = d
+	}
+	return e, true
+}
+
+// String is the entry as a line of FieldHistory.
+func (e Entry) String() string { return formatEntry(e) }

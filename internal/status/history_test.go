@@ -184,3 +184,32 @@ func TestHistoryProperty(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordEntry: a record written by a current result describes that
+// result's entry exactly as the history holds it (a store keeping the
+// record's versions has the history in them); a late result is not the
+// record's, and a record backupwatch did not create describes none.
+func TestRecordEntry(t *testing.T) {
+	base := time.Now().Add(-48 * time.Hour).Truncate(time.Second).UTC()
+	var doc map[string]any
+	for i, res := range []Result{
+		histResult(Success, base, ""),
+		histResult(Failed, base.Add(time.Hour), "exit status 1\nFatal: <b>no</b>"),
+		{Host: "db", Outcome: Success, At: base.Add(2 * time.Hour)},
+		histResult(Failed, base.Add(3*time.Hour), strings.Repeat("x", 2000)),
+	} {
+		doc, _ = Apply(doc, res)
+		h := historyOf(t, doc)
+		e, ok := RecordEntry(doc)
+		if !ok || e.String() != h[len(h)-1].String() {
+			t.Errorf("result %d: RecordEntry %q, %v; want the history's last entry %q", i, e, ok, h[len(h)-1])
+		}
+	}
+	late, _ := Apply(doc, histResult(Success, base.Add(90*time.Minute), "late"))
+	if e, ok := RecordEntry(late); !ok || e.At.Equal(base.Add(90*time.Minute)) {
+		t.Errorf("after a late result: %q, %v; want the status's entry still", e, ok)
+	}
+	if e, ok := RecordEntry(map[string]any{FieldStatus: "success", FieldLastSuccess: FormatTime(base)}); ok {
+		t.Errorf("a record written by hand: %q, want none", e)
+	}
+}

@@ -5,7 +5,9 @@ import "strings"
 // Side documents: a record's history and its last failed run's log are
 // read only by the pages that show them, so a store that cannot keep them
 // beside the record for free (Vault KV: serve reads the whole secret)
-// keeps each in a key of its own, beside the record's jobs, where the
+// keeps each in a key of its own (on KV v2, the history's key holds only
+// what the record's versions do not: late results, older histories),
+// beside the record's jobs, where the
 // shipped writer policy (jobs/<host>@*) already lets the host write:
 // jobs/<host>@~<kind> for the host's own record, jobs/<host>@<job>~<kind>
 // for a job's. '~' is in no host or job name, so a side key is never a

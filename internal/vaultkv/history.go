@@ -2,11 +2,9 @@ package vaultkv
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
-	"reflect"
 	"strings"
 
 	"github.com/hashicorp/vault/api"
@@ -14,15 +12,35 @@ import (
 	"github.com/golemtrust/backupwatch/internal/status"
 )
 
-// A record's history (status.FieldHistory) is kept in its side key
-// (status.SideKey), not in the record: serve reads every record on each
-// refresh, and a history of 30 entries in each more than doubled the
-// bytes a refresh decodes (BenchmarkRefreshHistory). Vault writes one key
-// per request, so the history costs a request of its own; on KV v2 it is
-// one patch, with no read (appendHistory): a result costs the record's
-// read and check-and-set write and that patch, 3 requests where the
-// read-merge-write of the whole history cost 4 (TestRequestsPerResult).
-// KV v1 has no patch: there the history is read, merged and written back.
+// A record's history (status.FieldHistory) is never in the record that
+// serve reads on each refresh: 30 entries in each more than doubled the
+// bytes a refresh decodes (BenchmarkRefreshHistory).
+//
+// On KV v2 the history is the record's own versions: every result is a
+// check-and-set write of the record, whose fields describe that result
+// (status.RecordEntry), so a result costs what it cost before the
+// history, the record's read and write (TestRequestsPerResult). The
+// key's max_versions is set once (keepVersions; Vault's default keeps
+// 10), marked in its custom_metadata, which every read returns: a result
+// also takes a run's start and the odd pause, so historyVersions keeps
+// three versions a result. Only Detail reads the versions, newest first,
+// until it has status.HistoryLen entries. A result the new version does
+// not describe (a late one: the status stays a later result's) goes to
+// the side key (status.SideKey) by read-merge-write, as do the histories
+// written before (side keys, with slots or without, and records with
+// the history inside): Detail reads both, so nothing written earlier is
+// lost.
+//
+// KV v1 keeps no versions and writes one key a request: there the history
+// is the side key alone, read, merged and written back with each result
+// (two requests more than the record's). The local store keeps it in a
+// file beside the record, under the same lock (internal/localstore).
+
+// historyVersions is the max_versions a record's key keeps on KV v2.
+const historyVersions = 3 * status.HistoryLen
+
+// keptMarker is the custom_metadata key saying max_versions was set.
+const keptMarker = "backupwatch_history_versions"
 
 // sideHistory is a record's history as read, with what is needed to
 // write it back.
@@ -97,11 +115,27 @@ func (s *Store) writeHistory(ctx context.Context, v int, h sideHistory, doc map[
 }
 
 // Detail reads the record at key with its history, for a page that shows
-// it; Get leaves the history out.
+// it; Get leaves the history out. On KV v2 the history is the side key's
+// (late results, and histories written before the versions were) with
+// the record's versions' (versionEntries).
 func (s *Store) Detail(ctx context.Context, key string) (map[string]any, error) {
-	doc, err := s.Get(ctx, key)
+	var doc map[string]any
+	var m kvMeta
+	var v int
+	err := s.do(ctx, "read", key, func(ctx context.Context, ver int) error {
+		var err error
+		if v = ver; v == 1 {
+			doc, _, err = s.readStored(ctx, v, key)
+		} else {
+			doc, m, err = s.readV2(ctx, key, 0)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
+	}
+	if doc == nil {
+		return nil, fmt.Errorf("read %s: %w", s.Location(key), status.ErrNotFound)
 	}
 	var h sideHistory
 	err = s.do(ctx, "read", status.SideKey(key, status.SideHistory), func(ctx context.Context, v int) error {
@@ -112,34 +146,34 @@ func (s *Store) Detail(ctx context.Context, key string) (map[string]any, error) 
 	if err != nil {
 		return nil, err
 	}
+	if v == 2 {
+		entries, err := s.versionEntries(ctx, key, doc, m)
+		if err != nil {
+			return nil, err
+		}
+		// After the side key's text, which History reads as written (its
+		// problems named), and bounds from its start.
+		lines := make([]string, 0, len(entries)+1)
+		if h.text != "" {
+			lines = append(lines, h.text)
+		}
+		for _, e := range entries {
+			lines = append(lines, e.String())
+		}
+		h.text = strings.Join(lines, "\n")
+		if !m.created.IsZero() {
+			doc[status.StoredAtKey] = m.created
+		}
+	}
 	doc = h.with(doc)
 	return doc, nil
 }
 
-// historySlots is how many entries a KV v2 side key keeps in slots, a
-// field each ("s" and two digits), besides the merged text written by a
-// read-merge-write (status.FieldHistory). A result's entry goes to the
-// slot of the record version that recorded it, so no writer reads the
-// side key to append to it and two writers never share a slot: Vault
-// gives each version to one check-and-set. Three times status.HistoryLen,
-// because a run's start and other writes (pauses, restore tests) take
-// versions too: the slots keep the last 90 versions' entries, of which
-// the reader keeps the last status.HistoryLen by time.
-const historySlots = 3 * status.HistoryLen
-
-func slotField(version int64) string { return fmt.Sprintf("s%02d", version%historySlots) }
-
-// isSlotField reports whether a side key's field is a slot.
-func isSlotField(f string) bool {
-	if len(f) != 3 || f[0] != 's' {
-		return false
-	}
-	return f[1] >= '0' && f[1] <= '9' && f[2] >= '0' && f[2] <= '9'
-}
-
 // sideText is a side key's history as one text: its merged text and its
-// slots, ordered and bounded by status.FormatHistory. Each part is read
-// on its own (status.History), so a hostile one costs its own lines.
+// slots (fields "s00".."s89", written by an earlier version, which
+// patched one slot a result), ordered and bounded by
+// status.FormatHistory. Each part is read on its own (status.History), so
+// a hostile one costs its own lines.
 func sideText(doc map[string]any) string {
 	var entries []status.Entry
 	slots := false
@@ -158,38 +192,15 @@ func sideText(doc map[string]any) string {
 	return status.FormatHistory(entries)
 }
 
-// appendHistory adds lines (the new entries of the record written as
-// version) to the record's side key in one patch of its slot. A side key
-// not there yet is created (check-and-set 0); a policy without patch (one
-// written before it) gets the read-merge-write.
-func (s *Store) appendHistory(ctx context.Context, key string, version int64, lines string) error {
-	side := status.SideKey(key, status.SideHistory)
-	p := s.dataPath(2, side)
-	data := map[string]any{slotField(version): lines}
-	for range 3 {
-		_, err := s.client.Logical().JSONMergePatch(ctx, p, map[string]any{"data": data})
-		var re *api.ResponseError
-		switch {
-		case err == nil:
-			return nil
-		case errors.As(err, &re) && re.StatusCode == 404:
-			_, err = s.client.Logical().WriteWithContext(ctx, p, map[string]any{"options": map[string]any{"cas": 0}, "data": data})
-			if errors.As(err, &re) && re.StatusCode == 400 && strings.Contains(strings.Join(re.Errors, " "), casMismatch) {
-				continue // created meanwhile: patch it
-			}
-		case errors.As(err, &re) && re.StatusCode == 403:
-			err = s.mergeHistory(ctx, key, lines)
-		}
-		if err != nil {
-			return fmt.Errorf("write %s: %w", s.Location(side), err)
-		}
-		return nil
+// isSlotField reports whether a side key's field is a slot.
+func isSlotField(f string) bool {
+	if len(f) != 3 || f[0] != 's' {
+		return false
 	}
-	return fmt.Errorf("write %s: created and deleted concurrently, again and again", s.Location(side))
+	return f[1] >= '0' && f[1] <= '9' && f[2] >= '0' && f[2] <= '9'
 }
 
-// mergeHistory adds lines to the record's history by read-merge-write,
-// for a writer whose policy allows no patch.
+// mergeHistory adds lines to the record's side key by read-merge-write.
 func (s *Store) mergeHistory(ctx context.Context, key, lines string) error {
 	for range 10 {
 		h, err := s.readHistory(ctx, 2, key, nil)
@@ -204,44 +215,4 @@ func (s *Store) mergeHistory(ctx context.Context, key, lines string) error {
 		}
 	}
 	return errors.New("gave up after 10 concurrent changes")
-}
-
-// updateAppend is Update's attempt on KV v2 without reading the history:
-// fn sees the record without it, so the history it returns holds the new
-// entries alone; the record is written by check-and-set, then the entries
-// are appended to its slot (appendHistory). done is false when fn left
-// the record as it was but added entries: a redelivery or a late result,
-// which the history may hold already, so the caller reads it.
-func (s *Store) updateAppend(ctx context.Context, key string, old map[string]any, version int64, fn func(map[string]any) (map[string]any, bool, error)) (done, retry bool, fnErr, err error) {
-	doc, write, fnErr := fn(old)
-	if fnErr != nil || !write {
-		return true, false, fnErr, nil
-	}
-	lines, _ := doc[status.FieldHistory].(string)
-	doc = maps.Clone(doc)
-	delete(doc, status.FieldHistory)
-	if reflect.DeepEqual(doc, old) || (old == nil && len(doc) == 0) {
-		return lines == "", false, nil, nil
-	}
-	sec, err := s.client.Logical().WriteWithContext(ctx, s.dataPath(2, key), map[string]any{
-		"options": map[string]any{"cas": version},
-		"data":    doc,
-	})
-	var re *api.ResponseError
-	if errors.As(err, &re) && re.StatusCode == 400 && strings.Contains(strings.Join(re.Errors, " "), casMismatch) {
-		return true, true, nil, nil
-	}
-	if err != nil || lines == "" {
-		return true, false, nil, err
-	}
-	written := version + 1
-	if sec != nil {
-		if n, ok := sec.Data["version"].(json.Number); ok {
-			written, _ = n.Int64()
-		}
-	}
-	// After the record: a failure here fails the delivery, and the
-	// result delivered again finds the record as it is and so is read
-	// into the history by the caller's path.
-	return true, false, nil, s.appendHistory(ctx, key, written, lines)
 }

@@ -51,12 +51,13 @@ func (c *countingProxy) take() []string {
 	return r
 }
 
-// TestRequestsPerResult: on KV v2, a result costs the record's read and
-// check-and-set write and one request for its history (a patch of one
-// slot: no read of the history), issue 21's "a write stays one request"
-// as near as Vault allows it; a redelivery, which must not enter the
-// history twice, and KV v1 (no patch) read the history as before. The
-// history reads back whole, in order, with an old side key's entries.
+// TestRequestsPerResult: on KV v2, a result costs what it cost before
+// the history, the record's read and check-and-set write (issue 21's "a
+// write stays one request where it was one"): the record's versions are
+// the history. The first result also sets the key's max_versions, once;
+// a redelivery is the read alone. KV v1 keeps the history in its side key
+// by read-merge-write. The history reads back whole, in order, with an
+// old side key's entries.
 func TestRequestsPerResult(t *testing.T) {
 	v := vaulttest.Start(t)
 	ctx := context.Background()
@@ -68,7 +69,7 @@ func TestRequestsPerResult(t *testing.T) {
 		redeliver       int
 		oldSideKeyField bool
 	}{
-		{mount: "kv", first: 3, next: 3, redeliver: 2},
+		{mount: "kv", first: 3, next: 2, redeliver: 1},
 		{mount: "kv1", first: 4, next: 4, redeliver: 2},
 	} {
 		t.Run(tc.mount, func(t *testing.T) {
@@ -175,5 +176,66 @@ func TestHistoryConcurrentWriters(t *testing.T) {
 	}
 	if h, problems := status.History(doc); len(h) != 2*each || len(problems) > 0 {
 		t.Errorf("history: %d entries, problems %v; want %d", len(h), problems, 2*each)
+	}
+}
+
+// TestHistoryLateResult: on KV v2, a result delivered late (older than the
+// status, which stays) is in no version of the record: it goes to the side
+// key, and the history reads back with it in its place, once, however
+// often it is delivered.
+func TestHistoryLateResult(t *testing.T) {
+	v := vaulttest.Start(t)
+	ctx := context.Background()
+	s := newStore(t, Config{Address: v.Addr, Token: v.RootToken, Prefix: "late"})
+	base := time.Now().Add(-72 * time.Hour).Truncate(time.Second)
+	for _, res := range []status.Result{
+		{Host: "db", Outcome: status.Success, At: base},
+		{Host: "db", Outcome: status.Success, At: base.Add(2 * time.Hour)},
+		{Host: "db", Outcome: status.Failed, At: base.Add(time.Hour), Message: "late"},
+		{Host: "db", Outcome: status.Failed, At: base.Add(time.Hour), Message: "late"},
+	} {
+		update(t, s, res)
+	}
+	doc, err := s.Detail(ctx, "db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := status.Parse("db", doc); r.Status != status.Success {
+		t.Errorf("status %q, want the latest result's, success", r.Status)
+	}
+	h, problems := status.History(doc)
+	var got []string
+	for _, e := range h {
+		got = append(got, e.Outcome+" "+e.At.Sub(base).String())
+	}
+	if want := "success 0s,failed 1h0m0s,success 2h0m0s"; strings.Join(got, ",") != want || len(problems) > 0 {
+		t.Errorf("history %q, problems %v; want %s", got, problems, want)
+	}
+}
+
+// TestHistoryWriterPolicy: a host logged in with the shipped writer
+// policy sets its keys' max_versions (the mount keeps 10 versions), so
+// its record and its job's keep status.HistoryLen results in their
+// versions, and the exporter's policy reads them back.
+func TestHistoryWriterPolicy(t *testing.T) {
+	v := vaulttest.Start(t)
+	ctx := context.Background()
+	v.PutShippedPolicies(t, "backupwatch-writer", "backupwatch-exporter")
+	id, secret := v.AppRole(t, "db", []string{"backupwatch-writer"}, time.Hour, 0)
+	w := newStore(t, Config{Address: v.Addr, Mount: "kv", RoleIDFile: secretFile(t, id, 0o600), SecretIDFile: secretFile(t, secret, 0o600)})
+	id, secret = v.AppRole(t, "exporter", []string{"backupwatch-exporter"}, time.Hour, 0)
+	r := newStore(t, Config{Address: v.Addr, Mount: "kv", RoleIDFile: secretFile(t, id, 0o600), SecretIDFile: secretFile(t, secret, 0o600)})
+	base := time.Now().Add(-72 * time.Hour).Truncate(time.Second)
+	for _, job := range []string{"", "files"} {
+		for i := range status.HistoryLen + 2 {
+			update(t, w, status.Result{Host: "db", Job: job, Outcome: status.Success, At: base.Add(time.Duration(i) * time.Minute)})
+		}
+		doc, err := r.Detail(ctx, status.Key("db", job))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, problems := status.History(doc); len(h) != status.HistoryLen || len(problems) > 0 {
+			t.Errorf("job %q: history of %d entries, problems %v; want %d", job, len(h), problems, status.HistoryLen)
+		}
 	}
 }

@@ -334,17 +334,22 @@ func (s *Store) Update(ctx context.Context, key string, fn func(old map[string]a
 		retry := false
 		var fnErr error
 		err := s.do(ctx, "write", key, func(ctx context.Context, v int) error {
-			old, version, err := s.read(ctx, v, key)
-			if err != nil {
-				return err
-			}
+			var old map[string]any
+			var version int64
+			var err error
 			_, _, isSide := status.SplitSideKey(key)
-			if v == 2 && !isSide && old[status.FieldHistory] == nil {
-				var done bool
-				done, retry, fnErr, err = s.updateAppend(ctx, key, old, version, fn)
-				if done || err != nil {
+			if v == 2 && !isSide {
+				var m kvMeta
+				if old, m, err = s.readV2(ctx, key, 0); err != nil {
 					return err
 				}
+				if old[status.FieldHistory] == nil {
+					retry, fnErr, err = s.updateVersioned(ctx, key, old, m, fn)
+					return err
+				}
+				version = m.version // a history inside: moved to the side key
+			} else if old, version, err = s.read(ctx, v, key); err != nil {
+				return err
 			}
 			var side sideHistory
 			if !isSide {

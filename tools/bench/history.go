@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -41,7 +40,8 @@ func (h *historyResult) ratio() (wall, cpu float64) {
 
 // benchHistory times backupwatch's refresh (r) of the fleet as it is,
 // writes status.HistoryLen entries of history for every host, as the
-// store keeps them (the side key status.SideKey), and times it again.
+// store keeps them on KV v2 (the record's versions, vaultkv's history.go),
+// and times it again.
 // Not in turns, unlike timeRefreshes: the fleet is another one after the
 // writes; the CPU time, which the machine's other load disturbs less, is
 // the check on the wall clock.
@@ -76,39 +76,60 @@ func benchHistory(ctx context.Context, v *vault, r reader, f *fleetData, runs in
 	return h, nil
 }
 
-// historyText is a full history as a host's side key holds it: a run a
-// day, one in ten failed, with restic's numbers.
-func historyText(now time.Time) string {
-	entries := make([]status.Entry, status.HistoryLen)
-	for i := range entries {
-		code, d, files, bytes := int64(0), 312.5+float64(i), int64(120000+i), int64(52_000_000_000+i)
-		e := status.Entry{At: now.Add(-time.Duration(status.HistoryLen-i) * 24 * time.Hour), Outcome: status.Success, ExitCode: &code, Duration: &d, FilesProcessed: &files, BytesProcessed: &bytes}
-		if i%10 == 3 {
+// historyVersions and keptMarker are vaultkv's: the key's max_versions
+// and the custom_metadata saying it was set, as a writer leaves them.
+const (
+	historyVersions = 3 * status.HistoryLen
+	keptMarker      = "backupwatch_history_versions"
+)
+
+// historyVersionDocs are the versions host i's record is written as, the
+// last one the record as the fleet has it (record): before it, a run a
+// day, one in ten failed, each version describing its result
+// (status.RecordEntry), as KV v2 keeps the history.
+func historyVersionDocs(i int, now time.Time) []map[string]any {
+	cur, _ := record(i, now)
+	docs := make([]map[string]any, 0, status.HistoryLen)
+	for k := status.HistoryLen - 1; k >= 1; k-- {
+		code, d := int64(0), 312.5+float64(k)
+		res := status.Result{Outcome: status.Success, At: now.Add(-time.Duration(k) * 24 * time.Hour), ExitCode: &code, Duration: &d,
+			Extra: map[string]string{status.FieldFilesProcessed: "120000", status.FieldBytesProcessed: "52000000000"}}
+		if k%10 == 3 {
 			code = 1
-			e.Outcome, e.Reason = status.Failed, "Fatal: unable to open repository at sftp:backup@storage-1:/srv/restic: connection refused"
+			res.Outcome, res.Message = status.Failed, "Fatal: unable to open repository at sftp:backup@storage-1:/srv/restic: connection refused"
 		}
-		entries[i] = e
+		var doc map[string]any
+		if len(docs) > 0 {
+			doc = docs[len(docs)-1]
+		}
+		doc, _ = status.Apply(doc, res)
+		delete(doc, status.FieldHistory) // the store keeps it out of the record
+		docs = append(docs, doc)
 	}
-	return status.FormatHistory(entries)
+	return append(docs, cur)
 }
 
-// fillHistories writes every host's history side key, fillWriters at once.
+// fillHistories writes every host's history, fillWriters at once: the
+// key's max_versions, then the record's earlier versions and the record.
 func (v *vault) fillHistories(ctx context.Context, hosts []string) error {
-	doc := map[string]any{status.FieldHistory: historyText(time.Now())}
-	work := make(chan string)
+	now := time.Now()
+	work := make(chan int)
 	errs := make(chan error, fillWriters)
 	var wg sync.WaitGroup
 	for range fillWriters {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for host := range work {
-				segs := strings.Split(status.SideKey(host, status.SideHistory), "/")
-				for i, s := range segs {
-					segs[i] = url.PathEscape(s)
+			for i := range work {
+				meta := map[string]any{"max_versions": historyVersions, "custom_metadata": map[string]any{keptMarker: fmt.Sprint(historyVersions)}}
+				err := v.call(ctx, v.rootToken, "POST", mount+"/metadata/"+prefix+"/"+url.PathEscape(hosts[i]), meta, nil)
+				for _, doc := range historyVersionDocs(i, now) {
+					if err != nil {
+						break
+					}
+					err = v.call(ctx, v.rootToken, "PUT", mount+"/data/"+prefix+"/"+url.PathEscape(hosts[i]), map[string]any{"data": doc}, nil)
 				}
-				path := mount + "/data/" + prefix + "/" + strings.Join(segs, "/")
-				if err := v.call(ctx, v.rootToken, "PUT", path, map[string]any{"data": doc}, nil); err != nil {
+				if err != nil {
 					errs <- err
 					return
 				}
@@ -117,9 +138,9 @@ func (v *vault) fillHistories(ctx context.Context, hosts []string) error {
 	}
 	var err error
 feed:
-	for _, host := range hosts {
+	for i := range hosts {
 		select {
-		case work <- host:
+		case work <- i:
 		case err = <-errs:
 			break feed
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -8,12 +9,26 @@ import (
 	"github.com/golemtrust/backupwatch/internal/status"
 )
 
-// TestHistoryText: the history the bench writes for each host is a full
-// one, as the store keeps it, and reads back whole.
-func TestHistoryText(t *testing.T) {
-	h, problems := status.History(map[string]any{status.FieldHistory: historyText(time.Now())})
-	if len(h) != status.HistoryLen || len(problems) > 0 {
-		t.Errorf("%d entries, problems %v; want %d", len(h), problems, status.HistoryLen)
+// TestHistoryVersionDocs: the versions the bench writes for each host
+// hold a full history, as the store reads it back, and end with the
+// record as the fleet without history has it.
+func TestHistoryVersionDocs(t *testing.T) {
+	now := time.Now()
+	for _, i := range []int{0, 1} {
+		docs := historyVersionDocs(i, now)
+		var lines []string
+		for _, doc := range docs {
+			if e, ok := status.RecordEntry(doc); ok {
+				lines = append(lines, e.String())
+			}
+		}
+		h, problems := status.History(map[string]any{status.FieldHistory: strings.Join(lines, "\n")})
+		if len(h) < status.HistoryLen-1 || len(problems) > 0 {
+			t.Errorf("host %d: %d entries, problems %v; want %d", i, len(h), problems, status.HistoryLen)
+		}
+		if cur, _ := record(i, now); !reflect.DeepEqual(docs[len(docs)-1], cur) {
+			t.Errorf("host %d: last version %v, want the record %v", i, docs[len(docs)-1], cur)
+		}
 	}
 }
 

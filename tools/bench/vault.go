@@ -286,6 +286,7 @@ func record(i int, now time.Time) (map[string]any, bool) {
 	if failed {
 		doc, _ = status.Apply(doc, failure(r, lastFailure))
 	}
+	delete(doc, status.FieldHistory) // a store keeps it out of the record
 	return doc, failed
 }
 
