@@ -181,6 +181,10 @@ type stackOptions struct {
 	teamRoutes    bool     // alertmanager.yml's team routes example uncommented
 	config        string   // serve's --config.file, when not empty
 	bulk          int      // hosts written straight into Vault besides hosts (a large fleet), a success an hour old
+	alertmanager  string   // the Alertmanager binary; Debian's when empty
+	// amEdit changes the copy of the shipped alertmanager.yml before its
+	// timings are scaled (receivers added, as a site would).
+	amEdit func(am string) string
 }
 
 // stack is every part of a deployment, running.
@@ -324,6 +328,9 @@ func startStack(t *testing.T, o stackOptions) *stack {
 		}
 		amShipped = []byte(c)
 	}
+	if o.amEdit != nil {
+		amShipped = []byte(o.amEdit(string(amShipped)))
+	}
 	amScaled, amTimes := scaleTimings(t, "alertmanager.yml", amShipped, o.scale)
 	am := string(amScaled)
 	am = replaceAll(t, "alertmanager.yml", am, `api_url_file:\s*'[^']*'`, "api_url_file: '"+urlFile+"'")
@@ -338,7 +345,11 @@ func startStack(t *testing.T, o stackOptions) *stack {
 	s.groupWait = slices.Max(amTimes["group_wait"])
 	amAddr := freeAddr(t)
 	s.amURL = "http://" + amAddr
-	s.am = start(t, "alertmanager", nil, debian(t, "prometheus-alertmanager"),
+	amBin := o.alertmanager
+	if amBin == "" {
+		amBin = debian(t, "prometheus-alertmanager")
+	}
+	s.am = start(t, "alertmanager", nil, amBin,
 		"--config.file="+amConf,
 		"--storage.path="+filepath.Join(s.dir, "alertmanager"),
 		"--web.listen-address="+amAddr,
@@ -346,11 +357,12 @@ func startStack(t *testing.T, o stackOptions) *stack {
 		"--log.level=debug")
 	s.addPart(s.am)
 
-	// backupwatch serve, reading Vault every (scaled) minute, its default.
+	// backupwatch serve, reading Vault every (scaled) minute, its default,
+	// or every second (its least) on a stack scaled below 1/60.
 	serveAddr := freeAddr(t)
 	s.serveURL = "http://" + serveAddr
 	s.serveArg = []string{"--vault.address=" + s.vault.Addr, "serve", "--web.listen-address=" + serveAddr,
-		"--refresh.interval=" + minute.String(), "--state.dir=" + filepath.Join(s.dir, "state")}
+		"--refresh.interval=" + max(minute, time.Second).String(), "--state.dir=" + filepath.Join(s.dir, "state")}
 	if serveHasExternalURL {
 		s.serveArg = append(s.serveArg, "--web.external-url="+s.serveURL)
 	}
