@@ -113,6 +113,10 @@ type HostView struct {
 	// missing, and the snapshots beyond which forget is not running.
 	PointsMissing    *int64
 	SnapshotsAllowed *int64
+	// OldestBeyondPolicy: the oldest of the host's own snapshots (not its
+	// jobs') is one forget would remove with twice its policy; nil when
+	// its own snapshots have no policy.
+	OldestBeyondPolicy *bool
 }
 
 // Result is one check of a repository.
