@@ -170,8 +170,8 @@ func TestRetentionPerJob(t *testing.T) {
 // policy than its own (9 snapshots on 8 days, allowed 12, with keep-daily 2,
 // keep-weekly 2, keep-monthly 2: its oldest, on the 8th day, shares its
 // week and month with newer ones and is beyond 4 days). right's oldest,
-// 20 days ago and alone in its week, is one weekly restore point (of 4 at
-// twice the policy); mail has no policy.
+// 20 days ago, is one of 3 days holding a snapshot (4 kept at twice the
+// policy); mail has no policy.
 func TestRetentionOldest(t *testing.T) {
 	f := newFixture(t, parts.CurrentPath(t, "restic"))
 	now := time.Now().UTC()
