@@ -824,6 +824,12 @@ func TestAlertsReachPeople(t *testing.T) {
 		"backup_storm_min_hosts_override":                 "not exported: a site's own recording rule, when it wants another storm threshold (docs/alerts.md, BackupFailuresWidespread); deploy/prometheus/testdata/storm_test.yml",
 		"backup_storm_min_fraction_override":              "not exported: a site's own recording rule, when it wants another storm threshold (docs/alerts.md, BackupFailuresWidespread); deploy/prometheus/testdata/storm_test.yml",
 		"backupwatch_replica":                             "not a series: the label the HA relabelling sets (docs/deployment.md, High availability), aggregated away by the rules; TestHA and deploy/prometheus/testdata/replicas_test.yml",
+
+		// Issue 19's oldest snapshot beyond the policy; issue 20's storm per repository.
+		"backup_repository_host_oldest_snapshot_beyond_policy": "internal/collector's TestWitnessJobSeries; internal/repocheck's TestRetentionOldest (a retention: policy declared); deploy/prometheus/testdata/retention_oldest_test.yml",
+		"backup_repository_job_oldest_snapshot_beyond_policy":  "internal/collector's TestWitnessJobSeries; deploy/prometheus/testdata/retention_oldest_test.yml (a retention: policy per job)",
+		"backup_storm_repository_min_hosts_override":           "not exported: a site's own recording rule, when it wants another repository storm threshold (docs/alerts.md, BackupFailuresWidespread); deploy/prometheus/testdata/repostorm_test.yml",
+		"backup_storm_repository_min_fraction_override":        "not exported: a site's own recording rule, when it wants another repository storm threshold (docs/alerts.md, BackupFailuresWidespread); deploy/prometheus/testdata/repostorm_test.yml",
 	}
 	for _, name := range referencedMetrics(t, filepath.Join(deployDir(t), "prometheus", "backup.yml"), filepath.Join(deployDir(t), "grafana", "backupwatch.json")) {
 		if labels[name] || elsewhere[name] != "" {

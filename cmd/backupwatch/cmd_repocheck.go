@@ -28,6 +28,7 @@ type repoCheckOptions struct {
 	timeout      time.Duration
 	configFile   string
 	noSize       bool
+	sizeEvery    time.Duration
 
 	env []string // set by tests; the process's own when nil
 }
@@ -43,6 +44,7 @@ func addRepoCheckCommand(app *kingpin.Application, g *globals) command {
 	c.Flag("no-lock", "Run restic check without a lock, for credentials that cannot write the repository (the listing never takes one).").BoolVar(&o.noLock)
 	c.Flag("restic.binary", "restic to run: a path, or by default restic, looked up in $PATH.").Default("restic").StringVar(&o.binary)
 	c.Flag("no-size", "Do not run restic stats --mode raw-data (it reads every snapshot's trees: on a large remote repository, minutes and traffic); backup_repository_size_bytes and BackupRepositoryGrowthUnusual then stay absent.").BoolVar(&o.noSize)
+	c.Flag("size.interval", "Run restic stats again only when the size recorded is older than this (0: at every check): it reads every snapshot again, as much CPU as the listing on a large repository. Within it a check keeps the size last measured, with its time.").Default(repocheck.DefaultSizeEvery.String()).DurationVar(&o.sizeEvery)
 	c.Flag("config.file", "YAML config file; default: none (no retention judged). Its retention: policies are judged against each host's snapshots (restore points missing, more snapshots than forget would leave).").StringVar(&o.configFile)
 	c.Flag("restic.timeout", "Bound on each restic call (the listing, the locks, the size, the data check): a restic that hangs is a failed check, recorded. By default "+repocheck.DefaultTimeout.String()+", generous, for a data check of a large repository over a slow link.").Default(repocheck.DefaultTimeout.String()).DurationVar(&o.timeout)
 	return command{c, func(ctx context.Context) error { return runRepoCheck(ctx, g, o) }}
@@ -63,6 +65,9 @@ func runRepoCheck(ctx context.Context, g *globals, o *repoCheckOptions) error {
 	}
 	if o.timeout <= 0 {
 		return usageError{fmt.Errorf("--restic.timeout must be positive, not %v", o.timeout)}
+	}
+	if o.sizeEvery < 0 {
+		return usageError{fmt.Errorf("--size.interval must not be negative, not %v", o.sizeEvery)}
 	}
 	if o.subsets < 0 || o.subsets > repocheck.MaxSubsets {
 		return usageError{fmt.Errorf("--read-data-subsets must be between 0 and %d, not %d", repocheck.MaxSubsets, o.subsets)}
@@ -101,7 +106,7 @@ func runRepoCheck(ctx context.Context, g *globals, o *repoCheckOptions) error {
 		return fmt.Errorf("read the record of repository %s: %w", name, err)
 	}
 	repo := restic.Repo{Binary: o.binary, Repository: o.repo, PasswordFile: o.passwordFile, Env: o.env, Scrub: scrubber.Scrub}
-	res := repocheck.Run(ctx, repo, old, repocheck.Options{Subsets: o.subsets, Expect: o.expect, NoLock: o.noLock, NoSize: o.noSize, Timeout: o.timeout, Retention: retention, Declared: declared})
+	res := repocheck.Run(ctx, repo, old, repocheck.Options{Subsets: o.subsets, Expect: o.expect, NoLock: o.noLock, NoSize: o.noSize, SizeEvery: o.sizeEvery, Timeout: o.timeout, Retention: retention, Declared: declared})
 	if ctx.Err() != nil {
 		return fmt.Errorf("repo-check of %s interrupted: nothing recorded", name)
 	}

@@ -46,6 +46,8 @@ var (
 		"Restore points the host's retention policy (config retention:) promises that the repository lacks: complete hours, days, weeks, months or years without a snapshot; only for hosts with a policy.", "repository", "host")
 	repoHostAllowed = desc("backup_repository_host_snapshots_allowed",
 		"Twice the snapshots the host's retention policy keeps: more means forget is not running; only for hosts with a policy.", "repository", "host")
+	repoHostBeyond = desc("backup_repository_host_oldest_snapshot_beyond_policy",
+		"1 when the oldest of the host's own snapshots (not its jobs') is one restic forget would remove with twice its retention policy's counts: forget is not running, or with another policy; 0 when it is kept; only for hosts with a policy.", "repository", "host")
 	repoJobSnapshots = desc("backup_repository_job_snapshots",
 		"Snapshots of the host's job (tagged backupwatch-job=<job>) in the repository at its last listing; also counted in backup_repository_host_snapshots.", "repository", "host", "backup_job")
 	repoJobNewest = desc("backup_repository_job_newest_snapshot_timestamp_seconds",
@@ -56,6 +58,8 @@ var (
 		"Restore points the job's retention policy (config retention: with job:) promises that the repository lacks; only for jobs with a policy. The host's series sums its jobs'.", "repository", "host", "backup_job")
 	repoJobAllowed = desc("backup_repository_job_snapshots_allowed",
 		"Twice the snapshots the job's retention policy keeps: more means forget is not running for it; only for jobs with a policy.", "repository", "host", "backup_job")
+	repoJobBeyond = desc("backup_repository_job_oldest_snapshot_beyond_policy",
+		"1 when the oldest snapshot of the host's job is one restic forget would remove with twice the job's retention policy's counts; 0 when it is kept; only for jobs with a policy.", "repository", "host", "backup_job")
 	repoUndeclared = desc("backup_repository_undeclared_hosts",
 		"Host names in the repository outside the fleet the config file declares (repo-check --config.file): never restore-tested; only when a fleet is declared.", "repository")
 	repoLocks = desc("backup_repository_locks",
@@ -256,8 +260,8 @@ func (w *Witness) Run(ctx context.Context, interval time.Duration) {
 // Describe sends every family's description.
 func (w *Witness) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{repoUp, repoCheckTS, repoListedTS, repoSnapshots, repoHostSnapshots, repoHostNewest,
-		repoHostOldest, repoFuture, repoHostFuture, repoLocks, repoOldestLock, repoSize, repoFree, repoHostPointsMissing, repoHostAllowed, repoUndeclared,
-		repoJobSnapshots, repoJobNewest, repoJobOldest, repoJobPointsMissing, repoJobAllowed,
+		repoHostOldest, repoFuture, repoHostFuture, repoLocks, repoOldestLock, repoSize, repoFree, repoHostPointsMissing, repoHostAllowed, repoHostBeyond, repoUndeclared,
+		repoJobSnapshots, repoJobNewest, repoJobOldest, repoJobPointsMissing, repoJobAllowed, repoJobBeyond,
 		repoDataPassed, repoDataTS, repoDataNext, repoDataOf, repoFailureInfo, repoDataFailureInfo, repoProblems,
 		hostRestoreTS, hostRestorePassed, hostRestoreFailureInfo, checksStoreUp} {
 		ch <- d
@@ -312,6 +316,9 @@ func (w *Witness) Collect(ch chan<- prometheus.Metric) {
 				g(repoHostPointsMissing, float64(*v.PointsMissing), name, h)
 				g(repoHostAllowed, float64(*v.SnapshotsAllowed), name, h)
 			}
+			if v.OldestBeyondPolicy != nil {
+				g(repoHostBeyond, one(*v.OldestBeyondPolicy), name, h)
+			}
 		}
 		for h, jobs := range r.Jobs {
 			for job, v := range jobs {
@@ -325,6 +332,9 @@ func (w *Witness) Collect(ch chan<- prometheus.Metric) {
 				if v.PointsMissing != nil && v.SnapshotsAllowed != nil {
 					g(repoJobPointsMissing, float64(*v.PointsMissing), name, h, job)
 					g(repoJobAllowed, float64(*v.SnapshotsAllowed), name, h, job)
+				}
+				if v.OldestBeyondPolicy != nil {
+					g(repoJobBeyond, one(*v.OldestBeyondPolicy), name, h, job)
 				}
 			}
 		}
@@ -388,4 +398,12 @@ func (w *Witness) RestoreTests() map[string]status.RestoreTest {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	return w.tests
+}
+
+// one is a judgement as a gauge: 1 or 0.
+func one(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

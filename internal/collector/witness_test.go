@@ -161,8 +161,8 @@ backup_repository_record_problems{repository="fleet"} 0
 func TestWitnessJobSeries(t *testing.T) {
 	repos := writeStore(t, map[string]string{
 		"fleet": `{"checked_at":"2026-11-25T06:00:00+00:00","status":"success","last_success":"2026-11-25T06:00:00+00:00","snapshots":"12",
-			"hosts":{"db":{"snapshots":"12","restore_points_missing":"1","snapshots_allowed":"28","newest_time":"2026-11-25T02:00:00Z","oldest_time":"2026-11-18T02:00:00Z",
-			"jobs":{"dump":{"snapshots":"3","newest_time":"2026-11-24T03:00:00Z","oldest_time":"2026-11-21T03:00:00Z","restore_points_missing":"1","snapshots_allowed":"8"},
+			"hosts":{"db":{"snapshots":"12","restore_points_missing":"1","snapshots_allowed":"28","oldest_beyond_policy":"0","newest_time":"2026-11-25T02:00:00Z","oldest_time":"2026-11-18T02:00:00Z",
+			"jobs":{"dump":{"snapshots":"3","newest_time":"2026-11-24T03:00:00Z","oldest_time":"2026-11-21T03:00:00Z","restore_points_missing":"1","snapshots_allowed":"8","oldest_beyond_policy":"1"},
 			"wal":{"snapshots":"2","newest_time":"2026-11-25T05:00:00Z","oldest_time":"2026-11-25T04:00:00Z"},
 			"bad job\n<script>":{"snapshots":"1"},"logs":"not an object"}}}}`,
 	})
@@ -187,13 +187,19 @@ backup_repository_job_restore_points_missing{backup_job="dump",host="db",reposit
 # HELP backup_repository_job_snapshots_allowed Twice the snapshots the job's retention policy keeps: more means forget is not running for it; only for jobs with a policy.
 # TYPE backup_repository_job_snapshots_allowed gauge
 backup_repository_job_snapshots_allowed{backup_job="dump",host="db",repository="fleet"} 8
+# HELP backup_repository_job_oldest_snapshot_beyond_policy 1 when the oldest snapshot of the host's job is one restic forget would remove with twice the job's retention policy's counts; 0 when it is kept; only for jobs with a policy.
+# TYPE backup_repository_job_oldest_snapshot_beyond_policy gauge
+backup_repository_job_oldest_snapshot_beyond_policy{backup_job="dump",host="db",repository="fleet"} 1
+# HELP backup_repository_host_oldest_snapshot_beyond_policy 1 when the oldest of the host's own snapshots (not its jobs') is one restic forget would remove with twice its retention policy's counts: forget is not running, or with another policy; 0 when it is kept; only for hosts with a policy.
+# TYPE backup_repository_host_oldest_snapshot_beyond_policy gauge
+backup_repository_host_oldest_snapshot_beyond_policy{host="db",repository="fleet"} 0
 # HELP backup_repository_record_problems Problems found in the repository's record.
 # TYPE backup_repository_record_problems gauge
 backup_repository_record_problems{repository="fleet"} 2
 `
 	if err := testutil.CollectAndCompare(w, strings.NewReader(want), "backup_repository_job_snapshots", "backup_repository_job_newest_snapshot_timestamp_seconds",
 		"backup_repository_job_oldest_snapshot_timestamp_seconds", "backup_repository_job_restore_points_missing", "backup_repository_job_snapshots_allowed",
-		"backup_repository_record_problems"); err != nil {
+		"backup_repository_job_oldest_snapshot_beyond_policy", "backup_repository_host_oldest_snapshot_beyond_policy", "backup_repository_record_problems"); err != nil {
 		t.Error(err)
 	}
 	if probs, err := testutil.CollectAndLint(w); err != nil || len(probs) > 0 {

@@ -78,6 +78,9 @@ func Apply(old map[string]any, res Result, writer string) map[string]any {
 			e[FieldPointsMissing] = strconv.FormatInt(*v.PointsMissing, 10)
 			e[FieldSnapshotsAllowed] = strconv.FormatInt(*v.SnapshotsAllowed, 10)
 		}
+		if v.OldestBeyondPolicy != nil {
+			e[FieldOldestBeyond] = flag(*v.OldestBeyondPolicy)
+		}
 		applyJobs(e, res.Jobs[h])
 		hosts[h] = e
 	}

@@ -48,8 +48,9 @@ type JobView struct {
 	NewestTime time.Time
 	OldestTime time.Time
 	// With a retention policy for the job (else both nil).
-	PointsMissing    *int64
-	SnapshotsAllowed *int64
+	PointsMissing      *int64
+	SnapshotsAllowed   *int64
+	OldestBeyondPolicy *bool
 }
 
 func (j *JobView) add(t time.Time, future bool) {
@@ -82,7 +83,8 @@ func judge(h string, v *HostView, jobs map[string]JobView, promises map[part]*po
 		own -= jv.Snapshots
 		if pt := promises[part{h, job}]; pt != nil {
 			m, a := pt.missing(), allowed(pt.policy)
-			jv.PointsMissing, jv.SnapshotsAllowed = &m, &a
+			b := pt.beyond()
+			jv.PointsMissing, jv.SnapshotsAllowed, jv.OldestBeyondPolicy = &m, &a, &b
 			jobs[job] = jv
 			missing, allowedSum, judged = missing+m, allowedSum+a, true
 		} else {
@@ -91,6 +93,8 @@ func judge(h string, v *HostView, jobs map[string]JobView, promises map[part]*po
 	}
 	if pt := promises[part{h, ""}]; pt != nil {
 		missing, allowedSum, judged = missing+pt.missing(), allowedSum+allowed(pt.policy), true
+		b := pt.beyond()
+		v.OldestBeyondPolicy = &b
 	} else {
 		allowedSum += own
 	}
@@ -116,6 +120,9 @@ func applyJobs(e map[string]any, views map[string]JobView) {
 		if jv.PointsMissing != nil && jv.SnapshotsAllowed != nil {
 			je[FieldPointsMissing] = strconv.FormatInt(*jv.PointsMissing, 10)
 			je[FieldSnapshotsAllowed] = strconv.FormatInt(*jv.SnapshotsAllowed, 10)
+		}
+		if jv.OldestBeyondPolicy != nil {
+			je[FieldOldestBeyond] = flag(*jv.OldestBeyondPolicy)
 		}
 		jobs[job] = je
 	}
@@ -172,7 +179,29 @@ func parseJobs(h string, raw any, problem func(string)) map[string]JobView {
 		if err1 == nil && err2 == nil && pm != nil && sa != nil {
 			jv.PointsMissing, jv.SnapshotsAllowed = pm, sa
 		}
+		jv.OldestBeyondPolicy = parseFlag(e[FieldOldestBeyond])
 		out[j] = jv
 	}
 	return out
+}
+
+// flag writes a judgement as the record keeps it: "1" or "0".
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// parseFlag reads a judgement written by flag; nil when absent or not one.
+func parseFlag(v any) *bool {
+	var b bool
+	switch str(v) {
+	case "1":
+		b = true
+	case "0":
+	default:
+		return nil
+	}
+	return &b
 }

@@ -163,6 +163,7 @@ func Parse(name string, data map[string]any) Record {
 			if n, err := count(e[FieldSnapshotsAllowed]); err == nil && n != nil {
 				v.SnapshotsAllowed = n
 			}
+			v.OldestBeyondPolicy = parseFlag(e[FieldOldestBeyond])
 			v.NewestID = status.Truncate(str(e[FieldNewestID]), 64)
 			if jobs := parseJobs(h, e[FieldJobs], func(p string) { r.Problems = append(r.Problems, p) }); len(jobs) > 0 {
 				if r.Jobs == nil {

@@ -113,6 +113,10 @@ type HostView struct {
 	// missing, and the snapshots beyond which forget is not running.
 	PointsMissing    *int64
 	SnapshotsAllowed *int64
+	// OldestBeyondPolicy: the oldest of the host's own snapshots (not its
+	// jobs') is one forget would remove with twice its policy; nil when
+	// its own snapshots have no policy.
+	OldestBeyondPolicy *bool
 }
 
 // Result is one check of a repository.
@@ -151,6 +155,10 @@ type Options struct {
 	Expect  []string // hosts that must be in the repository (reported with 0 when absent)
 	NoLock  bool     // restic check --no-lock (a read-only repository)
 	NoSize  bool     // skip restic stats (the free space is still read)
+	// SizeEvery: restic stats runs when the size last recorded is older
+	// than this (0: at every check); a check within it keeps that size,
+	// with its own time. See DefaultSizeEvery.
+	SizeEvery time.Duration
 	// Timeout bounds each restic call (DefaultTimeout when 0): a restic
 	// that hangs is a failed check, never a check that never ends.
 	Timeout time.Duration
@@ -169,6 +177,13 @@ type Options struct {
 // restic check reading a subset of a large repository's data over a slow
 // link.
 const DefaultTimeout = 6 * time.Hour
+
+// DefaultSizeEvery is repo-check's --size.interval: restic stats reads
+// every snapshot again (as much CPU as the listing itself, on a large
+// repository), so the size is measured at most every 6 hours. The alerts
+// read a day's growth, which a size up to 6 hours old still tells; with
+// the shipped daily timer every check measures it.
+const DefaultSizeEvery = 6 * time.Hour
 
 // Check lists the repository and, when opts.Subsets > 0, reads the next
 // subset of its data; old is the repository's record, for the rotation.
@@ -202,7 +217,11 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 		sp       Space
 	)
 	wg.Go(func() { locks, locksErr = readLocks(ctx, repo, call) })
-	wg.Go(func() { sp = measure(ctx, repo, call, !opts.NoSize) })
+	sized := !opts.NoSize
+	if kept, ok := keptSize(old, res.At, opts); ok {
+		sp, sized = kept, false
+	}
+	wg.Go(func() { sp = measure(ctx, repo, call, sized, sp) })
 	res.Hosts = map[string]HostView{}
 	for _, h := range opts.Expect {
 		res.Hosts[h] = HostView{}

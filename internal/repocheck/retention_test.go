@@ -163,3 +163,49 @@ func TestRetentionPerJob(t *testing.T) {
 		})
 	}
 }
+
+// TestRetentionOldest: an oldest snapshot that forget would remove even
+// with a policy twice as generous is retention not applied, though the
+// count stays within what the policy allows: wrong is kept by another
+// policy than its own (9 snapshots on 8 days, allowed 12, with keep-daily 2,
+// keep-weekly 2, keep-monthly 2: its oldest, on the 8th day, shares its
+// week and month with newer ones and is beyond 4 days). right's oldest,
+// 20 days ago, is one of 3 days holding a snapshot (4 kept at twice the
+// policy); mail has no policy.
+func TestRetentionOldest(t *testing.T) {
+	f := newFixture(t, parts.CurrentPath(t, "restic"))
+	now := time.Now().UTC()
+	at := func(host string, ago time.Duration) {
+		f.restic("backup", "--host", host, "--time", now.Add(-ago).Format("2006-01-02 15:04:05"), f.src)
+	}
+	day := 24 * time.Hour
+	for d := 1; d <= 8; d++ {
+		at("wrong", time.Duration(d)*day)
+	}
+	at("wrong", 8*day-time.Minute)
+	at("right", day)
+	at("right", 2*day)
+	at("right", 20*day)
+	at("mail", 30*day)
+	policy := func(h, job string) (config.Policy, bool) {
+		return config.Policy{KeepDaily: 2, KeepWeekly: 2, KeepMonthly: 2}, h != "mail"
+	}
+	doc, res := f.check(nil, Options{Retention: policy, Now: func() time.Time { return now }})
+	if res.ListErr != nil {
+		t.Fatal(res.ListErr)
+	}
+	r := Parse("r", doc)
+	for h, want := range map[string]any{"wrong": true, "right": false, "mail": nil} {
+		v := r.Hosts[h]
+		var got any
+		if v.OldestBeyondPolicy != nil {
+			got = *v.OldestBeyondPolicy
+		}
+		if got != want {
+			t.Errorf("%s: oldest beyond its policy %v, want %v", h, got, want)
+		}
+	}
+	if v := r.Hosts["wrong"]; v.SnapshotsAllowed == nil || v.Snapshots > *v.SnapshotsAllowed {
+		t.Errorf("wrong: %d snapshots, allowed %v: want within the count, so that only its oldest tells", v.Snapshots, ptr(v.SnapshotsAllowed))
+	}
+}

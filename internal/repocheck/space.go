@@ -35,6 +35,25 @@ type Space struct {
 	SizeAt   time.Time
 	PrevSize *int64
 	PrevAt   time.Time
+	// Kept: Size is not measured by this check but kept from the record
+	// (measured at SizeAt, within Options.SizeEvery), with its growth.
+	Kept bool
+}
+
+// keptSize is the size the record old holds, with its time and the size
+// before it, when the check at now keeps it rather than run restic stats
+// again: it was measured less than opts.SizeEvery ago. A size never
+// measured, dropped by the last check (it failed, or --no-size), or dated
+// after now is measured again.
+func keptSize(old map[string]any, now time.Time, opts Options) (Space, bool) {
+	if opts.NoSize || opts.SizeEvery <= 0 || old == nil {
+		return Space{}, false
+	}
+	rec := parseSpace(old, func(string) {})
+	if rec.Size == nil || rec.SizeAt.IsZero() || rec.SizeAt.After(now) || now.Sub(rec.SizeAt) >= opts.SizeEvery {
+		return Space{}, false
+	}
+	return Space{Size: rec.Size, SizeAt: rec.SizeAt, PrevSize: rec.PrevSize, PrevAt: rec.PrevAt}, true
 }
 
 // Growth is the size's change since the size measured before it, and over
@@ -58,8 +77,9 @@ func LocalPath(location string) string {
 
 // measure reads the repository's size (restic stats) and, for a local
 // repository, the space free to an unprivileged writer under it.
-func measure(ctx context.Context, repo restic.Repo, call func(func(context.Context) error) error, size bool) Space {
-	var sp Space
+// sp is what is known before: the size kept from the record, when size is
+// false because it is recent enough.
+func measure(ctx context.Context, repo restic.Repo, call func(func(context.Context) error) error, size bool, sp Space) Space {
 	var msgs []string
 	var st restic.Stats
 	if !size {
@@ -72,6 +92,7 @@ func measure(ctx context.Context, repo restic.Repo, call func(func(context.Conte
 	} else {
 		sp.Size = &st.TotalSize
 	}
+	sp.Kept = !size && sp.Size != nil
 	if dir := LocalPath(repo.Repository); dir != "" {
 		if free, err := freeBytes(dir); err != nil {
 			msgs = append(msgs, fmt.Sprintf("free space under %s: %v", dir, err))
@@ -91,7 +112,16 @@ func applySpace(doc map[string]any, sp *Space, at time.Time) {
 	if sp == nil {
 		return
 	}
-	if sp.Size != nil {
+	switch {
+	case sp.Size != nil && sp.Kept:
+		// Not measured again: the size, its time and its growth as they were.
+		doc[FieldSizeBytes] = strconv.FormatInt(*sp.Size, 10)
+		doc[FieldSizeAt] = status.FormatTime(sp.SizeAt)
+		if sp.PrevSize != nil && !sp.PrevAt.IsZero() {
+			doc[FieldSizePrevBytes] = strconv.FormatInt(*sp.PrevSize, 10)
+			doc[FieldSizePrevAt] = status.FormatTime(sp.PrevAt)
+		}
+	case sp.Size != nil:
 		doc[FieldSizeBytes] = strconv.FormatInt(*sp.Size, 10)
 		doc[FieldSizeAt] = status.FormatTime(at)
 		if oldSize != "" && oldAt != "" {

@@ -4,6 +4,7 @@ package repocheck
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -102,5 +103,58 @@ func TestGrowth(t *testing.T) {
 	doc = Apply(doc, Result{At: t0.Add(48 * time.Hour), Hosts: map[string]HostView{}, Space: &Space{}}, "test")
 	if _, _, ok := Parse("r", doc).Space.Growth(); ok {
 		t.Errorf("a check without a size has a growth")
+	}
+}
+
+// TestSizeInterval: restic stats (most of what repo-check costs beyond
+// restic's own listing, issue 19's bench) runs at most once per
+// Options.SizeEvery: a check within it keeps the size last measured, with
+// its own time and growth, however the snapshots changed; the first check
+// after it measures again. A size never measured, or not measured the last
+// time, is measured at once.
+func TestSizeInterval(t *testing.T) {
+	f := newFixture(t, parts.CurrentPath(t, "restic"))
+	f.backup("db")
+	t0 := time.Now().UTC().Truncate(time.Second)
+	at := func(d time.Duration) func() time.Time { return func() time.Time { return t0.Add(d) } }
+	every := 6 * time.Hour
+	doc, _ := f.check(nil, Options{SizeEvery: every, Now: at(0)})
+	first := Parse("r", doc).Space
+	if first.Size == nil || !first.SizeAt.Equal(t0) {
+		t.Fatalf("first check: size %v at %v, want one measured at %v", first.Size, first.SizeAt, t0)
+	}
+	// The repository grows: a new file, another host.
+	if err := os.WriteFile(filepath.Join(f.src, "b"), []byte(strings.Repeat("more data ", 40000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.backup("web")
+	doc, res := f.check(doc, Options{SizeEvery: every, Now: at(every - time.Minute)})
+	kept := Parse("r", doc)
+	if res.Hosts["web"].Snapshots != 1 {
+		t.Fatalf("the listing missed web: %+v", res.Hosts)
+	}
+	if kept.Space.Size == nil || *kept.Space.Size != *first.Size || !kept.Space.SizeAt.Equal(t0) || kept.Space.PrevSize != nil || len(kept.Problems) > 0 {
+		t.Errorf("within %v: size %v at %v, previous %v, problems %v; want the first size %d at %v kept, no growth", every, kept.Space.Size, kept.Space.SizeAt, kept.Space.PrevSize, kept.Problems, *first.Size, t0)
+	}
+	if kept.Space.Free == nil {
+		t.Errorf("within %v: no free space; want it read at every check (statfs costs nothing)", every)
+	}
+	doc, _ = f.check(doc, Options{SizeEvery: every, Now: at(every)})
+	again := Parse("r", doc).Space
+	st, err := f.repo.RawDataStats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Size == nil || *again.Size != st.TotalSize || st.TotalSize <= *first.Size || !again.SizeAt.Equal(t0.Add(every)) {
+		t.Errorf("after %v: size %v at %v, want restic stats' %d (more than %d) at %v", every, again.Size, again.SizeAt, st.TotalSize, *first.Size, t0.Add(every))
+	}
+	if b, over, ok := again.Growth(); !ok || b != st.TotalSize-*first.Size || over != every {
+		t.Errorf("after %v: growth %d over %v (%v), want %d over %v", every, b, over, ok, st.TotalSize-*first.Size, every)
+	}
+	// A check without a size (--no-size) drops it: the next measures at once.
+	doc, _ = f.check(doc, Options{NoSize: true, Now: at(every + time.Minute)})
+	doc, _ = f.check(doc, Options{SizeEvery: every, Now: at(every + 2*time.Minute)})
+	if sp := Parse("r", doc).Space; sp.Size == nil || !sp.SizeAt.Equal(t0.Add(every+2*time.Minute)) {
+		t.Errorf("after a check without a size: size %v at %v, want one measured at once", sp.Size, sp.SizeAt)
 	}
 }
