@@ -77,10 +77,13 @@ type Collector struct {
 	// full refresh), so that the handler encodes again only theirs.
 	gen, allGen uint64
 	changes     []change
-	fromDisk    bool            // the snapshot is the saved one, not confirmed by a refresh yet
-	lastSaved   *fleet.Snapshot // the snapshot last saved or loaded
-	saveReq     chan struct{}   // nil when no snapshot is saved
-	loadOnce    sync.Once
+	fromDisk    bool // the snapshot is the saved one, not confirmed by a refresh yet
+	// savedGen is the gen of the snapshot last saved or loaded: a
+	// generation, not the snapshot, so that an old snapshot is not kept
+	// alive beside the new one until the new one is saved.
+	savedGen uint64
+	saveReq  chan struct{} // nil when no snapshot is saved
+	loadOnce sync.Once
 
 	nudges *nudges
 }
@@ -154,6 +157,10 @@ func (c *Collector) Refresh(ctx context.Context) *fleet.Snapshot {
 		// blame, and scrapes keep the last snapshot until the end.
 		return snap
 	}
+	// prev is not used past this point, so it is garbage while the new
+	// snapshot is encoded: two snapshots of the fleet held at once were
+	// most of serve's peak memory.
+	prevFailed := prev != nil && prev.Err != nil
 
 	c.mu.Lock()
 	c.publish(snap, nil, true)
@@ -171,11 +178,11 @@ func (c *Collector) Refresh(ctx context.Context) *fleet.Snapshot {
 	c.requestSave()
 
 	switch {
-	case snap.Err != nil && (prev == nil || prev.Err == nil):
+	case snap.Err != nil && !prevFailed:
 		c.log.Warn("store not reached; keeping the last known records", "err", snap.Err, "hosts_known", len(snap.Hosts))
 	case snap.Err != nil:
 		c.log.Debug("store still not reached", "err", snap.Err)
-	case prev != nil && prev.Err != nil:
+	case prevFailed:
 		c.log.Info("store reached again", "hosts", len(snap.Hosts), "duration", snap.Duration)
 	default:
 		c.log.Debug("refreshed", "hosts", len(snap.Hosts), "duration", snap.Duration)

@@ -27,6 +27,11 @@ import (
 	"github.com/golemtrust/backupwatch/internal/vaultkv"
 )
 
+// vaultTimeout bounds each request to Vault, the bench's own and serve's
+// (--vault.timeout): listing 100,000 keys took over 10 s, serve's default,
+// on the busy 2-core machine, and failed a whole run of the bench.
+const vaultTimeout = time.Minute
+
 // bareLoop is the limit: one LIST, then one GET per key with a fixed
 // number of workers over keep-alive connections, decoding each answer and
 // nothing else.
@@ -39,7 +44,7 @@ type bareLoop struct {
 
 func newBareLoop(addr, token string, workers int) *bareLoop {
 	return &bareLoop{addr: addr, token: token, workers: workers, hc: &http.Client{
-		Timeout:   10 * time.Second,
+		Timeout:   vaultTimeout,
 		Transport: &http.Transport{MaxIdleConnsPerHost: workers},
 	}}
 }
@@ -130,7 +135,7 @@ func newRefresher(ctx context.Context, v *vault, workers int, root bool) (*refre
 		SecretIDFile: v.secretIDFile,
 		Mount:        mount,
 		Prefix:       prefix,
-		Timeout:      10 * time.Second,
+		Timeout:      vaultTimeout,
 		MaxConns:     workers,
 	}
 	if root {
@@ -241,7 +246,7 @@ func measureServe(ctx context.Context, procs *procs, bin string, v *vault, root 
 		return nil, err
 	}
 	listen := "127.0.0.1:" + port
-	cmd := exec.Command(bin, append([]string{"--vault.address=" + v.addr, "serve",
+	cmd := exec.Command(bin, append([]string{"--vault.address=" + v.addr, "--vault.timeout=" + vaultTimeout.String(), "serve",
 		"--web.listen-address=" + listen, "--refresh.interval=1h"}, freshState(bin, dir)...)...)
 	cmd.Env = append(cleanEnv(), "VAULT_TOKEN="+token)
 	logPath := filepath.Join(dir, "serve.log")
@@ -502,7 +507,7 @@ func measureMemory(ctx context.Context, procs *procs, bin string, v *vault, root
 		return nil, err
 	}
 	listen := "127.0.0.1:" + port
-	cmd := exec.Command(bin, append([]string{"--vault.address=" + v.addr, "serve",
+	cmd := exec.Command(bin, append([]string{"--vault.address=" + v.addr, "--vault.timeout=" + vaultTimeout.String(), "serve",
 		"--web.listen-address=" + listen, "--refresh.interval=" + interval.String()}, freshState(bin, dir)...)...)
 	cmd.Env = append(cleanEnv(), "VAULT_TOKEN="+token)
 	logPath := filepath.Join(dir, fmt.Sprintf("serve-%d-scrapers.log", k))
