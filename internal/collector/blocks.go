@@ -123,10 +123,11 @@ func (h *Handler) encodeBlock(b *blocks, snap *fleet.Snapshot, i int) (*hostBloc
 	}, h.c.opts.HostSeries), sub, h.c.opts.Labels, h.c.opts.Escalation)
 	hb := &hostBlock{fams: make([]piece, 0, len(h.hostFams))}
 	var failure error
-	var text bytes.Buffer
+	text := getBuffer()
+	defer putBuffer(text)
 	for _, d := range h.hostFams {
 		text.Reset()
-		if err := encodeMetrics(&text, byFam[d]); err != nil && failure == nil {
+		if err := encodeMetrics(text, byFam[d]); err != nil && failure == nil {
 			failure = err
 		}
 		delete(byFam, d) // garbage as soon as it is encoded
@@ -155,8 +156,9 @@ func deflatePiece(text []byte) piece {
 	if len(text) == 0 {
 		return piece{}
 	}
-	var z bytes.Buffer
-	fw := getDeflater(&z)
+	z := getBuffer()
+	defer putBuffer(z)
+	fw := getDeflater(z)
 	fw.Write(text)
 	fw.Flush() // byte-aligned and not final: more pieces follow
 	putDeflater(fw)

@@ -139,7 +139,8 @@ func encodeFamily(w io.Writer, d *prometheus.Desc, collect func(ch chan<- promet
 		defer close(ch)
 		collect(ch)
 	}()
-	ft := familyText{w: w}
+	ft := familyText{w: w, text: getBuffer()}
+	defer putBuffer(ft.text)
 	batch := make([]prometheus.Metric, 0, batchSize)
 	for m := range ch {
 		if family(m.Desc()) != d {
@@ -159,7 +160,8 @@ func encodeFamily(w io.Writer, d *prometheus.Desc, collect func(ch chan<- promet
 // encodeMetrics writes ms, metrics of one family, in the text format,
 // batchSize at a time (see familyText).
 func encodeMetrics(w io.Writer, ms []prometheus.Metric) error {
-	ft := familyText{w: w}
+	ft := familyText{w: w, text: getBuffer()}
+	defer putBuffer(ft.text)
 	for len(ms) > 0 {
 		n := min(len(ms), batchSize)
 		ft.write(ms[:n])
@@ -175,9 +177,9 @@ func encodeMetrics(w io.Writer, ms []prometheus.Metric) error {
 // one.
 type familyText struct {
 	w       io.Writer
-	text    bytes.Buffer
-	written bool  // the HELP and TYPE lines are
-	failure error // the first
+	text    *bytes.Buffer // scratch
+	written bool          // the HELP and TYPE lines are
+	failure error         // the first
 }
 
 func (f *familyText) write(batch []prometheus.Metric) {
@@ -194,7 +196,7 @@ func (f *familyText) write(batch []prometheus.Metric) {
 	mfs, err := reg.Gather()
 	for _, mf := range mfs {
 		f.text.Reset()
-		if _, eerr := expfmt.MetricFamilyToText(&f.text, mf); eerr != nil && err == nil {
+		if _, eerr := expfmt.MetricFamilyToText(f.text, mf); eerr != nil && err == nil {
 			err = eerr
 		}
 		b := f.text.Bytes()
@@ -293,6 +295,25 @@ func (t *textSum) Write(p []byte) (int, error) {
 	t.n += len(p)
 	t.crc = crc32.Update(t.crc, crc32.IEEETable, p)
 	return t.w.Write(p)
+}
+
+// Scratch buffers for the text of a batch or a block, and for a piece
+// before it is cloned: reused, as growing new ones for each of some 10,000
+// pieces per 10,000 hosts was a fifth of what a refresh allocated.
+var buffers sync.Pool
+
+func getBuffer() *bytes.Buffer {
+	if b, ok := buffers.Get().(*bytes.Buffer); ok {
+		b.Reset()
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= 1<<20 { // an unusually large one is let go
+		buffers.Put(b)
+	}
 }
 
 // Compressors and decompressors hold some hundreds of kilobytes of state
