@@ -156,115 +156,9 @@ func (r *results) print(w io.Writer, failure error) {
 	}
 	fmt.Fprintln(w)
 
-	if s := r.serve; s != nil {
-		med, worst := median(s.scrapes), slices.Max(s.scrapes)
-		target := targetScrape
-		if r.serveN >= targetHostsLarge {
-			target = targetScrapeLarge
-		}
-		verdict := fmt.Sprintf("meets target (< %s)", fmtDur(target))
-		switch {
-		case r.serveN < targetHosts:
-			verdict = fmt.Sprintf("target applies at %d hosts", targetHosts)
-		case worst >= target:
-			verdict = fmt.Sprintf("MISSES target (< %s)", fmtDur(target))
-			misses = append(misses, fmt.Sprintf("/metrics at %d hosts takes up to %s", r.serveN, fmtDur(worst)))
-		}
-		fmt.Fprintf(w, "/metrics from the cache at %d hosts, %d scrapes with gzip as Prometheus asks (%.1f MB, %.1f MB unpacked): median %s, max %s: %s\n",
-			r.serveN, len(s.scrapes), float64(s.gzipBytes)/1e6, float64(s.bodyBytes)/1e6, fmtDur(med), fmtDur(worst), verdict)
-		fmt.Fprintf(w, "  the same without gzip, %d scrapes in turn with those: median %s, max %s\n", len(s.plain), fmtDur(median(s.plain)), fmtDur(slices.Max(s.plain)))
-		if r.serveN >= targetHostsLarge {
-			verdict := fmt.Sprintf("meets target (<= %d MB)", targetBodyLarge/1_000_000)
-			if s.bodyBytes > targetBodyLarge {
-				verdict = fmt.Sprintf("MISSES target (<= %d MB; docs/operations.md, \"Series budget\", says why and how to cut it)", targetBodyLarge/1_000_000)
-				misses = append(misses, fmt.Sprintf("/metrics is %.1f MB unpacked", float64(s.bodyBytes)/1e6))
-			}
-			fmt.Fprintf(w, "  /metrics unpacked at %d hosts: %.1f MB: %s\n", r.serveN, float64(s.bodyBytes)/1e6, verdict)
-		}
-		fmt.Fprintf(w, "serve's first complete refresh, from process start (login included, %s token): %s\n", o.tokens[0], fmtDur(s.firstRefresh))
-
-		// Vault reads per host per day at the defaults: one per full
-		// refresh, plus one per nudge (run writes twice per backup: its
-		// start and its outcome; one backup a day).
-		full := float64(24*time.Hour) / float64(collector.DefaultInterval)
-		perDay := full + 2
-		verdict = fmt.Sprintf("meets target (<= %d, the runbook's script)", targetReadsPerDay)
-		if perDay > targetReadsPerDay {
-			verdict = fmt.Sprintf("MISSES target (<= %d)", targetReadsPerDay)
-			misses = append(misses, fmt.Sprintf("%.0f Vault reads per host per day", perDay))
-		}
-		fmt.Fprintf(w, "Vault reads per host per day at the defaults: %.0f (a full refresh every %s) + 2 nudged (run's start and outcome, one backup a day) = %.0f: %s\n",
-			full, collector.DefaultInterval, perDay, verdict)
-		if len(s.nudgeLatency) > 0 {
-			worst := slices.Max(s.nudgeLatency)
-			med := median(s.nudgeLatency)
-			verdict = fmt.Sprintf("meets target (median <= %s, max <= %s)", fmtDur(targetWriteToMetric), fmtDur(targetWriteToMetricMax))
-			if med > targetWriteToMetric || worst > targetWriteToMetricMax {
-				verdict = fmt.Sprintf("MISSES target (median <= %s, max <= %s)", fmtDur(targetWriteToMetric), fmtDur(targetWriteToMetricMax))
-				misses = append(misses, fmt.Sprintf("a recorded failure takes %s (median), up to %s to reach /metrics", fmtDur(med), fmtDur(worst)))
-			}
-			fmt.Fprintf(w, "Write-to-metric latency (record --exporter.url, process start to the failure in /metrics, serve's refresh an hour away), %d writes: median %s, max %s; %.0f nudged reads (1 per write): %s\n",
-				len(s.nudgeLatency), fmtDur(median(s.nudgeLatency)), fmtDur(worst), s.nudgeReads, verdict)
-		}
-		if len(s.seriesPerHost) > 0 {
-			var parts []string
-			worst := 0
-			for _, st := range slices.Sorted(maps.Keys(s.seriesPerHost)) {
-				parts = append(parts, fmt.Sprintf("%s %d", st, s.seriesPerHost[st]))
-				worst = max(worst, s.seriesPerHost[st])
-			}
-			verdict = fmt.Sprintf("within budget (<= %d)", seriesBudget)
-			if worst > seriesBudget {
-				verdict = fmt.Sprintf("OVER budget (<= %d)", seriesBudget)
-				misses = append(misses, fmt.Sprintf("%d series for one host", worst))
-			}
-			fmt.Fprintf(w, "Series per host written by record, by status: %s: %s\n", strings.Join(parts, ", "), verdict)
-		}
-	}
+	misses = append(misses, r.printServe(w)...)
 	printProm(w, r.serveN, r.prom)
-	if len(r.memory) > 0 {
-		fmt.Fprintf(w, "\nPeak resident memory of backupwatch serve at %d hosts (VmHWM, start included), a fresh process per row, refreshing every %s;\n", r.serveN, r.memRefresh)
-		fmt.Fprintln(w, "its clients scrape /metrics with gzip back to back (no pause: harsher than Prometheus) until two more refreshes have completed:")
-	}
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, m := range r.memory {
-		verdict := "no target"
-		targets := targetRSS
-		if r.serveN >= targetHostsLarge {
-			targets = targetRSSLarge
-		}
-		if target, ok := targets[m.scrapers]; ok {
-			verdict = fmt.Sprintf("meets target (< %d MB)", target/1_000_000)
-			switch {
-			case r.serveN < targetHosts:
-				verdict = fmt.Sprintf("target applies at %d hosts", targetHosts)
-			case m.peakRSS >= target:
-				verdict = fmt.Sprintf("MISSES target (< %d MB)", target/1_000_000)
-				misses = append(misses, fmt.Sprintf("serve peaks at %.1f MB resident with %d scraper(s)", float64(m.peakRSS)/1e6, m.scrapers))
-			}
-		}
-		lat := "-"
-		if len(m.latencies) > 0 {
-			lat = fmt.Sprintf("median %s, max %s", fmtDur(median(m.latencies)), fmtDur(slices.Max(m.latencies)))
-		}
-		fmt.Fprintf(tw, "  %d scraper(s):\t%.1f MB\t%s\t%d scrapes (%s), %d refused (503)\t%d refreshes meanwhile, the last %s, %.0f failed\n",
-			m.scrapers, float64(m.peakRSS)/1e6, verdict, m.scrapes, lat, m.refused, m.refreshes, fmtDur(m.refreshDur), m.failures)
-	}
-	tw.Flush()
-	// A refresh that fails (Vault did not answer within the refresh
-	// timeout) with many scrapers but not with one was starved by them; if
-	// it fails with one too, the machine is too busy to tell.
-	if len(r.memory) > 0 {
-		base := r.memory[0]
-		for _, m := range r.memory[1:] {
-			if m.failures > 0 && base.failures == 0 {
-				misses = append(misses, fmt.Sprintf("%.0f refresh(es) failed with %d scrapers, none with %d", m.failures, m.scrapers, base.scrapers))
-			}
-		}
-		if base.failures > 0 {
-			fmt.Fprintf(w, "  refreshes failed even with %d scraper(s) (Vault did not answer within the refresh timeout): the machine is too busy to judge starvation\n", base.scrapers)
-		}
-	}
+	misses = append(misses, r.printMemory(w)...)
 	fmt.Fprintln(w)
 	if r.history != nil {
 		if miss := r.history.print(w); miss != "" {
@@ -343,4 +237,125 @@ func commit() string {
 		}
 	}
 	return c
+}
+
+// printServe prints serve's scrape latency, write-to-metric latency and
+// series per host, and returns the targets missed.
+func (r *results) printServe(w io.Writer) (misses []string) {
+	o := r.opts
+	if s := r.serve; s != nil {
+		med, worst := median(s.scrapes), slices.Max(s.scrapes)
+		target := targetScrape
+		if r.serveN >= targetHostsLarge {
+			target = targetScrapeLarge
+		}
+		verdict := fmt.Sprintf("meets target (< %s)", fmtDur(target))
+		switch {
+		case r.serveN < targetHosts:
+			verdict = fmt.Sprintf("target applies at %d hosts", targetHosts)
+		case worst >= target:
+			verdict = fmt.Sprintf("MISSES target (< %s)", fmtDur(target))
+			misses = append(misses, fmt.Sprintf("/metrics at %d hosts takes up to %s", r.serveN, fmtDur(worst)))
+		}
+		fmt.Fprintf(w, "/metrics from the cache at %d hosts, %d scrapes with gzip as Prometheus asks (%.1f MB, %.1f MB unpacked): median %s, max %s: %s\n",
+			r.serveN, len(s.scrapes), float64(s.gzipBytes)/1e6, float64(s.bodyBytes)/1e6, fmtDur(med), fmtDur(worst), verdict)
+		fmt.Fprintf(w, "  the same without gzip, %d scrapes in turn with those: median %s, max %s\n", len(s.plain), fmtDur(median(s.plain)), fmtDur(slices.Max(s.plain)))
+		if r.serveN >= targetHostsLarge {
+			verdict := fmt.Sprintf("meets target (<= %d MB)", targetBodyLarge/1_000_000)
+			if s.bodyBytes > targetBodyLarge {
+				verdict = fmt.Sprintf("MISSES target (<= %d MB; docs/operations.md, \"Series budget\", says why and how to cut it)", targetBodyLarge/1_000_000)
+				misses = append(misses, fmt.Sprintf("/metrics is %.1f MB unpacked", float64(s.bodyBytes)/1e6))
+			}
+			fmt.Fprintf(w, "  /metrics unpacked at %d hosts: %.1f MB: %s\n", r.serveN, float64(s.bodyBytes)/1e6, verdict)
+		}
+		fmt.Fprintf(w, "serve's first complete refresh, from process start (login included, %s token): %s\n", o.tokens[0], fmtDur(s.firstRefresh))
+
+		// Vault reads per host per day at the defaults: one per full
+		// refresh, plus one per nudge (run writes twice per backup: its
+		// start and its outcome; one backup a day).
+		full := float64(24*time.Hour) / float64(collector.DefaultInterval)
+		perDay := full + 2
+		verdict = fmt.Sprintf("meets target (<= %d, the runbook's script)", targetReadsPerDay)
+		if perDay > targetReadsPerDay {
+			verdict = fmt.Sprintf("MISSES target (<= %d)", targetReadsPerDay)
+			misses = append(misses, fmt.Sprintf("%.0f Vault reads per host per day", perDay))
+		}
+		fmt.Fprintf(w, "Vault reads per host per day at the defaults: %.0f (a full refresh every %s) + 2 nudged (run's start and outcome, one backup a day) = %.0f: %s\n",
+			full, collector.DefaultInterval, perDay, verdict)
+		if len(s.nudgeLatency) > 0 {
+			worst := slices.Max(s.nudgeLatency)
+			med := median(s.nudgeLatency)
+			verdict = fmt.Sprintf("meets target (median <= %s, max <= %s)", fmtDur(targetWriteToMetric), fmtDur(targetWriteToMetricMax))
+			if med > targetWriteToMetric || worst > targetWriteToMetricMax {
+				verdict = fmt.Sprintf("MISSES target (median <= %s, max <= %s)", fmtDur(targetWriteToMetric), fmtDur(targetWriteToMetricMax))
+				misses = append(misses, fmt.Sprintf("a recorded failure takes %s (median), up to %s to reach /metrics", fmtDur(med), fmtDur(worst)))
+			}
+			fmt.Fprintf(w, "Write-to-metric latency (record --exporter.url, process start to the failure in /metrics, serve's refresh an hour away), %d writes: median %s, max %s; %.0f nudged reads (1 per write): %s\n",
+				len(s.nudgeLatency), fmtDur(median(s.nudgeLatency)), fmtDur(worst), s.nudgeReads, verdict)
+		}
+		if len(s.seriesPerHost) > 0 {
+			var parts []string
+			worst := 0
+			for _, st := range slices.Sorted(maps.Keys(s.seriesPerHost)) {
+				parts = append(parts, fmt.Sprintf("%s %d", st, s.seriesPerHost[st]))
+				worst = max(worst, s.seriesPerHost[st])
+			}
+			verdict = fmt.Sprintf("within budget (<= %d)", seriesBudget)
+			if worst > seriesBudget {
+				verdict = fmt.Sprintf("OVER budget (<= %d)", seriesBudget)
+				misses = append(misses, fmt.Sprintf("%d series for one host", worst))
+			}
+			fmt.Fprintf(w, "Series per host written by record, by status: %s: %s\n", strings.Join(parts, ", "), verdict)
+		}
+	}
+	return misses
+}
+
+// printMemory prints serve's peak memory under its scrapers, and returns
+// the targets missed.
+func (r *results) printMemory(w io.Writer) (misses []string) {
+	if len(r.memory) > 0 {
+		fmt.Fprintf(w, "\nPeak resident memory of backupwatch serve at %d hosts (VmHWM, start included), a fresh process per row, refreshing every %s;\n", r.serveN, r.memRefresh)
+		fmt.Fprintln(w, "its clients scrape /metrics with gzip back to back (no pause: harsher than Prometheus) until two more refreshes have completed:")
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, m := range r.memory {
+		verdict := "no target"
+		targets := targetRSS
+		if r.serveN >= targetHostsLarge {
+			targets = targetRSSLarge
+		}
+		if target, ok := targets[m.scrapers]; ok {
+			verdict = fmt.Sprintf("meets target (< %d MB)", target/1_000_000)
+			switch {
+			case r.serveN < targetHosts:
+				verdict = fmt.Sprintf("target applies at %d hosts", targetHosts)
+			case m.peakRSS >= target:
+				verdict = fmt.Sprintf("MISSES target (< %d MB)", target/1_000_000)
+				misses = append(misses, fmt.Sprintf("serve peaks at %.1f MB resident with %d scraper(s)", float64(m.peakRSS)/1e6, m.scrapers))
+			}
+		}
+		lat := "-"
+		if len(m.latencies) > 0 {
+			lat = fmt.Sprintf("median %s, max %s", fmtDur(median(m.latencies)), fmtDur(slices.Max(m.latencies)))
+		}
+		fmt.Fprintf(tw, "  %d scraper(s):\t%.1f MB\t%s\t%d scrapes (%s), %d refused (503)\t%d refreshes meanwhile, the last %s, %.0f failed\n",
+			m.scrapers, float64(m.peakRSS)/1e6, verdict, m.scrapes, lat, m.refused, m.refreshes, fmtDur(m.refreshDur), m.failures)
+	}
+	tw.Flush()
+	// A refresh that fails (Vault did not answer within the refresh
+	// timeout) with many scrapers but not with one was starved by them; if
+	// it fails with one too, the machine is too busy to tell.
+	if len(r.memory) > 0 {
+		base := r.memory[0]
+		for _, m := range r.memory[1:] {
+			if m.failures > 0 && base.failures == 0 {
+				misses = append(misses, fmt.Sprintf("%.0f refresh(es) failed with %d scrapers, none with %d", m.failures, m.scrapers, base.scrapers))
+			}
+		}
+		if base.failures > 0 {
+			fmt.Fprintf(w, "  refreshes failed even with %d scraper(s) (Vault did not answer within the refresh timeout): the machine is too busy to judge starvation\n", base.scrapers)
+		}
+	}
+	return misses
 }
