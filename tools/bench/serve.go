@@ -30,6 +30,11 @@ type serveResult struct {
 	nudgeReads   float64 // backupwatch_nudge_reads_total after them
 	// Series per host, by the host's status, from one scrape.
 	seriesPerHost map[string]int
+	// restart is serve's restart with its --state.dir: from the new
+	// process's start to /metrics exporting every host again (0: not
+	// measured), and whether it said they were the saved snapshot's.
+	restart         time.Duration
+	restartFromDisk bool
 }
 
 // measureServe starts `backupwatch serve` against the filled Vault, waits
@@ -45,8 +50,10 @@ func measureServe(ctx context.Context, procs *procs, bin string, v *vault, root 
 		return nil, err
 	}
 	listen := "127.0.0.1:" + port
-	cmd := exec.Command(bin, append([]string{"--vault.address=" + v.addr, "--vault.timeout=" + vaultTimeout.String(), "serve",
-		"--web.listen-address=" + listen, "--refresh.interval=1h"}, freshState(bin, dir)...)...)
+	state := freshState(bin, dir)
+	args := append([]string{"--vault.address=" + v.addr, "--vault.timeout=" + vaultTimeout.String(), "serve",
+		"--web.listen-address=" + listen, "--refresh.interval=1h"}, state...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(cleanEnv(), "VAULT_TOKEN="+token)
 	logPath := filepath.Join(dir, "serve.log")
 	logf, err := os.Create(logPath)
@@ -66,8 +73,8 @@ func measureServe(ctx context.Context, procs *procs, bin string, v *vault, root 
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableCompression: true}}
 	base := "http://" + listen
 	res := &serveResult{}
-	deadline := time.Now().Add(5 * time.Minute)
 	wait := func(what string, ok func() bool) error {
+		deadline := time.Now().Add(servePatience)
 		for !ok() {
 			select {
 			case <-p.done:
@@ -77,7 +84,7 @@ func measureServe(ctx context.Context, procs *procs, bin string, v *vault, root 
 			case <-time.After(100 * time.Millisecond):
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("backupwatch serve: no %s after 5 minutes\n%s", what, tail(logPath))
+				return fmt.Errorf("backupwatch serve: no %s after %s\n%s", what, servePatience, tail(logPath))
 			}
 		}
 		return nil
@@ -169,7 +176,62 @@ func measureServe(ctx context.Context, procs *procs, bin string, v *vault, root 
 	if during != nil {
 		during(listen)
 	}
+	if len(state) > 0 {
+		// serve saved its snapshot after its refresh and the nudges, and
+		// saves it again as it stops.
+		p.stop()
+		res.restart, res.restartFromDisk, err = measureRestart(ctx, procs, bin, args, cmd.Env, base, n, filepath.Join(dir, "serve-restarted.log"))
+		if err != nil {
+			return nil, fmt.Errorf("restart: %w", err)
+		}
+	}
 	return res, nil
+}
+
+// servePatience bounds each wait for serve: a first refresh of 100,000
+// hosts took over 5 minutes on the busy 2-core machine.
+const servePatience = 15 * time.Minute
+
+// measureRestart starts serve again with args (its --state.dir holding
+// what the last one saved) and times it until /metrics exports n hosts,
+// long before its first refresh of them is over; it reports whether
+// serve said they were the saved snapshot's.
+func measureRestart(ctx context.Context, procs *procs, bin string, args, env []string, base string, n int, logPath string) (time.Duration, bool, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return 0, false, err
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	started := time.Now()
+	p, err := procs.start("backupwatch serve", cmd, logPath)
+	if err != nil {
+		return 0, false, err
+	}
+	defer p.stop()
+	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{DisableCompression: true}}
+	want := []byte(fmt.Sprintf("\nbackupwatch_hosts %d\n", n))
+	deadline := started.Add(servePatience)
+	for {
+		body, err := scrape(ctx, hc, base, false)
+		if err == nil && bytes.Contains(body, want) {
+			d := time.Since(started)
+			fromDisk, _ := metricValue(body, "backupwatch_snapshot_from_disk")
+			return d, fromDisk == 1, nil
+		}
+		select {
+		case <-p.done:
+			return 0, false, fmt.Errorf("backupwatch serve exited: %v\n%s", p.cmd.ProcessState, tail(logPath))
+		case <-ctx.Done():
+			return 0, false, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return 0, false, fmt.Errorf("no %d hosts in /metrics after %s\n%s", n, servePatience, tail(logPath))
+		}
+	}
 }
 
 // seriesPerHost counts the series naming one host of each status.
