@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/golemtrust/backupwatch/internal/fleet"
+	"github.com/golemtrust/backupwatch/internal/status"
 )
 
 // ages is a snapshot's age families (ageDescs) encoded once, in the text
@@ -154,4 +155,56 @@ func (a *ages) write(w io.Writer, now time.Time, header bool) error {
 	}
 	*bp = buf[:0]
 	return err
+}
+
+// MaxFutureSkew is how far in the future a recorded time may lie and
+// still count as established: record's own bound (status.ClockSkew). A
+// time beyond it is taken as when the exporter first read it
+// (status.Record.ClampFuture), so its age grows from then, and
+// backup_clock_ahead_seconds says how far ahead it was; Age only meets one
+// in a record read without that (it counts as the epoch, overdue).
+const MaxFutureSkew = status.MaxFutureSkew
+
+// Age is the age in seconds of a recorded time t at now, as the runbook's
+// script computes it: a time that is not established (zero, or further in
+// the future than MaxFutureSkew) counts as the epoch, so it pages as
+// overdue.
+func Age(t, now time.Time) int64 {
+	if t.IsZero() || t.After(now.Add(MaxFutureSkew)) {
+		return now.Unix()
+	}
+	return now.Unix() - t.Unix()
+}
+
+// collectAges sends the ages as of now (see Age); only those of family
+// only when it is not nil.
+func collectAges(ch chan<- prometheus.Metric, snap *fleet.Snapshot, now time.Time, only *prometheus.Desc) {
+	send := sender(ch, only)
+	eachAge(snap, func(d *prometheus.Desc, t time.Time, labels ...string) {
+		send(d, prometheus.GaugeValue, float64(Age(t, now)), labels...)
+	})
+}
+
+// eachAge calls f with each age series of snap: its family, the recorded
+// time it is the age of, and its label values. The handler encodes them
+// once per snapshot with it, and only the values at each scrape.
+func eachAge(snap *fleet.Snapshot, f func(d *prometheus.Desc, t time.Time, labels ...string)) {
+	if snap == nil {
+		return
+	}
+	for i := range snap.Hosts {
+		r := &snap.Hosts[i]
+		if !r.Unread {
+			f(lastSuccessAge, r.LastSuccess, hostLabel(r.Host))
+		}
+	}
+	eachJobAge(snap, f)
+	if !snap.Listed {
+		return // not known to be missing: the store was never reached
+	}
+	var lastTest time.Time
+	if snap.RestoreTest != nil {
+		lastTest = snap.RestoreTest.LastTest
+	}
+	f(restoreTestAge, lastTest)
 }

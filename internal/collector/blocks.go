@@ -110,19 +110,27 @@ func (b *blocks) subSnapshot(snap *fleet.Snapshot, i int) *fleet.Snapshot {
 	return sub
 }
 
-// encodeBlock encodes block i of snap.
+// encodeBlock encodes block i of snap. Its hosts' series are collected
+// once, each to its family's list, and then encoded a family at a time:
+// collecting them once per family, as encodeFamily does, built every
+// family's metrics (label slices, closures) for each of some 25 families.
 func (h *Handler) encodeBlock(b *blocks, snap *fleet.Snapshot, i int) (*hostBlock, error) {
 	sub := b.subSnapshot(snap, i)
-	hb := &hostBlock{}
+	byFam := make(map[*prometheus.Desc][]prometheus.Metric, len(h.hostFams))
+	collectHosts(hostGauge(func(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
+		f := family(d) // a job's series is in its host family (see jobs.go)
+		byFam[f] = append(byFam[f], prometheus.MustNewConstMetric(d, t, v, labels...))
+	}, h.c.opts.HostSeries), sub, h.c.opts.Labels, h.c.opts.Escalation)
+	hb := &hostBlock{fams: make([]piece, 0, len(h.hostFams))}
 	var failure error
-	var text bytes.Buffer
+	text := getBuffer()
+	defer putBuffer(text)
 	for _, d := range h.hostFams {
 		text.Reset()
-		if err := encodeFamily(&text, d, func(ch chan<- prometheus.Metric) {
-			collectHosts(hostGauge(sender(ch, d), h.c.opts.HostSeries), sub, h.c.opts.Labels, h.c.opts.Escalation)
-		}); err != nil && failure == nil {
+		if err := encodeMetrics(text, byFam[d]); err != nil && failure == nil {
 			failure = err
 		}
+		delete(byFam, d) // garbage as soon as it is encoded
 		body := text.Bytes()
 		hdr := body
 		for bytes.HasPrefix(body, []byte("#")) {
@@ -148,8 +156,9 @@ func deflatePiece(text []byte) piece {
 	if len(text) == 0 {
 		return piece{}
 	}
-	var z bytes.Buffer
-	fw := getDeflater(&z)
+	z := getBuffer()
+	defer putBuffer(z)
+	fw := getDeflater(z)
 	fw.Write(text)
 	fw.Flush() // byte-aligned and not final: more pieces follow
 	putDeflater(fw)

@@ -4,14 +4,10 @@ package collector
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -81,10 +77,13 @@ type Collector struct {
 	// full refresh), so that the handler encodes again only theirs.
 	gen, allGen uint64
 	changes     []change
-	fromDisk    bool            // the snapshot is the saved one, not confirmed by a refresh yet
-	lastSaved   *fleet.Snapshot // the snapshot last saved or loaded
-	saveReq     chan struct{}   // nil when no snapshot is saved
-	loadOnce    sync.Once
+	fromDisk    bool // the snapshot is the saved one, not confirmed by a refresh yet
+	// savedGen is the gen of the snapshot last saved or loaded: a
+	// generation, not the snapshot, so that an old snapshot is not kept
+	// alive beside the new one until the new one is saved.
+	savedGen uint64
+	saveReq  chan struct{} // nil when no snapshot is saved
+	loadOnce sync.Once
 
 	nudges *nudges
 }
@@ -158,6 +157,10 @@ func (c *Collector) Refresh(ctx context.Context) *fleet.Snapshot {
 		// blame, and scrapes keep the last snapshot until the end.
 		return snap
 	}
+	// prev is not used past this point, so it is garbage while the new
+	// snapshot is encoded: two snapshots of the fleet held at once were
+	// most of serve's peak memory.
+	prevFailed := prev != nil && prev.Err != nil
 
 	c.mu.Lock()
 	c.publish(snap, nil, true)
@@ -175,11 +178,11 @@ func (c *Collector) Refresh(ctx context.Context) *fleet.Snapshot {
 	c.requestSave()
 
 	switch {
-	case snap.Err != nil && (prev == nil || prev.Err == nil):
+	case snap.Err != nil && !prevFailed:
 		c.log.Warn("store not reached; keeping the last known records", "err", snap.Err, "hosts_known", len(snap.Hosts))
 	case snap.Err != nil:
 		c.log.Debug("store still not reached", "err", snap.Err)
-	case prev != nil && prev.Err != nil:
+	case prevFailed:
 		c.log.Info("store reached again", "hosts", len(snap.Hosts), "duration", snap.Duration)
 	default:
 		c.log.Debug("refreshed", "hosts", len(snap.Hosts), "duration", snap.Duration)
@@ -321,58 +324,6 @@ func sender(ch chan<- prometheus.Metric, only *prometheus.Desc) func(*prometheus
 	}
 }
 
-// MaxFutureSkew is how far in the future a recorded time may lie and
-// still count as established: record's own bound (status.ClockSkew). A
-// time beyond it is taken as when the exporter first read it
-// (status.Record.ClampFuture), so its age grows from then, and
-// backup_clock_ahead_seconds says how far ahead it was; Age only meets one
-// in a record read without that (it counts as the epoch, overdue).
-const MaxFutureSkew = status.MaxFutureSkew
-
-// Age is the age in seconds of a recorded time t at now, as the runbook's
-// script computes it: a time that is not established (zero, or further in
-// the future than MaxFutureSkew) counts as the epoch, so it pages as
-// overdue.
-func Age(t, now time.Time) int64 {
-	if t.IsZero() || t.After(now.Add(MaxFutureSkew)) {
-		return now.Unix()
-	}
-	return now.Unix() - t.Unix()
-}
-
-// collectAges sends the ages as of now (see Age); only those of family
-// only when it is not nil.
-func collectAges(ch chan<- prometheus.Metric, snap *fleet.Snapshot, now time.Time, only *prometheus.Desc) {
-	send := sender(ch, only)
-	eachAge(snap, func(d *prometheus.Desc, t time.Time, labels ...string) {
-		send(d, prometheus.GaugeValue, float64(Age(t, now)), labels...)
-	})
-}
-
-// eachAge calls f with each age series of snap: its family, the recorded
-// time it is the age of, and its label values. The handler encodes them
-// once per snapshot with it, and only the values at each scrape.
-func eachAge(snap *fleet.Snapshot, f func(d *prometheus.Desc, t time.Time, labels ...string)) {
-	if snap == nil {
-		return
-	}
-	for i := range snap.Hosts {
-		r := &snap.Hosts[i]
-		if !r.Unread {
-			f(lastSuccessAge, r.LastSuccess, hostLabel(r.Host))
-		}
-	}
-	eachJobAge(snap, f)
-	if !snap.Listed {
-		return // not known to be missing: the store was never reached
-	}
-	var lastTest time.Time
-	if snap.RestoreTest != nil {
-		lastTest = snap.RestoreTest.LastTest
-	}
-	f(restoreTestAge, lastTest)
-}
-
 // collectSnapshot sends everything but the ages: what st holds, unchanged
 // until the next refresh; only the metrics of family only when it is not
 // nil. Send every metric through g or send, so that the filter applies.
@@ -417,62 +368,6 @@ func collectFleet(send func(*prometheus.Desc, prometheus.ValueType, float64, ...
 	}
 }
 
-// collectHosts sends the series of snap's hosts, jobs and pauses: every
-// series with a host label.
-func collectHosts(g gauge, snap *fleet.Snapshot, labels Labeler, esc Escalations) {
-	for i := range snap.Hosts {
-		r := &snap.Hosts[i]
-		host := hostLabel(r.Host)
-		g(recordProblems, float64(len(r.Problems)), host)
-		if r.Unread {
-			// Nothing read yet: no status rather than a false one, so a
-			// restart during a Vault outage pages once (the store is
-			// unreachable), not once per host.
-			continue
-		}
-		collectRecord(g, r, host)
-	}
-	collectJobs(g, snap)
-	collectOnCall(g, snap, labels)
-	collectEscalation(g, snap, esc)
-}
-
-// collectRecord sends the series of a record that has been read (not
-// Unread): a host's, or through a job's g (see collectJobs) a job's.
-func collectRecord(g func(*prometheus.Desc, float64, ...string), r *status.Record, host string) {
-	ts := func(t time.Time) float64 { return float64(t.Unix()) }
-	for _, s := range status.Statuses {
-		g(backupStatus, float64(boolInt(r.Status == s)), host, s)
-	}
-	collectAlerting(g, r, host)
-	collectAnomaly(g, r, host)
-	if !r.LastSuccess.IsZero() {
-		g(lastSuccessTS, ts(r.LastSuccess), host)
-	}
-	if !r.LastFailure.IsZero() {
-		g(lastFailureTS, ts(r.LastFailure), host)
-	}
-	if !r.LastAttempt.IsZero() {
-		g(lastAttemptTS, ts(r.LastAttempt), host)
-	}
-	if !r.NoRecord {
-		g(clockAhead, r.Ahead().Seconds(), host)
-	}
-	if r.ClockOffset != nil {
-		g(clockOffset, r.ClockOffset.Seconds(), host)
-	}
-	optInt(g, consecutiveFailures, r.ConsecutiveFailures, host)
-	optInt(g, lastExitCode, r.ExitCode, host)
-	if r.DurationSeconds != nil {
-		g(lastDuration, *r.DurationSeconds, host)
-	}
-	optInt(g, bytesAdded, r.BytesAdded, host)
-	optInt(g, snapshotFiles, r.FilesNew, host, "new")
-	optInt(g, snapshotFiles, r.FilesChanged, host, "changed")
-	optInt(g, snapshotFiles, r.FilesUnmodified, host, "unmodified")
-	optInt(g, pingFailures, r.PingFailures, host)
-}
-
 // collectRestoreTest sends a restore test's series.
 func collectRestoreTest(g func(*prometheus.Desc, float64, ...string), rt *status.RestoreTest) {
 	ts := func(t time.Time) float64 { return float64(t.Unix()) }
@@ -503,35 +398,4 @@ func boolInt(b bool) int64 {
 		return 1
 	}
 	return 0
-}
-
-// maxHostLabel bounds the host label. A key under the prefix is a host,
-// and a store takes keys far longer than any host name (Vault's raft
-// storage some 32 KiB): one such key would repeat itself in every series
-// of its host and, on a Prometheus with label_value_length_limit, fail the
-// whole scrape, silencing every backup alert.
-const maxHostLabel = 253
-
-// hostLabel is the host label of a host name: the name itself or, when
-// that is longer than maxHostLabel or not valid UTF-8, its start made
-// valid and a hash of the whole, so that two such names never share a
-// label (a duplicate series fails the scrape). Such a host's record
-// already has a problem saying what is wrong with its name.
-func hostLabel(h string) string {
-	v := labelValue(h)
-	if v == h && len(h) <= maxHostLabel {
-		return h
-	}
-	sum := sha256.Sum256([]byte(h))
-	return status.Truncate(v, maxHostLabel-32) + hex.EncodeToString(sum[:8])
-}
-
-// labelValue makes a stored string a valid label value. The client library
-// escapes quotes, backslashes and newlines; it refuses invalid UTF-8, which
-// a store could hold, so that is replaced here rather than failing a scrape.
-func labelValue(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
 }

@@ -118,28 +118,6 @@ func restoreJobGauge(g gauge, job string) gauge {
 	}
 }
 
-// collectJobs sends the schedule series of every host, and every series of
-// every job (the restore test jobs' are collectFleet's).
-func collectJobs(g gauge, snap *fleet.Snapshot) {
-	now := snap.Started
-	for i := range snap.Hosts {
-		if r := &snap.Hosts[i]; !r.Unread {
-			collectSchedule(g, r, hostLabel(r.Host), now)
-		}
-	}
-	for i := range snap.Jobs {
-		r := &snap.Jobs[i]
-		jg := jobGauge(g, labelValue(r.Job))
-		host := hostLabel(r.Host)
-		jg(recordProblems, float64(len(r.Problems)), host)
-		if r.Unread {
-			continue
-		}
-		collectRecord(jg, r, host)
-		collectSchedule(jg, r, host, now)
-	}
-}
-
 func collectSchedule(g gauge, r *status.Record, host string, now time.Time) {
 	var deadline float64
 	if d := r.Deadline(now); !d.IsZero() {

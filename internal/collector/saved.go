@@ -55,7 +55,7 @@ func (c *Collector) loadSaved() {
 	if c.snap == nil {
 		c.publish(snap, nil, true)
 		c.fromDisk = true
-		c.lastSaved = snap
+		c.savedGen = c.gen
 	}
 	after := c.afterRefresh
 	c.mu.Unlock()
@@ -101,9 +101,9 @@ func (c *Collector) runSaves(ctx context.Context) {
 // loaded, or the store has never been listed (nothing worth keeping).
 func (c *Collector) save() {
 	c.mu.RLock()
-	snap, last := c.snap, c.lastSaved
+	snap, gen, saved := c.snap, c.gen, c.savedGen
 	c.mu.RUnlock()
-	if snap == nil || snap == last || !snap.Listed {
+	if snap == nil || gen == saved || !snap.Listed {
 		return
 	}
 	t0 := time.Now()
@@ -112,7 +112,7 @@ func (c *Collector) save() {
 		return
 	}
 	c.mu.Lock()
-	c.lastSaved = snap
+	c.savedGen = max(c.savedGen, gen)
 	c.mu.Unlock()
 	c.log.Debug("snapshot saved", "path", c.opts.SavedFile, "hosts", len(snap.Hosts), "duration", time.Since(t0))
 }

@@ -12,56 +12,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/golemtrust/backupwatch/internal/atomicfile"
-	"github.com/golemtrust/backupwatch/internal/collector"
 )
-
-// Targets from the issue.
-const (
-	targetRatio  = 1.25                   // backupwatch/bare at targetHosts and above
-	targetRatioN = 1000                   // smallest fleet the ratio target applies to
-	targetHosts  = 10000                  // fleet size of the scrape and memory targets
-	targetScrape = 100 * time.Millisecond // /metrics latency
-	// At 100,000 hosts (-sizes=...,100000, opt-in): /metrics under 1 s.
-	targetHostsLarge  = 100000
-	targetScrapeLarge = time.Second
-	// targetReadsPerDay is the runbook's script: 2 fields every 15 minutes.
-	targetReadsPerDay = 192
-	// targetWriteToMetric: a recorded failure in /metrics through the
-	// nudge, median and worst (issue 23: the README's "about a second",
-	// at 100,000 hosts too).
-	targetWriteToMetric    = 2 * time.Second
-	targetWriteToMetricMax = 5 * time.Second
-	// targetBodyLarge: /metrics unpacked at targetHostsLarge (issue 23).
-	targetBodyLarge = 50_000_000
-	// seriesBudget per host written by record (run adds restic's summary):
-	// backup_status is three (the runbook's enum, one of them 1), the ages
-	// and timestamps a handful, one bounded info series while failed; 15
-	// keeps 10,000 hosts at 150,000 series, which one Prometheus holds with
-	// ease, and leaves no room for a label whose value changes per backup.
-	seriesBudget = 15
-)
-
-// targetRSS is the peak resident memory of serve at targetHosts, in bytes,
-// by how many clients scrape it at once.
-var targetRSS = map[int]int64{1: 64_000_000, 10: 150_000_000}
-
-// targetRSSLarge is the same at targetHostsLarge (issue 23).
-var targetRSSLarge = map[int]int64{1: 256_000_000, 10: 320_000_000}
 
 type options struct {
 	vaultdev, backupwatch, script, out string
@@ -72,7 +35,7 @@ type options struct {
 	scrapes, workers                   int
 	scrapers                           []int
 	memRefresh                         time.Duration
-	history, serve, refresh            bool
+	history, serve, timeRefresh        bool
 	prometheus                         []string
 	promScrapes                        int
 	// repo-check: a repository of repoHosts hosts and repoSnapshots
@@ -109,7 +72,7 @@ func run() int {
 	scrapers := flag.String("scrapers", "1,10", "for each number, a fresh serve at the largest size is scraped by that many clients at once, back to back, while it refreshes, and its peak memory read")
 	flag.DurationVar(&o.memRefresh, "mem-refresh", 10*time.Second, "serve's --refresh.interval while its memory is measured (each measurement lasts two refreshes); twice serve's first refresh if that is longer")
 	flag.BoolVar(&o.history, "history", true, "at the largest size, last, time backupwatch's refresh again after writing a full history (30 entries) for every host")
-	flag.BoolVar(&o.refresh, "refresh", true, "time the bare loop and backupwatch at each size (false, with -history, measures the history's ratio alone)")
+	flag.BoolVar(&o.timeRefresh, "time-refresh", true, "time the bare loop and backupwatch's refresh at each size; false leaves them out (a run at 100,000 hosts that measures serve alone: four refreshes of the fleet fewer)")
 	flag.BoolVar(&o.serve, "serve", true, "measure `backupwatch serve` at the largest size: its scrape latency and peak memory")
 	large := flag.Bool("large", false, "add a fleet of 100,000 hosts to -sizes (some 20 minutes more on a 2-core machine)")
 	toolsBin := os.Getenv("BACKUPWATCH_TOOLS_BIN")
@@ -225,48 +188,6 @@ func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench: %5.1fs "+format+"\n", append([]any{time.Since(started).Seconds()}, args...)...)
 }
 
-// reader is one token's pair of contestants.
-type reader struct {
-	token string
-	bare  *bareLoop
-	bw    *refresher
-}
-
-type refreshResult struct {
-	token    string
-	bare, bw []time.Duration
-	// CPU time the bench process spent per refresh: the client's own cost,
-	// which the machine's other load disturbs less than the wall clock.
-	bareCPU, bwCPU []time.Duration
-}
-
-type sizeResult struct {
-	hosts         int
-	failed        int
-	written       int           // records written to reach hosts
-	fill          time.Duration // how long writing them took
-	refresh       []refreshResult
-	sh            []time.Duration
-	scriptSkipped bool
-}
-
-type results struct {
-	opts   options
-	load   string
-	commit string
-	sizes  []sizeResult
-	serve  *serveResult
-	serveN int
-	memory []*memResult
-	// history is the refresh without and with every host's history.
-	history *historyResult
-	prom    []*promResult
-	repo    *repoResult
-	// memRefresh is serve's refresh interval while its memory was measured.
-	memRefresh time.Duration
-	elapsed    time.Duration
-}
-
 func bench(ctx context.Context, o options, ps *procs, dir string, res *results) error {
 	if o.repoSnapshots > 0 {
 		// First, while the machine holds no Vault or serve of the bench.
@@ -327,7 +248,7 @@ func bench(ctx context.Context, o options, ps *procs, dir string, res *results) 
 		sr := &res.sizes[len(res.sizes)-1]
 
 		for _, r := range readers {
-			if !o.refresh {
+			if !o.timeRefresh {
 				break
 			}
 			progress("%d hosts, %s token: timing the bare loop and backupwatch, %d runs each after a warm-up", n, r.token, o.runs)
@@ -402,324 +323,6 @@ func memInterval(flag, first time.Duration) time.Duration {
 	return max(flag, (2 * first).Round(time.Second))
 }
 
-// timeRefreshes times the bare loop and backupwatch in turns, after one
-// untimed warm-up of each, alternating which goes first so that neither
-// always runs on the heels of the other.
-func timeRefreshes(ctx context.Context, r reader, f *fleetData, runs int, rr *refreshResult) error {
-	want := len(f.hosts) + 1 // and the restore test
-	type sample struct{ wall, cpu time.Duration }
-	measure := func(f func() error) (sample, error) {
-		c0 := cpuTime()
-		d, err := timed(f)
-		return sample{d, cpuTime() - c0}, err
-	}
-	bare := func() (sample, error) {
-		return measure(func() error {
-			got, err := r.bare.run(ctx)
-			if err == nil && got != want {
-				err = fmt.Errorf("bare loop read %d records, want %d", got, want)
-			}
-			return err
-		})
-	}
-	bw := func() (sample, error) {
-		return measure(func() error { return r.bw.run(ctx, f) })
-	}
-	for i := 0; i <= runs; i++ {
-		first, second := bare, bw
-		if i%2 == 1 {
-			first, second = bw, bare
-		}
-		s1, err := first()
-		if err != nil {
-			return err
-		}
-		s2, err := second()
-		if err != nil {
-			return err
-		}
-		if i == 0 {
-			continue
-		}
-		if i%2 == 1 {
-			s1, s2 = s2, s1
-		}
-		rr.bare, rr.bareCPU = append(rr.bare, s1.wall), append(rr.bareCPU, s1.cpu)
-		rr.bw, rr.bwCPU = append(rr.bw, s2.wall), append(rr.bwCPU, s2.cpu)
-	}
-	return nil
-}
-
-// timed runs f after a garbage collection, so that one run's garbage is
-// not collected on the next one's time.
-func timed(f func() error) (time.Duration, error) {
-	runtime.GC()
-	t0 := time.Now()
-	err := f()
-	return time.Since(t0), err
-}
-
-// cpuTime is the user and system CPU time the bench process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func (r *results) print(w io.Writer, failure error) {
-	o := r.opts
-	fmt.Fprintf(w, "backupwatch bench, %s, commit %s, %s %s/%s, %d CPUs, load average at start %s, took %s\n",
-		started.UTC().Format("2006-01-02 15:04 MST"), r.commit, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), r.load, r.elapsed.Round(time.Second))
-	fmt.Fprintln(w, "Vault: vaultdev (Vault's core and HTTP API), in-memory storage, KV v2.")
-	fmt.Fprintf(w, "Refresh: read every record, one LIST and one GET per host, %d workers, keep-alive; median of %d runs after a warm-up,\n", o.workers, o.runs)
-	fmt.Fprintln(w, "bare loop and backupwatch in turns. Token: approle = AppRole login with the shipped exporter policy (production);")
-	fmt.Fprintln(w, "root = no ACL checks, so Vault's share is smallest and the client's own cost shows most.")
-	fmt.Fprintf(w, "Runbook script: runbook-replay.sh (AppRole login, curl + jq for each vault CLI call, date -d per host), median of %d runs.\n\n", o.scriptRuns)
-
-	var misses []string
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "hosts\ttoken\tbare loop\tbackupwatch\tbackupwatch/bare\t\trunbook script\tscript/backupwatch")
-	for _, s := range r.sizes {
-		// The script logs in with AppRole: compare it with backupwatch doing the same.
-		scriptRow := 0
-		for i, rr := range s.refresh {
-			if rr.token == tokenAppRole {
-				scriptRow = i
-			}
-		}
-		for i, rr := range s.refresh {
-			bare, bw := median(rr.bare), median(rr.bw)
-			ratio, verdict := "-", ""
-			if bare > 0 && bw > 0 {
-				x := float64(bw) / float64(bare)
-				ratio = fmt.Sprintf("%.2f×", x)
-				if s.hosts >= targetRatioN {
-					verdict = fmt.Sprintf("meets target (≤ %.2f×)", targetRatio)
-					if x > targetRatio {
-						verdict = fmt.Sprintf("MISSES target (≤ %.2f×)", targetRatio)
-						misses = append(misses, fmt.Sprintf("refresh at %d hosts (%s token) is %.2f× the bare loop", s.hosts, rr.token, x))
-					}
-				}
-			}
-			script, sratio := "", ""
-			if i == scriptRow {
-				script, sratio = "-", "-"
-				if s.scriptSkipped {
-					script = fmt.Sprintf("not run (> %d)", o.scriptMax)
-				}
-				if sh := median(s.sh); sh > 0 {
-					script = fmtDur(sh)
-					if bw > 0 {
-						sratio = fmt.Sprintf("%.0f×", float64(sh)/float64(bw))
-					}
-				}
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.hosts, rr.token, fmtDur(bare), fmtDur(bw), ratio, verdict, script, sratio)
-		}
-	}
-	tw.Flush()
-	fmt.Fprintln(w)
-	for _, s := range r.sizes {
-		var parts []string
-		for _, rr := range s.refresh {
-			parts = append(parts, fmt.Sprintf("%s: bare %s, backupwatch %s", rr.token, spread(rr.bare), spread(rr.bw)))
-		}
-		if len(s.sh) > 0 {
-			parts = append(parts, "script "+spread(s.sh))
-		}
-		fmt.Fprintf(w, "spread at %d hosts (min–max): %s; %d hosts failed\n", s.hosts, strings.Join(parts, "; "), s.failed)
-		fmt.Fprintf(w, "  filling Vault up to %d hosts: %d records in %s (%d writers, %.0f records/s)\n", s.hosts, s.written, fmtDur(s.fill), fillWriters, float64(s.written)/s.fill.Seconds())
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Client CPU per refresh (median user+system time of the reading process; Vault's share is not in it):")
-	for _, s := range r.sizes {
-		var parts []string
-		for _, rr := range s.refresh {
-			b, c := median(rr.bareCPU), median(rr.bwCPU)
-			x := "-"
-			if b > 0 {
-				x = fmt.Sprintf("%.2f×", float64(c)/float64(b))
-			}
-			parts = append(parts, fmt.Sprintf("%s: bare %s, backupwatch %s (%s)", rr.token, fmtDur(b), fmtDur(c), x))
-		}
-		fmt.Fprintf(w, "  %d hosts: %s\n", s.hosts, strings.Join(parts, "; "))
-	}
-	fmt.Fprintln(w)
-
-	if s := r.serve; s != nil {
-		med, worst := median(s.scrapes), slices.Max(s.scrapes)
-		target := targetScrape
-		if r.serveN >= targetHostsLarge {
-			target = targetScrapeLarge
-		}
-		verdict := fmt.Sprintf("meets target (< %s)", fmtDur(target))
-		switch {
-		case r.serveN < targetHosts:
-			verdict = fmt.Sprintf("target applies at %d hosts", targetHosts)
-		case worst >= target:
-			verdict = fmt.Sprintf("MISSES target (< %s)", fmtDur(target))
-			misses = append(misses, fmt.Sprintf("/metrics at %d hosts takes up to %s", r.serveN, fmtDur(worst)))
-		}
-		fmt.Fprintf(w, "/metrics from the cache at %d hosts, %d scrapes with gzip as Prometheus asks (%.1f MB, %.1f MB unpacked): median %s, max %s: %s\n",
-			r.serveN, len(s.scrapes), float64(s.gzipBytes)/1e6, float64(s.bodyBytes)/1e6, fmtDur(med), fmtDur(worst), verdict)
-		fmt.Fprintf(w, "  the same without gzip, %d scrapes in turn with those: median %s, max %s\n", len(s.plain), fmtDur(median(s.plain)), fmtDur(slices.Max(s.plain)))
-		if r.serveN >= targetHostsLarge {
-			verdict := fmt.Sprintf("meets target (<= %d MB)", targetBodyLarge/1_000_000)
-			if s.bodyBytes > targetBodyLarge {
-				verdict = fmt.Sprintf("MISSES target (<= %d MB; docs/operations.md, \"Series budget\", says why and how to cut it)", targetBodyLarge/1_000_000)
-				misses = append(misses, fmt.Sprintf("/metrics is %.1f MB unpacked", float64(s.bodyBytes)/1e6))
-			}
-			fmt.Fprintf(w, "  /metrics unpacked at %d hosts: %.1f MB: %s\n", r.serveN, float64(s.bodyBytes)/1e6, verdict)
-		}
-		fmt.Fprintf(w, "serve's first complete refresh, from process start (login included, %s token): %s\n", o.tokens[0], fmtDur(s.firstRefresh))
-
-		// Vault reads per host per day at the defaults: one per full
-		// refresh, plus one per nudge (run writes twice per backup: its
-		// start and its outcome; one backup a day).
-		full := float64(24*time.Hour) / float64(collector.DefaultInterval)
-		perDay := full + 2
-		verdict = fmt.Sprintf("meets target (<= %d, the runbook's script)", targetReadsPerDay)
-		if perDay > targetReadsPerDay {
-			verdict = fmt.Sprintf("MISSES target (<= %d)", targetReadsPerDay)
-			misses = append(misses, fmt.Sprintf("%.0f Vault reads per host per day", perDay))
-		}
-		fmt.Fprintf(w, "Vault reads per host per day at the defaults: %.0f (a full refresh every %s) + 2 nudged (run's start and outcome, one backup a day) = %.0f: %s\n",
-			full, collector.DefaultInterval, perDay, verdict)
-		if len(s.nudgeLatency) > 0 {
-			worst := slices.Max(s.nudgeLatency)
-			med := median(s.nudgeLatency)
-			verdict = fmt.Sprintf("meets target (median <= %s, max <= %s)", fmtDur(targetWriteToMetric), fmtDur(targetWriteToMetricMax))
-			if med > targetWriteToMetric || worst > targetWriteToMetricMax {
-				verdict = fmt.Sprintf("MISSES target (median <= %s, max <= %s)", fmtDur(targetWriteToMetric), fmtDur(targetWriteToMetricMax))
-				misses = append(misses, fmt.Sprintf("a recorded failure takes %s (median), up to %s to reach /metrics", fmtDur(med), fmtDur(worst)))
-			}
-			fmt.Fprintf(w, "Write-to-metric latency (record --exporter.url, process start to the failure in /metrics, serve's refresh an hour away), %d writes: median %s, max %s; %.0f nudged reads (1 per write): %s\n",
-				len(s.nudgeLatency), fmtDur(median(s.nudgeLatency)), fmtDur(worst), s.nudgeReads, verdict)
-		}
-		if len(s.seriesPerHost) > 0 {
-			var parts []string
-			worst := 0
-			for _, st := range slices.Sorted(maps.Keys(s.seriesPerHost)) {
-				parts = append(parts, fmt.Sprintf("%s %d", st, s.seriesPerHost[st]))
-				worst = max(worst, s.seriesPerHost[st])
-			}
-			verdict = fmt.Sprintf("within budget (<= %d)", seriesBudget)
-			if worst > seriesBudget {
-				verdict = fmt.Sprintf("OVER budget (<= %d)", seriesBudget)
-				misses = append(misses, fmt.Sprintf("%d series for one host", worst))
-			}
-			fmt.Fprintf(w, "Series per host written by record, by status: %s: %s\n", strings.Join(parts, ", "), verdict)
-		}
-	}
-	printProm(w, r.serveN, r.prom)
-	if len(r.memory) > 0 {
-		fmt.Fprintf(w, "\nPeak resident memory of backupwatch serve at %d hosts (VmHWM, start included), a fresh process per row, refreshing every %s;\n", r.serveN, r.memRefresh)
-		fmt.Fprintln(w, "its clients scrape /metrics with gzip back to back (no pause: harsher than Prometheus) until two more refreshes have completed:")
-	}
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, m := range r.memory {
-		verdict := "no target"
-		targets := targetRSS
-		if r.serveN >= targetHostsLarge {
-			targets = targetRSSLarge
-		}
-		if target, ok := targets[m.scrapers]; ok {
-			verdict = fmt.Sprintf("meets target (< %d MB)", target/1_000_000)
-			switch {
-			case r.serveN < targetHosts:
-				verdict = fmt.Sprintf("target applies at %d hosts", targetHosts)
-			case m.peakRSS >= target:
-				verdict = fmt.Sprintf("MISSES target (< %d MB)", target/1_000_000)
-				misses = append(misses, fmt.Sprintf("serve peaks at %.1f MB resident with %d scraper(s)", float64(m.peakRSS)/1e6, m.scrapers))
-			}
-		}
-		lat := "-"
-		if len(m.latencies) > 0 {
-			lat = fmt.Sprintf("median %s, max %s", fmtDur(median(m.latencies)), fmtDur(slices.Max(m.latencies)))
-		}
-		fmt.Fprintf(tw, "  %d scraper(s):\t%.1f MB\t%s\t%d scrapes (%s), %d refused (503)\t%d refreshes meanwhile, the last %s, %.0f failed\n",
-			m.scrapers, float64(m.peakRSS)/1e6, verdict, m.scrapes, lat, m.refused, m.refreshes, fmtDur(m.refreshDur), m.failures)
-	}
-	tw.Flush()
-	// A refresh that fails (Vault did not answer within the refresh
-	// timeout) with many scrapers but not with one was starved by them; if
-	// it fails with one too, the machine is too busy to tell.
-	if len(r.memory) > 0 {
-		base := r.memory[0]
-		for _, m := range r.memory[1:] {
-			if m.failures > 0 && base.failures == 0 {
-				misses = append(misses, fmt.Sprintf("%.0f refresh(es) failed with %d scrapers, none with %d", m.failures, m.scrapers, base.scrapers))
-			}
-		}
-		if base.failures > 0 {
-			fmt.Fprintf(w, "  refreshes failed even with %d scraper(s) (Vault did not answer within the refresh timeout): the machine is too busy to judge starvation\n", base.scrapers)
-		}
-	}
-	fmt.Fprintln(w)
-	if r.history != nil {
-		if miss := r.history.print(w); miss != "" {
-			misses = append(misses, miss)
-		}
-	}
-	if r.repo != nil {
-		r.repo.print(w, &misses)
-		fmt.Fprintln(w)
-	}
-	switch {
-	case failure != nil:
-		fmt.Fprintf(w, "BENCH FAILED, results incomplete: %v\n", failure)
-	case len(misses) > 0:
-		fmt.Fprintf(w, "*** %d target(s) MISSED: %s ***\n", len(misses), strings.Join(misses, "; "))
-	default:
-		fmt.Fprintln(w, "All targets met.")
-	}
-}
-
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Sorted(slices.Values(ds))
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func spread(ds []time.Duration) string {
-	if len(ds) == 0 {
-		return "-"
-	}
-	return fmtDur(slices.Min(ds)) + "–" + fmtDur(slices.Max(ds))
-}
-
-func fmtDur(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "-"
-	case d < 10*time.Millisecond:
-		return fmt.Sprintf("%.2f ms", float64(d)/1e6)
-	case d < time.Second:
-		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
-	default:
-		return fmt.Sprintf("%.2f s", d.Seconds())
-	}
-}
-
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
 // defaultRestic is the current restic of BACKUPWATCH_TOOLS_BIN when it is
 // set, else restic from $PATH.
 func defaultRestic() string {
@@ -727,21 +330,4 @@ func defaultRestic() string {
 		return filepath.Join(d, "restic")
 	}
 	return "restic"
-}
-
-// commit names the code measured: the commit, marked when the working tree
-// differs from it.
-func commit() string {
-	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return "unknown"
-	}
-	c := strings.TrimSpace(string(out))
-	if err := exec.Command("git", "diff", "--quiet", "HEAD", "--", "cmd", "internal").Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			c += " (with uncommitted changes)"
-		}
-	}
-	return c
 }
