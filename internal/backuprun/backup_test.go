@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -150,6 +151,12 @@ func TestBackupSkipsAnOverlappingRun(t *testing.T) {
 }
 
 func TestBackupForwardsSignalsAndRecordsThem(t *testing.T) {
+	// SIGHUP, unless this process was started with it ignored (under
+	// nohup): the program would inherit that and never end on it.
+	sig, name := syscall.SIGHUP, "SIGHUP"
+	if signal.Ignored(sig) {
+		sig, name = syscall.SIGTERM, "SIGTERM"
+	}
 	b, st := backupTo(t, "sh", "-c", "echo ready; exec sleep 60")
 	sigs := make(chan os.Signal, 1)
 	b.Signals = sigs
@@ -173,17 +180,17 @@ func TestBackupForwardsSignalsAndRecordsThem(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the program never started")
 	}
-	sigs <- syscall.SIGHUP
+	sigs <- sig
 	select {
 	case code := <-done:
-		if code != 128+int(syscall.SIGHUP) {
-			t.Errorf("exit %d, want %d", code, 128+int(syscall.SIGHUP))
+		if code != 128+int(sig) {
+			t.Errorf("exit %d, want %d", code, 128+int(sig))
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("the run did not end after SIGHUP")
+		t.Fatalf("the run did not end after %s", name)
 	}
-	if rec := storedRecord(t, st, "db"); rec["status"] != status.Failed || !strings.Contains(rec["message"], "interrupted by SIGHUP") {
-		t.Errorf("record = %v, want failed, interrupted by SIGHUP", rec)
+	if rec := storedRecord(t, st, "db"); rec["status"] != status.Failed || !strings.Contains(rec["message"], "interrupted by "+name) {
+		t.Errorf("record = %v, want failed, interrupted by %s", rec, name)
 	}
 }
 
