@@ -480,10 +480,68 @@ func (s *haStack) expect(what string, markSlack, markMail int, want ...string) (
 	})
 	time.Sleep(s.settle)
 	a, b := titles()
-	if !ok(a) || !ok(b) {
+	sl, em := s.notes()
+	ca, ea := withoutStaleEchoes(titlesOf(sl[:markSlack]), a)
+	cb, eb := withoutStaleEchoes(titlesOf(em[:markMail]), b)
+	if !ok(ca) || !ok(cb) || ea > 1 || eb > 1 {
 		s.t.Errorf("%s: want exactly %q per channel; got Slack %q, email %q", what, want, a, b)
+	} else if ea+eb > 0 {
+		s.t.Logf("%s: the Alertmanager pair sent a stale view and then the current one again (Slack %d, email %d; upstream alertmanager#3551): got Slack %q, email %q",
+			what, ea, eb, a, b)
 	}
 	return markSlack + len(a), markMail + len(b)
+}
+
+func titlesOf(ns []note) []string {
+	var t []string
+	for _, n := range ns {
+		t = append(t, n.Title)
+	}
+	return t
+}
+
+// alertGroup is the alert name of a notification's title: the shipped route
+// groups by it, and a peer's stale view is a view of one group.
+var alertGroup = regexp.MustCompile(`^\[[A-Z]+(?::\d+)?\] (\w+)`)
+
+// withoutStaleEchoes removes from got (a phase's titles on one channel,
+// before them the channel's earlier titles) each stale echo of the
+// Alertmanager pair and says how many it removed. An echo is upstream
+// behaviour of a cluster (alertmanager#3551, #2447): the two peers flush a
+// group a moment apart (the moment grows on a loaded machine, as each
+// timer is re-armed late); a change that arrives within it is seen by the
+// first to flush, not by the other, whose flush, held back by its position
+// times --cluster.peer-timeout, then finds the first's notification
+// different from what it saw and sends its own, older, view; the next
+// flush sends the current one again. So an echo is a title equal to the
+// group's notification before the last one, followed by a repeat of that
+// last one. Anything else (a plain duplicate, a missing message, a wrong
+// one) stays and fails the phase.
+func withoutStaleEchoes(before, got []string) ([]string, int) {
+	history := map[string][]string{} // per group, every title so far
+	for _, t := range before {
+		if m := alertGroup.FindStringSubmatch(t); m != nil {
+			history[m[1]] = append(history[m[1]], t)
+		}
+	}
+	var kept []string
+	echoes := 0
+	for i := 0; i < len(got); i++ {
+		m := alertGroup.FindStringSubmatch(got[i])
+		if m != nil && i+1 < len(got) {
+			h := history[m[1]]
+			if len(h) >= 2 && got[i] == h[len(h)-2] && got[i+1] == h[len(h)-1] {
+				echoes++
+				i++
+				continue
+			}
+		}
+		kept = append(kept, got[i])
+		if m != nil {
+			history[m[1]] = append(history[m[1]], got[i])
+		}
+	}
+	return kept, echoes
 }
 
 // watchExporters scrapes both serve replicas until stop is closed and
@@ -901,5 +959,32 @@ func checkDashboardOnce(t *testing.T, promURL string, hosts int) {
 		if strings.Contains(q, "backup_last_success_age_seconds") && len(byHost) != hosts {
 			t.Errorf("dashboard panel %q: %d hosts, want %d", titles[i], len(byHost), hosts)
 		}
+	}
+}
+
+// TestWithoutStaleEchoes pins what TestHA forgives: the failure seen under
+// stress-ng (the pair's stale RESOLVED between two FIRING) and nothing else.
+func TestWithoutStaleEchoes(t *testing.T) {
+	resolved := "[RESOLVED] BackupFailed db (and 11 more)"
+	auth := "[FIRING:1] BackupFailed auth"
+	down := "[FIRING:1] BackupExporterDown serve-2"
+	for _, c := range []struct {
+		name        string
+		before, got []string
+		kept        []string
+		echoes      int
+	}{
+		{"clean", []string{resolved}, []string{auth}, []string{auth}, 0},
+		{"stale echo", []string{resolved, down}, []string{auth, resolved, auth}, []string{auth}, 1},
+		{"plain duplicate stays", []string{resolved}, []string{auth, auth}, []string{auth, auth}, 0},
+		{"stale view never followed by the current one stays", []string{resolved}, []string{auth, resolved}, []string{auth, resolved}, 0},
+		{"another group's title is no echo", []string{down}, []string{auth, down, auth}, []string{auth, down, auth}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			kept, echoes := withoutStaleEchoes(c.before, c.got)
+			if !slices.Equal(kept, c.kept) || echoes != c.echoes {
+				t.Errorf("withoutStaleEchoes(%q, %q) = %q, %d; want %q, %d", c.before, c.got, kept, echoes, c.kept, c.echoes)
+			}
+		})
 	}
 }
