@@ -43,6 +43,12 @@ func hangingRestic(t *testing.T, hang ...string) string {
 func TestRestoreTestRunResticHangs(t *testing.T) {
 	repo, env, _ := backedUp(t)
 	v := vaulttest.Start(t)
+	// The bound must let the calls that do not hang finish: one real
+	// restic call costs a key derivation (a second of CPU by design), more
+	// on a loaded machine (2s failed beside stress-ng). So the bound is
+	// four times what one real call takes here, now, and at least 3s.
+	timeout := 4 * realResticCall(t, repo, env)
+	timeout = max(timeout, 3*time.Second)
 	for _, tt := range []struct {
 		name string
 		hang []string
@@ -58,12 +64,12 @@ func TestRestoreTestRunResticHangs(t *testing.T) {
 			e := newRunEnv(t, v)
 			t.Setenv("TMPDIR", t.TempDir())
 			o := &restoreTestRunOptions{repo: repo, snapshot: "latest", binary: hangingRestic(t, tt.hang...), pick: tt.pick,
-				timeout: 2 * time.Second, env: env}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				timeout: timeout, env: env}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute+10*timeout)
 			defer cancel()
 			err := runRestoreTestRun(ctx, e.g, o)
 			if ctx.Err() != nil {
-				t.Fatalf("restore-test run outlived two minutes with --restic.timeout 2s")
+				t.Fatalf("restore-test run outlived %s with --restic.timeout %s", 2*time.Minute+10*timeout, timeout)
 			}
 			if got := exitStatus(err, io.Discard); got != exitError {
 				t.Errorf("exit %d (%v), want %d\n%s", got, err, exitError, e.err)
@@ -77,6 +83,18 @@ func TestRestoreTestRunResticHangs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// realResticCall is how long one real `restic snapshots` on repo takes.
+func realResticCall(t *testing.T, repo string, env []string) time.Duration {
+	t.Helper()
+	cmd := exec.Command("restic", "-r", repo, "snapshots", "--json")
+	cmd.Env = env
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("restic snapshots: %v: %s", err, out)
+	}
+	return time.Since(start)
 }
 
 // TestRestoreTestRunTimeoutFlag: a --restic.timeout that is not positive
