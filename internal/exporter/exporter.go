@@ -53,13 +53,10 @@ type Options struct {
 	// Extra are more collectors of the exporter's own (the spool's).
 	Extra []prometheus.Collector
 
-	Interval                    time.Duration // of the full refresh
-	ExternalURL                 string
-	JobsLimit                   int // the config file's max_jobs_per_host
-	MaxRequests, MaxPageRenders int // see newLimiters
-	MaxWait                     time.Duration
-	Title                       string
-	Logger                      *slog.Logger
+	Settings
+	JobsLimit int // the config file's max_jobs_per_host
+	Title     string
+	Logger    *slog.Logger
 }
 
 // Exporter is serve: its handler and the background work behind it.
