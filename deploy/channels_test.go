@@ -6,60 +6,19 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/golemtrust/backupwatch/internal/parts"
+	"github.com/golemtrust/backupwatch/internal/parts/amconfig"
 )
 
-// channelPost is one request Alertmanager made to a channel's stand-in.
-type channelPost struct {
-	Path, RawQuery, Auth string
-	Body                 []byte
-}
-
-// channelStub stands in for every channel's API at once, telling them
-// apart by path, and answers as each does on success.
-type channelStub struct {
-	mu    sync.Mutex
-	posts []channelPost
-}
-
-func (s *channelStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
-	s.mu.Lock()
-	s.posts = append(s.posts, channelPost{r.URL.Path, r.URL.RawQuery, r.Header.Get("Authorization"), b})
-	s.mu.Unlock()
-	switch {
-	case strings.HasPrefix(r.URL.Path, "/pagerduty"):
-		w.WriteHeader(http.StatusAccepted)
-		io.WriteString(w, `{"status":"success","message":"Event processed","dedup_key":"x"}`)
-	case strings.HasPrefix(r.URL.Path, "/opsgenie"):
-		w.WriteHeader(http.StatusAccepted)
-		io.WriteString(w, `{"result":"Request will be processed","took":0.1,"requestId":"x"}`)
-	default:
-		io.WriteString(w, "ok")
-	}
-}
-
-// byPrefix returns the posts whose path starts with prefix.
-func (s *channelStub) byPrefix(prefix string) []channelPost {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []channelPost
-	for _, p := range s.posts {
-		if strings.HasPrefix(p.Path, prefix) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+// channelPost is one request Alertmanager made to a channel's stand-in
+// (amconfig.Stub), as the readers of channels take it.
+type channelPost = amconfig.Post
 
 // channel is one receiver snippet under test: its file, the path its
 // stand-in listens at, and how to read a title and a body out of a post.
@@ -70,55 +29,24 @@ type channel struct {
 	read    func(t *testing.T, p channelPost) (title, body string)
 }
 
+// channelSecrets are what the snippets' secret files hold.
+var channelSecrets = amconfig.Secrets{PagerDuty: pdKey, Opsgenie: genieKey, Webhook: hookToken, Ntfy: ntfyToken, Teams: teamsToken}
+
 // channelConfig is an Alertmanager configuration with the shipped Slack
 // receiver and the snippets of chans, each snippet changed only where it
 // names a secret file or the service's URL, which point into dir and at
-// the stand-in srv.
+// the stand-in srv (amconfig.Receivers).
 func channelConfig(t *testing.T, dir, srv string, chans []channel) string {
 	t.Helper()
 	tmpl, _ := filepath.Abs("alertmanager/backupwatch.tmpl")
-	// As docs/deployment.md says to write them: a newline at the end,
-	// except in Opsgenie's key file, which Alertmanager 0.25 sends as it
-	// is, the newline included (Go's HTTP client refuses the header, and
-	// every notification fails); the current release trims it.
-	secret := func(name, value string) string {
-		p := filepath.Join(dir, name)
-		if name != "genie" {
-			value += "\n"
-		}
-		if err := os.WriteFile(p, []byte(value), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
+	var files []string
+	for _, c := range chans {
+		files = append(files, c.file)
 	}
 	var routes, receivers strings.Builder
-	for _, c := range chans {
-		b, err := os.ReadFile("alertmanager/receivers/" + c.file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := string(b)
-		for _, r := range map[string][]struct{ old, new string }{
-			"pagerduty.yml": {{"routing_key_file: '/etc/prometheus/alertmanager-pagerduty-routing-key'",
-				"routing_key_file: '" + secret("pd", pdKey) + "'\n      url: '" + srv + "/pagerduty/v2/enqueue'"}},
-			"opsgenie.yml": {{"api_key_file: '/etc/prometheus/alertmanager-opsgenie-api-key'",
-				"api_key_file: '" + secret("genie", genieKey) + "'\n      api_url: '" + srv + "/opsgenie/'"}},
-			"msteams.yml": {{"/etc/prometheus/alertmanager-teams-webhook-url", secret("teams", srv+"/teams/workflow?"+teamsToken)}},
-			"webhook.yml": {{"https://hooks.example.org/backupwatch", srv + "/webhook"}, {"/etc/prometheus/alertmanager-webhook-token", secret("hook", hookToken)}},
-			"ntfy.yml":    {{"https://ntfy.sh/", srv + "/ntfy/"}, {"/etc/prometheus/alertmanager-ntfy-token", secret("ntfy", ntfyToken)}},
-			"ntfy-0.25.yml": {{"https://ntfy.sh/backups?", srv + "/ntfy25/backups?"}, {"/etc/prometheus/alertmanager-ntfy-token", secret("ntfy", ntfyToken)},
-				{"name: 'backup-ntfy'", "name: 'backup-ntfy-025'"}},
-		}[c.file] {
-			if !strings.Contains(s, r.old) {
-				t.Fatalf("%s has no %q to replace", c.file, r.old)
-			}
-			s = strings.ReplaceAll(s, r.old, r.new)
-		}
-		name := strings.Trim(strings.TrimSpace(strings.TrimPrefix(strings.SplitN(s[strings.Index(s, "- name:"):], "\n", 2)[0], "- name:")), "'")
-		fmt.Fprintf(&routes, "    - receiver: '%s'\n      continue: true\n", name)
-		for line := range strings.Lines(s) {
-			receivers.WriteString("  " + line)
-		}
+	for _, r := range amconfig.Receivers(t, "alertmanager/receivers", dir, srv, channelSecrets, files...) {
+		fmt.Fprintf(&routes, "    - receiver: '%s'\n      continue: true\n", r.Name)
+		receivers.WriteString(r.YAML)
 	}
 	return fmt.Sprintf(`global:
   resolve_timeout: 5m
@@ -141,7 +69,7 @@ route:
         send_resolved: true
         title: '{{ template "backupwatch.slack.title" . }}'
         text: '{{ template "backupwatch.slack.text" . }}'
-%s`, tmpl, routes.String(), secret("slack", srv+"/slack"), receivers.String())
+%s`, tmpl, routes.String(), amconfig.SecretFile(t, dir, "slack", srv+"/slack"), receivers.String())
 }
 
 // channelAlerts are three hosts' BackupFailed alerts as backup.yml writes
@@ -200,46 +128,44 @@ func TestChannels(t *testing.T) {
 }
 
 func testChannels(t *testing.T, am string, chans []channel) {
-	stub := &channelStub{}
-	srv := httptest.NewServer(stub)
-	defer srv.Close()
-	base := runAlertmanager(t, am, channelConfig(t, t.TempDir(), srv.URL, chans), "", "")
+	stub := amconfig.NewStub(t)
+	base := runAlertmanager(t, am, channelConfig(t, t.TempDir(), stub.URL, chans), "", "")
 
 	postAlerts(t, base, channelAlerts(""))
 	all := append([]channel{{file: "slack", prefix: "/slack"}}, chans...)
 	waitUntil(t, "a post at every channel", func() bool {
 		for _, c := range all {
-			if len(stub.byPrefix(c.prefix)) == 0 {
+			if len(stub.Posts(c.prefix, 0)) == 0 {
 				return false
 			}
 		}
 		return true
 	})
-	slackTitle := slack(t, stub.byPrefix("/slack")[0])
+	slackTitle := slack(t, stub.Posts("/slack", 0)[0])
 	if !strings.HasPrefix(slackTitle, "[FIRING:3] BackupFailed: Backup failed for ") || !strings.HasSuffix(slackTitle, " (and 2 more)") {
 		t.Errorf("Slack title %q", slackTitle)
 	}
 	for _, c := range chans {
-		title, body := c.read(t, stub.byPrefix(c.prefix)[0])
+		title, body := c.read(t, stub.Posts(c.prefix, 0)[0])
 		checkChannel(t, c.file, title, body, true)
 	}
 
 	postAlerts(t, base, channelAlerts(time.Now().Add(-time.Second).UTC().Format(time.RFC3339)))
 	waitUntil(t, "a second post (the resolution) at every channel", func() bool {
 		for _, c := range all {
-			if len(stub.byPrefix(c.prefix)) < 2 {
+			if len(stub.Posts(c.prefix, 0)) < 2 {
 				return false
 			}
 		}
 		return true
 	})
 	for _, c := range chans {
-		posts := stub.byPrefix(c.prefix)
+		posts := stub.Posts(c.prefix, 0)
 		title, body := c.read(t, posts[len(posts)-1])
 		checkChannel(t, c.file, title, body, false)
 	}
-	for _, p := range stub.byPrefix("/") {
-		for _, s := range []string{pdKey, genieKey, hookToken, ntfyToken, teamsToken} {
+	for _, p := range stub.Posts("/", 0) {
+		for _, s := range channelSecrets.All() {
 			if bytes.Contains(p.Body, []byte(s)) && !(s == pdKey && strings.HasPrefix(p.Path, "/pagerduty")) {
 				t.Errorf("%s: a secret in the body: %s", p.Path, p.Body)
 			}

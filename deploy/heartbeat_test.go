@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -128,7 +127,7 @@ func runAlertmanager(t *testing.T, am, cfg, gossip, peer string) (base string) {
 	} else {
 		args = append(args, "--cluster.listen-address="+gossip, "--cluster.advertise-address="+gossip, "--cluster.peer="+peer, "--cluster.peer-timeout=3s")
 	}
-	logs := &syncBuffer{}
+	logs := &parts.LockedBuffer{}
 	cmd := exec.Command(am, args...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -158,25 +157,6 @@ func runAlertmanager(t *testing.T, am, cfg, gossip, peer string) (base string) {
 		return resp.StatusCode == http.StatusOK
 	})
 	return base
-}
-
-// syncBuffer is a process's output, written by its copier and read by
-// the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // postWatchdog posts the always-firing Watchdog to the Alertmanager at

@@ -30,8 +30,8 @@ var floors = []struct {
 	{"3 a record's paths", []string{"internal/deliver", "internal/fleet", "internal/repocheck", "internal/pause"}},
 	{"2 stores and outside formats", []string{"internal/vaultkv", "internal/localstore", "internal/spool", "internal/config", "internal/restic", "internal/nudge", "internal/ping", "internal/heartbeat"}},
 	{"1 the record", []string{"internal/status"}},
-	{"0 foundations", []string{"internal/atomicfile", "internal/lockfile", "internal/fileowner", "internal/proctree", "internal/inflight", "internal/schedule", "deploy"}},
-	{testParts, []string{"internal/parts", "internal/vaulttest"}},
+	{"0 foundations", []string{"internal/atomicfile", "internal/lockfile", "internal/fileowner", "internal/proctree", "internal/inflight", "internal/schedule", "internal/httpserve", "deploy"}},
+	{testParts, []string{"internal/parts", "internal/parts/amconfig", "internal/vaulttest"}},
 }
 
 // testParts is the floor only test code may import; its packages import

@@ -69,22 +69,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // lockedBuffer collects a process's output for the failure report.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = parts.LockedBuffer
 
 // process is one real program the test runs.
 type process struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/promslog"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/golemtrust/backupwatch/internal/parts"
 	"github.com/golemtrust/backupwatch/internal/statusview"
 )
 
@@ -25,7 +26,7 @@ import (
 func startDeadman(t *testing.T, user, password string, args ...string) (string, func()) {
 	t.Helper()
 	addr := freeAddr(t)
-	logs := &exporterLog{}
+	logs := &parts.LockedBuffer{}
 	g := &globals{
 		log:    promslog.Config{Level: promslog.NewLevel(), Format: promslog.NewFormat(), Writer: logs},
 		stdout: io.Discard,

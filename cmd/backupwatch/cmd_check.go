@@ -38,7 +38,7 @@ func runCheck(ctx context.Context, g *globals, o *checkOptions) error {
 	if err := o.serve.validate(); err != nil {
 		errs = append(errs, err)
 	} else {
-		say("refresh: every %v, %d records at a time", o.serve.interval, o.serve.concurrency)
+		say("refresh: every %v, %d records at a time", o.serve.settings.Interval, o.serve.settings.Concurrency)
 	}
 	if err := preflight.ListenAddresses(*o.serve.web.WebListenAddresses); err != nil {
 		errs = append(errs, err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -83,16 +82,18 @@ func runRestoreTestRun(ctx context.Context, g *globals, o *restoreTestRunOptions
 	if _, _, err := o.jobs.resolve(); err != nil {
 		return err
 	}
-	if strings.TrimSpace(o.repo) == "" {
-		return usageError{errors.New("--repo must name the repository to test")}
+	timeout := o.timeout
+	if timeout <= 0 {
+		timeout = repocheck.DefaultTimeout
 	}
-	if o.snapshot == "" {
-		return usageError{errors.New("--snapshot must not be empty")}
+	t := &restoretest.Test{
+		Repo:     restic.Repo{Binary: o.binary, Repository: o.repo, PasswordFile: o.passwordFile, Env: o.env, Timeout: timeout},
+		Snapshot: o.snapshot, SnapshotHost: o.snapshotHost, PickOldest: o.pick == "oldest",
+		Expect: o.expect, Scratch: o.scratch, HostTested: o.hostTested, Job: o.jobs.job,
+		ReadData: o.readData, DataSubset: o.readDataSubset, AllowIncomplete: o.incomplete, AllowEmpty: o.allowEmpty,
 	}
-	for _, p := range o.expect {
-		if err := restoretest.CheckExpectPath(p); err != nil {
-			return usageError{err}
-		}
+	if err := t.Validate(); err != nil {
+		return usageError{err}
 	}
 	// The config file's pings name the restore test as its records do:
 	// the jobs of the host restore-test.
@@ -110,42 +111,32 @@ func runRestoreTestRun(ctx context.Context, g *globals, o *restoreTestRunOptions
 		scrubber.Add(ping.Secrets(pinger.URL)...)
 		pinger.Logger = g.logger
 	}
-	timeout := o.timeout
-	if timeout <= 0 {
-		timeout = repocheck.DefaultTimeout
-	}
-	repo := restic.Repo{Binary: o.binary, Repository: o.repo, PasswordFile: o.passwordFile, Env: o.env, Scrub: scrubber.Scrub, Timeout: timeout}
-	if _, err := repo.LookPath(); err != nil {
+	t.Repo.Scrub = scrubber.Scrub
+	if _, err := t.Repo.LookPath(); err != nil {
 		return err
 	}
-	var declared []string // with --pick oldest, the fleet the config file declares
-	if o.pick == "oldest" && o.pings.configFile != "" {
+	if t.PickOldest && o.pings.configFile != "" { // only among the hosts it declares
 		cfg, err := config.Load(o.pings.configFile)
 		if err != nil {
 			return usageError{err}
 		}
-		declared = cfg.Hosts
+		t.Declared = cfg.Hosts
 	}
 	st, err := g.store.open(g, 1)
 	if err != nil {
 		return err
 	}
 	scrubStoreSecrets(st, scrubber)
-	t := &restoretest.Test{
-		Repo: repo, Snapshot: o.snapshot, SnapshotHost: o.snapshotHost, PickOldest: o.pick == "oldest", Declared: declared,
-		Expect: o.expect, Scratch: o.scratch, HostTested: o.hostTested, Job: o.jobs.job,
-		ReadData: o.readData, DataSubset: o.readDataSubset, AllowIncomplete: o.incomplete, AllowEmpty: o.allowEmpty,
-		Records: st, StoreName: st.String(),
-		Checks: hostRestoreTests(g), ChecksLocation: g.store.checksLocation(checksRestoreTest),
-		Deliver: func(ctx context.Context, e spool.Entry) (deliver.Delivery, error) {
-			dlv, err := newDeliverer(g, st)
-			if err != nil {
-				return deliver.Delivery{}, err
-			}
-			return dlv.Deliver(ctx, e, g.spool.retryPolicy())
-		},
-		Scrub: scrubber.Scrub, Ping: pinger, Logger: g.logger,
+	t.Records, t.StoreName = st, st.String()
+	t.Checks, t.ChecksLocation = hostRestoreTests(g), g.store.checksLocation(checksRestoreTest)
+	t.Deliver = func(ctx context.Context, e spool.Entry) (deliver.Delivery, error) {
+		dlv, err := newDeliverer(g, st)
+		if err != nil {
+			return deliver.Delivery{}, err
+		}
+		return dlv.Deliver(ctx, e, g.spool.retryPolicy())
 	}
+	t.Scrub, t.Ping, t.Logger = scrubber.Scrub, pinger, g.logger
 	rep, err := t.Run(ctx)
 	var input *restoretest.InputError
 	switch {

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/golemtrust/backupwatch/internal/backuprun"
+	"github.com/golemtrust/backupwatch/internal/parts"
 	"github.com/golemtrust/backupwatch/internal/vaulttest"
 )
 
@@ -39,7 +40,7 @@ func backupwatchProcess(t *testing.T, stdin io.Reader, started chan<- struct{}, 
 	cmd.Env = append(append(cmd.Env, runMainEnv+"=1"), extraEnv...)
 	cmd.Stdin = stdin
 	var out bytes.Buffer
-	errOut := &syncBuffer{}
+	errOut := &parts.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = &out, errOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/golemtrust/backupwatch/internal/backuprun"
+	"github.com/golemtrust/backupwatch/internal/parts"
 	"github.com/golemtrust/backupwatch/internal/spool"
 	"github.com/golemtrust/backupwatch/internal/status"
 	"github.com/golemtrust/backupwatch/internal/vaultkv"
@@ -43,35 +44,17 @@ func init() {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the goroutines of a run.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runEnv is what the run tests share: globals on a local store or a
 // Vault, a spool, and the output of it all.
 type runEnv struct {
 	g        *globals
-	out, err *syncBuffer // the command's stdout, and stderr with its log
+	out, err *parts.LockedBuffer // the command's stdout, and stderr with its log
 	storeDir string
 }
 
 func newRunEnv(t *testing.T, v *vaulttest.Server) *runEnv {
 	t.Helper()
-	e := &runEnv{out: &syncBuffer{}, err: &syncBuffer{}, storeDir: t.TempDir()}
+	e := &runEnv{out: &parts.LockedBuffer{}, err: &parts.LockedBuffer{}, storeDir: t.TempDir()}
 	e.g = &globals{stdout: e.out, stderr: e.err}
 	e.g.logger = slog.New(slog.NewTextHandler(e.err, nil))
 	e.g.store.localDir = e.storeDir
@@ -701,7 +684,7 @@ func TestRunProcessForwardsSIGTERM(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "--store.dir="+storeDir, "run", "--host=db", "--log.file="+filepath.Join(dir, "log"),
 		"--lock.file="+filepath.Join(dir, "lock"), "--", "sleep", "60")
 	cmd.Env = append(os.Environ(), runMainEnv+"=1")
-	var stderr syncBuffer
+	var stderr parts.LockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -4,11 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	toolkitweb "github.com/prometheus/exporter-toolkit/web"
@@ -33,18 +29,12 @@ import (
 const defaultListenAddress = ":10036"
 
 type serveOptions struct {
-	fleet       fleetOptions
-	web         *toolkitweb.FlagConfig
-	interval    time.Duration
-	nudgeRate   float64
-	externalURL string
-	concurrency int
-	// What the exporter answers at once; see exp.Options.
-	maxRequests, maxPageRenders int
-	maxWait                     time.Duration
-	switches                    switchOptions
-	stateDir                    string
-	hostSeries                  string
+	fleet      fleetOptions
+	web        *toolkitweb.FlagConfig
+	settings   exp.Settings
+	switches   switchOptions
+	stateDir   string
+	hostSeries string
 }
 
 func addServeCommand(app *kingpin.Application, g *globals) command {
@@ -60,61 +50,26 @@ func (o *serveOptions) addFlags(c *kingpin.CmdClause) {
 	o.web = kingpinflag.AddFlags(c, defaultListenAddress)
 	c.GetFlag("web.listen-address").Help("Addresses to serve /metrics, the status page, /-/healthy, /-/ready and /-/nudge on (repeatable), e.g. :10036 or [::1]:10036. The default, :10036, is port 10036 on every address.")
 	c.GetFlag("web.config.file").Help("exporter-toolkit web config file enabling TLS or basic authentication (https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md); default: none, plain HTTP without authentication.")
-	c.Flag("refresh.interval", "How often to read every record from the store: by default 15m, 96 reads per record a day. The safety net: record and run with --exporter.url nudge serve to read their host at once, and on a local store serve watches its directory.").Default(collector.DefaultInterval.String()).DurationVar(&o.interval)
-	c.Flag("refresh.nudge-rate", "Records read again per second at most for nudges (POST /-/nudge?host=H[&job=J]; a host's nudge reads its jobs too), burst 100; by default 10, beyond which nudges wait their turn.").Default(fmt.Sprint(collector.DefaultNudgeRate)).Float64Var(&o.nudgeRate)
-	c.Flag("refresh.concurrency", "Records read at once during a refresh; also the keep-alive connections kept to Vault. By default 8.").Default(fmt.Sprint(collector.DefaultWorkers)).IntVar(&o.concurrency)
-	c.Flag("web.external-url", "The URL people reach the status page at (e.g. https://backupwatch.example.org/), exported as backupwatch_web_info so that alert texts link to each host's tile; default: none, alert texts carry no link to the page.").StringVar(&o.externalURL)
-	c.Flag("web.max-requests", "Scrapes of /metrics answered at once; more wait their turn, up to --web.max-wait, then get 503 with Retry-After. By default 4, enough to keep two cores busy.").Default(fmt.Sprint(exp.DefaultMaxRequests)).IntVar(&o.maxRequests)
-	c.Flag("web.max-page-renders", "Status pages rendered at once; more wait their turn, up to --web.max-wait, then get 503 with Retry-After. By default 2, so that pages never delay a scrape.").Default(fmt.Sprint(exp.DefaultMaxPageRenders)).IntVar(&o.maxPageRenders)
-	c.Flag("web.max-wait", "How long a request beyond --web.max-requests or --web.max-page-renders waits for its turn (a Prometheus scrape at most half its scrape timeout): by default 5s, half Prometheus' default scrape timeout.").Default(inflight.DefaultMaxWait.String()).DurationVar(&o.maxWait)
+	c.Flag("refresh.interval", "How often to read every record from the store: by default 15m, 96 reads per record a day. The safety net: record and run with --exporter.url nudge serve to read their host at once, and on a local store serve watches its directory.").Default(collector.DefaultInterval.String()).DurationVar(&o.settings.Interval)
+	c.Flag("refresh.nudge-rate", "Records read again per second at most for nudges (POST /-/nudge?host=H[&job=J]; a host's nudge reads its jobs too), burst 100; by default 10, beyond which nudges wait their turn.").Default(fmt.Sprint(collector.DefaultNudgeRate)).Float64Var(&o.settings.NudgeRate)
+	c.Flag("refresh.concurrency", "Records read at once during a refresh; also the keep-alive connections kept to Vault. By default 8.").Default(fmt.Sprint(collector.DefaultWorkers)).IntVar(&o.settings.Concurrency)
+	c.Flag("web.external-url", "The URL people reach the status page at (e.g. https://backupwatch.example.org/), exported as backupwatch_web_info so that alert texts link to each host's tile; default: none, alert texts carry no link to the page.").StringVar(&o.settings.ExternalURL)
+	c.Flag("web.max-requests", "Scrapes of /metrics answered at once; more wait their turn, up to --web.max-wait, then get 503 with Retry-After. By default 4, enough to keep two cores busy.").Default(fmt.Sprint(exp.DefaultMaxRequests)).IntVar(&o.settings.MaxRequests)
+	c.Flag("web.max-page-renders", "Status pages rendered at once; more wait their turn, up to --web.max-wait, then get 503 with Retry-After. By default 2, so that pages never delay a scrape.").Default(fmt.Sprint(exp.DefaultMaxPageRenders)).IntVar(&o.settings.MaxPageRenders)
+	c.Flag("web.max-wait", "How long a request beyond --web.max-requests or --web.max-page-renders waits for its turn (a Prometheus scrape at most half its scrape timeout): by default 5s, half Prometheus' default scrape timeout.").Default(inflight.DefaultMaxWait.String()).DurationVar(&o.settings.MaxWait)
 	c.Flag("state.dir", "Directory where serve keeps the snapshot it exports (snapshot.json.gz, rewritten after each refresh), so that after a restart it exports it at once, marked by backupwatch_snapshot_from_disk 1 until a refresh reaches the store, rather than nothing until its first refresh ends; empty to keep none. Default: /var/lib/backupwatch/state for root, $XDG_STATE_HOME/backupwatch/state (else ~/.local/state/backupwatch/state) for other users.").Envar("BACKUPWATCH_STATE_DIR").Default(defaultStateDir()).StringVar(&o.stateDir)
 	c.Flag("metrics.host-series", "Which series each host exports: all (the default, some 12 a host), or alerting, for large fleets: only what the shipped rules, Alertmanager templates, dashboard and runbook read, without "+strings.Join(collector.AlertingDropped(), ", ")+" (docs/operations.md, \"Series budget\").").Default(collector.HostSeriesAll).EnumVar(&o.hostSeries, collector.HostSeriesAll, collector.HostSeriesAlerting)
 	o.fleet.addFlags(c)
 	o.switches.addFlags(c)
 }
 
-// savedFile is where serve saves its snapshot, "" for nowhere: the state
-// directory is made if need be, and one that cannot be is said and does
-// without, as a store is more important than a quick restart.
-func (o *serveOptions) savedFile(logger *slog.Logger) string {
-	if o.stateDir == "" {
-		return ""
-	}
-	if err := os.MkdirAll(o.stateDir, 0o750); err != nil {
-		logger.Warn("no snapshot kept across restarts: cannot make --state.dir", "err", err)
-		return ""
-	}
-	return filepath.Join(o.stateDir, "snapshot.json.gz")
-}
-
 // validate checks what serve's own flags say, before anything starts.
 func (o *serveOptions) validate() error {
-	var errs []error
-	if o.interval < time.Second {
-		errs = append(errs, fmt.Errorf("--refresh.interval must be at least 1s, not %v", o.interval))
+	err := o.settings.Validate()
+	if _, serr := o.switches.readers(); serr != nil {
+		err = errors.Join(err, serr)
 	}
-	if !(o.nudgeRate > 0 && o.nudgeRate <= 10000) {
-		errs = append(errs, fmt.Errorf("--refresh.nudge-rate must be above 0 and at most 10000, not %v", o.nudgeRate))
-	}
-	if o.concurrency < 1 || o.concurrency > 256 {
-		errs = append(errs, fmt.Errorf("--refresh.concurrency must be between 1 and 256, not %d", o.concurrency))
-	}
-	if err := exp.ValidateExternalURL(o.externalURL); err != nil {
-		errs = append(errs, fmt.Errorf("--web.external-url: %w", err))
-	}
-	if o.maxRequests < 1 || o.maxRequests > 1024 {
-		errs = append(errs, fmt.Errorf("--web.max-requests must be between 1 and 1024, not %d", o.maxRequests))
-	}
-	if o.maxPageRenders < 1 || o.maxPageRenders > 1024 {
-		errs = append(errs, fmt.Errorf("--web.max-page-renders must be between 1 and 1024, not %d", o.maxPageRenders))
-	}
-	if o.maxWait <= 0 || o.maxWait > 10*time.Minute {
-		errs = append(errs, fmt.Errorf("--web.max-wait must be above 0s and at most 10m, not %v", o.maxWait))
-	}
-	if _, err := o.switches.readers(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		return usageError{err}
 	}
 	return nil
@@ -133,7 +88,8 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 			return usageError{fmt.Errorf("--web.config.file: %w", err)}
 		}
 	}
-	st, err := g.store.openRead(g, o.concurrency)
+	set := o.settings
+	st, err := g.store.openRead(g, set.Concurrency)
 	if err != nil {
 		return err
 	}
@@ -143,12 +99,12 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		Jobs:     cfg.Jobs,
 		Schedule: cfg,
 		Labels:   cfg,
-		Workers:  o.concurrency,
-		Timeout:  exp.RefreshTimeout(o.interval),
+		Workers:  set.Concurrency,
+		Timeout:  exp.RefreshTimeout(set.Interval),
 		Logger:   g.logger,
 
-		NudgeRate:  o.nudgeRate,
-		SavedFile:  o.savedFile(g.logger),
+		NudgeRate:  set.NudgeRate,
+		SavedFile:  exp.SnapshotFile(o.stateDir, g.logger),
 		HostSeries: o.hostSeries,
 		StoreName:  st.String(),
 		Escalation: cfg,
@@ -157,7 +113,7 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
-	witness, err := newWitness(g, exp.RefreshTimeout(o.interval))
+	witness, err := newWitness(g, exp.RefreshTimeout(set.Interval))
 	if err != nil {
 		return err
 	}
@@ -166,25 +122,21 @@ func runServe(ctx context.Context, g *globals, o *serveOptions) error {
 		return err
 	}
 	e, err := exp.New(exp.Options{
-		Collector:      c,
-		Witness:        witness,
-		Store:          st,
-		Switches:       switches,
-		AlertingPath:   alertingPath,
-		Extra:          spooled,
-		Interval:       o.interval,
-		ExternalURL:    o.externalURL,
-		JobsLimit:      cfg.JobsLimit(),
-		MaxRequests:    o.maxRequests,
-		MaxPageRenders: o.maxPageRenders,
-		MaxWait:        o.maxWait,
-		Title:          cfg.Title,
-		Logger:         g.logger,
+		Collector:    c,
+		Witness:      witness,
+		Store:        st,
+		Switches:     switches,
+		AlertingPath: alertingPath,
+		Extra:        spooled,
+		Settings:     set,
+		JobsLimit:    cfg.JobsLimit(),
+		Title:        cfg.Title,
+		Logger:       g.logger,
 	})
 	if err != nil {
 		return err
 	}
 	g.logger.Info("starting backupwatch", "store", st.String(), "expected_hosts", len(hosts),
-		"refresh_interval", o.interval, "refresh_concurrency", o.concurrency)
+		"refresh_interval", set.Interval, "refresh_concurrency", set.Concurrency)
 	return e.Run(ctx, o.web)
 }

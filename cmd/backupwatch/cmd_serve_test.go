@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -20,31 +19,14 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/promslog"
 
+	"github.com/golemtrust/backupwatch/internal/parts"
 	"github.com/golemtrust/backupwatch/internal/vaulttest"
 )
-
-// exporterLog collects a command's log lines; safe for concurrent use.
-type exporterLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *exporterLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *exporterLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
 
 // exporter is a `backupwatch serve` running inside the test.
 type exporter struct {
 	url  string
-	log  *exporterLog
+	log  *parts.LockedBuffer
 	stop func(t *testing.T)
 	// client and auth reach a serve with a --web.config.file (TLS, basic
 	// auth): see startExporterWith.
@@ -75,7 +57,7 @@ func startExporter(t *testing.T, globalArgs []string, serveArgs ...string) *expo
 func startExporterWith(t *testing.T, e *exporter, globalArgs []string, serveArgs ...string) *exporter {
 	t.Helper()
 	addr := freeAddr(t)
-	logs := &exporterLog{}
+	logs := &parts.LockedBuffer{}
 	g := &globals{
 		log:    promslog.Config{Level: promslog.NewLevel(), Format: promslog.NewFormat(), Writer: logs},
 		stdout: io.Discard,

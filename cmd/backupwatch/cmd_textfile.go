@@ -34,8 +34,8 @@ func (o *textfileOptions) validate() error {
 	if !strings.HasSuffix(o.output, ".prom") {
 		errs = append(errs, fmt.Errorf("--output %s: node_exporter's textfile collector reads only *.prom files", o.output))
 	}
-	if o.concurrency < 1 || o.concurrency > 256 {
-		errs = append(errs, fmt.Errorf("--refresh.concurrency must be between 1 and 256, not %d", o.concurrency))
+	if err := exp.ValidateConcurrency(o.concurrency); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return usageError{err}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golemtrust/backupwatch/internal/parts"
 	"github.com/golemtrust/backupwatch/internal/status"
 	"github.com/golemtrust/backupwatch/internal/vaulttest"
 )
@@ -227,7 +228,7 @@ func TestConcurrentProcessesOnKVv1LoseNothing(t *testing.T) {
 	lastStatus := ""
 	v.Pause(t)
 	cmds := make([]*exec.Cmd, writers)
-	outs := make([]*syncBuffer, writers)
+	outs := make([]*parts.LockedBuffer, writers)
 	for i := range writers {
 		at := base.Add(time.Duration((i*17)%writers) * time.Second) // out of order
 		outcome := status.Success
@@ -246,7 +247,7 @@ func TestConcurrentProcessesOnKVv1LoseNothing(t *testing.T) {
 		cmd := exec.Command(os.Args[0], "--vault.address="+v.Addr, "--vault.mount=kv1", "--vault.kv-version=1", "--vault.timeout=30s",
 			"--spool.dir="+spoolDir, "record", "--host=h", "--status="+outcome, "--at="+at.Format(time.RFC3339), fmt.Sprintf("--message=writer %d", i))
 		cmd.Env = append(os.Environ(), runMainEnv+"=1", "VAULT_TOKEN="+v.RootToken)
-		outs[i] = &syncBuffer{}
+		outs[i] = &parts.LockedBuffer{}
 		cmd.Stdout, cmd.Stderr = outs[i], outs[i]
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

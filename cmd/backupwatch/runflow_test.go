@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/golemtrust/backupwatch/internal/backuprun"
+	"github.com/golemtrust/backupwatch/internal/parts"
 	"github.com/golemtrust/backupwatch/internal/status"
 	"github.com/golemtrust/backupwatch/internal/vaulttest"
 )
@@ -161,12 +162,12 @@ func TestRunRefusesALockDirectoryOfAnotherUser(t *testing.T) {
 
 // startBackupwatch starts the test binary as backupwatch with the local
 // store in storeDir, running script, and waits until the script runs.
-func startBackupwatch(t *testing.T, storeDir, dir, script string) (*exec.Cmd, *syncBuffer) {
+func startBackupwatch(t *testing.T, storeDir, dir, script string) (*exec.Cmd, *parts.LockedBuffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "--store.dir="+storeDir, "run", "--host=db", "--log.file="+filepath.Join(dir, "log"),
 		"--lock.file="+filepath.Join(dir, "lock"), "--", "sh", "-c", script)
 	cmd.Env = append(os.Environ(), runMainEnv+"=1")
-	stderr := &syncBuffer{}
+	stderr := &parts.LockedBuffer{}
 	cmd.Stderr = stderr
 	return cmd, stderr
 }

@@ -7,21 +7,19 @@ package exporter
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	toolkitweb "github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/golemtrust/backupwatch/internal/collector"
 	"github.com/golemtrust/backupwatch/internal/fleet"
 	"github.com/golemtrust/backupwatch/internal/heartbeat"
+	"github.com/golemtrust/backupwatch/internal/httpserve"
 	"github.com/golemtrust/backupwatch/internal/inflight"
 	"github.com/golemtrust/backupwatch/internal/localstore"
 	"github.com/golemtrust/backupwatch/internal/nudge"
@@ -53,13 +51,10 @@ type Options struct {
 	// Extra are more collectors of the exporter's own (the spool's).
 	Extra []prometheus.Collector
 
-	Interval                    time.Duration // of the full refresh
-	ExternalURL                 string
-	JobsLimit                   int // the config file's max_jobs_per_host
-	MaxRequests, MaxPageRenders int // see newLimiters
-	MaxWait                     time.Duration
-	Title                       string
-	Logger                      *slog.Logger
+	Settings
+	JobsLimit int // the config file's max_jobs_per_host
+	Title     string
+	Logger    *slog.Logger
 }
 
 // Exporter is serve: its handler and the background work behind it.
@@ -74,13 +69,8 @@ func New(o Options) (*Exporter, error) {
 	c := o.Collector
 	// The exporter's own metrics; the collector's are served beside them
 	// by collector.Handler, which encodes each snapshot once.
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		versioncollector.NewCollector("backupwatch"),
-		collector.WebInfo(o.ExternalURL),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
+	reg := httpserve.NewRegistry()
+	reg.MustRegister(collector.WebInfo(o.ExternalURL))
 	reg.MustRegister(c.NudgeMetrics()...)
 	reg.MustRegister(&jobsLimitCollector{c: c, limit: o.JobsLimit})
 	for _, x := range o.Extra {
@@ -127,11 +117,6 @@ func (e *Exporter) Run(ctx context.Context, flags *toolkitweb.FlagConfig) error 
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	refreshed := make(chan struct{})
-	go func() {
-		defer close(refreshed)
-		c.Run(ctx, e.o.Interval)
-	}()
 	go e.o.Witness.Run(ctx, e.o.Interval)
 	if e.o.Switches != nil {
 		go e.o.Switches.Run(ctx, SwitchReadEvery(e.o.Interval))
@@ -139,30 +124,13 @@ func (e *Exporter) Run(ctx context.Context, flags *toolkitweb.FlagConfig) error 
 	if e.local != nil { // a record shows at once, nudged or not
 		go e.local.Watch(ctx, logger, func(id status.JobID) { c.Nudge("local store", id) })
 	}
-
-	srv := &http.Server{
-		Handler:           e.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	served := make(chan error, 1)
-	go func() { served <- toolkitweb.ListenAndServe(srv, flags, logger) }()
-
-	select {
-	case err := <-served:
-		cancel()
-		<-refreshed
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer scancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		logger.Warn("shutdown", "err", err)
-	}
-	<-refreshed
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	err := httpserve.Run(ctx, httpserve.Options{
+		Handler: e.handler,
+		Flags:   flags,
+		Beside:  func(ctx context.Context) { c.Run(ctx, e.o.Interval) },
+		Logger:  logger,
+	})
+	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
@@ -203,22 +171,10 @@ func storeDirOf(s *localstore.Store) string {
 func newServeMux(logger *slog.Logger, reg *prometheus.Registry, c *collector.Collector, limit *inflight.Limiter, page http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.InstrumentMetricHandler(reg, limit.Wrap(collector.NewHandler(c, reg, logger))))
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "Healthy.")
-	})
 	// Ready once the first refresh has been attempted, whether or not it
 	// reached the store: store health is reported by backupwatch_store_up,
 	// and an exporter that is not ready is not scraped at all.
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if !c.Ready() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, "Not ready: first refresh in progress.")
-			return
-		}
-		fmt.Fprintln(w, "Ready.")
-	})
+	httpserve.Health{Healthy: "Healthy.", Ready: "Ready.", NotReady: "Not ready: first refresh in progress.", IsReady: c.Ready}.Route(mux)
 	mux.Handle(nudge.Path, nudge.Handler(c.Nudge))
 	mux.Handle("/", page)
 	return mux

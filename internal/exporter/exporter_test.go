@@ -42,8 +42,8 @@ func newTestExporter(t *testing.T) (*Exporter, *collector.Collector) {
 	}
 	w := collector.NewWitness(collector.WitnessOptions{Repositories: checks, RestoreTests: checks, Timeout: time.Minute, Logger: logger})
 	e, err := New(Options{
-		Collector: c, Witness: w, Store: st, Interval: time.Minute, JobsLimit: 3,
-		MaxRequests: 1, MaxPageRenders: 1, MaxWait: time.Second, Logger: logger,
+		Collector: c, Witness: w, Store: st, JobsLimit: 3, Logger: logger,
+		Settings: Settings{Interval: time.Minute, MaxRequests: 1, MaxPageRenders: 1, MaxWait: time.Second},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/golemtrust/backupwatch/internal/deliver"
@@ -71,6 +72,34 @@ type Test struct {
 	Logger *slog.Logger
 }
 
+// Validate checks what the operator asked for before anything runs: the
+// repository and snapshot named, the expected paths inside the restore,
+// the host to record as tested, and the host picking (--pick oldest
+// chooses the host and its snapshot, so names neither). Its errors name
+// the flags of `restore-test run`. Run calls it first.
+func (t *Test) Validate() error {
+	if strings.TrimSpace(t.Repo.Repository) == "" {
+		return errors.New("--repo must name the repository to test")
+	}
+	if t.Snapshot == "" {
+		return errors.New("--snapshot must not be empty")
+	}
+	for _, p := range t.Expect {
+		if err := CheckExpectPath(p); err != nil {
+			return err
+		}
+	}
+	if t.HostTested != "" {
+		if err := status.ValidateHost(t.HostTested); err != nil {
+			return fmt.Errorf("--host-tested: %w", err)
+		}
+	}
+	if t.PickOldest && (t.SnapshotHost != "" || t.Snapshot != "latest") {
+		return errors.New("--pick oldest chooses the host and takes its latest snapshot: drop --snapshot.host and --snapshot")
+	}
+	return nil
+}
+
 // Report is what a restore test did.
 type Report struct {
 	Test    status.RestoreTest // as recorded
@@ -92,8 +121,8 @@ func (t *Test) Run(ctx context.Context) (_ Report, err error) {
 		scrub = func(s string) string { return s }
 	}
 	var rep Report
-	if t.PickOldest && (t.SnapshotHost != "" || t.Snapshot != "latest") {
-		return rep, &InputError{errors.New("--pick oldest chooses the host and takes its latest snapshot: drop --snapshot.host and --snapshot")}
+	if err := t.Validate(); err != nil {
+		return rep, &InputError{err}
 	}
 	ended := false // the end pinged
 	if t.Ping != nil {

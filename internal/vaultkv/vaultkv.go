@@ -68,6 +68,8 @@ type Store struct {
 	secMu    sync.Mutex // guards what follows; never held while calling out
 	secrets  []string
 	watchers []func(string)
+
+	noKeep sync.Map // keys whose max_versions the policy refused (keepVersions)
 }
 
 // New builds a store. It does not touch the network: login and KV version

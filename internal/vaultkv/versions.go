@@ -55,15 +55,28 @@ func (s *Store) readV2(ctx context.Context, key string, n int64) (data map[strin
 // marker in its custom_metadata (the others kept) tells the next writer.
 // A policy without the metadata's update (one from before the history)
 // leaves the mount's number kept, fewer results in the history, and the
-// result recorded.
+// result recorded. Its refusal is remembered for the key (s.noKeep) and
+// warned about once: no marker is ever written then, and trying again
+// would cost every later result a third request and say nothing new.
 func (s *Store) keepVersions(ctx context.Context, key string, custom map[string]any) {
+	if _, refused := s.noKeep.Load(key); refused {
+		return
+	}
 	cm := maps.Clone(custom)
 	if cm == nil {
 		cm = map[string]any{}
 	}
 	cm[keptMarker] = strconv.Itoa(historyVersions)
-	_, err := s.client.Logical().WriteWithContext(ctx, s.metaPath(2, key), map[string]any{"max_versions": historyVersions, "custom_metadata": cm})
-	if err != nil {
+	meta := s.metaPath(2, key)
+	_, err := s.client.Logical().WriteWithContext(ctx, meta, map[string]any{"max_versions": historyVersions, "custom_metadata": cm})
+	var re *api.ResponseError
+	switch {
+	case errors.As(err, &re) && re.StatusCode == 403:
+		if _, already := s.noKeep.LoadOrStore(key, true); !already {
+			s.log.Warn("history: the Vault policy may not set the record's max_versions, so the record keeps the mount's number of versions (10 by default) and its history fewer results; not tried again by this process: add the line to the writer's policy, as the shipped backupwatch-writer has it",
+				"add_to_policy", `path "`+meta+`" { capabilities = ["create", "update"] }`, "err", s.wrap("set max_versions of", s.Location(key), err))
+		}
+	case err != nil:
 		s.log.Debug("history: could not set the record's max_versions; the mount's number of versions is kept", "err", s.wrap("set max_versions of", s.Location(key), err))
 	}
 }

@@ -6,7 +6,6 @@ package vaulttest
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -14,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,7 +41,7 @@ type Server struct {
 	extra []string // more vaultdev flags (a cluster node's, cluster.go)
 	cmd   *exec.Cmd
 	done  chan struct{} // closed once cmd has exited
-	log   logBuffer
+	log   parts.LockedBuffer
 }
 
 // Binary returns the path of the vaultdev binary: $BACKUPWATCH_VAULTDEV if
@@ -261,21 +259,3 @@ func (s *Server) AppRole(t testing.TB, role string, policies []string, tokenTTL,
 
 // Logs returns everything the server printed so far, across restarts.
 func (s *Server) Logs() string { return s.log.String() }
-
-// logBuffer is a bytes.Buffer safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
