@@ -25,10 +25,10 @@ const flapScale = 1.0 / 240
 // Slack only), which holds back every later BackupFailed and "resolved":
 // the day is 3 messages on Slack and 2 by email, where it was 24 on each
 // (issue 20 asks for 2: the onset's pair comes before anything can tell a
-// flap from a failure fixed, and only a "resolved" held back an hour or
-// more would spare it). From then on a day is at most the warning's daily
-// reminder, and when it stops flapping (successes only) one resolved
-// message, the last on each channel.
+// flap from a failure fixed, and a "resolved" held back until the next run
+// is dropped, not delayed: docs/alerts.md, BackupFlapping). From then on a
+// day is at most the warning's daily reminder, and when it stops flapping
+// (successes only) one resolved message, the last on each channel.
 //
 // Its day takes about 8 minutes, most of them waiting for the next run:
 // a long scenario, whose stacks the harness starts before the short ones
