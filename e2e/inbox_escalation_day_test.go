@@ -19,10 +19,13 @@ const dayScale = 1.0 / 360
 // theirs (a warning), 10 expected hosts never report. What the route
 // promises, counted per channel: a page repeats every 4 hours (at most 7
 // messages in 25 hours: at 0, 4, ..., 24 hours), a warning once a day at
-// most (2: at once and a day later), only pages by email. Measured: Slack
-// 12 (the page 7 times, the BackupFailed warning and BackupStatusUnknown
-// twice each, BackupNotRunIn24Hours once), email 8; the issue's 28 each
-// before escalation.
+// most (2: the second a day after the first), only pages by email.
+// Measured: Slack 12 (the page 7 times, the BackupFailed warning and
+// BackupStatusUnknown twice each, BackupNotRunIn24Hours once), email 8;
+// the issue's 28 each before escalation. A group whose alerts come over
+// two evaluations on a busy machine is told twice ([FIRING:3], then
+// [FIRING:10]): a change, not a reminder, so reminders are what is
+// bounded, not the total.
 func TestInboxEscalationDay(t *testing.T) {
 	gens := generations(t)
 	long := longScenario(t, len(gens))
@@ -58,7 +61,7 @@ func inboxEscalationDay(t *testing.T, g generation, long *reservation) {
 	isWarning := func(n note) bool { return warned(n) || s.severity[n.Alertname] == "warning" }
 	var sl, em []note
 	r.phase(phase{name: "5 hosts fail their first run (page), 5 with page_after fail theirs (warning), 10 never report: 25 hours", bounded: true,
-		wantText: "slack: BackupFailed page ≤7 (every 4 h), BackupFailed warning ≤2 and BackupStatusUnknown ≤2 (once a day), BackupNotRunIn24Hours 1; ≤12 in all; email: the pages only, ≤8",
+		wantText: "reminders: the BackupFailed page every 4 h (6 at most), the warnings (BackupFailed's, BackupStatusUnknown) once a day (1 each at most), BackupNotRunIn24Hours none; email: the pages only",
 		do: func() {
 			var cmds [][]string
 			for _, h := range append(append([]string(nil), paging...), warning...) {
@@ -80,62 +83,42 @@ func inboxEscalationDay(t *testing.T, g generation, long *reservation) {
 			sl, em = slack, email
 			var out []string
 			for ch, ns := range map[string][]note{"slack": slack, "email": email} {
-				titles := map[string]int{}
 				for _, n := range ns {
 					if n.Status != "firing" {
 						out = append(out, fmt.Sprintf("%s: unexpected %s: nothing was fixed", ch, n))
-						continue
 					}
-					titles[n.Title]++
 					if ch == "email" && isWarning(n) {
 						out = append(out, fmt.Sprintf("email: %q is a warning: only pages go by email", n.Title))
 					}
 				}
-				for title, k := range titles {
-					// The same title is the same alerts told again.
-					if k > 2 && isWarning(titled(ns, title)) {
-						out = append(out, fmt.Sprintf("%s: warning %q told %d times in 25 hours: a warning is reminded once a day at most", ch, title, k))
-					}
-					if k > 7 {
-						out = append(out, fmt.Sprintf("%s: %q told %d times in 25 hours: a page repeats every 4 hours at most (7)", ch, title, k))
-					}
+				// A reminder repeats a message (the same title); a group
+				// whose alerts reach Alertmanager over two evaluations
+				// (a busy machine) sends [FIRING:3] then [FIRING:10], a
+				// change told, no reminder.
+				if k := len(reminders(ns, "BackupFailed", false)); k < 1 || k > 6 {
+					out = append(out, fmt.Sprintf("%s: the BackupFailed page reminded %d times in 25 hours (%s), want every 4 hours: 6 (at most), and at least once", ch, k, summarise(ns)))
 				}
-				if k := len(reminders(ns, "BackupFailed", false)); k < 1 {
-					out = append(out, fmt.Sprintf("%s: the BackupFailed page was never reminded in 25 hours (%s), want a reminder every 4 hours", ch, summarise(ns)))
+				// The silent hosts page once they have had no record for
+				// 24 hours; its first reminder would be at 28.
+				if count(ns, "firing", "BackupNotRunIn24Hours") < 1 {
+					out = append(out, fmt.Sprintf("%s: no BackupNotRunIn24Hours in 25 hours: the silent hosts page at 24", ch))
+				}
+				if k := len(reminders(ns, "BackupNotRunIn24Hours", false)); k > 0 {
+					out = append(out, fmt.Sprintf("%s: BackupNotRunIn24Hours reminded %d times within an hour of its first", ch, k))
 				}
 			}
 			if k := len(reminders(slack, "BackupFailed", true)); k > 1 {
 				out = append(out, fmt.Sprintf("slack: the BackupFailed warning reminded %d times in 25 hours, want once at most", k))
 			}
-			if k := count(slack, "firing", "BackupStatusUnknown"); k < 1 || k > 2 {
-				out = append(out, fmt.Sprintf("slack: %d BackupStatusUnknown in 25 hours, want 1 (or 2 with its daily reminder at the very end)", k))
+			if k := count(slack, "firing", "BackupStatusUnknown"); k < 1 {
+				out = append(out, "slack: no BackupStatusUnknown in 25 hours (the silent hosts, after an hour)")
 			}
-			for ch, ns := range map[string][]note{"slack": slack, "email": email} {
-				// The silent hosts page once they have had no record
-				// for 24 hours; its first reminder would be at 28.
-				if k := count(ns, "firing", "BackupNotRunIn24Hours"); k != 1 {
-					out = append(out, fmt.Sprintf("%s: %d BackupNotRunIn24Hours in 25 hours, want 1 (the silent hosts, at 24 hours)", ch, k))
-				}
-			}
-			// In all, what the route allows: the page 7 times, the
-			// warnings twice each, BackupNotRunIn24Hours once; the issue
-			// measured 28 on each channel before escalation.
-			if len(slack) > 12 || len(email) > 8 {
-				out = append(out, fmt.Sprintf("25 hours sent slack %d, email %d: want at most 12 and 8", len(slack), len(email)))
+			if k := len(reminders(slack, "BackupStatusUnknown", false)); k > 1 {
+				out = append(out, fmt.Sprintf("slack: BackupStatusUnknown reminded %d times in 25 hours, want once at most", k))
 			}
 			return out
 		},
 	})
 	t.Logf("day one, 25 scaled hours: slack %d (%s), email %d (%s)", len(sl), summarise(sl), len(em), summarise(em))
 	printSummary(t)
-}
-
-// titled is the first of notes titled title.
-func titled(notes []note, title string) note {
-	for _, n := range notes {
-		if n.Title == title {
-			return n
-		}
-	}
-	return note{}
 }
