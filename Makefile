@@ -53,8 +53,10 @@ lint:
 	$(GO) vet ./...
 
 # The e2e package takes about 13 minutes on 2 cores, even with the machine
-# loaded (its scenarios, six at a time, mostly wait for scaled timings; the
-# longest, TestHA, takes 10); 45m leaves room for a loaded machine.
+# loaded (its stacks, six at a time, mostly wait for scaled timings; the
+# longest, TestHA, takes 10, and the harness starts the long scenarios,
+# TestInboxFlapping's 8 and TestInboxEscalationDay's 7, first); 45m leaves
+# room for a loaded machine.
 test-go:
 	$(GO) test -count=1 -timeout 45m ./...
 

@@ -33,17 +33,14 @@ var (
 	serveHasExternalURL bool
 )
 
-// defaultParallel is how many scenarios run at once unless -test.parallel
-// says otherwise: each is a stack of five programs that mostly waits.
+// defaultParallel is how many stacks run at once unless -test.parallel
+// says otherwise: each is five programs that mostly wait. The harness
+// keeps that limit itself (slots_test.go), long scenarios first.
 const defaultParallel = "6"
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	parallelSet := false
-	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
-	if !parallelSet {
-		_ = flag.Set("test.parallel", defaultParallel)
-	}
+	takeOverParallel()
 	dir, err := os.MkdirTemp("", "backupwatch-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -182,6 +179,10 @@ type stackOptions struct {
 	config        string   // serve's --config.file, when not empty
 	bulk          int      // hosts written straight into Vault besides hosts (a large fleet), a success an hour old
 	alertmanager  string   // the Alertmanager binary; Debian's when empty
+	prometheus    string   // the Prometheus binary; Debian's when empty
+	// long is the slot kept for a long scenario (longScenario), so that
+	// its stack starts before the short ones waiting.
+	long *reservation
 	// amEdit changes the copy of the shipped alertmanager.yml before its
 	// timings are scaled (receivers added, as a site would).
 	amEdit func(am string) string
@@ -274,6 +275,7 @@ func (s *stack) addPart(p *process) {
 }
 
 func startStack(t *testing.T, o stackOptions) *stack {
+	takeSlot(t, o.long)
 	if o.scale == 0 {
 		o.scale = defaultScale
 	}
@@ -395,12 +397,19 @@ func startStack(t *testing.T, o stackOptions) *stack {
 	// scrapes backupwatch: its first scrape comes up to 5 s after start
 	// (its target reload interval, not scaled), which the scaled `for: 5m`
 	// of BackupExporterAbsent would otherwise take for a missing exporter.
+	// The scrape interval is a scaled minute, but never below serve's
+	// refresh (a second): scraping faster reads the same snapshot again,
+	// and its timeout (at most the interval, Prometheus' rule) of 250 ms
+	// on a stack scaled to 1/240 was missed on a busy machine for
+	// BackupExporterDown's scaled 5 minutes (1.25 s): a page no backup
+	// caused. The rules are still evaluated every scaled minute.
+	scrape := max(minute, time.Second)
 	promConf := filepath.Join(s.dir, "prometheus.yml")
 	writeConf := func(rules string) {
 		conf := fmt.Sprintf(`global:
   scrape_interval: %[1]s
   scrape_timeout: %[1]s
-  evaluation_interval: %[1]s
+  evaluation_interval: %[5]s
 %[2]s
 alerting:
   alertmanagers:
@@ -410,7 +419,7 @@ scrape_configs:
   - job_name: backupwatch
     static_configs:
       - targets: ['%[4]s']
-`, model.Duration(minute), rules, amAddr, serveAddr)
+`, model.Duration(scrape), rules, amAddr, serveAddr, model.Duration(minute))
 		if err := os.WriteFile(promConf, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -418,7 +427,11 @@ scrape_configs:
 	writeConf("")
 	promAddr := freeAddr(t)
 	s.promURL = "http://" + promAddr
-	s.prom = start(t, "prometheus", nil, debian(t, "prometheus"),
+	promBin := o.prometheus
+	if promBin == "" {
+		promBin = debian(t, "prometheus")
+	}
+	s.prom = start(t, "prometheus", nil, promBin,
 		"--config.file="+promConf,
 		"--storage.tsdb.path="+filepath.Join(s.dir, "prometheus"),
 		"--web.listen-address="+promAddr)

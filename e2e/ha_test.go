@@ -97,6 +97,7 @@ func (s *haStack) bw(args ...string) {
 }
 
 func startHA(t *testing.T, hosts []string) *haStack {
+	takeSlot(t, nil)
 	// Half the inbox suite's pace: Alertmanager peers deduplicate through
 	// gossip within --cluster.peer-timeout, and gossip on a loaded machine
 	// (the whole suite runs in parallel, or beside a CPU hog) can take a

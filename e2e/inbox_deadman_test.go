@@ -64,6 +64,7 @@ func (s *dmStack) bw(args ...string) {
 }
 
 func startDeadmanStack(t *testing.T) *dmStack {
+	takeSlot(t, nil)
 	s := &dmStack{t: t, dir: t.TempDir(), minute: time.Duration(float64(time.Minute) * defaultScale)}
 	s.timeout, s.reminder = 20*s.minute, 60*s.minute
 	s.store = filepath.Join(s.dir, "store")

@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // warned reports whether n is about BackupFailed's warning (before it
@@ -24,9 +23,7 @@ func warned(n note) bool {
 // page_after {failures: 3} that fails once is a warning on Slack only; a
 // second failure sends nothing; the third pages by email (and Slack), with
 // no "resolved" for the warning; its success resolves the page on both.
-// Then reminders: on day one of a fleet (hosts failing their first run,
-// hosts never reporting), a page repeats every 4 hours, a warning not
-// within the day.
+// (Reminders over a fleet's first 25 hours: TestInboxEscalationDay.)
 func TestInboxEscalation(t *testing.T) {
 	t.Parallel()
 	t.Run("warning, then page", func(t *testing.T) {
@@ -63,84 +60,6 @@ func TestInboxEscalation(t *testing.T) {
 		printSummary(t)
 	})
 
-	t.Run("reminders on day one", func(t *testing.T) {
-		t.Parallel()
-		paging, warning, silent := hostNames("pg", 5), hostNames("wn", 5), hostNames("sl", 10)
-		var expected []string
-		expected = append(append(append(expected, paging...), warning...), silent...)
-		s := startStack(t, stackOptions{
-			hosts:    base,
-			expected: expected,
-			config: `schedules:
-  - host: "wn-*"
-    page_after: {failures: 3}
-`,
-		})
-		r := &runner{t: t, s: s, scenario: "escalation: day one, reminders", hostRE: regexp.MustCompile(`\b(pg|wn|sl)-\d{3}\b`)}
-		hour := time.Duration(float64(time.Hour) * s.opts.scale)
-		var sl, em []note
-		r.phase(phase{name: "5 hosts fail their first run (page), 5 with page_after fail theirs (warning), 10 never report: 4 hours", bounded: true,
-			wantText: "slack: BackupFailed page ×2 (at 0 and 4 h), BackupFailed warning ×1, BackupStatusUnknown warning ×1; email: BackupFailed page ×2",
-			do: func() {
-				m := s.mark()
-				var cmds [][]string
-				for _, h := range append(append([]string(nil), paging...), warning...) {
-					// Each its own error: ten hosts failing for one
-					// cause would be a storm (BackupFailuresWidespread,
-					// TestInboxStorm), holding back their BackupFailed.
-					cmds = append(cmds, []string{"record", "--host=" + h, "--status=failed", "--exit-code=1", "--message=" + repoDown + " (" + h + ")"})
-				}
-				s.bwAll(cmds)
-				// The page's first reminder (4 hours after the first
-				// message) ends the window, and the settle period after
-				// it (3 group intervals) would hold the warning's
-				// reminder if it came every 4 hours too.
-				// A reminder repeats a message: the same alerts, so the
-				// same title. Results that reach Prometheus over two
-				// evaluations (a busy machine) make two first messages,
-				// [FIRING:3] then [FIRING:5] (Alertmanager telling the
-				// group's change): neither is a reminder.
-				waitFor(t, "the page's first reminder by email", 5*hour+s.deadline, func() (bool, string) {
-					_, _, em := s.since(m)
-					return len(reminders(em, "BackupFailed", false)) >= 1, "email: " + summarise(em)
-				})
-			},
-			until: func(_, _, _ []note) bool { return true },
-			check: func(slack, _, email []note) []string {
-				sl, em = slack, email
-				var out []string
-				var warnings int
-				for _, n := range slack {
-					if n.Alertname == "BackupFailed" && n.Status == "firing" && warned(n) {
-						warnings++
-					}
-				}
-				if warnings == 0 {
-					out = append(out, "slack: no BackupFailed warning")
-				}
-				if r := reminders(slack, "BackupFailed", true); len(r) > 0 {
-					out = append(out, fmt.Sprintf("slack: warning reminded within 4 hours (%s): a warning is reminded once a day at most", summarise(r)))
-				}
-				if r := reminders(slack, "BackupFailed", false); len(r) < 1 {
-					out = append(out, "slack: no BackupFailed page reminder, want one (a page repeats every 4 hours)")
-				}
-				if n := count(slack, "firing", "BackupStatusUnknown"); n != 1 {
-					out = append(out, fmt.Sprintf("slack: %d BackupStatusUnknown, want 1 (a warning, once a day at most)", n))
-				}
-				for _, n := range email {
-					if n.Alertname != "BackupFailed" || warned(n) {
-						out = append(out, fmt.Sprintf("email: %q: only pages go by email", n.Title))
-					}
-				}
-				if r := append(reminders(slack, "BackupFailed", false), reminders(email, "BackupFailed", false)...); len(r) > 2 {
-					out = append(out, fmt.Sprintf("%d page reminders in 4 hours (%s): want one per channel", len(r), summarise(r)))
-				}
-				return out
-			},
-		})
-		t.Logf("day one, 4 scaled hours: slack %d (%s), email %d (%s)", len(sl), summarise(sl), len(em), summarise(em))
-		printSummary(t)
-	})
 }
 
 // reminders are the firing notes about alert (its warnings, or its pages)

@@ -129,6 +129,7 @@ const pingBound = 90 * time.Second
 // keeps its true exit code and its record (with the failed pings counted).
 func TestPing(t *testing.T) {
 	t.Parallel()
+	takeSlot(t, nil)
 	v := vaulttest.Start(t)
 	restic := debian(t, "restic")
 	dir := t.TempDir()

@@ -68,16 +68,28 @@ func withQuietHours(t *testing.T, lead time.Duration, start *time.Time) func(str
 // the working hours begin, that host fails (a warning) and another fails
 // (a page): the page comes at once by Slack and email, the warning does
 // not. When the hours begin, the warning, still true, comes to Slack,
-// once: delayed, not dropped.
+// once: delayed, not dropped. On Debian's Prometheus and Alertmanager and
+// on the current ones, in parallel.
 func TestInboxQuietHours(t *testing.T) {
 	t.Parallel()
+	for _, g := range generations(t) {
+		t.Run(g.name, func(t *testing.T) {
+			t.Parallel()
+			inboxQuietHours(t, g)
+		})
+	}
+}
+
+func inboxQuietHours(t *testing.T, g generation) {
 	var start time.Time
 	// The hours begin at least 50 s after Alertmanager's configuration is
 	// written: the stack's start and the first phase (a group_wait and
 	// the settle period) fit before, on a busy machine.
 	s := startStack(t, stackOptions{
-		hosts:  base,
-		amEdit: withQuietHours(t, 50*time.Second, &start),
+		hosts:        base,
+		prometheus:   g.prometheus,
+		alertmanager: g.alertmanager,
+		amEdit:       withQuietHours(t, 50*time.Second, &start),
 		config: `hosts:
   - name: db
     page_after: {failures: 3}
@@ -85,7 +97,7 @@ func TestInboxQuietHours(t *testing.T) {
   - web
 `,
 	})
-	r := &runner{t: t, s: s, scenario: "quiet hours: a warning waits for the working hours", hostRE: regexp.MustCompile(`\b(db|auth|web)\b`)}
+	r := &runner{t: t, s: s, scenario: "quiet hours: a warning waits for the working hours (" + g.name + ")", hostRE: regexp.MustCompile(`\b(db|auth|web)\b`)}
 	noWarning := func(sl, _, em []note) []string {
 		var out []string
 		for _, n := range append(sl, em...) {

@@ -50,6 +50,7 @@ func TestTextfileMode(t *testing.T) {
 }
 
 func testTextfileMode(t *testing.T, nodeExporterPart parts.Part) {
+	takeSlot(t, nil)
 	nodeExporter := nodeExporterPart.Path
 	prometheus := parts.DebianPath(t, "prometheus")
 	dir := t.TempDir()
