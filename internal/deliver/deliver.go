@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"time"
 
 	"github.com/golemtrust/backupwatch/internal/lockfile"
@@ -264,7 +265,7 @@ func (d *Deliverer) writeEntry(ctx context.Context, e spool.Entry) (status.Verdi
 		err := d.st.Update(ctx, res.Key(), func(old map[string]any) (map[string]any, bool, error) {
 			doc, changed, v := status.Merge(old, res)
 			verdict = v
-			if changed {
+			if changed && moved(old, doc) {
 				doc[status.FieldWrittenAt] = status.FormatTime(d.now())
 			}
 			return doc, changed, nil
@@ -297,4 +298,24 @@ func (d *Deliverer) checkNotFuture(e spool.Entry) error {
 		return &RefusedError{Err: fmt.Errorf("%s: %w", e, err), Reason: "a result dated in the future would hide every real one until then"}
 	}
 	return nil
+}
+
+// moved reports whether doc changes a field of old other than the history
+// and written_at. Only then is written_at this writer's clock: a result
+// delivered again adds at most a history line the store already has, and
+// stamping the record anew for it would write a record (on KV v2 a
+// version, which is the history) that says nothing new.
+func moved(old, doc map[string]any) bool {
+	skip := func(k string) bool { return k == status.FieldHistory || k == status.FieldWrittenAt }
+	for k, v := range doc {
+		if ov, ok := old[k]; !skip(k) && (!ok || !reflect.DeepEqual(ov, v)) {
+			return true
+		}
+	}
+	for k := range old {
+		if _, ok := doc[k]; !skip(k) && !ok {
+			return true
+		}
+	}
+	return false
 }
