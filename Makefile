@@ -11,7 +11,7 @@ LDFLAGS   := -X $(VPKG).Version=$(VERSION) \
              -X $(VPKG).Branch=$(shell git rev-parse --abbrev-ref HEAD 2>/dev/null) \
              -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: release test-release test-cross all build run test test-others test-go test-race test-tools test-deb test-windows cross deps deb lint bench clean fuzz histories
+.PHONY: release test-release test-cross all build run test test-others test-e2e test-units test-go test-race test-tools test-deb test-windows cross deps deb lint bench clean fuzz histories
 
 all: build
 
@@ -52,9 +52,17 @@ include tools/vaultdev/vaultdev.mk
 test:
 	$(MAKE) -j2 deps vaultdev
 	$(MAKE) lint
-	$(MAKE) -j2 test-go test-others
+	$(MAKE) -j3 test-e2e test-units test-others
 
 test-others: test-cross test-windows test-race fuzz test-tools test-release
+
+# test-go's two halves, for make test: the e2e package (the longest, and
+# mostly waiting) from the start rather than whenever go test's two package
+# slots come to it, and every other package beside it.
+test-e2e:
+	$(GO) test -count=1 -timeout 45m ./e2e/
+test-units:
+	$(GO) test -count=1 -timeout 45m $$($(GO) list ./... | grep -v '/e2e$$')
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
