@@ -51,14 +51,14 @@ func Save(path, store string, snap *Snapshot, now time.Time) error {
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // only fails for a bad level
 	enc := json.NewEncoder(zw)
 	err := enc.Encode(savedHeader{
-		Format: SavedFormat, Store: store, Saved: now, Hosts: len(snap.Hosts), Jobs: len(snap.Jobs),
+		Format: SavedFormat, Store: store, Saved: now, Hosts: snap.Hosts.Len(), Jobs: snap.Jobs.Len(),
 		Listed: snap.Listed, Problems: snap.Problems, Started: snap.Started, Duration: snap.Duration, LastSuccess: snap.LastSuccess,
 		RestoreTest: snap.RestoreTest, RestoreTestJobs: snap.RestoreTestJobs, Pauses: snap.Pauses,
 	})
-	for _, rs := range [][]status.Record{snap.Hosts, snap.Jobs} {
-		for i := range rs {
+	for _, rs := range []Records{snap.Hosts, snap.Jobs} {
+		for _, r := range rs.All() {
 			if err == nil {
-				err = enc.Encode(&rs[i])
+				err = enc.Encode(r)
 			}
 		}
 	}
@@ -144,12 +144,15 @@ func readSaved(r io.Reader, store string) (*Snapshot, time.Time, error) {
 		}
 		return rs, nil
 	}
-	if snap.Hosts, err = read(h.Hosts, false); err != nil {
+	hosts, err := read(h.Hosts, false)
+	if err != nil {
 		return nil, time.Time{}, err
 	}
-	if snap.Jobs, err = read(h.Jobs, true); err != nil {
+	jobs, err := read(h.Jobs, true)
+	if err != nil {
 		return nil, time.Time{}, err
 	}
+	snap.Hosts, snap.Jobs = RecordsOf(hosts...), RecordsOf(jobs...)
 	if dec.More() {
 		return nil, time.Time{}, errors.New("more records than the header says")
 	}
