@@ -177,3 +177,56 @@ func (m mapSource) Get(_ context.Context, key string) (map[string]any, error) {
 	}
 	return nil, status.ErrNotFound
 }
+
+// TestRefreshSharesUnchanged: a full refresh that reads a block of records
+// exactly as the previous snapshot holds it keeps the previous block, so
+// that an unchanged fleet is not held twice while the new snapshot is
+// made; a changed record's block is its own. Also after a restart: the
+// saved snapshot's times (decoded from JSON) are the same instants as the
+// store's.
+func TestRefreshSharesUnchanged(t *testing.T) {
+	src := mapSource{}
+	const n = 10*blockSize + 7
+	for i := range n {
+		src[fmt.Sprintf("h%05d", i)] = map[string]any{"status": "success", "last_success": "2026-11-25T02:00:00+00:00", "exit_code": "0", "message": "ok"}
+	}
+	src[status.JobsFolder+"/"] = nil
+	shared := func(a, b Records) int {
+		k := 0
+		for i := range a.blocks {
+			if i < len(b.blocks) && &a.blocks[i][0] == &b.blocks[i][0] {
+				k++
+			}
+		}
+		return k
+	}
+	first := Load(context.Background(), src, Options{}, nil)
+	second := Load(context.Background(), src, Options{}, first)
+	if got, want := shared(second.Hosts, first.Hosts), len(first.Hosts.blocks); got != want {
+		t.Errorf("unchanged fleet: %d blocks of %d shared with the previous snapshot", got, want)
+	}
+	src["h00300"] = map[string]any{"status": "failed", "last_success": "2026-11-25T02:00:00+00:00", "exit_code": "1", "message": "boom"}
+	third := Load(context.Background(), src, Options{}, second)
+	if got, want := shared(third.Hosts, second.Hosts), len(second.Hosts.blocks)-1; got != want {
+		t.Errorf("one record changed: %d blocks of %d shared, want %d", got, len(second.Hosts.blocks), want)
+	}
+	if i, ok := third.Hosts.Search(status.JobID{Host: "h00300"}); !ok || third.Hosts.At(i).Status != status.Failed {
+		t.Errorf("the changed record is not in the new snapshot")
+	}
+	if !slices.EqualFunc(second.Hosts.Slice(), first.Hosts.Slice(), sameRecord) {
+		t.Errorf("the previous snapshot changed")
+	}
+
+	path := t.TempDir() + "/snapshot.json.gz"
+	if err := Save(path, "test", third, third.Started); err != nil {
+		t.Fatal(err)
+	}
+	saved, _, err := LoadSaved(path, "test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := Load(context.Background(), src, Options{}, saved)
+	if got, want := shared(after.Hosts, saved.Hosts), len(saved.Hosts.blocks); got != want {
+		t.Errorf("first refresh after a restart: %d blocks of %d shared with the saved snapshot", got, want)
+	}
+}
