@@ -323,7 +323,11 @@ func bench(ctx context.Context, o options, ps *procs, dir string, res *results) 
 	errs := make([]error, len(o.scrapers))
 	var wg sync.WaitGroup
 	for i, k := range o.scrapers {
-		progress("%d hosts: a serve from the saved snapshot (%v), refreshing every %s, %d scraper(s) back to back until a refresh is over, then its peak memory", n, seed != "", res.memRefresh, k)
+		if seed != "" {
+			progress("%d hosts: a serve from the saved snapshot, refreshing every %s, %d scraper(s) back to back until its first refresh is over, then its peak memory", n, res.memRefresh, k)
+		} else {
+			progress("%d hosts: a fresh serve refreshing every %s, %d scraper(s) back to back for two refreshes, then its peak memory", n, res.memRefresh, k)
+		}
 		measure := func() {
 			res.memory[i], errs[i] = measureMemory(ctx, ps, o.backupwatch, v, o.tokens[0] == tokenRoot, n, k, res.memRefresh, dir, seed)
 		}
