@@ -74,6 +74,6 @@ func runTextfile(ctx context.Context, g *globals, o *textfileOptions) error {
 	if err := exp.WriteTextfile(o.output, c, g.logger); err != nil {
 		return err
 	}
-	g.logger.Info("metrics written", "file", o.output, "hosts", len(snap.Hosts), "duration", snap.Duration)
+	g.logger.Info("metrics written", "file", o.output, "hosts", snap.Hosts.Len(), "duration", snap.Duration)
 	return nil
 }

@@ -192,8 +192,7 @@ func eachAge(snap *fleet.Snapshot, f func(d *prometheus.Desc, t time.Time, label
 	if snap == nil {
 		return
 	}
-	for i := range snap.Hosts {
-		r := &snap.Hosts[i]
+	for _, r := range snap.Hosts.All() {
 		if !r.Unread {
 			f(lastSuccessAge, r.LastSuccess, hostLabel(r.Host))
 		}

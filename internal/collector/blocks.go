@@ -101,10 +101,10 @@ func (b *blocks) subSnapshot(snap *fleet.Snapshot, i int) *fleet.Snapshot {
 		return from, to
 	}
 	sub := &fleet.Snapshot{Started: snap.Started}
-	f, t := in(len(snap.Hosts), func(k int) string { return snap.Hosts[k].Host })
-	sub.Hosts = snap.Hosts[f:t]
-	f, t = in(len(snap.Jobs), func(k int) string { return snap.Jobs[k].Host })
-	sub.Jobs = snap.Jobs[f:t]
+	f, t := in(snap.Hosts.Len(), func(k int) string { return snap.Hosts.At(k).Host })
+	sub.Hosts = snap.Hosts.Range(f, t)
+	f, t = in(snap.Jobs.Len(), func(k int) string { return snap.Jobs.At(k).Host })
+	sub.Jobs = snap.Jobs.Range(f, t)
 	f, t = in(len(snap.Pauses), func(k int) string { return snap.Pauses[k].Host })
 	sub.Pauses = snap.Pauses[f:t]
 	return sub
@@ -278,7 +278,7 @@ func fleetSnapshot(snap *fleet.Snapshot) *fleet.Snapshot {
 		return nil
 	}
 	s := *snap
-	s.Hosts, s.Jobs, s.Pauses = nil, nil, nil
+	s.Hosts, s.Jobs, s.Pauses = fleet.Records{}, fleet.Records{}, nil
 	return &s
 }
 

@@ -179,13 +179,13 @@ func (c *Collector) Refresh(ctx context.Context) *fleet.Snapshot {
 
 	switch {
 	case snap.Err != nil && !prevFailed:
-		c.log.Warn("store not reached; keeping the last known records", "err", snap.Err, "hosts_known", len(snap.Hosts))
+		c.log.Warn("store not reached; keeping the last known records", "err", snap.Err, "hosts_known", snap.Hosts.Len())
 	case snap.Err != nil:
 		c.log.Debug("store still not reached", "err", snap.Err)
 	case prevFailed:
-		c.log.Info("store reached again", "hosts", len(snap.Hosts), "duration", snap.Duration)
+		c.log.Info("store reached again", "hosts", snap.Hosts.Len(), "duration", snap.Duration)
 	default:
-		c.log.Debug("refreshed", "hosts", len(snap.Hosts), "duration", snap.Duration)
+		c.log.Debug("refreshed", "hosts", snap.Hosts.Len(), "duration", snap.Duration)
 	}
 	return snap
 }
@@ -357,7 +357,7 @@ func collectFleet(send func(*prometheus.Desc, prometheus.ValueType, float64, ...
 		g(lastRefreshSuccess, float64(snap.LastSuccess.UnixMilli())/1e3)
 	}
 	g(refreshDuration, snap.Duration.Seconds())
-	g(hostsGauge, float64(len(snap.Hosts)))
+	g(hostsGauge, float64(snap.Hosts.Len()))
 	g(storeProblems, float64(len(snap.Problems)))
 	if rt := snap.RestoreTest; rt != nil {
 		collectRestoreTest(g, rt)

@@ -477,8 +477,8 @@ func BenchmarkScrape(b *testing.B) {
 	}
 	c := New(Options{Source: st})
 	h := NewHandler(c, nil, nil)
-	if snap := c.Refresh(context.Background()); snap.Err != nil || len(snap.Hosts) != 10000 {
-		b.Fatalf("refresh: %v, %d hosts", snap.Err, len(snap.Hosts))
+	if snap := c.Refresh(context.Background()); snap.Err != nil || snap.Hosts.Len() != 10000 {
+		b.Fatalf("refresh: %v, %d hosts", snap.Err, snap.Hosts.Len())
 	}
 	for _, gz := range []bool{true, false} {
 		b.Run(fmt.Sprintf("gzip=%v", gz), func(b *testing.B) {

@@ -42,13 +42,13 @@ func collectEscalation(g gauge, snap *fleet.Snapshot, esc Escalations) {
 			g(pageAfterSeconds, e.After.Seconds(), hostLabel(host))
 		}
 	}
-	for i := range snap.Hosts {
-		if r := &snap.Hosts[i]; !r.Unread {
+	for _, r := range snap.Hosts.All() {
+		if !r.Unread {
 			send(g, r.Host, "")
 		}
 	}
-	for i := range snap.Jobs {
-		if r := &snap.Jobs[i]; !r.Unread {
+	for _, r := range snap.Jobs.All() {
+		if !r.Unread {
 			send(jobGauge(g, labelValue(r.Job)), r.Host, r.Job)
 		}
 	}

@@ -16,8 +16,7 @@ import (
 // collectHosts sends the series of snap's hosts, jobs and pauses: every
 // series with a host label.
 func collectHosts(g gauge, snap *fleet.Snapshot, labels Labeler, esc Escalations) {
-	for i := range snap.Hosts {
-		r := &snap.Hosts[i]
+	for _, r := range snap.Hosts.All() {
 		host := hostLabel(r.Host)
 		g(recordProblems, float64(len(r.Problems)), host)
 		if r.Unread {
@@ -73,13 +72,12 @@ func collectRecord(g func(*prometheus.Desc, float64, ...string), r *status.Recor
 // every job (the restore test jobs' are collectFleet's).
 func collectJobs(g gauge, snap *fleet.Snapshot) {
 	now := snap.Started
-	for i := range snap.Hosts {
-		if r := &snap.Hosts[i]; !r.Unread {
+	for _, r := range snap.Hosts.All() {
+		if !r.Unread {
 			collectSchedule(g, r, hostLabel(r.Host), now)
 		}
 	}
-	for i := range snap.Jobs {
-		r := &snap.Jobs[i]
+	for _, r := range snap.Jobs.All() {
 		jg := jobGauge(g, labelValue(r.Job))
 		host := hostLabel(r.Host)
 		jg(recordProblems, float64(len(r.Problems)), host)

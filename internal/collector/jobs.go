@@ -136,8 +136,8 @@ func collectSchedule(g gauge, r *status.Record, host string, now time.Time) {
 
 // eachJobAge sends the jobs' ages (see eachAge).
 func eachJobAge(snap *fleet.Snapshot, f func(d *prometheus.Desc, t time.Time, labels ...string)) {
-	for i := range snap.Jobs {
-		if r := &snap.Jobs[i]; !r.Unread {
+	for _, r := range snap.Jobs.All() {
+		if !r.Unread {
 			f(twin(lastSuccessAge), r.LastSuccess, hostLabel(r.Host), labelValue(r.Job))
 		}
 	}

@@ -194,22 +194,15 @@ func holds(snap *fleet.Snapshot, id status.JobID) bool {
 		_, ok := slices.BinarySearchFunc(snap.RestoreTestJobs, id.Job, func(rt status.RestoreTest, job string) int { return strings.Compare(rt.Job, job) })
 		return ok
 	}
-	i, ok := slices.BinarySearchFunc(snap.Jobs, id, compareRecord)
+	i, ok := snap.Jobs.Search(id)
 	if id.Job != "" {
 		return ok
 	}
-	if i < len(snap.Jobs) && snap.Jobs[i].Host == id.Host {
+	if i < snap.Jobs.Len() && snap.Jobs.At(i).Host == id.Host {
 		return true
 	}
-	_, ok = slices.BinarySearchFunc(snap.Hosts, id, compareRecord)
+	_, ok = snap.Hosts.Search(id)
 	return ok
-}
-
-func compareRecord(r status.Record, id status.JobID) int {
-	if c := strings.Compare(r.Host, id.Host); c != 0 {
-		return c
-	}
-	return strings.Compare(r.Job, id.Job)
 }
 
 // NudgeMetrics are the nudge queue's own metrics, for serve's registry.
@@ -280,8 +273,7 @@ func readCost(prev *fleet.Snapshot, ids []status.JobID) int {
 		if id.Job != "" || id.Host == status.RestoreTestKey || prev == nil {
 			continue
 		}
-		i, _ := slices.BinarySearchFunc(prev.Jobs, status.JobID{Host: id.Host}, compareRecord)
-		for ; i < len(prev.Jobs) && prev.Jobs[i].Host == id.Host; i++ {
+		for i := prev.Jobs.SearchHost(id.Host); i < prev.Jobs.Len() && prev.Jobs.At(i).Host == id.Host; i++ {
 			k++
 		}
 	}

@@ -166,8 +166,8 @@ func TestNudgeKnownFlood(t *testing.T) {
 // jobs too (issue 16 item 12: each nudge rereads all of a host's jobs).
 func TestNudgeReadCost(t *testing.T) {
 	snap := &fleet.Snapshot{
-		Hosts: []status.Record{{Host: "db"}, {Host: "web"}},
-		Jobs:  []status.Record{{Host: "db", Job: "a"}, {Host: "db", Job: "b"}, {Host: "db", Job: "c"}, {Host: "jobsonly", Job: "x"}},
+		Hosts: fleet.RecordsOf([]status.Record{{Host: "db"}, {Host: "web"}}...),
+		Jobs:  fleet.RecordsOf([]status.Record{{Host: "db", Job: "a"}, {Host: "db", Job: "b"}, {Host: "db", Job: "c"}, {Host: "jobsonly", Job: "x"}}...),
 	}
 	for _, tc := range []struct {
 		ids  []status.JobID

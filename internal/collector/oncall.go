@@ -92,11 +92,11 @@ func collectOnCall(g gauge, snap *fleet.Snapshot, labels Labeler) {
 // and those reporting through jobs only.
 func hostsOf(snap *fleet.Snapshot) []string {
 	var hs []string
-	for i := range snap.Hosts {
-		hs = append(hs, snap.Hosts[i].Host)
+	for _, r := range snap.Hosts.All() {
+		hs = append(hs, r.Host)
 	}
-	for i := range snap.Jobs {
-		hs = append(hs, snap.Jobs[i].Host)
+	for _, r := range snap.Jobs.All() {
+		hs = append(hs, r.Host)
 	}
 	return hs
 }

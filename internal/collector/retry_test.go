@@ -64,7 +64,7 @@ func TestStoreBackWithinRetry(t *testing.T) {
 	waitState(t, c, "a first refresh to fail", 30*time.Second, func(st State) bool { return st.Refreshes >= 1 && !st.StoreUp() })
 	v.Restart(t)
 	waitState(t, c, "the store to be up again", 6*RetryFirst, func(st State) bool { return st.StoreUp() })
-	if got := c.State().Snapshot.Hosts; len(got) != 1 || got[0].Host != "db" {
+	if got := c.State().Snapshot.Hosts; got.Len() != 1 || got.At(0).Host != "db" {
 		t.Errorf("after Vault came back: hosts %+v, want db", got)
 	}
 }

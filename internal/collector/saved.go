@@ -62,7 +62,7 @@ func (c *Collector) loadSaved() {
 	if after != nil {
 		after()
 	}
-	c.log.Info("exporting the saved snapshot until the first refresh", "path", path, "hosts", len(snap.Hosts), "jobs", len(snap.Jobs),
+	c.log.Info("exporting the saved snapshot until the first refresh", "path", path, "hosts", snap.Hosts.Len(), "jobs", snap.Jobs.Len(),
 		"saved_age", c.now().Sub(saved).Round(time.Second), "load_duration", time.Since(t0).Round(time.Millisecond))
 }
 
@@ -114,7 +114,7 @@ func (c *Collector) save() {
 	c.mu.Lock()
 	c.savedGen = max(c.savedGen, gen)
 	c.mu.Unlock()
-	c.log.Debug("snapshot saved", "path", c.opts.SavedFile, "hosts", len(snap.Hosts), "duration", time.Since(t0))
+	c.log.Debug("snapshot saved", "path", c.opts.SavedFile, "hosts", snap.Hosts.Len(), "duration", time.Since(t0))
 }
 
 // collectSaved sends whether the records are the saved ones.

@@ -37,13 +37,15 @@ func (j *jobsLimitCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	// Jobs are sorted by host: count each host's run.
-	for i := 0; i < len(snap.Jobs); {
+	jobs := snap.Jobs
+	for i := 0; i < jobs.Len(); {
+		host := jobs.At(i).Host
 		k := i
-		for k < len(snap.Jobs) && snap.Jobs[k].Host == snap.Jobs[i].Host {
+		for k < jobs.Len() && jobs.At(k).Host == host {
 			k++
 		}
 		if n := k - i; n > j.limit {
-			ch <- prometheus.MustNewConstMetric(jobsOverLimitDesc, prometheus.GaugeValue, float64(n-j.limit), snap.Jobs[i].Host)
+			ch <- prometheus.MustNewConstMetric(jobsOverLimitDesc, prometheus.GaugeValue, float64(n-j.limit), host)
 		}
 		i = k
 	}

@@ -30,10 +30,10 @@ func TestClampFutureAcrossReads(t *testing.T) {
 	opts := Options{Now: func() time.Time { return now }}
 	check := func(when string, snap *Snapshot) {
 		t.Helper()
-		if len(snap.Hosts) != 1 {
+		if snap.Hosts.Len() != 1 {
 			t.Fatalf("%s: hosts %v", when, snap.Hosts)
 		}
-		r := snap.Hosts[0]
+		r := snap.Hosts.At(0)
 		if !r.LastSuccess.Equal(t0) || !r.LastFailure.Equal(t0) || r.Ahead() != 23*time.Hour || r.Status != status.Failed {
 			t.Errorf("%s: last success %s, last failure %s, ahead %s, status %s; want %s, %s, 23h, failed", when, r.LastSuccess, r.LastFailure, r.Ahead(), r.Status, t0, t0)
 		}

@@ -25,7 +25,7 @@ func write(t *testing.T, s interface {
 
 func hosts(snap *Snapshot) string {
 	var hs []string
-	for _, r := range snap.Hosts {
+	for _, r := range snap.Hosts.Slice() {
 		hs = append(hs, r.Host+"="+r.Status)
 	}
 	return strings.Join(hs, ",")
@@ -85,8 +85,8 @@ func TestStoreOutageKeepsWhatWasKnown(t *testing.T) {
 		t.Errorf("LastSuccess moved during an outage")
 	}
 	again := Load(ctx, s, Options{Expected: []string{"metrics"}}, down)
-	if n := len(again.Hosts[1].Problems); n != len(first.Hosts[1].Problems) {
-		t.Errorf("problems grew while the outage lasted: %q", again.Hosts[1].Problems)
+	if n := len(again.Hosts.At(1).Problems); n != len(first.Hosts.At(1).Problems) {
+		t.Errorf("problems grew while the outage lasted: %q", again.Hosts.At(1).Problems)
 	}
 
 	v.Restart(t)
@@ -102,12 +102,12 @@ func TestStoreOutageKeepsWhatWasKnown(t *testing.T) {
 	if cold.Err == nil || hosts(cold) != "db=unknown,metrics=unknown" || cold.Listed {
 		t.Errorf("cold start during an outage: err %v, hosts %s, listed %v", cold.Err, hosts(cold), cold.Listed)
 	}
-	for _, r := range cold.Hosts {
+	for _, r := range cold.Hosts.Slice() {
 		if !r.Unread {
 			t.Errorf("%s: not marked unread though nothing was read", r.Host)
 		}
 	}
-	if !down.Listed || down.Hosts[0].Unread {
+	if !down.Listed || down.Hosts.At(0).Unread {
 		t.Errorf("an outage after a good refresh marked known hosts unread")
 	}
 }
@@ -133,7 +133,7 @@ func TestMalformedRecordIsTheRecordsProblem(t *testing.T) {
 	if got, want := hosts(snap), `auth=unknown,db=success,we\ird=unknown`; got != want {
 		t.Errorf("hosts %s, want %s", got, want)
 	}
-	for _, r := range snap.Hosts {
+	for _, r := range snap.Hosts.Slice() {
 		if r.Host != "db" && (len(r.Problems) == 0 || !strings.Contains(r.Problems[0], "malformed record")) {
 			t.Errorf("%s: problems %q, want the malformed record named", r.Host, r.Problems)
 		}

@@ -63,13 +63,13 @@ func TestJobs(t *testing.T) {
 		"db job files=success (every 1h, grace 10m record), " +
 		"db job image=failed (every 1d, grace 1h config), " +
 		"web job dump=success (every 1d )"
-	if got := describe(snap.Jobs); got != want {
+	if got := describe(snap.Jobs.Slice()); got != want {
 		t.Errorf("jobs\n got %s\nwant %s", got, want)
 	}
-	if !snap.Jobs[0].NoRecord {
-		t.Errorf("an expected job without a record is not marked as such: %+v", snap.Jobs[0])
+	if !snap.Jobs.At(0).NoRecord {
+		t.Errorf("an expected job without a record is not marked as such: %+v", snap.Jobs.At(0))
 	}
-	if p := strings.Join(snap.Jobs[3].Problems, "; "); !strings.Contains(p, "schedule: cron expression") {
+	if p := strings.Join(snap.Jobs.At(3).Problems, "; "); !strings.Contains(p, "schedule: cron expression") {
 		t.Errorf("web's unreadable schedule: problems %q", p)
 	}
 	if got := strings.Join(snap.Problems, "; "); strings.Count(got, "is not a job record") != 2 || !strings.Contains(got, "bad host") {
@@ -82,7 +82,7 @@ func TestJobs(t *testing.T) {
 	// Without jobs/, nothing more is listed, and old snapshots still read.
 	plain, _ := localstore.Open(t.TempDir())
 	write(t, plain, "db", map[string]any{"status": "success", "last_success": now})
-	if snap := Load(context.Background(), plain, Options{}, nil); snap.Jobs != nil || len(snap.Problems) != 0 || hosts(snap) != "db=success" {
+	if snap := Load(context.Background(), plain, Options{}, nil); snap.Jobs.Len() != 0 || len(snap.Problems) != 0 || hosts(snap) != "db=success" {
 		t.Errorf("a store without jobs: %+v", snap)
 	}
 }

@@ -58,10 +58,8 @@ func Reread(ctx context.Context, src Source, opts Options, prev *Snapshot, ids [
 		pauses = append(pauses, pr)
 		keys := []status.JobID{want}
 		if want.Job == "" {
-			for _, r := range prev.Jobs {
-				if r.Host == want.Host {
-					keys = append(keys, status.JobID{Host: r.Host, Job: r.Job})
-				}
+			for i := prev.Jobs.SearchHost(want.Host); i < prev.Jobs.Len() && prev.Jobs.At(i).Host == want.Host; i++ {
+				keys = append(keys, status.JobID{Host: want.Host, Job: prev.Jobs.At(i).Job})
 			}
 		}
 		for _, id := range keys {
@@ -78,26 +76,28 @@ func Reread(ctx context.Context, src Source, opts Options, prev *Snapshot, ids [
 		}
 	}
 
+	// The new snapshot shares prev's blocks of records but those it
+	// changes (records.go): prev, which scrapes may be reading, is never
+	// changed, and a nudge copies a block, not the fleet.
 	snap := *prev
-	snap.Hosts = slices.Clone(prev.Hosts)
-	snap.Jobs = slices.Clone(prev.Jobs)
 	changed := setPauses(&snap, pauses)
 	for _, rd := range reads {
+		resolveSchedule(&rd.rec, opts.Schedules)
 		list := &snap.Hosts
 		if rd.id.Job != "" {
 			list = &snap.Jobs
 		}
-		i, found := slices.BinarySearchFunc(*list, rd.id, compareRecord)
+		i, found := list.Search(rd.id)
 		switch {
 		case found:
-			(*list)[i] = rd.rec
+			*list = list.Set(i, rd.rec)
 			changed = true
 		case rd.rec.NoRecord && (rd.id.Job != "" || hasJobs(snap.Jobs, rd.id.Host) || !slices.Contains(opts.Expected, rd.id.Host)):
 			// Nothing to add: a job with no record that prev did not
 			// expect, a host that reports through its jobs, or one that
 			// is neither recorded nor expected.
 		default:
-			*list = slices.Insert(*list, i, rd.rec)
+			*list = list.Insert(i, rd.rec)
 			changed = true
 		}
 	}
@@ -106,9 +106,9 @@ func Reread(ctx context.Context, src Source, opts Options, prev *Snapshot, ids [
 	// prev had none. (Looked up, not scanned: a scan of 100,000 records
 	// per nudge is what made a nudge cost the fleet.)
 	for _, rd := range reads {
-		i, found := slices.BinarySearchFunc(snap.Hosts, status.JobID{Host: rd.id.Host}, compareRecord)
-		if found && snap.Hosts[i].NoRecord && hasJobs(snap.Jobs, rd.id.Host) {
-			snap.Hosts = slices.Delete(snap.Hosts, i, i+1)
+		i, found := snap.Hosts.Search(status.JobID{Host: rd.id.Host})
+		if found && snap.Hosts.At(i).NoRecord && hasJobs(snap.Jobs, rd.id.Host) {
+			snap.Hosts = snap.Hosts.Delete(i)
 		}
 	}
 	for _, id := range rts {
@@ -121,11 +121,6 @@ func Reread(ctx context.Context, src Source, opts Options, prev *Snapshot, ids [
 	if !changed {
 		return prev, nil
 	}
-	hosts := map[string]bool{}
-	for _, rd := range reads {
-		hosts[rd.id.Host] = true
-	}
-	resolveSchedulesOf(&snap, opts.Schedules, hosts)
 	return &snap, nil
 }
 
@@ -200,15 +195,8 @@ func rereadRestoreTest(ctx context.Context, src Source, snap *Snapshot, job stri
 	return true, nil
 }
 
-func compareRecord(r status.Record, id status.JobID) int {
-	if c := strings.Compare(r.Host, id.Host); c != 0 {
-		return c
-	}
-	return strings.Compare(r.Job, id.Job)
-}
-
 // hasJobs reports whether jobs (sorted by host) holds a job of host.
-func hasJobs(jobs []status.Record, host string) bool {
-	i, _ := slices.BinarySearchFunc(jobs, status.JobID{Host: host}, compareRecord)
-	return i < len(jobs) && jobs[i].Host == host
+func hasJobs(jobs Records, host string) bool {
+	i := jobs.SearchHost(host)
+	return i < jobs.Len() && jobs.At(i).Host == host
 }

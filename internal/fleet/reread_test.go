@@ -28,7 +28,7 @@ func ids(hosts ...string) []status.JobID {
 
 // everything describes a snapshot's hosts, jobs and restore tests.
 func everything(snap *Snapshot) string {
-	out := []string{hosts(snap), describeStatus(snap.Jobs)}
+	out := []string{hosts(snap), describeStatus(snap.Jobs.Slice())}
 	if snap.RestoreTest != nil {
 		out = append(out, "rt="+snap.RestoreTest.Result)
 	}

@@ -51,14 +51,14 @@ func Save(path, store string, snap *Snapshot, now time.Time) error {
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // only fails for a bad level
 	enc := json.NewEncoder(zw)
 	err := enc.Encode(savedHeader{
-		Format: SavedFormat, Store: store, Saved: now, Hosts: len(snap.Hosts), Jobs: len(snap.Jobs),
+		Format: SavedFormat, Store: store, Saved: now, Hosts: snap.Hosts.Len(), Jobs: snap.Jobs.Len(),
 		Listed: snap.Listed, Problems: snap.Problems, Started: snap.Started, Duration: snap.Duration, LastSuccess: snap.LastSuccess,
 		RestoreTest: snap.RestoreTest, RestoreTestJobs: snap.RestoreTestJobs, Pauses: snap.Pauses,
 	})
-	for _, rs := range [][]status.Record{snap.Hosts, snap.Jobs} {
-		for i := range rs {
+	for _, rs := range []Records{snap.Hosts, snap.Jobs} {
+		for _, r := range rs.All() {
 			if err == nil {
-				err = enc.Encode(&rs[i])
+				err = enc.Encode(r)
 			}
 		}
 	}
@@ -124,25 +124,37 @@ func readSaved(r io.Reader, store string) (*Snapshot, time.Time, error) {
 		Listed: h.Listed, Problems: h.Problems, Started: h.Started, Duration: h.Duration, LastSuccess: h.LastSuccess,
 		RestoreTest: h.RestoreTest, RestoreTestJobs: h.RestoreTestJobs, Pauses: h.Pauses,
 	}
-	read := func(n int, job bool) ([]status.Record, error) {
-		if n == 0 {
-			return nil, nil
+	// Read into blocks of the list (records.go) as they come: a slice
+	// grown by append copied the fleet's records about twice over, and
+	// kept a quarter more room than it held.
+	read := func(n int, job bool) (Records, error) {
+		var blocks [][]status.Record
+		var blk []status.Record
+		var last *status.Record
+		for i := range n {
+			if len(blk) == cap(blk) {
+				if blk != nil {
+					blocks = append(blocks, blk)
+				}
+				blk = make([]status.Record, 0, min(blockSize, n-i))
+			}
+			blk = blk[:len(blk)+1]
+			rec := &blk[len(blk)-1]
+			if err := dec.Decode(rec); err != nil {
+				return Records{}, fmt.Errorf("record %d of %d: %w", i+1, n, err)
+			}
+			if (rec.Job != "") != job || last != nil && compareRecord(*last, status.JobID{Host: rec.Host, Job: rec.Job}) >= 0 {
+				return Records{}, fmt.Errorf("record %d of %d out of order", i+1, n)
+			}
+			if err := reparseSchedule(rec); err != nil {
+				return Records{}, err
+			}
+			last = rec
 		}
-		rs := make([]status.Record, 0, min(n, 1<<16))
-		for range n {
-			var rec status.Record
-			if err := dec.Decode(&rec); err != nil {
-				return nil, fmt.Errorf("record %d of %d: %w", len(rs)+1, n, err)
-			}
-			if (rec.Job != "") != job || len(rs) > 0 && compareRecord(rs[len(rs)-1], status.JobID{Host: rec.Host, Job: rec.Job}) >= 0 {
-				return nil, fmt.Errorf("record %d of %d out of order", len(rs)+1, n)
-			}
-			if err := reparseSchedule(&rec); err != nil {
-				return nil, err
-			}
-			rs = append(rs, rec)
+		if len(blk) > 0 {
+			blocks = append(blocks, blk)
 		}
-		return rs, nil
+		return recordsOfBlocks(blocks), nil
 	}
 	if snap.Hosts, err = read(h.Hosts, false); err != nil {
 		return nil, time.Time{}, err

@@ -55,12 +55,12 @@ func TestSavedRoundTrip(t *testing.T) {
 	if g, w := normal(t, got), normal(t, &want); g != w {
 		t.Errorf("read back:\n%s\nwant:\n%s", g, w)
 	}
-	for i := range snap.Jobs {
-		if g, w := got.Jobs[i].Schedule.String(), snap.Jobs[i].Schedule.String(); g != w {
-			t.Errorf("job %s: schedule %q, want %q", snap.Jobs[i].Job, g, w)
+	for i := range snap.Jobs.Slice() {
+		if g, w := got.Jobs.At(i).Schedule.String(), snap.Jobs.At(i).Schedule.String(); g != w {
+			t.Errorf("job %s: schedule %q, want %q", snap.Jobs.At(i).Job, g, w)
 		}
-		if d, w := got.Jobs[i].Deadline(time.Now()), snap.Jobs[i].Deadline(time.Now()); !d.Equal(w) {
-			t.Errorf("job %s: deadline %v, want %v", snap.Jobs[i].Job, d, w)
+		if d, w := got.Jobs.At(i).Deadline(time.Now()), snap.Jobs.At(i).Deadline(time.Now()); !d.Equal(w) {
+			t.Errorf("job %s: deadline %v, want %v", snap.Jobs.At(i).Job, d, w)
 		}
 	}
 }
@@ -70,7 +70,7 @@ func TestSavedRoundTrip(t *testing.T) {
 func normal(t *testing.T, s *Snapshot) string {
 	t.Helper()
 	var b strings.Builder
-	for _, rs := range [][]status.Record{s.Hosts, s.Jobs} {
+	for _, rs := range [][]status.Record{s.Hosts.Slice(), s.Jobs.Slice()} {
 		for _, r := range rs {
 			r.Schedule, r.RecordedSchedule = status.Record{}.Schedule, nil
 			b.WriteString(r.Host + "/" + r.Job + " " + r.Status + " " + r.LastSuccess.UTC().String() + " " + r.Message + " " + strings.Join(r.Problems, ";") + "\n")

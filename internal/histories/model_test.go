@@ -156,10 +156,8 @@ func compare(where string, wants []want, snap *fleet.Snapshot) []string {
 		if w.job != "" {
 			list = snap.Jobs
 		}
-		for i := range list {
-			if list[i].Host == w.host && list[i].Job == w.job {
-				got = &list[i]
-			}
+		if i, ok := list.Search(status.JobID{Host: w.host, Job: w.job}); ok {
+			got = list.At(i)
 		}
 		if got != nil && got.NoRecord {
 			got = nil

@@ -33,7 +33,7 @@ func passed(age time.Duration) *status.RestoreTest {
 
 // judge judges r alone, as `status --host` does.
 func judge(r status.Record, t Thresholds) Verdict {
-	rep := statusview.Build(&fleet.Snapshot{Hosts: []status.Record{r}}, 0, now)
+	rep := statusview.Build(&fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{r}...)}, 0, now)
 	return Judge(rep.Hosts[0], t, now)
 }
 
@@ -107,15 +107,15 @@ func TestWorstWins(t *testing.T) {
 		narrowed bool
 		want     State
 	}{
-		{"all ok", fleet.Snapshot{Hosts: []status.Record{ok("a", time.Hour), ok("b", time.Hour)}, RestoreTest: rt}, false, OK},
-		{"unknown over ok", fleet.Snapshot{Hosts: []status.Record{ok("a", time.Hour), unknown}, RestoreTest: rt}, false, Unknown},
-		{"warning over unknown", fleet.Snapshot{Hosts: []status.Record{ok("a", 30*time.Hour), unknown}, RestoreTest: rt}, false, Warning},
-		{"critical over all", fleet.Snapshot{Hosts: []status.Record{failed("a", time.Hour, 5), ok("b", 30*time.Hour), unknown}, RestoreTest: rt}, false, Critical},
-		{"no restore test", fleet.Snapshot{Hosts: []status.Record{ok("a", time.Hour)}}, false, Warning},
-		{"restore test 91 days old", fleet.Snapshot{Hosts: []status.Record{ok("a", time.Hour)}, RestoreTest: passed(91 * 24 * time.Hour)}, false, Warning},
-		{"restore test failed", fleet.Snapshot{Hosts: []status.Record{ok("a", time.Hour)}, RestoreTest: &status.RestoreTest{LastTest: now, Result: status.Failed}}, false, Critical},
-		{"a job's restore test failed", fleet.Snapshot{Hosts: []status.Record{ok("a", time.Hour)}, RestoreTest: rt, RestoreTestJobs: []status.RestoreTest{{Job: "pg", LastTest: now, Result: status.Failed}}}, false, Critical},
-		{"narrowed: no restore test is fine", fleet.Snapshot{Hosts: []status.Record{ok("a", time.Hour)}}, true, OK},
+		{"all ok", fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{ok("a", time.Hour), ok("b", time.Hour)}...), RestoreTest: rt}, false, OK},
+		{"unknown over ok", fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{ok("a", time.Hour), unknown}...), RestoreTest: rt}, false, Unknown},
+		{"warning over unknown", fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{ok("a", 30*time.Hour), unknown}...), RestoreTest: rt}, false, Warning},
+		{"critical over all", fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{failed("a", time.Hour, 5), ok("b", 30*time.Hour), unknown}...), RestoreTest: rt}, false, Critical},
+		{"no restore test", fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{ok("a", time.Hour)}...)}, false, Warning},
+		{"restore test 91 days old", fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{ok("a", time.Hour)}...), RestoreTest: passed(91 * 24 * time.Hour)}, false, Warning},
+		{"restore test failed", fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{ok("a", time.Hour)}...), RestoreTest: &status.RestoreTest{LastTest: now, Result: status.Failed}}, false, Critical},
+		{"a job's restore test failed", fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{ok("a", time.Hour)}...), RestoreTest: rt, RestoreTestJobs: []status.RestoreTest{{Job: "pg", LastTest: now, Result: status.Failed}}}, false, Critical},
+		{"narrowed: no restore test is fine", fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{ok("a", time.Hour)}...)}, true, OK},
 		{"nothing to judge", fleet.Snapshot{RestoreTest: rt}, false, Unknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -134,7 +134,7 @@ func TestHostileText(t *testing.T) {
 	r := failed("db", time.Hour, 1)
 	r.Message = "Fatal: a | b\nc\r\x00\x1b[31mred\x1b[0m\t" + strings.Repeat("x", 10<<10)
 	var b bytes.Buffer
-	c := JudgeAll(statusview.Build(&fleet.Snapshot{Hosts: []status.Record{r}}, 0, now), DefaultThresholds(), true, now)
+	c := JudgeAll(statusview.Build(&fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{r}...)}, 0, now), DefaultThresholds(), true, now)
 	if err := c.Write(&b); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestLongOutputBounded(t *testing.T) {
 		hosts = append(hosts, failed(fmt.Sprintf("h%03d", i), time.Hour, 3))
 	}
 	hosts = append(hosts, ok("fine", time.Hour))
-	c := JudgeAll(statusview.Build(&fleet.Snapshot{Hosts: hosts, RestoreTest: passed(time.Hour)}, 0, now), DefaultThresholds(), false, now)
+	c := JudgeAll(statusview.Build(&fleet.Snapshot{Hosts: fleet.RecordsOf(hosts...), RestoreTest: passed(time.Hour)}, 0, now), DefaultThresholds(), false, now)
 	var b bytes.Buffer
 	if err := c.Write(&b); err != nil {
 		t.Fatal(err)
@@ -233,7 +233,7 @@ func TestCheckIsWorstVerdict(t *testing.T) {
 			}
 		}
 		narrowed := rapid.Bool().Draw(rt, "narrowed")
-		snap := fleet.Snapshot{Hosts: hosts, RestoreTest: passed(time.Hour)}
+		snap := fleet.Snapshot{Hosts: fleet.RecordsOf(hosts...), RestoreTest: passed(time.Hour)}
 		c := JudgeAll(statusview.Build(&snap, 0, now), DefaultThresholds(), narrowed, now)
 		worst := OK
 		if n == 0 {

@@ -77,7 +77,7 @@ type Pause struct {
 // last success is older than that.
 func Build(snap *fleet.Snapshot, maxAge time.Duration, now time.Time) Report {
 	rep := Report{Hosts: []Row{}, Problems: snap.Problems}
-	records := slices.Concat(snap.Hosts, snap.Jobs)
+	records := append(snap.Hosts.Slice(), snap.Jobs.Slice()...)
 	slices.SortStableFunc(records, func(a, b status.Record) int {
 		if c := strings.Compare(a.Host, b.Host); c != 0 {
 			return c

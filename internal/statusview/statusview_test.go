@@ -34,14 +34,14 @@ func TestUnhealthy(t *testing.T) {
 		narrowed bool
 		want     string // a part of the reason; "" for healthy
 	}{
-		{"all well", fleet.Snapshot{Hosts: []status.Record{ok("db")}, RestoreTest: passedTest(24 * time.Hour)}, false, ""},
+		{"all well", fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{ok("db")}...), RestoreTest: passedTest(24 * time.Hour)}, false, ""},
 		{"no hosts", fleet.Snapshot{RestoreTest: passedTest(time.Hour)}, false, "no hosts"},
-		{"a host failed", fleet.Snapshot{Hosts: []status.Record{ok("db"), failed}, RestoreTest: passedTest(time.Hour)}, false, "web is failed"},
-		{"a host overdue", fleet.Snapshot{Hosts: []status.Record{old}, RestoreTest: passedTest(time.Hour)}, false, "auth is success, overdue"},
-		{"no restore test", fleet.Snapshot{Hosts: []status.Record{ok("db")}}, false, "no restore test"},
-		{"restore test 91 days old", fleet.Snapshot{Hosts: []status.Record{ok("db")}, RestoreTest: passedTest(91 * 24 * time.Hour)}, false, "passed, overdue"},
-		{"restore test failed", fleet.Snapshot{Hosts: []status.Record{ok("db")}, RestoreTest: &status.RestoreTest{LastTest: now, Result: status.Failed}}, false, "is failed"},
-		{"narrowed: the restore test does not count", fleet.Snapshot{Hosts: []status.Record{ok("db")}}, true, ""},
+		{"a host failed", fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{ok("db"), failed}...), RestoreTest: passedTest(time.Hour)}, false, "web is failed"},
+		{"a host overdue", fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{old}...), RestoreTest: passedTest(time.Hour)}, false, "auth is success, overdue"},
+		{"no restore test", fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{ok("db")}...)}, false, "no restore test"},
+		{"restore test 91 days old", fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{ok("db")}...), RestoreTest: passedTest(91 * 24 * time.Hour)}, false, "passed, overdue"},
+		{"restore test failed", fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{ok("db")}...), RestoreTest: &status.RestoreTest{LastTest: now, Result: status.Failed}}, false, "is failed"},
+		{"narrowed: the restore test does not count", fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{ok("db")}...)}, true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Unhealthy(Build(&tc.snap, 0, now), tc.narrowed)
@@ -58,7 +58,7 @@ func TestBuildOrderAndTable(t *testing.T) {
 	never := status.Record{Host: "auth", Status: status.Unknown, NoRecord: true}
 	job := ok("auth")
 	job.Job = "pg"
-	snap := &fleet.Snapshot{Hosts: []status.Record{ok("db"), never}, Jobs: []status.Record{job}, RestoreTest: passedTest(time.Hour)}
+	snap := &fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{ok("db"), never}...), Jobs: fleet.RecordsOf([]status.Record{job}...), RestoreTest: passedTest(time.Hour)}
 	rep := Build(snap, 0, now)
 	var names []string
 	for _, r := range rep.Hosts {

@@ -102,11 +102,11 @@ func TestJobPolicies(t *testing.T) {
 			}
 			snap := fleet.Load(ctx, stores["exporter"], fleet.Options{}, nil)
 			var jobs []string
-			for _, r := range snap.Jobs {
+			for _, r := range snap.Jobs.Slice() {
 				jobs = append(jobs, status.Name(r.Host, r.Job)+"="+r.Status)
 			}
-			if snap.Err != nil || len(snap.Hosts) != 1 || len(snap.Problems) != 0 {
-				t.Errorf("exporter: err %v, hosts %d, problems %q; want db alone, no problems", snap.Err, len(snap.Hosts), snap.Problems)
+			if snap.Err != nil || snap.Hosts.Len() != 1 || len(snap.Problems) != 0 {
+				t.Errorf("exporter: err %v, hosts %d, problems %q; want db alone, no problems", snap.Err, snap.Hosts.Len(), snap.Problems)
 			}
 			if got, want := strings.Join(jobs, ","), "db job files=success,db job pg_dump=success,db.example job image=success,db2 job files=success"; got != want {
 				t.Errorf("exporter's jobs: %s, want %s", got, want)

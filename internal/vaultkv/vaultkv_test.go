@@ -142,7 +142,7 @@ func TestReadsWhatTheRunbookWrites(t *testing.T) {
 		t.Fatal(snap.Err)
 	}
 	got := map[string]status.Record{}
-	for _, r := range snap.Hosts {
+	for _, r := range snap.Hosts.Slice() {
 		got[r.Host] = r
 	}
 	for host, want := range map[string]struct {
@@ -165,8 +165,8 @@ func TestReadsWhatTheRunbookWrites(t *testing.T) {
 			t.Errorf("%s: status %s, last success %v, problems %q; want %s, success %v, problems %v", host, r.Status, r.LastSuccess, r.Problems, want.status, want.success, want.problems)
 		}
 	}
-	if len(snap.Hosts) != 5 {
-		t.Errorf("hosts = %d, want 5 (restore-test and the folder are not hosts)", len(snap.Hosts))
+	if snap.Hosts.Len() != 5 {
+		t.Errorf("hosts = %d, want 5 (restore-test and the folder are not hosts)", snap.Hosts.Len())
 	}
 	if len(snap.Problems) != 1 || !strings.Contains(snap.Problems[0], "sub/") {
 		t.Errorf("store problems = %q, want the sub/ folder", snap.Problems)
@@ -223,8 +223,8 @@ func TestAppRolePoliciesAndErrors(t *testing.T) {
 	}
 
 	snap := fleet.Load(ctx, exp, fleet.Options{}, nil)
-	if snap.Err != nil || len(snap.Hosts) != 2 || snap.RestoreTest == nil {
-		t.Errorf("exporter reading everything: err %v, %d hosts, restore test %v", snap.Err, len(snap.Hosts), snap.RestoreTest)
+	if snap.Err != nil || snap.Hosts.Len() != 2 || snap.RestoreTest == nil {
+		t.Errorf("exporter reading everything: err %v, %d hosts, restore test %v", snap.Err, snap.Hosts.Len(), snap.RestoreTest)
 	}
 	if err := record(ctx, exp, status.Result{Host: "db", Outcome: status.Failed, At: now}); err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Errorf("exporter writing: %v, want permission denied", err)

@@ -36,7 +36,7 @@ const (
 func hostileSnapshot() *fleet.Snapshot {
 	mins := 47.0
 	return &fleet.Snapshot{
-		Hosts: []status.Record{
+		Hosts: fleet.RecordsOf([]status.Record{
 			{Host: "auth", Status: status.Success, LastSuccess: ago(2 * time.Hour)},
 			{Host: "db", Status: status.Failed, LastSuccess: ago(26 * time.Hour), LastFailure: ago(time.Hour), ExitCode: i64(3),
 				Message: "restic backup: exit 3\nFatal: unable to open config file: " + hostileValue + "\n\x1b[31m\u202egnp.exe\xff"},
@@ -48,7 +48,7 @@ func hostileSnapshot() *fleet.Snapshot {
 			{Host: "web-2", Status: status.Success, LastSuccess: ago(20 * time.Minute)},
 			{Host: hostileOK, Status: status.Success, LastSuccess: ago(5 * time.Minute), Problems: []string{"host name: not allowed"}},
 			{Host: "new-host", Status: status.Unknown, Problems: []string{"no record"}},
-		},
+		}...),
 		RestoreTest: &status.RestoreTest{LastTest: ago(40 * 24 * time.Hour), Result: status.Failed, HostTested: hostileValue, TimeToRestoreMinutes: &mins,
 			Notes: "missing after restore: /etc/" + hostileHost},
 		Err:         errors.New("list kv/golemtrust/backup-status: vault unreachable at " + hostileValue),

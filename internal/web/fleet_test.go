@@ -34,7 +34,7 @@ func realisticFleet(t *testing.T) *fleet.Snapshot {
 	return &fleet.Snapshot{
 		Listed:      true,
 		LastSuccess: ago(20 * time.Second),
-		Hosts: []status.Record{
+		Hosts: fleet.RecordsOf([]status.Record{
 			{Host: "auth", Status: status.Success, LastSuccess: ago(2 * time.Hour)},
 			scheduled(status.Record{Host: "ci", Status: status.Failed, LastSuccess: ago(70 * time.Minute), LastFailure: ago(10 * time.Minute), ExitCode: i64(1),
 				ConsecutiveFailures: i64(1), Message: "unable to create lock in backend: repository is already locked by PID 991 on nas"}, hourly, status.ScheduleFromRecord),
@@ -49,13 +49,13 @@ func realisticFleet(t *testing.T) *fleet.Snapshot {
 			{Host: "new-host", Status: status.Unknown, NoRecord: true, Problems: []string{"no record"}},
 			{Host: "web-1", Status: status.Success, LastSuccess: ago(20 * time.Minute)},
 			{Host: "web-2", Status: status.Success, LastSuccess: ago(3 * time.Hour), LastFailure: ago(27 * time.Hour)},
-		},
-		Jobs: []status.Record{
+		}...),
+		Jobs: fleet.RecordsOf([]status.Record{
 			scheduled(status.Record{Host: "db", Job: "files", Status: status.Success, LastSuccess: ago(40 * time.Minute)}, hourly, status.ScheduleFromRecord),
 			scheduled(status.Record{Host: "db", Job: "image", Status: status.Success, LastSuccess: ago(3 * 24 * time.Hour)}, weekly, status.ScheduleFromRecord),
 			scheduled(status.Record{Host: "web-1", Job: "uploads", Status: status.Failed, LastSuccess: ago(2 * time.Hour), LastFailure: ago(5 * time.Minute), ExitCode: i64(1), Message: "unable to lock repository"}, hourly, status.ScheduleFromRecord),
 			scheduled(status.Record{Host: "web-2", Job: "nightly", Status: status.Unknown, LastAttempt: ago(5 * time.Minute)}, daily, status.ScheduleFromRecord),
-		},
+		}...),
 		Pauses: []status.Pause{
 			{Host: "nas", Until: testNow.Add(5 * time.Hour), Reason: "disk replacement in the NAS, ticket OPS-1234"},
 			{Host: "db", Job: "image", Until: testNow.Add(3 * 24 * time.Hour), Reason: "image job moved to the new hypervisor"},

@@ -152,10 +152,8 @@ func (h *HostHandler) record(host, job string, doc map[string]any) status.Record
 			if job != "" {
 				list = snap.Jobs
 			}
-			for _, r := range list {
-				if r.Host == host && r.Job == job {
-					return r
-				}
+			if i, ok := list.Search(status.JobID{Host: host, Job: job}); ok {
+				return *list.At(i)
 			}
 		}
 	}

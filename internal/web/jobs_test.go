@@ -31,13 +31,13 @@ func TestJobTiles(t *testing.T) {
 	running.LastSuccess = now.Add(-3 * time.Hour)
 	snap := &fleet.Snapshot{
 		Listed: true,
-		Hosts:  []status.Record{rec("db", "", time.Hour, nil), rec("web", "", time.Hour, nil)},
-		Jobs: []status.Record{
+		Hosts:  fleet.RecordsOf([]status.Record{rec("db", "", time.Hour, nil), rec("web", "", time.Hour, nil)}...),
+		Jobs: fleet.RecordsOf([]status.Record{
 			rec("db", "image", 72*time.Hour, &weekly),
 			rec("db", "files", 2*time.Hour, &hourly),
 			rec("db", "pg_dump", 72*time.Hour, nil), // no schedule: the runbook's 24 hours
 			running,
-		},
+		}...),
 	}
 	v := Build(snap, Options{Now: func() time.Time { return now }}, "")
 	var got []string

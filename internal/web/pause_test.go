@@ -23,8 +23,8 @@ func TestPausesShown(t *testing.T) {
 	failed := status.Record{Host: "db", Status: status.Failed, LastSuccess: now.Add(-time.Hour), LastFailure: now.Add(-time.Minute)}
 	snap := &fleet.Snapshot{
 		Listed: true,
-		Hosts:  []status.Record{failed, ok("web", ""), ok("mail", "")},
-		Jobs:   []status.Record{ok("db", "files"), ok("web", "files"), ok("web", "dump")},
+		Hosts:  fleet.RecordsOf([]status.Record{failed, ok("web", ""), ok("mail", "")}...),
+		Jobs:   fleet.RecordsOf([]status.Record{ok("db", "files"), ok("web", "files"), ok("web", "dump")}...),
 		Pauses: []status.Pause{
 			{Host: "db", Until: now.Add(2 * time.Hour), Reason: "disk <script>alert(1)</script>\nswap & more"},
 			{Host: "mail", Until: now.Add(-time.Hour), Reason: "ended long ago"},

@@ -41,7 +41,7 @@ func TestPageTellsTheTruth(t *testing.T) {
 		}
 	}
 
-	one := &fleet.Snapshot{Listed: true, Hosts: []status.Record{{Host: "db", Status: status.Success, LastSuccess: ago(1)}}}
+	one := &fleet.Snapshot{Listed: true, Hosts: fleet.RecordsOf([]status.Record{{Host: "db", Status: status.Success, LastSuccess: ago(1)}}...)}
 	text = pageText(t, get(t, New(Options{Snapshot: func() *fleet.Snapshot { return one }, Now: options().Now}), "/?q=d"))
 	for _, want := range []string{"1 host: ", "Showing 1 of 1 host."} {
 		if !strings.Contains(text, want) {

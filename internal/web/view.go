@@ -183,12 +183,12 @@ func Build(snap *fleet.Snapshot, opts Options, query string) View {
 			v.Shown++
 		}
 	}
-	for i := range snap.Hosts {
-		add(&snap.Hosts[i])
+	for _, r := range snap.Hosts.All() {
+		add(r)
 		v.Hosts++
 	}
-	for i := range snap.Jobs {
-		add(&snap.Jobs[i])
+	for _, r := range snap.Jobs.All() {
+		add(r)
 		v.Jobs++
 	}
 	for i := range v.Sections {

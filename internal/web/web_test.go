@@ -83,10 +83,11 @@ func TestStateOf(t *testing.T) {
 // fleetOf builds n hosts: the first failed, then overdue, unknown, ok.
 func fleetOf(failed, overdue, unknown, ok int) *fleet.Snapshot {
 	snap := &fleet.Snapshot{LastSuccess: ago(10 * time.Second), Listed: true}
+	var hosts []status.Record
 	add := func(n int, prefix string, r status.Record) {
 		for i := 0; i < n; i++ {
 			r.Host = fmt.Sprintf("%s-%04d", prefix, i)
-			snap.Hosts = append(snap.Hosts, r)
+			hosts = append(hosts, r)
 		}
 	}
 	// Names sorted against the state order, so the page has to reorder.
@@ -96,6 +97,7 @@ func fleetOf(failed, overdue, unknown, ok int) *fleet.Snapshot {
 	// Failed with a recent success: in the old page, green and counted
 	// both as failed and "within 25 h".
 	add(failed, "d-failed", status.Record{Status: status.Failed, LastSuccess: ago(3 * time.Hour), LastFailure: ago(time.Hour), ExitCode: i64(1), Message: "Fatal: unable to open repository"})
+	snap.Hosts = fleet.RecordsOf(hosts...)
 	return snap
 }
 
@@ -125,8 +127,8 @@ func TestSummaryBuckets(t *testing.T) {
 		}
 		total += len(s.All)
 	}
-	if total != v.Hosts || total != len(hostileSnapshot().Hosts) {
-		t.Errorf("sections hold %d tiles, the view counts %d hosts, the snapshot has %d", total, v.Hosts, len(hostileSnapshot().Hosts))
+	if total != v.Hosts || total != hostileSnapshot().Hosts.Len() {
+		t.Errorf("sections hold %d tiles, the view counts %d hosts, the snapshot has %d", total, v.Hosts, hostileSnapshot().Hosts.Len())
 	}
 	for h, n := range seen {
 		if n != 1 {
@@ -138,7 +140,7 @@ func TestSummaryBuckets(t *testing.T) {
 // TestOrder: problems first (failed, overdue, unknown, ok), within a state
 // the worst colour first, then by name.
 func TestOrder(t *testing.T) {
-	snap := &fleet.Snapshot{Hosts: []status.Record{
+	snap := &fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{
 		{Host: "a-fresh", Status: status.Success, LastSuccess: ago(time.Hour)},
 		{Host: "b-old", Status: status.Success, LastSuccess: ago(30 * time.Hour)},
 		{Host: "c-failed", Status: status.Failed, LastSuccess: ago(2 * time.Hour)},
@@ -147,7 +149,7 @@ func TestOrder(t *testing.T) {
 		{Host: "f-oldest", Status: status.Success, LastSuccess: ago(50 * time.Hour)},
 		{Host: "g-older", Status: status.Success, LastSuccess: ago(49 * time.Hour)},
 		{Host: "h-fresh", Status: status.Success, LastSuccess: ago(5 * time.Hour)},
-	}, LastSuccess: testNow}
+	}...), LastSuccess: testNow}
 	v := Build(snap, options(), "")
 	var got []string
 	for _, s := range v.Sections {
@@ -359,10 +361,10 @@ func TestCSPAllowsOnlyTheFilter(t *testing.T) {
 // markup) costs the page a bounded tile, shown as text.
 func TestHostileRecordBounded(t *testing.T) {
 	huge := strings.Repeat("<b>\n\xff", 1<<20)
-	snap := &fleet.Snapshot{Hosts: []status.Record{
+	snap := &fleet.Snapshot{Hosts: fleet.RecordsOf([]status.Record{
 		{Host: "db", Status: status.Failed, LastFailure: ago(time.Hour), ExitCode: i64(3), Message: huge, Problems: []string{huge, huge, huge, huge, huge, huge, huge}},
 		{Host: strings.Repeat("h", 1<<20), Status: status.Unknown, RawStatus: huge},
-	}, RestoreTest: &status.RestoreTest{Result: status.Failed, LastTest: ago(time.Hour), Notes: huge, HostTested: huge},
+	}...), RestoreTest: &status.RestoreTest{Result: status.Failed, LastTest: ago(time.Hour), Notes: huge, HostTested: huge},
 		Err: errors.New(huge), Problems: []string{huge, huge, huge, huge, huge, huge, huge, huge}}
 	body := get(t, New(Options{Snapshot: func() *fleet.Snapshot { return snap }, Now: options().Now}), "/")
 	if len(body) > 64<<10 {

@@ -236,14 +236,14 @@ func (r *refresher) run(ctx context.Context, f *fleetData) error {
 		return snap.Err
 	}
 	failed := 0
-	for _, h := range snap.Hosts {
+	for _, h := range snap.Hosts.All() {
 		if h.Status == status.Failed {
 			failed++
 		}
 	}
 	switch {
-	case len(snap.Hosts) != len(f.hosts):
-		return fmt.Errorf("backupwatch read %d hosts, want %d", len(snap.Hosts), len(f.hosts))
+	case snap.Hosts.Len() != len(f.hosts):
+		return fmt.Errorf("backupwatch read %d hosts, want %d", snap.Hosts.Len(), len(f.hosts))
 	case failed != f.failed:
 		return fmt.Errorf("backupwatch found %d failed hosts, want %d", failed, f.failed)
 	case snap.RestoreTest == nil:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -319,14 +320,38 @@ func (r *results) printServe(w io.Writer) (misses []string) {
 			}
 			fmt.Fprintf(w, "Series per host written by record, by status: %s: %s\n", strings.Join(parts, ", "), verdict)
 		}
+		printFamilyBytes(w, "at the default settings", s.familyBytes, s.bodyBytes, r.serveN)
+		printFamilyBytes(w, "with --metrics.host-series=alerting (a serve started from the same saved snapshot)", s.alertingFamilyBytes, s.alertingBytes, r.serveN)
 	}
 	return misses
+}
+
+// printFamilyBytes prints what /metrics holds per host, by family, largest
+// first: what each family costs at n hosts.
+func printFamilyBytes(w io.Writer, what string, fams map[string]float64, size, n int) {
+	if len(fams) == 0 {
+		return
+	}
+	names := slices.SortedFunc(maps.Keys(fams), func(a, b string) int { return cmp.Compare(fams[b], fams[a]) })
+	var parts []string
+	for _, f := range names {
+		if fams[f]*float64(n) >= 0.5e6 { // the families of hosts: the exporter's own are a few bytes
+			parts = append(parts, fmt.Sprintf("%s %.0f", f, fams[f]))
+		}
+	}
+	fmt.Fprintf(w, "/metrics %s: %.1f MB unpacked, %.0f bytes per host; by family (bytes per host, families of at least 0.5 MB):\n  %s\n",
+		what, float64(size)/1e6, float64(size)/float64(n), strings.Join(parts, ", "))
 }
 
 // printMemory prints serve's peak memory under its scrapers, and returns
 // the targets missed.
 func (r *results) printMemory(w io.Writer) (misses []string) {
-	if len(r.memory) > 0 {
+	switch {
+	case len(r.memory) > 0 && r.memory[0].seeded:
+		fmt.Fprintf(w, "\nPeak resident memory of backupwatch serve at %d hosts (VmHWM, start included), a process per row, all at once, each started\n", r.serveN)
+		fmt.Fprintf(w, "from the snapshot the serve above saved (--state.dir, as after a restart), refreshing every %s; its clients scrape /metrics\n", r.memRefresh)
+		fmt.Fprintln(w, "with gzip back to back (no pause: harsher than Prometheus) from its start until its first refresh (which holds the saved snapshot beside the new one) is over:")
+	case len(r.memory) > 0:
 		fmt.Fprintf(w, "\nPeak resident memory of backupwatch serve at %d hosts (VmHWM, start included), a fresh process per row, refreshing every %s;\n", r.serveN, r.memRefresh)
 		fmt.Fprintln(w, "its clients scrape /metrics with gzip back to back (no pause: harsher than Prometheus) until two more refreshes have completed:")
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +37,14 @@ type serveResult struct {
 	// measured), and whether it said they were the saved snapshot's.
 	restart         time.Duration
 	restartFromDisk bool
+	// savedSnapshot is the snapshot serve saved in its --state.dir, for
+	// the memory measurements to start from ("" when it saves none).
+	savedSnapshot string
+	// Bytes of /metrics (unpacked) per host, by family, at the default
+	// settings and with --metrics.host-series=alerting (nil when not
+	// measured), and the latter's whole size; from one scrape each.
+	familyBytes, alertingFamilyBytes map[string]float64
+	alertingBytes                    int
 }
 
 // measureServe starts `backupwatch serve` against the filled Vault, waits
@@ -138,6 +148,7 @@ func measureServe(ctx context.Context, procs *procs, bin string, v *vault, root 
 		return nil, err
 	}
 	res.seriesPerHost = seriesPerHost(string(body), hosts)
+	res.familyBytes = familyBytes(body, n)
 
 	// Write-to-metric latency through a nudge: a host records a failure
 	// with --exporter.url, as run and record do on every host.
@@ -151,14 +162,13 @@ func measureServe(ctx context.Context, procs *procs, bin string, v *vault, root 
 		if out, err := rec.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("backupwatch record: %v\n%s", err, out)
 		}
-		// Gzipped, as Prometheus asks: unpacking 90 MB on the server at
-		// each look (100,000 hosts) would be most of what is measured.
+		// Gzipped, as Prometheus asks, and read only as far as the
+		// family: unpacking serve's 97 MB and searching it at each look
+		// (100,000 hosts) took the bench a second of the same two cores,
+		// most of what was measured.
 		if err := wait("a nudged failure of "+host, func() bool {
-			body, err := scrape(ctx, hc, base, true)
-			if err == nil {
-				body, err = gunzipBody(body)
-			}
-			return err == nil && strings.Contains(string(body), want)
+			found, err := scrapeFor(ctx, hc, base, want)
+			return err == nil && found
 		}); err != nil {
 			return nil, err
 		}
@@ -180,9 +190,22 @@ func measureServe(ctx context.Context, procs *procs, bin string, v *vault, root 
 		// serve saved its snapshot after its refresh and the nudges, and
 		// saves it again as it stops.
 		p.stop()
-		res.restart, res.restartFromDisk, err = measureRestart(ctx, procs, bin, args, cmd.Env, base, n, filepath.Join(dir, "serve-restarted.log"))
+		res.restart, res.restartFromDisk, _, err = measureRestart(ctx, procs, bin, args, cmd.Env, base, n, filepath.Join(dir, "serve-restarted.log"))
 		if err != nil {
 			return nil, fmt.Errorf("restart: %w", err)
+		}
+		// What --metrics.host-series=alerting cuts, on the same snapshot:
+		// a serve with it started from the one saved, scraped once.
+		if strings.Contains(string(help(bin)), "--metrics.host-series") {
+			_, _, body, err := measureRestart(ctx, procs, bin, append(slices.Clone(args), "--metrics.host-series=alerting"), cmd.Env, base, n, filepath.Join(dir, "serve-alerting.log"))
+			if err != nil {
+				return nil, fmt.Errorf("serve --metrics.host-series=alerting: %w", err)
+			}
+			res.alertingBytes, res.alertingFamilyBytes = len(body), familyBytes(body, n)
+		}
+		saved := filepath.Join(strings.TrimPrefix(state[0], "--state.dir="), "snapshot.json.gz")
+		if _, err := os.Stat(saved); err == nil {
+			res.savedSnapshot = saved
 		}
 	}
 	return res, nil
@@ -196,19 +219,19 @@ const servePatience = 15 * time.Minute
 // what the last one saved) and times it until /metrics exports n hosts,
 // long before its first refresh of them is over; it reports whether
 // serve said they were the saved snapshot's.
-func measureRestart(ctx context.Context, procs *procs, bin string, args, env []string, base string, n int, logPath string) (time.Duration, bool, error) {
+func measureRestart(ctx context.Context, procs *procs, bin string, args, env []string, base string, n int, logPath string) (time.Duration, bool, []byte, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	logf, err := os.Create(logPath)
 	if err != nil {
-		return 0, false, err
+		return 0, false, nil, err
 	}
 	defer logf.Close()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	started := time.Now()
 	p, err := procs.start("backupwatch serve", cmd, logPath)
 	if err != nil {
-		return 0, false, err
+		return 0, false, nil, err
 	}
 	defer p.stop()
 	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{DisableCompression: true}}
@@ -219,19 +242,43 @@ func measureRestart(ctx context.Context, procs *procs, bin string, args, env []s
 		if err == nil && bytes.Contains(body, want) {
 			d := time.Since(started)
 			fromDisk, _ := metricValue(body, "backupwatch_snapshot_from_disk")
-			return d, fromDisk == 1, nil
+			return d, fromDisk == 1, body, nil
 		}
 		select {
 		case <-p.done:
-			return 0, false, fmt.Errorf("backupwatch serve exited: %v\n%s", p.cmd.ProcessState, tail(logPath))
+			return 0, false, nil, fmt.Errorf("backupwatch serve exited: %v\n%s", p.cmd.ProcessState, tail(logPath))
 		case <-ctx.Done():
-			return 0, false, ctx.Err()
+			return 0, false, nil, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return 0, false, fmt.Errorf("no %d hosts in /metrics after %s\n%s", n, servePatience, tail(logPath))
+			return 0, false, nil, fmt.Errorf("no %d hosts in /metrics after %s\n%s", n, servePatience, tail(logPath))
 		}
 	}
+}
+
+// familyBytes is the bytes of body's sample lines per host, by family
+// (the metric name, a job's twin and the HELP and TYPE lines left out).
+func familyBytes(body []byte, hosts int) map[string]float64 {
+	out := map[string]float64{}
+	for line := range strings.Lines(string(body)) {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, _, _ := strings.Cut(line, "{")
+		name, _, _ = strings.Cut(name, " ")
+		out[strings.TrimSpace(name)] += float64(len(line))
+	}
+	for k := range out {
+		out[k] /= float64(hosts)
+	}
+	return out
+}
+
+// help is bin's serve --help.
+func help(bin string) []byte {
+	out, _ := exec.Command(bin, "serve", "--help").CombinedOutput()
+	return out
 }
 
 // seriesPerHost counts the series naming one host of each status.
@@ -253,6 +300,45 @@ func seriesPerHost(body string, hosts []string) map[string]int {
 		}
 	}
 	return out
+}
+
+// scrapeFor fetches /metrics with gzip and reports whether it holds the
+// line want, reading it as it comes only until want's family is over.
+func scrapeFor(ctx context.Context, hc *http.Client, base, want string) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1")
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return false, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		return false, err
+	}
+	family, _, _ := strings.Cut(want, "{")
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(nil, 1<<20)
+	in := false
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == want:
+			return true, nil
+		case strings.HasPrefix(line, family+"{"):
+			in = true
+		case in && !strings.HasPrefix(line, "#"):
+			return false, nil // the family is over
+		}
+	}
+	return false, sc.Err()
 }
 
 // scrape fetches /metrics in the text format, gzipped or not, and returns
