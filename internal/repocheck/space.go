@@ -2,9 +2,7 @@ package repocheck
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -210,35 +208,4 @@ func sizeSource(s string) string {
 		return SizeFiles
 	}
 	return SizeStats
-}
-
-// filesSize is the sum of the sizes of the regular files under dir,
-// symbolic links not followed. A file removed during the walk (a lock
-// released, a pack pruned) is not counted.
-func filesSize(ctx context.Context, dir string) (int64, error) {
-	var n int64
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p != dir {
-				return nil
-			}
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		n += fi.Size()
-		return nil
-	})
-	return n, err
 }
