@@ -435,14 +435,17 @@ func sampleValue(mf *dto.MetricFamily, m *dto.Metric) float64 {
 
 // promtoolTest writes a promtool rule test over the shipped rules whose
 // input is what serve exported (each backup_ series as scraped), and
-// returns its path. It holds the scrape for 26 hours, the checks' own time
-// (backup_repository_last_success_timestamp_seconds) advancing with the
-// clock as repo-check run every five minutes would record it: the lock
-// the killed restic left is never refreshed (its time is the one it wrote),
-// so a day later it is a day old.
+// returns its path. It holds the scrape for 30 minutes, the checks' own
+// time (backup_repository_last_success_timestamp_seconds) advancing by 75
+// minutes a minute, as checks 75 minutes apart would record it: the lock
+// the killed restic left is never refreshed (its time is the one it
+// wrote), so at the 21st minute, 26 hours 15 minutes of checks later, it
+// is over a day old. The rules read only that difference, never time(),
+// so 26 hours are not evaluated minute by minute (1,560 evaluations of the
+// whole rule file took minutes on a loaded machine).
 func promtoolTest(t *testing.T, s scrape, holder string, pid int) string {
 	t.Helper()
-	const step, steps = 5 * 60, 26 * 12
+	const step, steps = 75 * 60, 30
 	var series []string
 	for name, mf := range s.families {
 		if !strings.HasPrefix(name, "backup_") {
@@ -471,7 +474,7 @@ func promtoolTest(t *testing.T, s scrape, holder string, pid int) string {
 		return fmt.Sprintf("          - labels: %s\n            value: 1\n", strconv.Quote("{"+labels+"}"))
 	}
 	lock := fmt.Sprintf(`alertname="BackupRepositoryLockStale", exclusive="false", host=%q, pid="%d"`, holder, pid)
-	text := "rule_files:\n  - " + strconv.Quote(rules) + "\nevaluation_interval: 1m\ntests:\n  - interval: 5m\n    input_series:\n" +
+	text := "rule_files:\n  - " + strconv.Quote(rules) + "\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n" +
 		strings.Join(series, "") +
 		"    promql_expr_test:\n" +
 		// Within minutes: each finding of the repository, and only those.
@@ -481,9 +484,10 @@ func promtoolTest(t *testing.T, s scrape, holder string, pid int) string {
 		sample(`alertname="BackupRestorePointsMissing", host="daily"`) +
 		sample(`alertname="BackupRetentionNotApplied", host="pruned"`) +
 		sample(`alertname="BackupRetentionNotApplied", host="pruned", reason="oldest"`) +
-		// The shared lock: not yet a day old, then a day old.
-		"      - eval_time: 23h\n        expr: " + strconv.Quote(`count by (alertname, host, exclusive, pid) (ALERTS{alertstate="firing", alertname="BackupRepositoryLockStale"})`) + "\n        exp_samples: []\n" +
-		"      - eval_time: 25h\n        expr: " + strconv.Quote(`count by (alertname, host, exclusive, pid) (ALERTS{alertstate="firing", alertname="BackupRepositoryLockStale"})`) + "\n        exp_samples:\n" +
+		// The shared lock: 23 h 45 min of checks later not yet a day old,
+		// 26 h 15 min later over a day old.
+		"      - eval_time: 19m\n        expr: " + strconv.Quote(`count by (alertname, host, exclusive, pid) (ALERTS{alertstate="firing", alertname="BackupRepositoryLockStale"})`) + "\n        exp_samples: []\n" +
+		"      - eval_time: 21m\n        expr: " + strconv.Quote(`count by (alertname, host, exclusive, pid) (ALERTS{alertstate="firing", alertname="BackupRepositoryLockStale"})`) + "\n        exp_samples:\n" +
 		sample(lock)
 	p := filepath.Join(t.TempDir(), "repohealth_test.yml")
 	writeFile(t, p, text)
