@@ -39,7 +39,7 @@ var (
 	repoHostFuture = desc("backup_repository_host_future_snapshots",
 		"Snapshots of the host dated more than 5 minutes after the repository's last listing; only for hosts that have some.", "repository", "host")
 	repoSize = desc("backup_repository_size_bytes",
-		"Bytes the repository's snapshots take as stored, deduplicated and compressed (restic stats --mode raw-data) at its last check.", "repository")
+		"Bytes the repository takes at its last size measure: on a local path or a mount the sum of its files' sizes (what it takes of the disk, data forget left for prune included), elsewhere restic stats --mode raw-data (its snapshots' data as stored, deduplicated and compressed).", "repository")
 	repoFree = desc("backup_repository_free_bytes",
 		"Bytes free to the repository's writer on the file system under a local repository (a path or a mount) at its last check.", "repository")
 	repoHostPointsMissing = desc("backup_repository_host_restore_points_missing",

@@ -108,7 +108,7 @@ backup_repository_host_snapshots_allowed{host="web",repository="fleet"} 14
 # HELP backup_repository_undeclared_hosts Host names in the repository outside the fleet the config file declares (repo-check --config.file): never restore-tested; only when a fleet is declared.
 # TYPE backup_repository_undeclared_hosts gauge
 backup_repository_undeclared_hosts{repository="fleet"} 4
-# HELP backup_repository_size_bytes Bytes the repository's snapshots take as stored, deduplicated and compressed (restic stats --mode raw-data) at its last check.
+# HELP backup_repository_size_bytes Bytes the repository takes at its last size measure: on a local path or a mount the sum of its files' sizes (what it takes of the disk, data forget left for prune included), elsewhere restic stats --mode raw-data (its snapshots' data as stored, deduplicated and compressed).
 # TYPE backup_repository_size_bytes gauge
 backup_repository_size_bytes{repository="fleet"} 1.073741824e+09
 # HELP backup_repository_free_bytes Bytes free to the repository's writer on the file system under a local repository (a path or a mount) at its last check.

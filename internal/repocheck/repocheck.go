@@ -178,11 +178,13 @@ type Options struct {
 // link.
 const DefaultTimeout = 6 * time.Hour
 
-// DefaultSizeEvery is repo-check's --size.interval: restic stats reads
-// every snapshot again (as much CPU as the listing itself, on a large
-// repository), so the size is measured at most every 6 hours. The alerts
-// read a day's growth, which a size up to 6 hours old still tells; with
-// the shipped daily timer every check measures it.
+// DefaultSizeEvery is repo-check's --size.interval, for a repository not
+// on a local path: restic stats reads every snapshot again (as much CPU as
+// the listing itself, on a large repository), so the size is measured at
+// most every 6 hours. The alerts read a day's growth, which a size up to 6
+// hours old still tells; with the shipped daily timer every check measures
+// it. A local repository's size is its files' (SizeFiles), summed at every
+// check.
 const DefaultSizeEvery = 6 * time.Hour
 
 // Check lists the repository and, when opts.Subsets > 0, reads the next
@@ -218,7 +220,9 @@ func Check(ctx context.Context, repo restic.Repo, old map[string]any, opts Optio
 	)
 	wg.Go(func() { locks, locksErr = readLocks(ctx, repo, call) })
 	sized := !opts.NoSize
-	if kept, ok := keptSize(old, res.At, opts); ok {
+	// A local repository's files are summed at every check (cheap); only
+	// restic stats is kept for SizeEvery.
+	if kept, ok := keptSize(old, res.At, opts); ok && LocalPath(repo.Repository) == "" {
 		sp, sized = kept, false
 	}
 	wg.Go(func() { sp = measure(ctx, repo, call, sized, sp) })

@@ -5,7 +5,9 @@ package repocheck
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,26 +17,36 @@ import (
 	"github.com/golemtrust/backupwatch/internal/parts"
 )
 
-// TestSpace, on both restic generations: the size is restic's own (stats
-// --mode raw-data) and the free space is that of the repository's file
-// system; a location that is not a path has no free space, and says
-// nothing is wrong with that.
+// TestSpace, on both restic generations: on a local path the size is the
+// sum of the repository's files' sizes (a directory walk: no restic stats,
+// whose reading of every snapshot cost as much CPU as the listing), at
+// every check whatever --size.interval says, and the free space is that of
+// its file system; elsewhere (here a location given relative, which is no
+// local path to repo-check) the size is restic's own (stats --mode
+// raw-data) and there is no free space, without a problem said.
 func TestSpace(t *testing.T) {
 	for _, p := range parts.Both(t, "restic") {
 		t.Run(p.String(), func(t *testing.T) {
 			f := newFixture(t, p.Path)
 			f.backup("db")
-			doc, res := f.check(nil, Options{})
+			calls := f.logCalls()
+			doc, res := f.check(nil, Options{SizeEvery: DefaultSizeEvery})
 			r := Parse("r", doc)
 			if res.ListErr != nil || len(r.Problems) > 0 {
 				t.Fatalf("listing %v, problems %v", res.ListErr, r.Problems)
 			}
-			st, err := f.repo.RawDataStats(context.Background())
-			if err != nil {
-				t.Fatal(err)
+			if want := duSize(t, f.repo.Repository); r.Space.Size == nil || *r.Space.Size != want || want <= 0 || r.Space.Source != SizeFiles {
+				t.Errorf("size %v (%s), want the files' %d (%s)", r.Space.Size, r.Space.Source, want, SizeFiles)
 			}
-			if r.Space.Size == nil || *r.Space.Size != st.TotalSize || st.TotalSize <= 0 {
-				t.Errorf("size %v, want restic stats' %d", r.Space.Size, st.TotalSize)
+			if c := calls(); strings.Contains(c, "stats") {
+				t.Errorf("restic stats ran for a local repository:\n%s", c)
+			}
+			// Within --size.interval, measured again all the same: it grew.
+			f.backup("web")
+			doc, _ = f.check(doc, Options{SizeEvery: DefaultSizeEvery})
+			again := Parse("r", doc).Space
+			if want := duSize(t, f.repo.Repository); again.Size == nil || *again.Size != want || want <= *r.Space.Size || again.PrevSize == nil || *again.PrevSize != *r.Space.Size {
+				t.Errorf("second check: size %v (previous %v), want the files' %d (previous %d)", again.Size, again.PrevSize, want, *r.Space.Size)
 			}
 			doc, _ = f.check(doc, Options{NoSize: true})
 			if r := Parse("r", doc); r.Space.Size != nil || r.Space.Free == nil || len(r.Problems) > 0 {
@@ -48,6 +60,19 @@ func TestSpace(t *testing.T) {
 			if r.Space.Free == nil || *r.Space.Free <= 0 || *r.Space.Free > size {
 				t.Errorf("free %v, want some of the file system's %d bytes", r.Space.Free, size)
 			}
+
+			remote := f.repo
+			remote.Repository = relative(t, f.repo.Repository)
+			res = Check(context.Background(), remote, nil, Options{})
+			r = Parse("r", Apply(nil, res, "test"))
+			st, err := f.repo.RawDataStats(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ListErr != nil || r.Space.Size == nil || *r.Space.Size != st.TotalSize || r.Space.Source != SizeStats || r.Space.Free != nil || len(r.Problems) > 0 {
+				t.Errorf("not a local path: size %v (%s), free %v, problems %v (%v); want restic stats' %d (%s), no free space, no problem",
+					r.Space.Size, r.Space.Source, r.Space.Free, r.Problems, res.ListErr, st.TotalSize, SizeStats)
+			}
 		})
 	}
 	for loc, want := range map[string]string{"/srv/repo/": "/srv/repo", "local:/srv/repo": "/srv/repo", "sftp:host:/srv/repo": "", "s3:host/bucket": "", "repo": ""} {
@@ -55,6 +80,60 @@ func TestSpace(t *testing.T) {
 			t.Errorf("LocalPath(%q) = %q, want %q", loc, got, want)
 		}
 	}
+}
+
+// duSize is what du --apparent-size --bytes says of dir.
+func duSize(t *testing.T, dir string) int64 {
+	t.Helper()
+	out, err := exec.Command("du", "-s", "--apparent-size", "--bytes", dir).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(out))
+	n, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// du counts the directories' own sizes too: take them off.
+	dirs, err := exec.Command("find", dir, "-type", "d", "-printf", "%s\n").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Fields(string(dirs)) {
+		d, _ := strconv.ParseInt(l, 10, 64)
+		n -= d
+	}
+	return n
+}
+
+// relative is dir as a path relative to the working directory: restic
+// opens it, repo-check does not take it for a local path.
+func relative(t *testing.T, dir string) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(wd, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rel
+}
+
+// logCalls puts a restic in front of the fixture's that logs each call's
+// arguments, then runs the real one; calls returns what was logged.
+func (f *fixture) logCalls() (calls func() string) {
+	f.t.Helper()
+	dir := f.t.TempDir()
+	log := filepath.Join(dir, "calls")
+	wrapper := filepath.Join(dir, "restic")
+	script := "#!/bin/sh\necho \"$*\" >> " + log + "\nexec " + f.bin + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	f.repo.Binary = wrapper
+	return func() string { b, _ := os.ReadFile(log); return string(b) }
 }
 
 // TestResticTimeout: a restic that hangs (its password file a FIFO nobody
@@ -104,10 +183,23 @@ func TestGrowth(t *testing.T) {
 	if _, _, ok := Parse("r", doc).Space.Growth(); ok {
 		t.Errorf("a check without a size has a growth")
 	}
+	// Sizes measured two ways are not compared: restic stats' (a record
+	// written before the files were summed says no source) then the
+	// files', larger by the index and what forget left for prune.
+	n := int64(100 << 20)
+	doc = Apply(nil, Result{At: t0, Hosts: map[string]HostView{}, Space: sized(100 << 20)}, "test")
+	delete(doc, FieldSizeSource)
+	doc = Apply(doc, Result{At: t0.Add(24 * time.Hour), Hosts: map[string]HostView{}, Space: &Space{Size: &n, Source: SizeFiles}}, "test")
+	if r := Parse("r", doc); r.Space.Source != SizeFiles || len(r.Problems) > 0 {
+		t.Errorf("source %q, problems %v; want %s", r.Space.Source, r.Problems, SizeFiles)
+	} else if b, _, ok := r.Space.Growth(); ok {
+		t.Errorf("growth %d from restic stats' size to the files', want none", b)
+	}
 }
 
-// TestSizeInterval: restic stats (most of what repo-check costs beyond
-// restic's own listing, issue 19's bench) runs at most once per
+// TestSizeInterval: for a repository not on a local path, restic stats
+// (most of what repo-check costs beyond restic's own listing, issue 19's
+// bench) runs at most once per
 // Options.SizeEvery: a check within it keeps the size last measured, with
 // its own time and growth, however the snapshots changed; the first check
 // after it measures again. A size never measured, or not measured the last
@@ -115,6 +207,8 @@ func TestGrowth(t *testing.T) {
 func TestSizeInterval(t *testing.T) {
 	f := newFixture(t, parts.CurrentPath(t, "restic"))
 	f.backup("db")
+	// Only where the size is restic's (not a local path: see TestSpace).
+	f.repo.Repository = relative(t, f.repo.Repository)
 	t0 := time.Now().UTC().Truncate(time.Second)
 	at := func(d time.Duration) func() time.Time { return func() time.Time { return t0.Add(d) } }
 	every := 6 * time.Hour
@@ -135,9 +229,6 @@ func TestSizeInterval(t *testing.T) {
 	}
 	if kept.Space.Size == nil || *kept.Space.Size != *first.Size || !kept.Space.SizeAt.Equal(t0) || kept.Space.PrevSize != nil || len(kept.Problems) > 0 {
 		t.Errorf("within %v: size %v at %v, previous %v, problems %v; want the first size %d at %v kept, no growth", every, kept.Space.Size, kept.Space.SizeAt, kept.Space.PrevSize, kept.Problems, *first.Size, t0)
-	}
-	if kept.Space.Free == nil {
-		t.Errorf("within %v: no free space; want it read at every check (statfs costs nothing)", every)
 	}
 	doc, _ = f.check(doc, Options{SizeEvery: every, Now: at(every)})
 	again := Parse("r", doc).Space

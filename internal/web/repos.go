@@ -101,27 +101,33 @@ func repoViews(recs []repocheck.Record, now time.Time) ([]RepoView, map[string]R
 		if r.Locks != nil && r.Locks.Exclusive > 0 && v.Colour == "green" {
 			v.Colour = "amber"
 		}
-		var missing, unapplied, judged []string
+		var missing, unapplied, beyond []string
+		judged := 0
 		for h, hv := range r.Hosts {
 			addSpan(h, name, hv.OldestTime, hv.NewestTime, hv.Snapshots)
+			// Each part (the host's own snapshots, each job's) is judged
+			// on its own policy, as the rules do: a host's sums would hide
+			// one job's finding behind another part's slack.
+			own := ownPart{snapshots: hv.Snapshots}
+			for j, jv := range r.Jobs[h] {
+				addSpan(h+"@"+j, name, jv.OldestTime, jv.NewestTime, jv.Snapshots)
+				own.snapshots -= jv.Snapshots
+				if jv.PointsMissing == nil || jv.SnapshotsAllowed == nil {
+					own.jobsAllowed += jv.Snapshots
+					continue
+				}
+				own.jobsMissing += *jv.PointsMissing
+				own.jobsAllowed += *jv.SnapshotsAllowed
+				judge(h+"@"+j, *jv.PointsMissing, jv.Snapshots, *jv.SnapshotsAllowed, jv.OldestBeyondPolicy, &missing, &unapplied, &beyond)
+			}
 			if hv.PointsMissing == nil || hv.SnapshotsAllowed == nil {
 				continue
 			}
-			judged = append(judged, h)
-			if *hv.PointsMissing > 0 {
-				missing = append(missing, h)
-			}
-			if hv.Snapshots > *hv.SnapshotsAllowed {
-				unapplied = append(unapplied, h)
-			}
+			judged++
+			judge(h, *hv.PointsMissing-own.jobsMissing, own.snapshots, *hv.SnapshotsAllowed-own.jobsAllowed, hv.OldestBeyondPolicy, &missing, &unapplied, &beyond)
 		}
-		for h, jobs := range r.Jobs {
-			for j, jv := range jobs {
-				addSpan(h+"@"+j, name, jv.OldestTime, jv.NewestTime, jv.Snapshots)
-			}
-		}
-		v.Retention = retentionText(len(judged), missing, unapplied)
-		if (len(missing) > 0 || len(unapplied) > 0) && v.Colour == "green" {
+		v.Retention = retentionText(judged, missing, unapplied, beyond)
+		if len(missing)+len(unapplied)+len(beyond) > 0 && v.Colour == "green" {
 			v.Colour = "amber"
 		}
 		out = append(out, v)
@@ -132,11 +138,33 @@ func repoViews(recs []repocheck.Record, now time.Time) ([]RepoView, map[string]R
 	return out, points
 }
 
-func retentionText(judged int, missing, unapplied []string) string {
+// ownPart is what a host's jobs take of its record's sums.
+type ownPart struct {
+	snapshots                int64 // the host's own: its total less its jobs'
+	jobsMissing, jobsAllowed int64 // what its jobs add to its sums
+}
+
+// judge adds part (a host, or host@job) to the findings it shows:
+// BackupRestorePointsMissing (missing), and BackupRetentionNotApplied for
+// far too many snapshots (unapplied) or an oldest snapshot beyond the
+// policy (beyond).
+func judge(part string, pointsMissing, snapshots, allowed int64, oldestBeyond *bool, missing, unapplied, beyond *[]string) {
+	if pointsMissing > 0 {
+		*missing = append(*missing, part)
+	}
+	if snapshots > allowed {
+		*unapplied = append(*unapplied, part)
+	}
+	if oldestBeyond != nil && *oldestBeyond {
+		*beyond = append(*beyond, part)
+	}
+}
+
+func retentionText(judged int, missing, unapplied, beyond []string) string {
 	if judged == 0 {
 		return "no policy declared"
 	}
-	if len(missing) == 0 && len(unapplied) == 0 {
+	if len(missing) == 0 && len(unapplied) == 0 && len(beyond) == 0 {
 		return fmt.Sprintf("%s judged: every restore point there, retention applied", plural(judged, "host"))
 	}
 	var parts []string
@@ -145,6 +173,9 @@ func retentionText(judged int, missing, unapplied []string) string {
 	}
 	if len(unapplied) > 0 {
 		parts = append(parts, fmt.Sprintf("%s with far more snapshots than kept: forget not running (%s)", plural(len(unapplied), "host"), names(unapplied)))
+	}
+	if len(beyond) > 0 {
+		parts = append(parts, fmt.Sprintf("%s whose oldest snapshot the policy no longer keeps: forget not running (%s)", plural(len(beyond), "host"), names(beyond)))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -83,3 +83,59 @@ func TestRepositoriesShown(t *testing.T) {
 		t.Error("repositories shown without any checked")
 	}
 }
+
+// TestRetentionStateShown: the repository's retention state says each
+// finding of BackupRestorePointsMissing and BackupRetentionNotApplied, for
+// the part (the host's own snapshots, or one job's) it is about: an oldest
+// snapshot beyond the policy (forget not running, by count too few to
+// show), a job's missing restore points or its far too many snapshots
+// named as host@job, never hidden in, or blamed on, its host's sums.
+func TestRetentionStateShown(t *testing.T) {
+	doc := `{"checked_at":"2026-11-25T07:00:00Z","status":"success","last_success":"2026-11-25T07:00:00Z","snapshots":"80",
+		"hosts":{
+			"pruned":{"snapshots":"5","newest_time":"2026-11-25T02:00:00Z","oldest_time":"2026-11-20T02:00:00Z","restore_points_missing":"0","snapshots_allowed":"6","oldest_beyond_policy":"1"},
+			"db":{"snapshots":"12","newest_time":"2026-11-25T02:00:00Z","oldest_time":"2026-11-10T02:00:00Z","restore_points_missing":"2","snapshots_allowed":"16",
+				"jobs":{"pg_dump":{"snapshots":"10","newest_time":"2026-11-25T02:00:00Z","oldest_time":"2026-11-10T02:00:00Z","restore_points_missing":"2","snapshots_allowed":"14","oldest_beyond_policy":"0"}}},
+			"web":{"snapshots":"35","newest_time":"2026-11-25T02:00:00Z","oldest_time":"2026-11-01T02:00:00Z","restore_points_missing":"0","snapshots_allowed":"50","oldest_beyond_policy":"0",
+				"jobs":{"files":{"snapshots":"30","newest_time":"2026-11-25T02:00:00Z","oldest_time":"2026-11-01T02:00:00Z","restore_points_missing":"0","snapshots_allowed":"10","oldest_beyond_policy":"0"}}},
+			"mail":{"snapshots":"4","newest_time":"2026-11-25T02:00:00Z","oldest_time":"2026-09-01T02:00:00Z","restore_points_missing":"0","snapshots_allowed":"4",
+				"jobs":{"files":{"snapshots":"4","newest_time":"2026-11-25T02:00:00Z","oldest_time":"2026-09-01T02:00:00Z","restore_points_missing":"0","snapshots_allowed":"4","oldest_beyond_policy":"1"}}},
+			"ok":{"snapshots":"7","newest_time":"2026-11-25T02:00:00Z","oldest_time":"2026-11-18T02:00:00Z","restore_points_missing":"0","snapshots_allowed":"14","oldest_beyond_policy":"0"}}}`
+	var m map[string]any
+	if err := json.Unmarshal([]byte(doc), &m); err != nil {
+		t.Fatal(err)
+	}
+	repos := []repocheck.Record{repocheck.Parse("fleet", m)}
+	body := get(t, New(Options{
+		Snapshot:     func() *fleet.Snapshot { return realisticFleet(t) },
+		Repositories: func() []repocheck.Record { return repos },
+		Now:          func() time.Time { return testNow },
+	}), "/")
+	want := `<td data-retention>1 host lacking restore points (db@pg_dump); ` +
+		`1 host with far more snapshots than kept: forget not running (web@files); ` +
+		`2 hosts whose oldest snapshot the policy no longer keeps: forget not running (mail@files, pruned)</td>`
+	if !strings.Contains(body, want) {
+		i := strings.Index(body, "data-retention")
+		t.Errorf("page lacks %q; has %q", want, body[i:min(i+400, len(body))])
+	}
+	if !strings.Contains(body, `<tr class="amber" data-repository="fleet">`) {
+		t.Errorf("a repository whose retention is not applied is not amber")
+	}
+	// The oldest beyond the policy alone makes the repository amber.
+	only := `{"checked_at":"2026-11-25T07:00:00Z","status":"success","last_success":"2026-11-25T07:00:00Z","snapshots":"5",
+		"hosts":{"pruned":{"snapshots":"5","newest_time":"2026-11-25T02:00:00Z","oldest_time":"2026-11-20T02:00:00Z","restore_points_missing":"0","snapshots_allowed":"6","oldest_beyond_policy":"1"}}}`
+	if err := json.Unmarshal([]byte(only), &m); err != nil {
+		t.Fatal(err)
+	}
+	repos = []repocheck.Record{repocheck.Parse("fleet", m)}
+	body = get(t, New(Options{
+		Snapshot:     func() *fleet.Snapshot { return realisticFleet(t) },
+		Repositories: func() []repocheck.Record { return repos },
+		Now:          func() time.Time { return testNow },
+	}), "/")
+	for _, want := range []string{`<tr class="amber" data-repository="fleet">`, `<td data-retention>1 host whose oldest snapshot the policy no longer keeps: forget not running (pruned)</td>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("pruned alone: page lacks %q", want)
+		}
+	}
+}

@@ -233,10 +233,10 @@ func (r *repoResult) print(w io.Writer, misses *[]string) {
 		}
 	}
 	fmt.Fprintf(w, "  restic snapshots --json alone %s (%s), backupwatch repo-check %s (%s): %s %s\n", fmtDur(bare), spread(r.bare), fmtDur(bw), spread(r.bw), ratio, verdict)
-	// The warm-up measured the size (restic stats); the timed runs, within
-	// repo-check's --size.interval of it, keep it: what a check costs
-	// between two measures of the size, which reads every snapshot again.
-	fmt.Fprintf(w, "  (the timed runs keep the size the warm-up measured, within repo-check's --size.interval: a run that measures it adds restic stats, about the listing's cost again)\n")
+	// A local repository's size is its files' sizes, summed at every
+	// check (no restic stats, whatever --size.interval says): each timed
+	// run measures it, as the shipped daily timer's checks do.
+	fmt.Fprintf(w, "  (each run measures the size, as every check of a local repository does: the sum of its files' sizes, no restic stats)\n")
 	cb, cw := median(r.bareCPU), median(r.bwCPU)
 	if cb > 0 {
 		fmt.Fprintf(w, "  CPU (user+system, restic's included): %s alone, %s repo-check (%.2f×); peak resident: %.1f MB alone, %.1f MB the largest of repo-check's processes\n",
