@@ -32,7 +32,8 @@ func teamConfig(t *testing.T) string {
 
 // TestTeamRoutes: the example routes, uncommented, are a valid
 // configuration on both generations of amtool and send a team's alerts
-// to that team only, a host without a team (or of another team) to the
+// to that team only (a storm of that team's hosts alone too), a host
+// without a team (or of another team) and a storm across teams to the
 // fleet-wide receivers, and a pause to nobody.
 func TestTeamRoutes(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "alertmanager.yml")
@@ -51,6 +52,12 @@ func TestTeamRoutes(t *testing.T) {
 				want   string
 			}{
 				{[]string{"alertname=BackupFailed", "severity=critical", "host=nas-1", "team=storage"}, "storage-slack"},
+				// A storm of storage's hosts alone carries its team (backup.yml's
+				// backup_storm:cause_owners): storage's, not the fleet's.
+				{[]string{"alertname=BackupFailuresWidespread", "severity=critical", "exit_code=1", "team=storage", "env=prod"}, "storage-slack"},
+				{[]string{"alertname=BackupFailuresWidespread", "severity=critical", "repository=nas", "scope=repository", "team=storage"}, "storage-slack"},
+				{[]string{"alertname=BackupFailuresWidespread", "severity=critical", "exit_code=1", "env=prod"}, both}, // across teams
+				{[]string{"alertname=BackupFailuresWidespreadMember", "severity=none", "host=nas-1"}, "default"},
 				{[]string{"alertname=BackupOverdue", "severity=critical", "host=db", "backup_job=dump", "team=dba", "owner=cheery"}, "dba-email"},
 				{[]string{"alertname=BackupStatusUnknown", "severity=warning", "host=web"}, "backup-slack"}, // warnings to chat only
 				{[]string{"alertname=BackupFailed", "severity=critical", "host=web", "team=web"}, both},
