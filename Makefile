@@ -59,8 +59,10 @@ test-others: test-cross test-windows test-race fuzz test-tools test-release
 # test-go's two halves, for make test: the e2e package (the longest, and
 # mostly waiting) from the start rather than whenever go test's two package
 # slots come to it, and every other package beside it.
+# E2EFLAGS: more go test flags for the e2e package (-v: each scenario's
+# phases and its time).
 test-e2e:
-	$(GO) test -count=1 -timeout 45m ./e2e/
+	$(GO) test -count=1 -timeout 45m $(E2EFLAGS) ./e2e/
 test-units:
 	$(GO) test -count=1 -timeout 45m $$($(GO) list ./... | grep -v '/e2e$$')
 

@@ -147,7 +147,10 @@ func TestPromtoolCheckRules(t *testing.T) {
 
 // TestPromtoolTestRules runs the rule unit tests, on Debian's promtool and
 // the current one: each alert fires and stays quiet at its boundaries, and
-// the same tests hold on Prometheus 2 and 3.
+// the same tests hold on Prometheus 2 and 3. The files run side by side
+// (-test.parallel at a time): each is one single-threaded promtool, the
+// longest a minute of CPU, and one after another they made the package's
+// longest test (8 minutes on an idle machine, 30 and more under load).
 func TestPromtoolTestRules(t *testing.T) {
 	files, err := filepath.Glob("prometheus/testdata/*_test.yml")
 	if err != nil || len(files) == 0 {
@@ -156,6 +159,7 @@ func TestPromtoolTestRules(t *testing.T) {
 	for _, p := range parts.Both(t, "promtool") {
 		for _, f := range files {
 			t.Run(p.String()+"/"+filepath.Base(f), func(t *testing.T) {
+				t.Parallel()
 				runTool(t, ".", p.Path, "test", "rules", f)
 			})
 		}

@@ -89,8 +89,11 @@ go_build() {
     release=3.$((10#${BASH_REMATCH[1]})).${BASH_REMATCH[2]}
   fi
   # Outside any workspace or the main module: the tool's own go.mod and
-  # go.sum decide, checked against the checksum database.
-  (cd / && GOWORK=off GOBIN=$4 CGO_ENABLED=0 go install -trimpath -tags "$3" \
+  # go.sum decide, checked against the checksum database. GOMAXPROCS=16:
+  # the go command fetches modules that many at a time (by default one per
+  # core, mostly waiting on the network); -p keeps the build at one
+  # compile per core.
+  (cd / && GOWORK=off GOMAXPROCS=16 GOBIN=$4 CGO_ENABLED=0 go install -p "$(nproc)" -trimpath -tags "$3" \
     -ldflags "-X github.com/prometheus/common/version.Version=$release" "$1@$2") 2>&3
 }
 
