@@ -30,15 +30,7 @@ const dayScale = 1.0 / 240
 // [FIRING:10]): a change, not a reminder, so reminders are what is
 // bounded, not the total.
 func TestInboxEscalationDay(t *testing.T) {
-	gens := generations(t)
-	long := longScenario(t, len(gens))
-	t.Parallel()
-	for _, g := range gens {
-		t.Run(g.name, func(t *testing.T) {
-			t.Parallel()
-			inboxEscalationDay(t, g, long)
-		})
-	}
+	onEachGeneration(t, true, inboxEscalationDay)
 }
 
 func inboxEscalationDay(t *testing.T, g generation, long *reservation) {

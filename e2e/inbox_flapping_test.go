@@ -34,15 +34,7 @@ const flapScale = 1.0 / 240
 // a long scenario, whose stacks the harness starts before the short ones
 // waiting (longScenario).
 func TestInboxFlapping(t *testing.T) {
-	gens := generations(t)
-	long := longScenario(t, len(gens))
-	t.Parallel()
-	for _, g := range gens {
-		t.Run(g.name, func(t *testing.T) {
-			t.Parallel()
-			inboxFlapping(t, g, long)
-		})
-	}
+	onEachGeneration(t, true, inboxFlapping)
 }
 
 func inboxFlapping(t *testing.T, g generation, long *reservation) {

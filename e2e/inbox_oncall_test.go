@@ -18,13 +18,7 @@ import (
 // and Alertmanager and on the current ones, in parallel (issue 20's items
 // 3 and 4 on both).
 func TestInboxOnCall(t *testing.T) {
-	t.Parallel()
-	for _, g := range generations(t) {
-		t.Run(g.name, func(t *testing.T) {
-			t.Parallel()
-			inboxOnCall(t, g)
-		})
-	}
+	onEachGeneration(t, false, func(t *testing.T, g generation, _ *reservation) { inboxOnCall(t, g) })
 }
 
 func inboxOnCall(t *testing.T, g generation) {

@@ -71,13 +71,7 @@ func withQuietHours(t *testing.T, lead time.Duration, start *time.Time) func(str
 // once: delayed, not dropped. On Debian's Prometheus and Alertmanager and
 // on the current ones, in parallel.
 func TestInboxQuietHours(t *testing.T) {
-	t.Parallel()
-	for _, g := range generations(t) {
-		t.Run(g.name, func(t *testing.T) {
-			t.Parallel()
-			inboxQuietHours(t, g)
-		})
-	}
+	onEachGeneration(t, false, func(t *testing.T, g generation, _ *reservation) { inboxQuietHours(t, g) })
 }
 
 func inboxQuietHours(t *testing.T, g generation) {

@@ -21,13 +21,7 @@ const nasDown = "Fatal: unable to open repository at sftp:nas:/srv/restic: ssh: 
 // resolved message; db recovers: its own. On Debian's Prometheus and
 // Alertmanager and on the current ones, in parallel.
 func TestInboxRepositoryStorm(t *testing.T) {
-	t.Parallel()
-	for _, g := range generations(t) {
-		t.Run(g.name, func(t *testing.T) {
-			t.Parallel()
-			inboxRepositoryStorm(t, g)
-		})
-	}
+	onEachGeneration(t, false, func(t *testing.T, g generation, _ *reservation) { inboxRepositoryStorm(t, g) })
 }
 
 func inboxRepositoryStorm(t *testing.T, g generation) {

@@ -175,3 +175,23 @@ func generations(t *testing.T) []generation {
 		{parts.Current, parts.CurrentPath(t, "prometheus"), parts.CurrentPath(t, "alertmanager")},
 	}
 }
+
+// onEachGeneration runs scenario on each generation, as parallel subtests
+// named after it, in parallel with the package's other tests. A long
+// scenario (long) has a slot per generation kept for its stacks before
+// t.Parallel() (longScenario), which it passes to startStack; a short one
+// gets nil.
+func onEachGeneration(t *testing.T, long bool, scenario func(t *testing.T, g generation, long *reservation)) {
+	gens := generations(t)
+	var kept *reservation
+	if long {
+		kept = longScenario(t, len(gens))
+	}
+	t.Parallel()
+	for _, g := range gens {
+		t.Run(g.name, func(t *testing.T) {
+			t.Parallel()
+			scenario(t, g, kept)
+		})
+	}
+}
