@@ -94,7 +94,7 @@ go_build() {
   # core, mostly waiting on the network); -p keeps the build at one
   # compile per core.
   (cd / && GOWORK=off GOMAXPROCS=16 GOBIN=$4 CGO_ENABLED=0 go install -p "$(nproc)" -trimpath -tags "$3" \
-    -ldflags "-X github.com/prometheus/common/version.Version=$release" "$1@$2") 2>&3
+    -ldflags "-s -w -X github.com/prometheus/common/version.Version=$release" "$1@$2") 2>&3
 }
 
 go_deps() {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -36,7 +37,10 @@ import (
 //     latest run that carried one, and consecutive_failures counts the
 //     failures since the latest success;
 //   - nothing shown is dated beyond the clock skew allowance, and a result
-//     dated beyond it never reaches the store.
+//     dated beyond it never reaches the store;
+//   - a result delivered again (dup) leaves its record as it was, to the
+//     last field: a write would be a new version on KV v2, and versions
+//     are the record's history.
 //
 // TestHistoriesNudged checks the fast path too: a running serve that is
 // only nudged (no full refresh) shows the same as a refresh would.
@@ -141,6 +145,16 @@ type history struct {
 	runs     []*run
 	forgotAt map[string]int // key: deliveries before its latest forget
 	skew     map[string]time.Duration
+	dups     []dupMark
+}
+
+// dupMark is a record as it was when its latest result was put back in
+// the spool to be delivered again.
+type dupMark struct {
+	key      string
+	record   map[string]any
+	runs     int // results handed over by then
+	forgotAt int // h.forgotAt[key] by then
 }
 
 func (h *history) apply(s step) error {
@@ -270,8 +284,13 @@ func (h *history) dup(s step) error {
 			return nil // newer results of the key wait: not a duplicate then
 		}
 	}
-	_, err = h.w.dl[0].Spool().Add(last.entry.Entry)
-	return err
+	if _, err := h.w.dl[0].Spool().Add(last.entry.Entry); err != nil {
+		return err
+	}
+	if rec, err := h.w.store.Get(context.Background(), key); err == nil {
+		h.dups = append(h.dups, dupMark{key: key, record: rec, runs: len(h.runs), forgotAt: h.forgotAt[key]})
+	}
+	return nil
 }
 
 // forget removes a host's records (and its jobs') or one job's, as
@@ -338,6 +357,8 @@ func (h *history) check(nudged bool) string {
 		}
 	}
 
+	bad = append(bad, h.checkDups(ctx)...)
+
 	want := h.expected()
 	if nudged {
 		if err := h.w.settle(); err != nil {
@@ -350,6 +371,27 @@ func (h *history) check(nudged bool) string {
 	}
 	slices.Sort(bad)
 	return strings.Join(slices.Compact(bad), "\n")
+}
+
+// checkDups: each result delivered again (dup) left its record as it was,
+// unless a newer result of its key was handed over or the key forgotten
+// since. Called once the spool is flushed.
+func (h *history) checkDups(ctx context.Context) []string {
+	var bad []string
+	for _, d := range h.dups {
+		if h.forgotAt[d.key] != d.forgotAt || slices.ContainsFunc(h.runs[d.runs:], func(r *run) bool { return r.entry.Key() == d.key && !r.future }) {
+			continue
+		}
+		rec, err := h.w.store.Get(ctx, d.key)
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("%s: reading its record after a redelivery: %v", d.key, err))
+			continue
+		}
+		if !reflect.DeepEqual(rec, d.record) {
+			bad = append(bad, fmt.Sprintf("%s: delivered again, its record changed: %v, was %v", d.key, rec, d.record))
+		}
+	}
+	return bad
 }
 
 func runIndex(msg string) int {

@@ -25,5 +25,5 @@ for d in elm mantine; do
   printf '<!doctype html><title>Alertmanager</title><p>The web UI is not part of this build (tools/alertmanager); the API is.</p>\n' >"$ui/$d/index.html"
 done
 version=$(go list -m -f '{{.Version}}' github.com/prometheus/alertmanager)
-go build -trimpath -ldflags "-X github.com/prometheus/common/version.Version=${version#v}" -o "$out/" \
+go build -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=${version#v}" -o "$out/" \
   github.com/prometheus/alertmanager/cmd/alertmanager github.com/prometheus/alertmanager/cmd/amtool
