@@ -287,6 +287,8 @@ func (h *history) dup(s step) error {
 	if _, err := h.w.dl[0].Spool().Add(last.entry.Entry); err != nil {
 		return err
 	}
+	// Delivered again seconds later at least: records keep whole seconds.
+	h.w.ahead.Add(int64(2 * time.Second))
 	if rec, err := h.w.store.Get(context.Background(), key); err == nil {
 		h.dups = append(h.dups, dupMark{key: key, record: rec, runs: len(h.runs), forgotAt: h.forgotAt[key]})
 	}

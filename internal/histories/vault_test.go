@@ -10,6 +10,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/golemtrust/backupwatch/internal/status"
 	"github.com/golemtrust/backupwatch/internal/vaultkv"
 	"github.com/golemtrust/backupwatch/internal/vaulttest"
 )
@@ -46,4 +47,29 @@ func TestHistoriesVault(t *testing.T) {
 			rt.Fatalf("%s (Vault, %s)\nhistory:\n%s", msg, mount, goSteps(steps))
 		}
 	})
+}
+
+// TestHistoryRedeliveryVault: a result delivered again seconds after it
+// reached the store leaves its record as it was on KV v2 and v1 (no
+// write: on v2 a write is a version, and versions are the history). It
+// failed when a redelivery stamped written_at anew.
+func TestHistoryRedeliveryVault(t *testing.T) {
+	v := vaulttest.Start(t)
+	steps := []step{
+		{Op: "result", Host: hosts[0], Job: jobs[0], Outcome: status.Success},
+		{Op: "dup", Host: hosts[0], Job: jobs[0]},
+		{Op: "flush"},
+		{Op: "result", Host: hosts[1], Job: jobs[0], Outcome: status.Failed},
+		{Op: "dup", Host: hosts[1], Job: jobs[0]},
+		{Op: "flush"},
+	}
+	for _, mount := range []string{"kv", "kv1"} {
+		st, err := vaultkv.New(vaultkv.Config{Address: v.Addr, Token: v.RootToken, Mount: mount, Prefix: "redelivery", Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg := runHistoryOn(steps, false, st); msg != "" {
+			t.Errorf("%s (Vault, %s)", msg, mount)
+		}
+	}
 }

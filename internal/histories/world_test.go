@@ -97,6 +97,11 @@ type world struct {
 	dl    [2]*deliver.Deliverer
 	retry spool.Retry
 
+	// ahead is how far the deliverers' clock runs ahead of the real one
+	// (nanoseconds): a step delivering a result again steps it, as a
+	// redelivery comes later.
+	ahead atomic.Int64
+
 	mu        sync.Mutex
 	delivered []delivery // in the order the store took them
 
@@ -104,6 +109,9 @@ type world struct {
 	stopServe context.CancelFunc
 	served    sync.WaitGroup
 }
+
+// now is the deliverers' clock.
+func (w *world) now() time.Time { return time.Now().Add(time.Duration(w.ahead.Load())) }
 
 // newWorld makes a world in dir on st, or on a local store in dir when st
 // is nil.
@@ -118,7 +126,7 @@ func newWorld(dir string, st backend) (*world, error) {
 	w := &world{store: &outageStore{backend: st}, retry: spool.Retry{Attempts: 1}}
 	spoolDir := deliver.SpoolDir(filepath.Join(dir, "spool"), st.String())
 	for i := range w.dl {
-		d, err := deliver.New(deliver.Options{Store: w.store, SpoolDir: spoolDir, Written: w.written})
+		d, err := deliver.New(deliver.Options{Store: w.store, SpoolDir: spoolDir, Written: w.written, Now: w.now})
 		if err != nil {
 			return nil, err
 		}
