@@ -327,3 +327,7 @@ replace github.com/hashicorp/vault/sdk => github.com/hashicorp/vault/sdk v0.20.0
 replace github.com/99designs/keyring => github.com/Jeffail/keyring v1.2.3
 
 replace github.com/ma314smith/signedxml v1.1.1 => github.com/moov-io/signedxml v1.1.1
+
+// Raft's cloud auto-join is not built in (nodiscover/discover.go says why):
+// a third of the first build, which the tests never use.
+replace github.com/hashicorp/go-discover => ./nodiscover
