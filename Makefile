@@ -11,7 +11,7 @@ LDFLAGS   := -X $(VPKG).Version=$(VERSION) \
              -X $(VPKG).Branch=$(shell git rev-parse --abbrev-ref HEAD 2>/dev/null) \
              -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 
-.PHONY: release test-release test-cross all build run test test-others test-e2e test-units test-go test-race test-tools test-deb test-windows cross deps deb lint bench clean fuzz histories
+.PHONY: release test-release test-cross all build run test test-rest deps-e2e test-others test-e2e test-units test-go test-race test-tools test-deb test-windows cross deps deb lint bench clean fuzz histories
 
 all: build
 
@@ -45,14 +45,26 @@ deb: build
 
 include tools/vaultdev/vaultdev.mk
 
-# The parts that download and build (the tools, Vault) side by side, as
-# downloads wait on the network; then every package's tests (test-go, whose
-# longest package, e2e, mostly waits for scaled timings) beside the rest,
-# which runs in order (the suite holds with a CPU hog beside it, issue 24).
+# The e2e package, the longest (it mostly waits for scaled timings), starts
+# as soon as its parts exist: Debian's packages, Vault and the current
+# Prometheus, Alertmanager and node_exporter, built side by side (their
+# downloads wait on the network while the other compiles). Beside it, the
+# rest: the other current tools (restic, promtool), lint, then every other
+# package's tests beside test-others, which runs in order. The suite holds
+# with a CPU hog beside it (issue 24).
 test:
-	$(MAKE) -j2 deps vaultdev
+	$(MAKE) -j2 deps-e2e vaultdev
+	$(MAKE) -j3 test-e2e test-rest
+
+test-rest:
+	$(MAKE) deps
 	$(MAKE) lint
-	$(MAKE) -j3 test-e2e test-units test-others
+	$(MAKE) test-units test-others
+
+# What the e2e package runs: Debian's packages and the current generation
+# of the services it starts (make deps builds the rest).
+deps-e2e:
+	DEPS_GO_ONLY="prometheus alertmanager amtool node_exporter" DEPS_SKIP_NODE=1 ./scripts/install-deps.sh
 
 test-others: test-cross test-windows test-race fuzz test-tools test-release
 
@@ -60,11 +72,11 @@ test-others: test-cross test-windows test-race fuzz test-tools test-release
 # mostly waiting) from the start rather than whenever go test's two package
 # slots come to it, and every other package beside it.
 # E2EFLAGS: more go test flags for the e2e package (-v: each scenario's
-# phases and its time).
+# phases and its time); UNITFLAGS: for the others.
 test-e2e:
 	$(GO) test -count=1 -timeout 45m $(E2EFLAGS) ./e2e/
 test-units:
-	$(GO) test -count=1 -timeout 45m $$($(GO) list ./... | grep -v '/e2e$$')
+	$(GO) test -count=1 -timeout 45m $(UNITFLAGS) $$($(GO) list ./... | grep -v '/e2e$$')
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -119,11 +131,18 @@ test-deb:
 
 # Every release target builds: the agent runs wherever restic does.
 CROSS_TARGETS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 freebsd/amd64
-# make test cross-builds one target of each other system (each new target
-# compiles the whole dependency graph again: minutes on 2 cores); `make
-# cross` all of them, as `make release` does.
+# make test type-checks the whole graph for each system it does not build
+# otherwise (tools/crosscheck: go/packages from source, seconds), as a cross
+# build of each would compile every dependency again (8 to 10 minutes each
+# on a bare 2-core machine under load); windows/amd64 is built by
+# test-windows and test-release. `make cross` builds all of them, as `make
+# release` does.
+CROSSCHECK_TARGETS ?= darwin/arm64 freebsd/amd64 darwin/amd64 linux/arm64
 test-cross:
-	$(MAKE) cross CROSS_TARGETS="windows/amd64 darwin/arm64 freebsd/amd64"
+	cd tools/crosscheck && GOWORK=off $(GO) build -o $(CURDIR)/bin/crosscheck .
+	@set -e; for t in $(CROSSCHECK_TARGETS); do \
+	  GOOS=$${t%/*} GOARCH=$${t#*/} bin/crosscheck ./cmd/backupwatch ./internal/...; \
+	done
 cross:
 	@set -e; for t in $(CROSS_TARGETS); do \
 	  echo "cross: $$t"; \
@@ -160,6 +179,7 @@ WINE_DIR := $(CURDIR)/bin/wine
 test-windows:
 	@command -v wine >/dev/null || { echo "test-windows: wine is missing: make deps (Debian's wine64)"; exit 1; }
 	@command -v x86_64-w64-mingw32-ld >/dev/null || { echo "test-windows: x86_64-w64-mingw32-ld is missing: make deps (Debian's binutils-mingw-w64-x86-64)"; exit 1; }
+	GOOS=windows GOARCH=amd64 $(GO) vet $(addprefix ./internal/,$(WINE_PKGS))
 	mkdir -p $(WINE_DIR)
 	x86_64-w64-mingw32-as -o $(WINE_DIR)/stub.o scripts/wine/stub.s
 	x86_64-w64-mingw32-ld --dll -e DllMain -o $(WINE_DIR)/bcryptprimitives.dll $(WINE_DIR)/stub.o scripts/wine/bcryptprimitives.def

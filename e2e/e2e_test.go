@@ -541,28 +541,24 @@ func (s *stack) report() {
 	s.mu.Lock()
 	parts := slices.Clone(s.parts)
 	s.mu.Unlock()
+	logs := newFailureLogs(s.t)
 	for _, p := range parts {
-		out := p.out.String()
-		if len(out) > 20000 {
-			out = "[...]\n" + out[len(out)-20000:]
-		}
-		s.t.Logf("=== %s log:\n%s", p.name, out)
-	}
-	if s.promURL != "" {
-		s.t.Logf("=== prometheus alerts: %s", s.promAlerts())
+		logs.add(p.name, p.out.String())
 	}
 	if s.slack != nil {
-		log := s.slack.log.String()
-		if len(log) > 20000 {
-			log = "[...]\n" + log[len(log)-20000:]
-		}
-		s.t.Logf("=== Slack webhook requests:\n%s", log)
+		logs.add("Slack webhook requests", s.slack.log.String())
 	}
 	if s.mail != nil {
+		var b strings.Builder
 		for _, m := range s.mail.snapshot() {
-			s.t.Logf("=== email to %v: %s", m.To, m.Title)
+			fmt.Fprintf(&b, "to %v: %s\n", m.To, m.Title)
 		}
+		logs.add("emails", b.String())
 	}
+	if s.promURL != "" {
+		logs.add("prometheus alerts", fmt.Sprint(s.promAlerts()))
+	}
+	logs.write()
 }
 
 // promQuery returns the value of an instant query's only series, or "".

@@ -72,7 +72,8 @@ type haStack struct {
 	settle     time.Duration
 	minute     time.Duration // a minute, scaled
 	wait       time.Duration
-	pausedAt   time.Time
+	frozenAt   time.Time
+	freezers   []*scrapeFreezer // between the Prometheus pair and the replicas
 	parts      []*process
 	env        []string
 }
@@ -107,14 +108,12 @@ func startHA(t *testing.T, hosts []string) *haStack {
 	s := &haStack{t: t, dir: t.TempDir(), hosts: hosts, minute: minute}
 	t.Cleanup(func() {
 		if t.Failed() {
+			logs := newFailureLogs(t)
 			for _, p := range s.parts {
-				out := p.out.String()
-				if len(out) > 15000 {
-					out = "[...]\n" + out[len(out)-15000:]
-				}
-				t.Logf("=== %s log:\n%s", p.name, out)
+				logs.add(p.name, p.out.String())
 			}
-			t.Logf("=== Slack webhook requests:\n%s", s.slack.log.String())
+			logs.add("Slack webhook requests", s.slack.log.String())
+			logs.write()
 		}
 	})
 	deploy := deployDir(t)
@@ -194,13 +193,17 @@ func startHA(t *testing.T, hosts []string) *haStack {
 		ams = append(ams, p)
 	}
 
-	// Two serve replicas, each given every Vault node.
-	var serveAddrs []string
+	// Two serve replicas, each given every Vault node; the Prometheus pair
+	// scrapes each through a scrapeFreezer (the dashboard's directly).
+	var serveAddrs, scrapeAddrs []string
 	for i := range 2 {
 		addr := freeAddr(t)
 		serveAddrs = append(serveAddrs, addr)
 		u := "http://" + addr
 		s.serves = append(s.serves, u)
+		f := newScrapeFreezer(t, u)
+		s.freezers = append(s.freezers, f)
+		scrapeAddrs = append(scrapeAddrs, f.addr)
 		args := []string{"--vault.address=" + s.vault.Addresses(), "serve", "--web.listen-address=" + addr,
 			"--refresh.interval=" + minute.String()}
 		if serveHasExternalURL {
@@ -241,7 +244,7 @@ scrape_configs:
   - job_name: backupwatch
     static_configs:
       - targets: ['%[7]s', '%[8]s']
-%[9]s`, model.Duration(minute), []string{"a", "b"}[i], rules, haAlertRelabel, amAddrs[0], amAddrs[1], serveAddrs[0], serveAddrs[1], haScrapeRelabel)
+%[9]s`, model.Duration(minute), []string{"a", "b"}[i], rules, haAlertRelabel, amAddrs[0], amAddrs[1], scrapeAddrs[0], scrapeAddrs[1], haScrapeRelabel)
 		if err := os.WriteFile(confs[i], []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -259,8 +262,10 @@ scrape_configs:
 		// unscaled 1m against a 10s group interval, the group held the
 		// recoveries at one flush in six, and a new failure was sent again
 		// when they came back): 2.5 scaled minutes. Alerts then stay valid
-		// 4 resend delays (20s) without news: every pause of the pair here
-		// is much shorter (resumeProms logs each).
+		// 4 resend delays (20s) without news from a Prometheus: the storms
+		// freeze what the pair scrapes rather than stop the pair, so a
+		// fail-over slowed past that by a loaded machine resolves nothing
+		// (scrapeFreezer).
 		p := start(t, fmt.Sprintf("prometheus-%d", i+1), nil, debian(t, "prometheus"),
 			"--config.file="+confs[i],
 			"--storage.tsdb.path="+filepath.Join(s.dir, fmt.Sprintf("prometheus-%d", i+1)),
@@ -680,11 +685,11 @@ func TestHA(t *testing.T) {
 	t.Log("the active node is killed while ten hosts record failures: no write lost, one message")
 	killed.Restart(t)
 	s.vault.Leader(t)
-	// Ten results written at once, as a storm arrives: the Prometheus pair
-	// is paused meanwhile, so that writes a fail-over slows by seconds (more
-	// on a loaded machine) still reach people as one storm, not as the
-	// first few and then the rest one group interval later.
-	s.pauseProms()
+	// Ten results written at once, as a storm arrives: what the Prometheus
+	// pair scrapes is frozen meanwhile, so that writes a fail-over slows by
+	// seconds (more on a loaded machine) still reach people as one storm,
+	// not as the first few and then the rest one group interval later.
+	s.freezeScrapes()
 	// Each its own error: this test is about the HA pair, not storms (one
 	// cause on ten hosts is BackupFailuresWidespread, TestInboxStorm).
 	s.recordAll(nodes, func() { killed = s.vault.KillLeader(t) }, "--status=failed", "--exit-code=1", "--message=repository locked by {host}'s last run")
@@ -696,7 +701,7 @@ func TestHA(t *testing.T) {
 		}
 		return true, ""
 	})
-	s.resumeProms()
+	s.thawScrapes()
 	sl, em = s.expect("ten fail during a failover", sl, em, `^\[FIRING:11\] BackupFailed\b`)
 
 	t.Log("the active node is killed while `run` runs a failing backup")
@@ -764,7 +769,7 @@ func TestHA(t *testing.T) {
 	t.Log("all twelve recover while replica 1 is down, recorded while the active node is killed: one RESOLVED naming twelve")
 	killed.Restart(t)
 	s.vault.Leader(t)
-	s.pauseProms()
+	s.freezeScrapes()
 	twelve := append([]string{"db", "web"}, nodes...)
 	s.recordAll(twelve, func() { killed = s.vault.KillLeader(t) }, "--status=success")
 	waitFor(t, "replica 2 to serve no failure", s.wait, func() (bool, string) {
@@ -775,7 +780,7 @@ func TestHA(t *testing.T) {
 		}
 		return true, ""
 	})
-	s.resumeProms()
+	s.thawScrapes()
 	sl, em = s.expect("all recover during a failover, a replica down", sl, em, `^\[RESOLVED\] BackupFailed\b`)
 	s.said(sl-1, em-1, `\b12 resolved\b`)
 
@@ -829,29 +834,27 @@ func at(notes []note, i int) *note {
 	return &notes[i]
 }
 
-// pauseProms stops the Prometheus pair where they are (SIGSTOP), so that
-// results written meanwhile reach Alertmanager together; resumeProms lets
-// them go on (and is also done at the test's end).
-func (s *haStack) pauseProms() {
-	s.t.Helper()
-	for _, p := range s.proms {
-		p.pause(s.t)
+// freezeScrapes holds what the Prometheus pair sees (scrapeFreezer), so
+// that results written meanwhile reach Alertmanager together, while both
+// go on evaluating and re-sending what they saw.
+func (s *haStack) freezeScrapes() {
+	for _, f := range s.freezers {
+		f.freeze()
 	}
-	s.pausedAt = time.Now()
-	s.t.Cleanup(func() {
-		for _, p := range s.proms {
-			_ = p.cmd.Process.Signal(syscall.SIGCONT)
-		}
-	})
+	s.frozenAt = time.Now()
 }
 
-func (s *haStack) resumeProms() {
+// thawScrapes lets the next scrapes through. The freeze lasts at least a
+// resend delay longer than alerts stay valid without news from a
+// Prometheus (4 resend delays), as writes slowed that much by a loaded
+// machine would: nothing may resolve meanwhile.
+func (s *haStack) thawScrapes() {
 	s.t.Helper()
-	for _, p := range s.proms {
-		p.resume(s.t)
+	time.Sleep(time.Until(s.frozenAt.Add(5 * s.resendDelay())))
+	for _, f := range s.freezers {
+		f.thaw()
 	}
-	d := time.Since(s.pausedAt)
-	s.t.Logf("the Prometheus pair was paused for %v (alerts stay valid %v without news)", d.Round(time.Millisecond), 4*s.resendDelay())
+	s.t.Logf("the Prometheus pair saw no news for %v", time.Since(s.frozenAt).Round(time.Millisecond))
 }
 
 // resendDelay is the pair's --rules.alert.resend-delay: 2.5 scaled minutes.

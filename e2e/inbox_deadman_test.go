@@ -70,14 +70,12 @@ func startDeadmanStack(t *testing.T) *dmStack {
 	s.store = filepath.Join(s.dir, "store")
 	t.Cleanup(func() {
 		if t.Failed() {
+			logs := newFailureLogs(t)
 			for _, p := range s.parts {
-				out := p.out.String()
-				if len(out) > 15000 {
-					out = "[...]\n" + out[len(out)-15000:]
-				}
-				t.Logf("=== %s log:\n%s", p.name, out)
+				logs.add(p.name, p.out.String())
 			}
-			t.Logf("=== Slack webhook requests:\n%s", s.slack.log.String())
+			logs.add("Slack webhook requests", s.slack.log.String())
+			logs.write()
 		}
 	})
 	hourAgo := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)

@@ -130,9 +130,11 @@ scrape_configs:
 	p := &tfProm{t: t, url: "http://" + promAddr}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("node_exporter log:\n%s", tail(ne.out.String()))
-			t.Logf("prometheus log:\n%s", tail(prom.out.String()))
-			t.Logf("node_exporter /metrics:\n%s", tail(neMetrics()))
+			logs := newFailureLogs(t)
+			logs.add("node_exporter", ne.out.String())
+			logs.add("prometheus", prom.out.String())
+			logs.add("node_exporter metrics", neMetrics())
+			logs.write()
 			t.Logf("prometheus alerts: %v", p.alerts())
 		}
 	})

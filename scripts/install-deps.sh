@@ -10,7 +10,8 @@
 #    bump rebuilds and an unchanged one is not built again.
 # Only what is missing is installed or built.
 #   DEPS_SKIP_APT=1  skip the Debian part; DEPS_SKIP_GO=1 skip the Go part;
-#   DEPS_SKIP_NODE=1 skip the node packages of the page's accessibility test.
+#   DEPS_SKIP_NODE=1 skip the node packages of the page's accessibility test;
+#   DEPS_GO_ONLY="name ..." build only those of the current generation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,13 +26,16 @@ PROMETHEUS_VERSION=v0.316.0  # Prometheus 3.x
 ALERTMANAGER_VERSION=$(awk '$1 == "github.com/prometheus/alertmanager" { print $2 }' tools/alertmanager/go.mod)
 RESTIC_VERSION=v0.19.1
 NODE_EXPORTER_VERSION=v1.12.1
+# In the order built: what the e2e package needs first (make test starts it
+# once those and Vault exist, DEPS_GO_ONLY), prometheus before promtool
+# (most of promtool's packages are prometheus's, built once).
 go_tools=(
-  "restic github.com/restic/restic/cmd/restic $RESTIC_VERSION"
-  "promtool github.com/prometheus/prometheus/cmd/promtool $PROMETHEUS_VERSION remove_all_sd"
+  "prometheus github.com/prometheus/prometheus/cmd/prometheus $PROMETHEUS_VERSION remove_all_sd"
   "alertmanager ./tools/alertmanager $ALERTMANAGER_VERSION"
   "amtool ./tools/alertmanager $ALERTMANAGER_VERSION"
-  "prometheus github.com/prometheus/prometheus/cmd/prometheus $PROMETHEUS_VERSION remove_all_sd"
   "node_exporter github.com/prometheus/node_exporter $NODE_EXPORTER_VERSION"
+  "promtool github.com/prometheus/prometheus/cmd/promtool $PROMETHEUS_VERSION remove_all_sd"
+  "restic github.com/restic/restic/cmd/restic $RESTIC_VERSION"
 )
 
 apt_deps() {
@@ -103,6 +107,9 @@ go_deps() {
   for line in "${go_tools[@]}"; do
     tags=""
     read -r name pkg version tags <<<"$line"
+    if [ -n "${DEPS_GO_ONLY:-}" ] && [[ " $DEPS_GO_ONLY " != *" $name "* ]]; then
+      continue
+    fi
     stamp=$name@$version${tags:++$tags}
     if [ -x "$bin/$name" ] && [ -e "$stamps/$stamp" ]; then
       continue

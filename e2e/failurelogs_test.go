@@ -1,0 +1,83 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// failureLogs keeps what the parts of a failed test logged and received
+// where a person can read it without hiding why the test failed.
+//
+// go test prints a failed test's output in one block, and its cleanups
+// come last: when they printed every service's log, the assertion that
+// failed sat thousands of lines above the end, and a CI that shows the
+// end of the output (most do, one of ours shows a dozen lines) showed
+// Slack's requests and not the failure. So each log goes to a file under
+// $BACKUPWATCH_E2E_LOGS (default: a backupwatch-e2e directory in the
+// system's temporary directory, kept after the run), the test's output
+// gets one line per log (its path and its last line), and the failure
+// stays near the end. BACKUPWATCH_E2E_LOGS=inline prints the logs in the
+// output instead.
+type failureLogs struct {
+	t     *testing.T
+	names []string
+	logs  []string
+}
+
+func newFailureLogs(t *testing.T) *failureLogs { return &failureLogs{t: t} }
+
+// add keeps one log under a name ("vault-1", "Slack webhook requests").
+func (f *failureLogs) add(name, log string) {
+	f.names = append(f.names, name)
+	f.logs = append(f.logs, log)
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// write writes the logs and says where they are.
+func (f *failureLogs) write() {
+	t := f.t
+	dest := os.Getenv("BACKUPWATCH_E2E_LOGS")
+	if dest == "inline" {
+		for i, n := range f.names {
+			t.Logf("=== %s:\n%s", n, tail(f.logs[i]))
+		}
+		return
+	}
+	if dest == "" {
+		dest = filepath.Join(os.TempDir(), "backupwatch-e2e")
+	}
+	dir := filepath.Join(dest, unsafeName.ReplaceAllString(t.Name(), "_"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Logf("cannot keep the logs (%v); here they are:", err)
+		for i, n := range f.names {
+			t.Logf("=== %s:\n%s", n, tail(f.logs[i]))
+		}
+		return
+	}
+	var lines []string
+	for i, n := range f.names {
+		p := filepath.Join(dir, unsafeName.ReplaceAllString(n, "_")+".log")
+		if err := os.WriteFile(p, []byte(f.logs[i]), 0o644); err != nil {
+			lines = append(lines, fmt.Sprintf("%s: not kept (%v), its end: %s", n, err, lastLine(f.logs[i])))
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("%s: %s (ends %q)", n, p, lastLine(f.logs[i])))
+	}
+	t.Logf("the parts' logs (BACKUPWATCH_E2E_LOGS=inline prints them here):\n\t%s", strings.Join(lines, "\n\t"))
+}
+
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	if len(s) > 160 {
+		s = s[:160] + "…"
+	}
+	return s
+}
