@@ -23,12 +23,18 @@ import (
 // stays near the end. BACKUPWATCH_E2E_LOGS=inline prints the logs in the
 // output instead.
 type failureLogs struct {
-	t     *testing.T
+	t     logger
 	names []string
 	logs  []string
 }
 
-func newFailureLogs(t *testing.T) *failureLogs { return &failureLogs{t: t} }
+// logger is what failureLogs needs of a test.
+type logger interface {
+	Name() string
+	Logf(format string, args ...any)
+}
+
+func newFailureLogs(t logger) *failureLogs { return &failureLogs{t: t} }
 
 // add keeps one log under a name ("vault-1", "Slack webhook requests").
 func (f *failureLogs) add(name, log string) {
@@ -41,11 +47,14 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // write writes the logs and says where they are.
 func (f *failureLogs) write() {
 	t := f.t
-	dest := os.Getenv("BACKUPWATCH_E2E_LOGS")
-	if dest == "inline" {
+	inline := func() {
 		for i, n := range f.names {
 			t.Logf("=== %s:\n%s", n, tail(f.logs[i]))
 		}
+	}
+	dest := os.Getenv("BACKUPWATCH_E2E_LOGS")
+	if dest == "inline" {
+		inline()
 		return
 	}
 	if dest == "" {
@@ -54,9 +63,7 @@ func (f *failureLogs) write() {
 	dir := filepath.Join(dest, unsafeName.ReplaceAllString(t.Name(), "_"))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Logf("cannot keep the logs (%v); here they are:", err)
-		for i, n := range f.names {
-			t.Logf("=== %s:\n%s", n, tail(f.logs[i]))
-		}
+		inline()
 		return
 	}
 	var lines []string
@@ -80,4 +87,43 @@ func lastLine(s string) string {
 		s = s[:160] + "…"
 	}
 	return s
+}
+
+type logRecorder struct {
+	name  string
+	lines []string
+}
+
+func (r *logRecorder) Name() string { return r.name }
+func (r *logRecorder) Logf(format string, args ...any) {
+	r.lines = append(r.lines, fmt.Sprintf(format, args...))
+}
+
+// TestFailureLogs: the logs go to files named for the test and the part,
+// and the output gets one line per log, with its path and its last line.
+func TestFailureLogs(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("BACKUPWATCH_E2E_LOGS", dir)
+	r := &logRecorder{name: "TestHA/sub case"}
+	logs := newFailureLogs(r)
+	logs.add("vault-1", "started\nleader elected\n")
+	logs.add("Slack webhook requests", strings.Repeat("x", 100000))
+	logs.write()
+	b, err := os.ReadFile(filepath.Join(dir, "TestHA_sub_case", "vault-1.log"))
+	if err != nil || string(b) != "started\nleader elected\n" {
+		t.Errorf("vault-1.log: %q, %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "TestHA_sub_case", "Slack_webhook_requests.log")); err != nil || len(b) != 100000 {
+		t.Errorf("the Slack log: %d bytes, %v; want the whole 100000", len(b), err)
+	}
+	if len(r.lines) != 1 || strings.Count(r.lines[0], "\n") != 2 || !strings.Contains(r.lines[0], `(ends "leader elected")`) {
+		t.Errorf("want one entry of a line per log, got %q", r.lines)
+	}
+
+	t.Setenv("BACKUPWATCH_E2E_LOGS", "inline")
+	r.lines = nil
+	logs.write()
+	if len(r.lines) != 2 || !strings.Contains(r.lines[0], "leader elected") {
+		t.Errorf("inline: %q", r.lines)
+	}
 }
