@@ -55,7 +55,7 @@ apt_deps() {
     [adduser]=adduser
     [node]=nodejs # the page's accessibility test (internal/web/testdata/axe)
     [npm]=npm
-    [wine]=wine64 # the Windows agent tests (make test-windows)
+    [wine]="wine wine64" # the Windows agent tests (make test-windows): wine is the launcher (/usr/bin/wine), wine64 the loader it runs
     [x86_64-w64-mingw32-ld]=binutils-mingw-w64-x86-64 # wine's missing bcryptprimitives.dll (scripts/wine)
     [lintian]=lintian # the package's check (make test-deb)
     [rpm]=rpm # rpm -qlp on the release's .rpm (make test-release)
