@@ -23,6 +23,7 @@ const stormHosts = 200
 // 1 for the recovery; a host failing for another reason meanwhile comes
 // through on its own.
 func TestInboxStorm(t *testing.T) {
+	t.Parallel()
 	hosts := hostNames("storm", stormHosts)
 	// Scaled less (a minute is 3 s), as scenario 03's 500 hosts: at 1 s a
 	// minute, a busy machine misses scrapes of 200 hosts (BackupExporterDown)
