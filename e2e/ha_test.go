@@ -97,8 +97,8 @@ func (s *haStack) bw(args ...string) {
 	}
 }
 
-func startHA(t *testing.T, hosts []string) *haStack {
-	takeSlot(t, nil)
+func startHA(t *testing.T, hosts []string, long *reservation) *haStack {
+	takeSlot(t, long)
 	// Half the inbox suite's pace: Alertmanager peers deduplicate through
 	// gossip within --cluster.peer-timeout, and gossip on a loaded machine
 	// (the whole suite runs in parallel, or beside a CPU hog) can take a
@@ -659,10 +659,14 @@ func (s *haStack) exported(line string) (bool, string) {
 // waits in the spool), no host turns unknown, and the dashboard's queries
 // show each host once.
 func TestHA(t *testing.T) {
+	// One of the longest scenarios (its fail-overs and the 25 s freezes
+	// take about 10 minutes): its slot is kept from the start, or it starts
+	// last and runs alone at the suite's end.
+	long := longScenario(t, 1)
 	t.Parallel()
 	nodes := hostNames("node", 10)
 	hosts := append([]string{"db", "auth", "web"}, nodes...)
-	s := startHA(t, hosts)
+	s := startHA(t, hosts, long)
 	stop := make(chan struct{})
 	problems := s.watchExporters(stop)
 	defer func() {
