@@ -60,8 +60,11 @@ func (f *failureLogs) write() {
 	if dest == "" {
 		dest = filepath.Join(os.TempDir(), "backupwatch-e2e")
 	}
+	// The logs hold the test services' tokens (never a user's), and the
+	// default directory is in a temporary directory others share: only
+	// the user who ran the tests reads them.
 	dir := filepath.Join(dest, unsafeName.ReplaceAllString(t.Name(), "_"))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Logf("cannot keep the logs (%v); here they are:", err)
 		inline()
 		return
@@ -69,7 +72,7 @@ func (f *failureLogs) write() {
 	var lines []string
 	for i, n := range f.names {
 		p := filepath.Join(dir, unsafeName.ReplaceAllString(n, "_")+".log")
-		if err := os.WriteFile(p, []byte(f.logs[i]), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(f.logs[i]), 0o600); err != nil {
 			lines = append(lines, fmt.Sprintf("%s: not kept (%v), its end: %s", n, err, lastLine(f.logs[i])))
 			continue
 		}
@@ -100,7 +103,8 @@ func (r *logRecorder) Logf(format string, args ...any) {
 }
 
 // TestFailureLogs: the logs go to files named for the test and the part,
-// and the output gets one line per log, with its path and its last line.
+// readable by their owner only, and the output gets one line per log, with
+// its path and its last line.
 func TestFailureLogs(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("BACKUPWATCH_E2E_LOGS", dir)
@@ -109,6 +113,13 @@ func TestFailureLogs(t *testing.T) {
 	logs.add("vault-1", "started\nleader elected\n")
 	logs.add("Slack webhook requests", strings.Repeat("x", 100000))
 	logs.write()
+	for p, want := range map[string]os.FileMode{"TestHA_sub_case": os.ModeDir | 0o700, "TestHA_sub_case/vault-1.log": 0o600} {
+		if fi, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			t.Error(err)
+		} else if fi.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", p, fi.Mode(), want)
+		}
+	}
 	b, err := os.ReadFile(filepath.Join(dir, "TestHA_sub_case", "vault-1.log"))
 	if err != nil || string(b) != "started\nleader elected\n" {
 		t.Errorf("vault-1.log: %q, %v", b, err)
