@@ -541,13 +541,7 @@ func (s *stack) report() {
 	s.mu.Lock()
 	parts := slices.Clone(s.parts)
 	s.mu.Unlock()
-	logs := newFailureLogs(s.t)
-	for _, p := range parts {
-		logs.add(p.name, p.out.String())
-	}
-	if s.slack != nil {
-		logs.add("Slack webhook requests", s.slack.log.String())
-	}
+	logs := partsLogs(s.t, parts, s.slack)
 	if s.mail != nil {
 		var b strings.Builder
 		for _, m := range s.mail.snapshot() {

@@ -42,6 +42,19 @@ func (f *failureLogs) add(name, log string) {
 	f.logs = append(f.logs, log)
 }
 
+// partsLogs is a failureLogs holding each part's log and, unless slack is
+// nil, the requests the Slack webhook received: what every stack keeps.
+func partsLogs(t logger, parts []*process, slack *slackStub) *failureLogs {
+	f := newFailureLogs(t)
+	for _, p := range parts {
+		f.add(p.name, p.out.String())
+	}
+	if slack != nil {
+		f.add("Slack webhook requests", slack.log.String())
+	}
+	return f
+}
+
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // write writes the logs and says where they are.

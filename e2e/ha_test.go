@@ -108,12 +108,7 @@ func startHA(t *testing.T, hosts []string, long *reservation) *haStack {
 	s := &haStack{t: t, dir: t.TempDir(), hosts: hosts, minute: minute}
 	t.Cleanup(func() {
 		if t.Failed() {
-			logs := newFailureLogs(t)
-			for _, p := range s.parts {
-				logs.add(p.name, p.out.String())
-			}
-			logs.add("Slack webhook requests", s.slack.log.String())
-			logs.write()
+			partsLogs(t, s.parts, s.slack).write()
 		}
 	})
 	deploy := deployDir(t)

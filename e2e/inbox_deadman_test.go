@@ -70,12 +70,7 @@ func startDeadmanStack(t *testing.T) *dmStack {
 	s.store = filepath.Join(s.dir, "store")
 	t.Cleanup(func() {
 		if t.Failed() {
-			logs := newFailureLogs(t)
-			for _, p := range s.parts {
-				logs.add(p.name, p.out.String())
-			}
-			logs.add("Slack webhook requests", s.slack.log.String())
-			logs.write()
+			partsLogs(t, s.parts, s.slack).write()
 		}
 	})
 	hourAgo := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
