@@ -15,8 +15,10 @@ LDFLAGS   := -X $(VPKG).Version=$(VERSION) \
 
 all: build
 
+# Static, as the release (CGO_ENABLED=0): the binary a user builds is the
+# one released and packaged, and runs on any libc.
 build:
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/backupwatch
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/backupwatch
 
 # Says what it does before building: the first build downloads and
 # compiles the dependencies, minutes without a word otherwise.

@@ -110,6 +110,7 @@ func TestPackage(t *testing.T) {
 		"/usr/share/backupwatch/grafana/provisioning/backupwatch.yml",
 		"/usr/share/backupwatch/vault/backupwatch-exporter.hcl",
 		"/usr/share/doc/backupwatch/copyright",
+		"/usr/share/lintian/overrides/backupwatch",
 		"/usr/share/doc/backupwatch/changelog.gz",
 		"/usr/share/doc/backupwatch/README.md",
 		"/usr/share/man/man1/backupwatch.1.gz",

@@ -187,8 +187,13 @@ func stageContents(o options, stage string) (files.Contents, error) {
 			return nil, fmt.Errorf("strip %s (binutils): %w: %s", o.binary, err, out)
 		}
 	}
+	// The binary is static (CGO_ENABLED=0, make build and the release):
+	// lintian's statically-linked-binary is overridden, in the .deb only.
+	overrides := file(filepath.Join(o.root, "tools/deb/lintian-overrides"), "/usr/share/lintian/overrides/backupwatch", 0o644)
+	overrides.Packager = "deb"
 	c := files.Contents{
 		file(stripped, installedBinary, 0o755),
+		overrides,
 		conf(filepath.Join(o.root, "tools/deb/default"), "/etc/default/backupwatch"),
 		conf(filepath.Join(deploy, "logrotate/restic-backup"), "/etc/logrotate.d/restic-backup"),
 	}
