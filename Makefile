@@ -104,9 +104,9 @@ lint:
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-# The e2e package takes about 13 minutes on 2 cores, even with the machine
-# loaded (its stacks, six at a time, mostly wait for scaled timings; the
-# longest, TestHA, takes 10, and the harness starts the long scenarios,
+# The e2e package takes about 16 minutes on 2 cores with the rest of make
+# test below it (its stacks, six at a time, mostly wait for scaled timings;
+# the harness starts the long scenarios, TestHA's 10 minutes,
 # TestInboxFlapping's 8 and TestInboxEscalationDay's 7, first); 45m leaves
 # room for a loaded machine.
 test-go:
